@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file packet_capture.h
+ * @brief libpacket_capture: packet capture and flow metering engine.
+ *
+ * One opaque handle (struct capture) drives one capture session: a backend
+ * (pcap file, libpcap live, AF_PACKET TPACKET_V3, AF_XDP) feeds worker threads
+ * that decode packets and meter bidirectional flows; expired flow records go
+ * to exporters (JSON lines, NetFlow v5/v9, IPFIX, SQLite) on an export thread.
+ *
+ * Conventions:
+ * - Functions returning int return >= 0 on success (often a count) and a
+ *   negative error code on failure: -errno, or -CAPTURE_E_* from this header.
+ *   capture_strerror() names both kinds; capture_last_error() gives the
+ *   detailed message of the last failure on a handle (libpcap's text for a
+ *   bad filter, the file name and the problem for a bad input file, ...).
+ * - Versioned structs start with `size_t sz` (set it to sizeof the struct)
+ *   and only ever grow by appending fields.
+ * - The library never exits, aborts or prints: logs go to the callback in
+ *   struct capture_config.
+ * - Thread safety is stated per function. Unless said otherwise, calls on
+ *   one handle must not overlap each other.
+ */
+#ifndef PACKET_CAPTURE_H
+#define PACKET_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CAPTURE_API __attribute__((visibility("default")))
+#else
+#define CAPTURE_API
+#endif
+
+#define CAPTURE_VERSION_MAJOR 0
+#define CAPTURE_VERSION_MINOR 1
+#define CAPTURE_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Project error codes, returned negated. Values start above any errno.
+ * X(NAME, value, message)
+ */
+#define CAPTURE_ERRORS(X)                                                        \
+	X(CAPTURE_E_STATE, 1000, "operation not valid in the current state")    \
+	X(CAPTURE_E_CONFIG, 1001, "invalid configuration")                      \
+	X(CAPTURE_E_FILTER, 1002, "invalid filter expression")                  \
+	X(CAPTURE_E_FORMAT, 1003, "not a capture file")                         \
+	X(CAPTURE_E_TRUNCATED, 1004, "truncated capture file")                  \
+	X(CAPTURE_E_BACKEND, 1005, "capture backend unavailable")               \
+	X(CAPTURE_E_LINKTYPE, 1006, "unsupported link type")                    \
+	X(CAPTURE_E_VERIFY, 1007, "signature verification failed")             \
+	X(CAPTURE_E_KEY, 1008, "invalid key")                                   \
+	X(CAPTURE_E_WRONG_KEY, 1009, "data was encrypted under another key")    \
+	X(CAPTURE_E_AUTH, 1010, "authentication failed: data damaged")          \
+	X(CAPTURE_E_TARGET, 1011, "invalid export target")                      \
+	X(CAPTURE_E_NOT_FOUND, 1012, "not found")                               \
+	X(CAPTURE_E_PRIV, 1013, "missing privilege")                            \
+	X(CAPTURE_E_DB, 1014, "flow store error")                               \
+	X(CAPTURE_E_CRYPTO, 1015, "cryptographic library error")                \
+	X(CAPTURE_E_EOF, 1016, "end of input")
+
+enum capture_error {
+#define CAPTURE_ERR_ENUM(name, val, msg) name = val,
+	CAPTURE_ERRORS(CAPTURE_ERR_ENUM)
+#undef CAPTURE_ERR_ENUM
+};
+
+/**
+ * Message for an error code (negative or positive; errno or CAPTURE_E_*).
+ * Thread-safe; the string is static.
+ */
+CAPTURE_API const char *capture_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum capture_log_level {
+	CAPTURE_LOG_ERROR = 0,
+	CAPTURE_LOG_WARN = 1,
+	CAPTURE_LOG_INFO = 2,
+	CAPTURE_LOG_DEBUG = 3,
+};
+
+/** Log callback; may be called from any engine thread. msg lives for the call. */
+typedef void (*capture_log_fn)(void *ctx, int level, const char *msg);
+
+enum capture_tstamp {
+	CAPTURE_TSTAMP_KERNEL = 0,	/**< kernel software stamps (default) */
+	CAPTURE_TSTAMP_HARDWARE = 1,	/**< NIC raw hardware stamps, else kernel */
+	CAPTURE_TSTAMP_PTP = 2,		/**< time read from a PTP hardware clock */
+	CAPTURE_TSTAMP_NTP = 3,		/**< system clock, sync state reported */
+};
+
+struct capture_config {
+	size_t sz;			/**< sizeof(struct capture_config) */
+	const char *interface;		/**< live interface, or NULL */
+	const char *pcap_file;		/**< offline input (pcap, pcapng, encrypted) */
+	const char *backend;		/**< "auto" (or NULL), "pcap", "afpacket",
+					     "afxdp", "file" */
+	const char *filter;		/**< tcpdump-syntax BPF, or NULL */
+	uint32_t snaplen;		/**< 0: 262144 */
+	uint32_t buffer_size_mb;	/**< live ring size, 0: 64 (64..2048) */
+	uint32_t workers;		/**< 0: 1 */
+	bool promiscuous;
+	uint8_t tstamp;			/**< enum capture_tstamp */
+	uint64_t max_packets;		/**< stop after this many; 0: no limit */
+	uint32_t duration_sec;		/**< live: stop after; 0: no limit */
+	capture_log_fn log_fn;		/**< NULL: silent */
+	void *log_ctx;
+	int log_level;			/**< highest level passed to log_fn */
+	uint32_t export_queue;		/**< flow records per worker queue, 0: 65536 */
+	const char *decrypt_key_file;	/**< key for encrypted pcap_file input */
+	const char *user;		/**< drop privileges to this user after open */
+};
+
+struct capture;
+
+/**
+ * Create a capture session from @cfg (copied; strings are duplicated).
+ * Checks the configuration, compiles the filter (a bad expression fails with
+ * -CAPTURE_E_FILTER and libpcap's message in capture_last_error()).
+ * @out receives the handle, to be freed with capture_destroy().
+ */
+CAPTURE_API int capture_init(struct capture **out, const struct capture_config *cfg);
+
+/** Stop (not gracefully) if running, free everything. NULL is a no-op. */
+CAPTURE_API void capture_destroy(struct capture *c);
+
+/**
+ * Detailed text of the last failure on @c (or of the last failed
+ * capture_init in this thread when @c is NULL). Valid until the next call
+ * on the handle.
+ */
+CAPTURE_API const char *capture_last_error(const struct capture *c);
+
+/* ------------------------------------------------------------------------ */
+/* Flow metering                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum capture_end_reason {
+	CAPTURE_END_ACTIVE_FLOW = 0,	/**< still in the table (lookups, snapshots) */
+	CAPTURE_END_IDLE = 1,		/**< no packet for idle_timeout */
+	CAPTURE_END_ACTIVE = 2,		/**< lived longer than active_timeout */
+	CAPTURE_END_END = 3,		/**< TCP FIN from both sides, or RST */
+	CAPTURE_END_EVICTED = 4,	/**< table full: made room for a new flow */
+	CAPTURE_END_SHUTDOWN = 5,	/**< end of input or stop */
+};
+
+/** Name of an end reason ("idle", "active", "end", "evicted", "shutdown"). */
+CAPTURE_API const char *capture_end_reason_name(int reason);
+
+struct capture_flow_config {
+	size_t sz;			/**< sizeof(struct capture_flow_config) */
+	uint32_t table_size;		/**< flow slots in all, 4096..16777216; 0: 1048576 */
+	uint32_t idle_timeout_sec;	/**< 0: 30 */
+	uint32_t active_timeout_sec;	/**< 0: 1800 */
+	bool uniflow;			/**< one record per direction */
+	uint32_t ended_ring_size;	/**< recently ended flows kept for
+					     capture_flow_get_all(); 0: none */
+	uint32_t idle_timeout_ms;	/**< if non-zero, overrides idle_timeout_sec */
+};
+
+/** A flow record. IPv4 addresses use the first 4 bytes of the arrays. */
+struct capture_flow {
+	uint8_t src_ip[16];	/**< side that sent first (SYN sender for TCP) */
+	uint8_t dst_ip[16];
+	uint16_t src_port;	/**< 0 for protocols without ports */
+	uint16_t dst_port;
+	uint16_t vlan;		/**< outer VLAN id, 0 if none */
+	uint8_t ip_version;	/**< 4 or 6 */
+	uint8_t proto;		/**< IP protocol number */
+	uint8_t tcp_flags;	/**< OR of TCP flags, src -> dst */
+	uint8_t rev_tcp_flags;	/**< OR of TCP flags, dst -> src */
+	uint8_t icmp_type;	/**< ICMP/ICMPv6 flows: first packet's type */
+	uint8_t icmp_code;
+	uint8_t end_reason;	/**< enum capture_end_reason */
+	uint8_t pad0;
+	uint16_t worker;	/**< worker (table shard) that metered it */
+	uint64_t packets;	/**< src -> dst */
+	uint64_t bytes;		/**< IP-layer octets src -> dst */
+	uint64_t rev_packets;
+	uint64_t rev_bytes;
+	uint64_t first_ns;	/**< Unix epoch nanoseconds, first packet */
+	uint64_t last_ns;	/**< last packet */
+	uint64_t rev_first_ns;	/**< first packet dst -> src (0 if none) */
+	uint64_t rev_last_ns;
+	uint64_t fwd_first_ns;	/**< first packet src -> dst (0 if none) */
+	uint64_t fwd_last_ns;
+};
+
+/** A flow key for lookups; direction does not matter. */
+struct capture_flow_key {
+	uint8_t ip_version;
+	uint8_t proto;
+	uint16_t vlan;
+	uint8_t src_ip[16];
+	uint8_t dst_ip[16];
+	uint16_t src_port;
+	uint16_t dst_port;
+};
+
+/**
+ * Enable flow metering with @cfg (NULL: defaults). Before capture_start, or
+ * during a session (then the new settings apply to the next start).
+ */
+CAPTURE_API int capture_flow_enable(struct capture *c, const struct capture_flow_config *cfg);
+
+/**
+ * Batch callback for expired flow records, called on the export thread.
+ * @recs lives for the call only.
+ */
+typedef void (*capture_flow_fn)(void *ctx, const struct capture_flow *recs, size_t n);
+
+/** Set the callback that receives every expired flow record. Before start. */
+CAPTURE_API int capture_set_flow_callback(struct capture *c, capture_flow_fn fn, void *ctx);
+
+/**
+ * Find the active flow matching @key (either direction).
+ * @return 0 and *out filled, or -CAPTURE_E_NOT_FOUND. Thread-safe against the
+ * workers (served by them between bursts; never stalls the packet path).
+ */
+CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow_key *key,
+				    struct capture_flow *out);
+
+enum capture_flows_flags {
+	CAPTURE_FLOWS_ACTIVE = 1u << 0,	/**< flows still in the tables */
+	CAPTURE_FLOWS_ENDED = 1u << 1,	/**< flows in the recently-ended ring */
+};
+
+/**
+ * Copy up to @max flows into @out (active ones, ended ones or both by @flags).
+ * @return number copied (>= 0), or a negative error. When @total is not NULL
+ * it receives the number of matching flows that exist (may exceed @max).
+ */
+CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out,
+					 size_t max, unsigned flags, uint64_t *total);
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                */
+/* ------------------------------------------------------------------------ */
+
+enum capture_state {
+	CAPTURE_STATE_IDLE = 0,		/**< initialised, not started */
+	CAPTURE_STATE_RUNNING = 1,
+	CAPTURE_STATE_DONE = 2,		/**< offline input fully read and flushed */
+	CAPTURE_STATE_STOPPED = 3,
+	CAPTURE_STATE_FAILED = 4,
+};
+
+/**
+ * Open the backend, verify the configured artifacts, start the workers and
+ * the export thread. Returns at once; capture runs in the background.
+ */
+CAPTURE_API int capture_start(struct capture *c);
+
+/**
+ * Wait up to @timeout_ms (-1: forever) for the session to finish.
+ * @return enum capture_state (RUNNING if still going), or a negative error
+ * when a worker failed (details in capture_last_error()).
+ * Thread-safe with respect to capture_get_stats and the flow readers.
+ */
+CAPTURE_API int capture_poll(struct capture *c, int timeout_ms);
+
+/**
+ * Stop the session. Graceful: every live flow is flushed (end_reason
+ * shutdown) to every exporter and every file closed valid. Not graceful:
+ * live flows are dropped (counted). Safe from a signal-handling thread,
+ * not from a signal handler (use capture_request_stop there).
+ */
+CAPTURE_API int capture_stop(struct capture *c, bool graceful);
+
+/** Async-signal-safe: ask the workers to stop; capture_poll then returns. */
+CAPTURE_API void capture_request_stop(struct capture *c);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics and status                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Reasons a packet is not in any flow. X(NAME, json_name) */
+#define CAPTURE_SKIP_REASONS(X)                      \
+	X(NON_IP, non_ip)                            \
+	X(TRUNCATED, truncated)                      \
+	X(MALFORMED, malformed)                      \
+	X(UNSUPPORTED_LINK, unsupported_link)        \
+	X(FRAGMENT_UNMATCHED, fragment_unmatched)    \
+	X(FILTERED, filtered)                        \
+	X(FLOW_DISABLED, flow_disabled)
+
+enum capture_skip {
+#define CAPTURE_SKIP_ENUM(name, json) CAPTURE_SKIP_##name,
+	CAPTURE_SKIP_REASONS(CAPTURE_SKIP_ENUM)
+#undef CAPTURE_SKIP_ENUM
+	CAPTURE_SKIP_COUNT
+};
+
+#define CAPTURE_SKIP_MAX 16	/* room reserved in the stats struct */
+
+/** Name of a skip reason as used in JSON ("non_ip", ...), NULL if out of range. */
+CAPTURE_API const char *capture_skip_name(int reason);
+
+struct capture_stats {
+	size_t sz;			/**< sizeof(struct capture_stats) */
+	uint64_t packets_read;		/**< packets delivered to the engine */
+	uint64_t bytes_read;		/**< their wire length */
+	uint64_t packets_in_flows;
+	uint64_t bytes_in_flows;	/**< IP-layer octets */
+	uint64_t skipped[CAPTURE_SKIP_MAX];
+	uint64_t flows_created;
+	uint64_t flows_exported;	/**< records that left the tables */
+	uint64_t flows_active;
+	uint64_t flows_idle;		/**< expired by reason ... */
+	uint64_t flows_active_timeout;
+	uint64_t flows_end;
+	uint64_t flows_evicted;
+	uint64_t flows_shutdown;
+	uint64_t flows_dropped;		/**< not gracefully stopped: discarded */
+	uint64_t export_queue_drops;	/**< records lost to a full export queue */
+	uint64_t packets_in_dropped_records;
+	uint64_t fragments_tracked;	/**< first fragments entered in the table */
+	uint64_t fragments_matched;	/**< later fragments given their ports */
+	uint64_t kernel_packets;	/**< live: packets the kernel saw */
+	uint64_t kernel_drops;		/**< live: tp_drops / ps_drop / XDP rx_dropped */
+	uint64_t kernel_freeze_q;	/**< live: tp_freeze_q_cnt */
+	uint64_t kernel_ifdrops;	/**< live: ps_ifdrop */
+	uint64_t xdp_rx_ring_full;
+	uint64_t xdp_fill_ring_empty;
+	uint64_t writer_packets;	/**< packets written by the packet writer */
+	uint64_t writer_bytes;
+	uint64_t writer_queue_drops;	/**< packets lost to a full writer queue */
+	uint64_t writer_files;		/**< files opened (rotations + 1) */
+	uint64_t writer_errors;
+	uint64_t export_records;	/**< records handed to exporters */
+	uint64_t export_messages;	/**< NetFlow/IPFIX messages sent */
+	uint64_t export_errors;		/**< send/write failures */
+	uint64_t export_not_exportable;	/**< e.g. IPv6 flows for NetFlow v5 */
+	uint64_t export_tcp_queue_drops;/**< IPFIX/TCP records lost over the bound */
+	uint64_t ended_ring_records;	/**< flows in the recently-ended ring */
+	uint64_t first_ns;		/**< first packet time seen */
+	uint64_t last_ns;		/**< last packet time seen */
+	uint32_t workers;
+	uint32_t pad0;
+};
+
+/**
+ * Fill @st (st->sz must be set) with the totals over all workers.
+ * Thread-safe; never stops the packet path (relaxed reads).
+ */
+CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st);
+
+/** Same for one worker (0 .. workers-1). */
+CAPTURE_API int capture_get_worker_stats(struct capture *c, unsigned worker,
+					 struct capture_stats *st);
+
+/**
+ * Write the totals (and per-worker objects when @per_worker) as one JSON
+ * object into @buf. Field names are those documented in the README.
+ * @return length written (excluding NUL), or -ENOSPC if @len is too small.
+ */
+CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker);
+
+struct capture_status {
+	size_t sz;			/**< sizeof(struct capture_status) */
+	int state;			/**< enum capture_state */
+	char backend[16];		/**< backend actually in use */
+	char backend_reason[512];	/**< why it was chosen / others passed over */
+	char interface[64];
+	char pcap_file[256];
+	uint64_t start_ns;		/**< wall clock at start, 0 if not started */
+	uint64_t stop_ns;
+	uint32_t workers;
+	char tstamp_source[32];		/**< "kernel", "hardware", "file", ... */
+	char tstamp_detail[128];
+	char xdp_mode[32];		/**< afxdp: "native copy", "generic copy", ... */
+};
+
+CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st);
+
+/* ------------------------------------------------------------------------ */
+/* Backends                                                                 */
+/* ------------------------------------------------------------------------ */
+
+struct capture_backend_info {
+	char name[16];			/**< "afxdp", "afpacket", "pcap", "file", ... */
+	bool available;
+	int preference;			/**< higher is tried first by auto */
+	char reason[256];		/**< why (un)available */
+};
+
+/**
+ * List every backend the library knows of, available or not, with the reason.
+ * @return number of entries (may exceed @max; only @max are written).
+ */
+CAPTURE_API int capture_list_backends(struct capture_backend_info *out, size_t max);
+
+/* ------------------------------------------------------------------------ */
+/* Export                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum capture_transport {
+	CAPTURE_TRANSPORT_UDP = 0,
+	CAPTURE_TRANSPORT_TCP = 1,
+	CAPTURE_TRANSPORT_FILE = 2,	/**< IPFIX file, RFC 5655 */
+};
+
+struct capture_netflow_config {
+	size_t sz;			/**< sizeof(struct capture_netflow_config) */
+	uint16_t version;		/**< 5, 9 or 10 (IPFIX) */
+	uint8_t transport;		/**< enum capture_transport */
+	bool uniflow;			/**< IPFIX: one record per direction */
+	const char *collector;		/**< host name or address (v4 or v6) */
+	uint16_t port;			/**< 0: 2055 (v5/v9) or 4739 (IPFIX) */
+	const char *path;		/**< FILE transport: output file */
+	uint32_t template_refresh_sec;	/**< 0: 60 */
+	uint32_t observation_domain;	/**< IPFIX domain / v9 source id */
+	uint32_t mtu;			/**< max message size, 0: 1400 */
+	bool nanoseconds;		/**< IPFIX: flowStart/EndNanoseconds */
+	uint32_t tcp_queue_records;	/**< TCP: records kept across an outage, 0: 65536 */
+};
+
+/** Add a NetFlow/IPFIX exporter. Before or during a session. */
+CAPTURE_API int capture_netflow_enable(struct capture *c, const struct capture_netflow_config *cfg);
+
+struct capture_export_opts {
+	size_t sz;
+	uint32_t observation_domain;
+	uint32_t template_refresh_sec;
+	uint32_t mtu;
+	uint64_t store_max_rows;	/**< sqlite retention by rows, 0: none */
+	uint32_t store_max_age_sec;	/**< sqlite retention by age, 0: none */
+	bool uniflow;
+};
+
+/**
+ * Add an exporter from a target string:
+ *   ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH
+ *   netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH (json:- = stdout)
+ *   sqlite:PATH
+ * IPv6 hosts in brackets: ipfix://[::1]:4739. A malformed target fails with
+ * -CAPTURE_E_TARGET and capture_last_error() naming it. @opts may be NULL.
+ */
+CAPTURE_API int capture_export_add(struct capture *c, const char *target,
+				   const struct capture_export_opts *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Packet storage and encryption at rest                                    */
+/* ------------------------------------------------------------------------ */
+
+enum capture_pcap_format {
+	CAPTURE_PCAP_FORMAT_PCAP = 0,
+	CAPTURE_PCAP_FORMAT_PCAPNG = 1,
+};
+
+struct capture_pcap_out_config {
+	size_t sz;			/**< sizeof(struct capture_pcap_out_config) */
+	const char *dir;		/**< output directory (holds only captures) */
+	uint8_t format;			/**< enum capture_pcap_format */
+	uint64_t rotate_bytes;		/**< 0: no size rotation */
+	uint32_t rotate_seconds;	/**< 0: no time rotation */
+	uint32_t max_files;		/**< 0: keep all */
+	uint32_t snaplen;		/**< 0: whole packets */
+	const char *filter;		/**< only packets matching, NULL: all */
+	uint32_t queue_packets;		/**< writer queue per worker, 0: 65536 */
+};
+
+/** Write captured packets to rotating files. Before capture_start. */
+CAPTURE_API int capture_pcap_out_enable(struct capture *c, const struct capture_pcap_out_config *cfg);
+
+enum capture_cipher {
+	CAPTURE_CIPHER_AES_256_GCM = 0,
+	CAPTURE_CIPHER_AES_128_GCM = 1,
+	CAPTURE_CIPHER_CHACHA20_POLY1305 = 2,
+};
+
+struct capture_encryption_config {
+	size_t sz;			/**< sizeof(struct capture_encryption_config) */
+	const char *key_file;		/**< 32 raw bytes or 64 hex digits */
+	uint8_t cipher;			/**< enum capture_cipher */
+};
+
+/** Encrypt everything the packet writer stores. The key is never logged. */
+CAPTURE_API int capture_set_encryption(struct capture *c, const struct capture_encryption_config *cfg);
+
+/**
+ * Decrypt an encrypted capture @in into @out (byte-identical to what was
+ * written). Wrong key -> -CAPTURE_E_WRONG_KEY, damaged/tampered/truncated ->
+ * -CAPTURE_E_AUTH or -CAPTURE_E_TRUNCATED; on failure @out is removed.
+ * @err (may be NULL) receives a one-line explanation. Thread-safe.
+ */
+CAPTURE_API int capture_decrypt_file(const char *key_file, const char *in, const char *out,
+				     char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Firmware and program integrity                                           */
+/* ------------------------------------------------------------------------ */
+
+enum capture_verify_result {
+	CAPTURE_VERIFY_VALID = 0,
+	CAPTURE_VERIFY_INVALID_SIGNATURE = 1,
+	CAPTURE_VERIFY_WRONG_KEY_TYPE = 2,
+	CAPTURE_VERIFY_UNREADABLE = 3,
+	CAPTURE_VERIFY_WEAK_KEY = 4,	/**< RSA under 2048 bits */
+};
+
+/** Name of a verify result ("valid", "invalid_signature", ...). */
+CAPTURE_API const char *capture_verify_result_name(int result);
+
+enum capture_sig_padding {
+	CAPTURE_SIG_PKCS1 = 0,		/**< RSASSA-PKCS1-v1_5 (RSA default) */
+	CAPTURE_SIG_PSS = 1,		/**< RSASSA-PSS */
+	CAPTURE_SIG_AUTO = 2,		/**< try PKCS#1 v1.5, then PSS */
+};
+
+struct capture_verify_opts {
+	size_t sz;
+	const char *digest;		/**< "sha256" (NULL), "sha384", "sha512" */
+	uint8_t padding;		/**< enum capture_sig_padding (RSA only) */
+};
+
+/**
+ * Verify the detached signature @signature over file @image with the PEM
+ * public key @public_key. @opts may be NULL.
+ * @return enum capture_verify_result (>= 0), or a negative error for
+ * invalid arguments. @detail (may be NULL) receives a one-line explanation.
+ * Thread-safe.
+ */
+CAPTURE_API int capture_verify_firmware(const char *image, const char *signature,
+					const char *public_key, const struct capture_verify_opts *opts,
+					char *detail, size_t detail_len);
+
+/**
+ * Add an artifact (XDP object, firmware image, plugin) that capture_start
+ * verifies first; a failure refuses to start and names the artifact.
+ */
+CAPTURE_API int capture_add_artifact(struct capture *c, const char *image, const char *signature,
+				     const char *public_key, const struct capture_verify_opts *opts);
+
+/* ------------------------------------------------------------------------ */
+/* Flow store queries                                                       */
+/* ------------------------------------------------------------------------ */
+
+struct capture_query {
+	size_t sz;			/**< sizeof(struct capture_query) */
+	uint64_t since_ns;		/**< flows with last_ns >= since, 0: any */
+	uint64_t until_ns;		/**< flows with first_ns <= until, 0: any */
+	const char *ip;			/**< address or CIDR, either side, NULL: any */
+	int32_t port;			/**< either side, -1: any */
+	int32_t proto;			/**< -1: any */
+	uint64_t limit;			/**< 0: no limit */
+};
+
+/**
+ * Run @q against the SQLite flow store @db, passing matching records to @fn
+ * in batches, newest first. @return number of records, or a negative error
+ * (@err, may be NULL, says why). Thread-safe.
+ */
+CAPTURE_API int64_t capture_store_query(const char *db, const struct capture_query *q,
+					capture_flow_fn fn, void *ctx, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Utilities                                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Format @f as one JSON object (the documented flow record, no newline).
+ * @return length (excluding NUL) or -ENOSPC. Thread-safe.
+ */
+CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, size_t len);
+
+/** Library version string "MAJOR.MINOR.PATCH". */
+CAPTURE_API const char *capture_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PACKET_CAPTURE_H */

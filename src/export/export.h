@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Exporter ops interface. Exporters run on the engine's export thread only:
+ * no locking inside them. Records passed to write() live for the call.
+ */
+#ifndef PC_EXPORT_H
+#define PC_EXPORT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet_capture.h"
+
+enum pc_export_kind {
+	PC_EXP_JSON = 0,
+	PC_EXP_NETFLOW5,
+	PC_EXP_NETFLOW9,
+	PC_EXP_IPFIX,		/* transport in nf.transport: UDP, TCP or FILE */
+	PC_EXP_SQLITE,
+};
+
+/* A parsed target; strings are owned by the target (copied). */
+struct pc_export_target {
+	enum pc_export_kind kind;
+	char spec[512];			/* the target as the user wrote it */
+	char host[256];			/* UDP/TCP collector */
+	uint16_t port;
+	char path[4096];		/* json:, ipfix-file:, sqlite: */
+	struct capture_netflow_config nf;	/* collector/path point into host/path */
+	struct capture_export_opts opts;
+};
+
+/* Counters an exporter keeps; read by other threads with relaxed loads. */
+struct pc_export_counters {
+	_Atomic uint64_t records;	/* records accepted (after v5 IPv6 filtering) */
+	_Atomic uint64_t messages;	/* datagrams / messages / lines / rows */
+	_Atomic uint64_t errors;	/* failed sends or writes */
+	_Atomic uint64_t not_exportable; /* e.g. IPv6 for NetFlow v5 */
+	_Atomic uint64_t queue_drops;	/* IPFIX/TCP: records over the outage bound */
+};
+
+struct pc_exporter;
+
+/* Engine statistics for options records (exporting process statistics). */
+typedef void (*pc_export_stats_fn)(void *ctx, struct capture_stats *st);
+
+struct pc_exporter_ops {
+	const char *name;
+	/* Set e->priv. @err gets a one-line message on failure. */
+	int (*open)(struct pc_exporter *e, const struct pc_export_target *t, char *err,
+		    size_t errlen);
+	/* Encode/send @n records. Returns n or a negative error (counted). */
+	int (*write)(struct pc_exporter *e, const struct capture_flow *recs, size_t n);
+	/* Called at least every 100 ms with the wall clock: template refresh,
+	 * reconnects, flushing a partly filled message after a while. May be NULL. */
+	int (*tick)(struct pc_exporter *e, uint64_t now_ns);
+	/* Send/write everything buffered. May be NULL. */
+	int (*flush)(struct pc_exporter *e);
+	/* Flush and release; the file (if any) is complete and valid after. */
+	void (*close)(struct pc_exporter *e);
+};
+
+struct pc_exporter {
+	const struct pc_exporter_ops *ops;
+	void *priv;
+	struct pc_export_counters cnt;
+	pc_export_stats_fn stats_fn;	/* may be NULL */
+	void *stats_ctx;
+	capture_log_fn log_fn;
+	void *log_ctx;
+	int log_level;
+	char target[512];
+	struct pc_exporter *next;
+};
+
+/* Parse a target string (see capture_export_add). Returns 0 or
+ * -CAPTURE_E_TARGET with a message naming the problem in @err. */
+int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
+		    struct pc_export_target *t, char *err, size_t errlen);
+/* Fill a target from a capture_netflow_config. */
+int pc_export_from_netflow(const struct capture_netflow_config *cfg,
+			   struct pc_export_target *t, char *err, size_t errlen);
+
+/* Create and open an exporter for @t. */
+int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *t,
+		       capture_log_fn log_fn, void *log_ctx, int log_level,
+		       pc_export_stats_fn stats_fn, void *stats_ctx, char *err, size_t errlen);
+/* Close (flushing) and free. NULL is a no-op. */
+void pc_exporter_destroy(struct pc_exporter *e);
+
+/* Log through the exporter's callback. */
+void pc_export_log(struct pc_exporter *e, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+extern const struct pc_exporter_ops pc_exp_json_ops;
+extern const struct pc_exporter_ops pc_exp_netflow5_ops;
+extern const struct pc_exporter_ops pc_exp_netflow9_ops;
+extern const struct pc_exporter_ops pc_exp_ipfix_ops;
+extern const struct pc_exporter_ops pc_exp_sqlite_ops;
+
+#endif

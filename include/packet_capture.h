@@ -382,6 +382,8 @@ struct capture_status {
 	char tstamp_source[32];		/**< "kernel", "hardware", "file", ... */
 	char tstamp_detail[128];
 	char xdp_mode[32];		/**< afxdp: "native copy", "generic copy", ... */
+	uint64_t input_bytes;		/**< offline: size of the input file */
+	uint64_t input_done;		/**< offline: bytes of it consumed so far */
 };
 
 CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st);

@@ -67,8 +67,15 @@ int pc_writer_create(struct pc_writer **out, const struct pc_writer_params *p, c
 /* Copy @p into worker @worker's queue. Never blocks: false when the queue is
  * full (counted in queue_drops). One producer thread per @worker. */
 bool pc_writer_submit(struct pc_writer *w, unsigned worker, const struct pc_pkt *p);
+/* Offline inputs (a file is stored whole): like submit, but while the queue is
+ * full it waits (sleeping 50 us at a time) instead of dropping. False only for
+ * a packet that cannot fit the queue at all or after stop (counted as drops). */
+bool pc_writer_submit_wait(struct pc_writer *w, unsigned worker, const struct pc_pkt *p);
 void pc_writer_get_stats(struct pc_writer *w, struct pc_writer_stats *st);
-/* Drain every queue, close the current file valid, free. NULL is a no-op. */
+/* Drain every queue and close the current file valid; the stats stay
+ * readable until destroy. Submitting after stop is not allowed. */
+void pc_writer_stop(struct pc_writer *w);
+/* Stop (if not yet), free. NULL is a no-op. */
 void pc_writer_destroy(struct pc_writer *w);
 
 #endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* jcap: command line front end over the public libpacket_capture API. */
+#include <stdio.h>
+#include <string.h>
+
+#include "jcap.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{"backends", jcap_cmd_backends, "list capture backends and why each is (un)available"},
+	{"decrypt", jcap_cmd_decrypt, "decrypt a stored capture: decrypt --key FILE IN OUT"},
+	{"verify-firmware", jcap_cmd_verify_firmware,
+	 "verify a detached signature: --image F --sig S --pubkey K"},
+	{"query", jcap_cmd_query, "query a SQLite flow store: query DB [filters]"},
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc >= 2) {
+		if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+			printf("jcap %s\n", capture_version());
+			return JCAP_EXIT_OK;
+		}
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(argv[1], cmds[i].name))
+				return cmds[i].fn(argc - 1, argv + 1);
+	}
+	return jcap_cmd_meter(argc, argv);
+}
+
+void jcap_print_subcommands(FILE *fp);
+
+void jcap_print_subcommands(FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(fp, "  jcap %-16s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(fp, "  jcap %-16s %s\n", "version", "print the version");
+}

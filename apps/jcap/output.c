@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* jcap output formats: JSON Lines (the library's record), CSV and a table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jcap.h"
+
+void jcap_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jcap: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int jcap_parse_format(const char *s, enum jcap_format *out)
+{
+	if (!strcmp(s, "table"))
+		*out = JCAP_FMT_TABLE;
+	else if (!strcmp(s, "json"))
+		*out = JCAP_FMT_JSON;
+	else if (!strcmp(s, "csv"))
+		*out = JCAP_FMT_CSV;
+	else
+		return -1;
+	return 0;
+}
+
+enum jcap_format jcap_default_format(FILE *fp)
+{
+	return isatty(fileno(fp)) ? JCAP_FMT_TABLE : JCAP_FMT_JSON;
+}
+
+int jcap_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (!s || !*s || *s == '-') {
+		jcap_err("%s: '%s' is not a number", opt, s ? s : "");
+		return -1;
+	}
+	v = strtoull(s, &end, 10);
+	if (errno || *end) {
+		jcap_err("%s: '%s' is not a number", opt, s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		jcap_err("%s: %llu out of range (%" PRIu64 "..%" PRIu64 ")", opt, v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void fmt_ip(const struct capture_flow *f, const uint8_t *a, char *buf, size_t len)
+{
+	if (!inet_ntop(f->ip_version == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static const char *proto_name(uint8_t p, char *buf, size_t len)
+{
+	switch (p) {
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 58:
+		return "icmp6";
+	case 132:
+		return "sctp";
+	default:
+		snprintf(buf, len, "%u", p);
+		return buf;
+	}
+}
+
+static void print_table(FILE *fp, const struct capture_flow *f, size_t n)
+{
+	size_t i;
+
+	fprintf(fp, "%-46s %-46s %-5s %4s %10s %12s %10s %12s %10s %-8s\n", "SRC", "DST", "PROTO",
+		"VLAN", "PKTS", "BYTES", "REV_PKTS", "REV_BYTES", "DURATION", "END");
+	for (i = 0; i < n; i++) {
+		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], s[64], d[64], pb[8];
+		bool v6 = f[i].ip_version == 6;
+		double dur = (double)(f[i].last_ns - f[i].first_ns) / 1e9;
+
+		fmt_ip(&f[i], f[i].src_ip, sa, sizeof(sa));
+		fmt_ip(&f[i], f[i].dst_ip, da, sizeof(da));
+		snprintf(s, sizeof(s), v6 ? "[%s]:%u" : "%s:%u", sa, f[i].src_port);
+		snprintf(d, sizeof(d), v6 ? "[%s]:%u" : "%s:%u", da, f[i].dst_port);
+		fprintf(fp, "%-46s %-46s %-5s %4u %10" PRIu64 " %12" PRIu64 " %10" PRIu64
+			    " %12" PRIu64 " %9.3fs %-8s\n",
+			s, d, proto_name(f[i].proto, pb, sizeof(pb)), f[i].vlan, f[i].packets,
+			f[i].bytes, f[i].rev_packets, f[i].rev_bytes, dur,
+			capture_end_reason_name(f[i].end_reason));
+	}
+}
+
+static void print_csv(FILE *fp, const struct capture_flow *f, size_t n)
+{
+	size_t i;
+
+	fputs("src_ip,dst_ip,src_port,dst_port,proto,ip_version,vlan,packets,bytes,rev_packets,"
+	      "rev_bytes,tcp_flags,rev_tcp_flags,first_ns,last_ns,icmp_type,icmp_code,end_reason,"
+	      "worker\n",
+	      fp);
+	for (i = 0; i < n; i++) {
+		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+
+		fmt_ip(&f[i], f[i].src_ip, sa, sizeof(sa));
+		fmt_ip(&f[i], f[i].dst_ip, da, sizeof(da));
+		fprintf(fp,
+			"%s,%s,%u,%u,%u,%u,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%u,%u,%" PRIu64 ",%" PRIu64 ",%u,%u,%s,%u\n",
+			sa, da, f[i].src_port, f[i].dst_port, f[i].proto, f[i].ip_version, f[i].vlan,
+			f[i].packets, f[i].bytes, f[i].rev_packets, f[i].rev_bytes, f[i].tcp_flags,
+			f[i].rev_tcp_flags, f[i].first_ns, f[i].last_ns, f[i].icmp_type,
+			f[i].icmp_code, capture_end_reason_name(f[i].end_reason), f[i].worker);
+	}
+}
+
+int jcap_print_flows(FILE *fp, const struct capture_flow *f, size_t n, enum jcap_format fmt)
+{
+	size_t i;
+	char line[1024];
+
+	switch (fmt) {
+	case JCAP_FMT_TABLE:
+		print_table(fp, f, n);
+		break;
+	case JCAP_FMT_CSV:
+		print_csv(fp, f, n);
+		break;
+	case JCAP_FMT_JSON:
+		for (i = 0; i < n; i++) {
+			int len = capture_flow_to_json(&f[i], line, sizeof(line) - 1);
+
+			if (len < 0)
+				continue;
+			line[len++] = '\n';
+			fwrite(line, 1, (size_t)len, fp);
+		}
+		break;
+	}
+	return ferror(fp) ? -EIO : 0;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Engine internals shared by engine.c (lifecycle, threads) and stats.c
+ * (counters, status, flow readers). Counters have a single writer each and
+ * are read by other threads with relaxed atomic loads.
+ */
+#ifndef PC_ENGINE_H
+#define PC_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet_capture.h"
+#include "compiler.h"
+#include "capture/bpf.h"
+#include "capture/capture.h"
+#include "core/ring.h"
+#include "decode/decode.h"
+#include "export/export.h"
+#include "flow/flow.h"
+#include "store/store.h"
+
+#define PC_MAX_WORKERS 64
+#define PC_MAX_EXPORTERS 16
+#define PC_BPF_CACHE 8
+
+/* Single-writer counter updates: plain stores made visible to relaxed readers. */
+#define PC_STAT_ADD(x, v) \
+	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define PC_STAT_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define PC_STAT_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+struct pc_bpf_cache {
+	int lt[PC_BPF_CACHE];
+	struct pc_bpf *f[PC_BPF_CACHE];
+	unsigned n;
+};
+
+/* What a worker publishes (written by it alone). */
+struct pc_worker_stats {
+	uint64_t packets_read;
+	uint64_t bytes_read;
+	uint64_t skipped_pub[CAPTURE_SKIP_MAX];
+	uint64_t export_queue_drops;
+	uint64_t packets_in_dropped_records;
+	uint64_t flows_dropped;
+	uint64_t first_ns;
+	uint64_t last_ns;
+	uint64_t frag_tracked;
+	uint64_t frag_matched;
+	struct pc_flow_counters flow;
+};
+
+enum { PC_REQ_IDLE = 0, PC_REQ_PENDING = 1, PC_REQ_DONE = 2 };
+enum { PC_REQ_SNAPSHOT = 0, PC_REQ_LOOKUP = 1 };
+
+struct pc_worker {
+	struct capture *c;
+	unsigned idx;
+	unsigned writer_slot;
+	pthread_t th;
+	bool started;
+	_Atomic bool finished;
+	struct pc_decoder *dec;		/* NULL when fed by the dispatcher */
+	struct pc_flow_table *ft;	/* NULL when metering is off */
+	struct pc_ring out;		/* expired records -> export thread */
+	struct pc_ring in;		/* dispatcher -> shard metas */
+	uint64_t now_ns;		/* newest packet time (live: wall clock) */
+	uint64_t first_ns;		/* first packet time decoded */
+	uint64_t skipped[CAPTURE_SKIP_MAX];	/* private tallies */
+	struct pc_bpf_cache ufilter;	/* user-space capture filter per link type */
+	struct pc_bpf_cache wfilter;	/* packet-writer filter per link type */
+	/* control-plane request, served between bursts */
+	_Atomic int req_state;
+	int req_kind;
+	struct pc_flow_key req_key;
+	struct capture_flow *req_buf;
+	size_t req_max, req_n, req_cursor;
+	uint64_t req_total;
+	int req_rc;
+	struct pc_worker_stats st pc_cache_aligned;
+} pc_cache_aligned;
+
+struct pc_artifact {
+	char *image, *sig, *pubkey, *digest;
+	struct capture_verify_opts opts;
+};
+
+struct pc_export_done {
+	uint64_t records, messages, errors, not_exportable, queue_drops;
+};
+
+struct capture {
+	struct capture_config cfg;	/* strings point at the s_* copies */
+	char *s_iface, *s_file, *s_backend, *s_filter, *s_keyfile, *s_user;
+	uint64_t seed[2];
+
+	pthread_mutex_t ctl_lock;	/* start/stop/enable against each other */
+	pthread_mutex_t err_lock;	/* errmsg and the status strings */
+	char errmsg[768];
+	pthread_rwlock_t stats_lock;	/* the worker array against its release */
+	pthread_mutex_t req_lock;	/* one flow reader at a time */
+	char last_backend[16];
+	char tstamp_source[32];
+	char tstamp_detail[128];
+	char cap_mode[32];
+
+	/* flow metering */
+	bool flow_enabled;
+	struct capture_flow_config fcfg;
+	capture_flow_fn flow_cb;
+	void *flow_ctx;
+
+	/* export */
+	pthread_mutex_t exp_lock;
+	struct pc_export_target targets[PC_MAX_EXPORTERS];
+	size_t ntargets;
+	struct pc_exporter *exporters;
+	struct pc_export_done exp_done;	/* counters of closed exporters */
+	uint64_t export_open_errors;
+	_Atomic uint64_t export_delivered;
+
+	/* recently ended flows */
+	pthread_mutex_t ended_lock;
+	struct capture_flow *ended;
+	size_t ended_cap, ended_head, ended_count;
+
+	/* packet storage */
+	bool pout_enabled;
+	struct capture_pcap_out_config pout;
+	char *pout_dir, *pout_filter;
+	bool enc_enabled;
+	char *enc_keyfile;
+	uint8_t enc_cipher;
+	struct pc_writer *writer;
+	struct pc_writer_stats writer_done;
+	struct pc_writer_stats writer_live;
+
+	struct pc_artifact *artifacts;
+	size_t nartifacts;
+
+	/* session */
+	_Atomic int state;
+	bool threads_live;
+	struct pc_cap cap;
+	struct pc_cap_params params;
+	char why[512];
+	bool dispatch;
+	bool dispatch_started;
+	pthread_t dispatch_th;
+	_Atomic bool dispatch_done;
+	struct pc_worker disp;		/* the dispatcher's stats block */
+	struct pc_worker disp_prev;
+	unsigned nworkers;
+	struct pc_worker *w;
+	struct pc_worker *w_prev;	/* last session's workers, for its stats */
+	unsigned nworkers_prev;
+	pthread_t export_th;
+	_Atomic int workers_running;
+	_Atomic bool stop_req;
+	_Atomic bool graceful;
+	_Atomic uint64_t counted;
+	bool drain_blocking;
+	int worker_err;
+	uint64_t deadline_ns;
+	uint64_t start_ns, stop_ns;
+	bool export_done;
+	struct pc_cap_stats kstats_live;	/* refreshed by stats readers */
+	struct pc_cap_stats kstats_done;
+	pthread_mutex_t done_lock;
+	pthread_cond_t done_cond;
+};
+
+void pc_log(struct capture *c, int level, const char *fmt, ...) pc_printf(3, 4);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Bounded single-producer single-consumer ring of fixed-size elements. */
+#ifndef PC_RING_H
+#define PC_RING_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+
+struct pc_ring {
+	_Atomic size_t head pc_cache_aligned;	/* written by the producer */
+	size_t tail_cache;			/* producer's view of tail */
+	_Atomic size_t tail pc_cache_aligned;	/* written by the consumer */
+	size_t head_cache;			/* consumer's view of head */
+	size_t mask pc_cache_aligned;
+	size_t esz;
+	uint8_t *data;
+};
+
+static inline int pc_ring_init(struct pc_ring *r, size_t count, size_t esz)
+{
+	size_t n = 16;
+
+	while (n < count)
+		n <<= 1;
+	memset(r, 0, sizeof(*r));
+	r->data = calloc(n, esz);
+	if (!r->data)
+		return -ENOMEM;
+	r->mask = n - 1;
+	r->esz = esz;
+	return 0;
+}
+
+static inline void pc_ring_release(struct pc_ring *r)
+{
+	free(r->data);
+	r->data = NULL;
+}
+
+/* Producer: copy @e in; false when full. */
+static inline bool pc_ring_push(struct pc_ring *r, const void *e)
+{
+	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (h - r->tail_cache > r->mask) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (h - r->tail_cache > r->mask)
+			return false;
+	}
+	memcpy(r->data + (h & r->mask) * r->esz, e, r->esz);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return true;
+}
+
+/* Consumer: copy up to @max elements out. */
+static inline size_t pc_ring_pop(struct pc_ring *r, void *out, size_t max)
+{
+	size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	size_t n, i;
+
+	if (r->head_cache == t)
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+	n = r->head_cache - t;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		memcpy((uint8_t *)out + i * r->esz, r->data + ((t + i) & r->mask) * r->esz,
+		       r->esz);
+	if (n)
+		atomic_store_explicit(&r->tail, t + n, memory_order_release);
+	return n;
+}
+
+static inline bool pc_ring_empty(struct pc_ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) ==
+	       atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+#endif

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Readers for other threads: counters summed over workers with relaxed
+ * loads, status, and flow snapshots/lookups served by the workers between
+ * bursts (the packet path never waits for a reader).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/engine.h"
+
+static void add_worker(struct capture_stats *t, const struct pc_worker *w)
+{
+	const struct pc_worker_stats *s = &w->st;
+	unsigned i;
+
+	t->packets_read += PC_STAT_GET(s->packets_read);
+	t->bytes_read += PC_STAT_GET(s->bytes_read);
+	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
+		t->skipped[i] += PC_STAT_GET(s->skipped_pub[i]);
+	t->export_queue_drops += PC_STAT_GET(s->export_queue_drops);
+	t->packets_in_dropped_records += PC_STAT_GET(s->packets_in_dropped_records);
+	t->flows_dropped += PC_STAT_GET(s->flows_dropped);
+	t->packets_in_flows += PC_STAT_GET(s->flow.packets);
+	t->bytes_in_flows += PC_STAT_GET(s->flow.bytes);
+	t->flows_created += PC_STAT_GET(s->flow.created);
+	t->flows_active += PC_STAT_GET(s->flow.active);
+	t->flows_idle += PC_STAT_GET(s->flow.ended[CAPTURE_END_IDLE]);
+	t->flows_active_timeout += PC_STAT_GET(s->flow.ended[CAPTURE_END_ACTIVE]);
+	t->flows_end += PC_STAT_GET(s->flow.ended[CAPTURE_END_END]);
+	t->flows_evicted += PC_STAT_GET(s->flow.ended[CAPTURE_END_EVICTED]);
+	t->flows_shutdown += PC_STAT_GET(s->flow.ended[CAPTURE_END_SHUTDOWN]);
+	t->fragments_tracked += PC_STAT_GET(s->frag_tracked);
+	t->fragments_matched += PC_STAT_GET(s->frag_matched);
+	{
+		uint64_t f = PC_STAT_GET(s->first_ns), l = PC_STAT_GET(s->last_ns);
+
+		if (f && (!t->first_ns || f < t->first_ns))
+			t->first_ns = f;
+		if (l > t->last_ns)
+			t->last_ns = l;
+	}
+}
+
+static void finish(struct capture_stats *t)
+{
+	t->flows_exported = t->flows_idle + t->flows_active_timeout + t->flows_end +
+			    t->flows_evicted + t->flows_shutdown;
+}
+
+static void add_session(struct capture *c, struct capture_stats *t)
+{
+	struct pc_exporter *e;
+
+	/* kernel counters: live from the backend while it is open */
+	if (c->threads_live && c->cap.ops && c->cap.ops->stats) {
+		struct pc_cap_stats sum, q;
+		unsigned i;
+
+		memset(&sum, 0, sizeof(sum));
+		for (i = 0; i < c->cap.nqueues; i++) {
+			memset(&q, 0, sizeof(q));
+			if (c->cap.ops->stats(&c->cap, i, &q) < 0)
+				continue;
+			sum.packets += q.packets;
+			sum.drops += q.drops;
+			sum.freeze_q += q.freeze_q;
+			sum.ifdrops += q.ifdrops;
+			sum.xdp_rx_ring_full += q.xdp_rx_ring_full;
+			sum.xdp_fill_ring_empty += q.xdp_fill_ring_empty;
+		}
+		c->kstats_live = sum;
+	}
+	{
+		const struct pc_cap_stats *k = c->threads_live ? &c->kstats_live : &c->kstats_done;
+
+		t->kernel_packets = k->packets;
+		t->kernel_drops = k->drops;
+		t->kernel_freeze_q = k->freeze_q;
+		t->kernel_ifdrops = k->ifdrops;
+		t->xdp_rx_ring_full = k->xdp_rx_ring_full;
+		t->xdp_fill_ring_empty = k->xdp_fill_ring_empty;
+	}
+	if (c->writer) {
+		struct pc_writer_stats ws;
+
+		pc_writer_get_stats(c->writer, &ws);
+		c->writer_live = ws;
+	}
+	{
+		const struct pc_writer_stats *ws = c->writer ? &c->writer_live : &c->writer_done;
+
+		t->writer_packets = ws->packets;
+		t->writer_bytes = ws->bytes;
+		t->writer_queue_drops = ws->queue_drops;
+		t->writer_files = ws->files;
+		t->writer_errors = ws->errors;
+	}
+	pthread_mutex_lock(&c->exp_lock);
+	t->export_records = c->exp_done.records;
+	t->export_messages = c->exp_done.messages;
+	t->export_errors = c->exp_done.errors + c->export_open_errors;
+	t->export_not_exportable = c->exp_done.not_exportable;
+	t->export_tcp_queue_drops = c->exp_done.queue_drops;
+	for (e = c->exporters; e; e = e->next) {
+		t->export_records += atomic_load_explicit(&e->cnt.records, memory_order_relaxed);
+		t->export_messages += atomic_load_explicit(&e->cnt.messages, memory_order_relaxed);
+		t->export_errors += atomic_load_explicit(&e->cnt.errors, memory_order_relaxed);
+		t->export_not_exportable +=
+			atomic_load_explicit(&e->cnt.not_exportable, memory_order_relaxed);
+		t->export_tcp_queue_drops +=
+			atomic_load_explicit(&e->cnt.queue_drops, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&c->exp_lock);
+	pthread_mutex_lock(&c->ended_lock);
+	t->ended_ring_records = c->ended_count;
+	pthread_mutex_unlock(&c->ended_lock);
+}
+
+static void copy_out(struct capture_stats *dst, const struct capture_stats *src)
+{
+	size_t n = dst->sz < sizeof(*src) ? dst->sz : sizeof(*src);
+	size_t sz = dst->sz;
+
+	memcpy(dst, src, n);
+	dst->sz = sz;
+}
+
+CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st)
+{
+	struct capture_stats t;
+	unsigned i;
+
+	if (!c || !st || st->sz < sizeof(size_t) + sizeof(uint64_t))
+		return -EINVAL;
+	memset(&t, 0, sizeof(t));
+	pthread_rwlock_rdlock(&c->stats_lock);
+	if (c->w) {
+		for (i = 0; i < c->nworkers; i++)
+			add_worker(&t, &c->w[i]);
+		if (c->dispatch)
+			add_worker(&t, &c->disp);
+		t.workers = c->nworkers;
+	} else if (c->w_prev) {
+		for (i = 0; i < c->nworkers_prev; i++)
+			add_worker(&t, &c->w_prev[i]);
+		add_worker(&t, &c->disp_prev);
+		t.workers = c->nworkers_prev;
+	}
+	add_session(c, &t);
+	pthread_rwlock_unlock(&c->stats_lock);
+	finish(&t);
+	t.sz = sizeof(t);
+	copy_out(st, &t);
+	return 0;
+}
+
+CAPTURE_API int capture_get_worker_stats(struct capture *c, unsigned worker,
+					 struct capture_stats *st)
+{
+	struct capture_stats t;
+	int rc = 0;
+
+	if (!c || !st)
+		return -EINVAL;
+	memset(&t, 0, sizeof(t));
+	pthread_rwlock_rdlock(&c->stats_lock);
+	if (c->w && worker < c->nworkers)
+		add_worker(&t, &c->w[worker]);
+	else if (!c->w && c->w_prev && worker < c->nworkers_prev)
+		add_worker(&t, &c->w_prev[worker]);
+	else
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&c->stats_lock);
+	if (rc)
+		return rc;
+	finish(&t);
+	t.workers = 1;
+	t.sz = sizeof(t);
+	copy_out(st, &t);
+	return 0;
+}
+
+struct out {
+	char *p;
+	size_t left;
+	bool overflow;
+};
+
+static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p, o->left, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->left) {
+		o->overflow = true;
+		return;
+	}
+	o->p += n;
+	o->left -= (size_t)n;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void emit_stats(struct out *o, const struct capture_stats *s, bool full)
+{
+	int i;
+
+	emit(o, "\"packets_read\":%llu,\"bytes_read\":%llu,\"packets_in_flows\":%llu,"
+		"\"bytes_in_flows\":%llu,\"flows_created\":%llu,\"flows_exported\":%llu,"
+		"\"flows_active\":%llu,\"skipped\":{",
+	     U(s->packets_read), U(s->bytes_read), U(s->packets_in_flows), U(s->bytes_in_flows),
+	     U(s->flows_created), U(s->flows_exported), U(s->flows_active));
+	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
+		emit(o, "%s\"%s\":%llu", i ? "," : "", capture_skip_name(i), U(s->skipped[i]));
+	emit(o, "},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
+		"\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
+		"\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
+		"\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
+	     U(s->flows_idle), U(s->flows_active_timeout), U(s->flows_end), U(s->flows_evicted),
+	     U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
+	     U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
+	     U(s->first_ns), U(s->last_ns));
+	if (!full)
+		return;
+	emit(o, ",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
+		"\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
+		"\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
+		"\"errors\":%llu},"
+		"\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
+		"\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
+		"\"ended_ring_records\":%llu,\"workers\":%u",
+	     U(s->export_records), U(s->export_messages), U(s->export_errors),
+	     U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->writer_packets),
+	     U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files),
+	     U(s->writer_errors), U(s->kernel_packets), U(s->kernel_drops),
+	     U(s->kernel_freeze_q), U(s->kernel_ifdrops), U(s->xdp_rx_ring_full),
+	     U(s->xdp_fill_ring_empty), U(s->ended_ring_records), s->workers);
+}
+
+CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)
+{
+	struct capture_stats s = {.sz = sizeof(s)};
+	struct out o = {buf, len, false};
+	unsigned i;
+	int rc;
+
+	if (!c || !buf || !len)
+		return -EINVAL;
+	rc = capture_get_stats(c, &s);
+	if (rc)
+		return rc;
+	emit(&o, "{");
+	emit_stats(&o, &s, true);
+	if (per_worker) {
+		emit(&o, ",\"per_worker\":[");
+		for (i = 0; i < s.workers; i++) {
+			struct capture_stats w = {.sz = sizeof(w)};
+
+			if (capture_get_worker_stats(c, i, &w))
+				break;
+			emit(&o, "%s{\"worker\":%u,", i ? "," : "", i);
+			emit_stats(&o, &w, false);
+			emit(&o, "}");
+		}
+		emit(&o, "]");
+	}
+	emit(&o, "}");
+	if (o.overflow)
+		return -ENOSPC;
+	return (int)(len - o.left);
+}
+
+CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
+{
+	struct capture_status t;
+	size_t sz;
+
+	if (!c || !st)
+		return -EINVAL;
+	memset(&t, 0, sizeof(t));
+	pthread_mutex_lock(&c->err_lock);
+	t.state = atomic_load(&c->state);
+	if (c->cap.ops || c->last_backend[0])
+		snprintf(t.backend, sizeof(t.backend), "%s",
+			 c->cap.ops ? c->cap.ops->name : c->last_backend);
+	snprintf(t.backend_reason, sizeof(t.backend_reason), "%s", c->why);
+	snprintf(t.interface, sizeof(t.interface), "%s", c->cfg.interface ? c->cfg.interface : "");
+	snprintf(t.pcap_file, sizeof(t.pcap_file), "%s", c->cfg.pcap_file ? c->cfg.pcap_file : "");
+	t.start_ns = c->start_ns;
+	t.stop_ns = c->stop_ns;
+	t.workers = c->threads_live ? c->nworkers : c->nworkers_prev;
+	snprintf(t.tstamp_source, sizeof(t.tstamp_source), "%s", c->tstamp_source);
+	snprintf(t.tstamp_detail, sizeof(t.tstamp_detail), "%s", c->tstamp_detail);
+	snprintf(t.xdp_mode, sizeof(t.xdp_mode), "%s", c->cap_mode);
+	t.input_bytes = c->cap.input_bytes;
+	t.input_done = __atomic_load_n(&c->cap.input_pos, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&c->err_lock);
+	sz = st->sz && st->sz < sizeof(t) ? st->sz : sizeof(t);
+	memcpy(st, &t, sz);
+	st->sz = sz;
+	return 0;
+}
+
+static int wait_req(struct pc_worker *w)
+{
+	struct timespec ts = {0, 200000};
+	int i;
+
+	/* a worker answers between bursts, or within its 100 ms poll when idle */
+	for (i = 0; i < 50000; i++) {
+		if (atomic_load_explicit(&w->req_state, memory_order_acquire) == PC_REQ_DONE)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static void key_from_public(const struct capture_flow_key *k, struct pc_flow_key *pk)
+{
+	size_t alen = k->ip_version == 4 ? 4 : 16;
+
+	memset(pk, 0, sizeof(*pk));
+	memcpy(pk->addr[0], k->src_ip, alen);
+	memcpy(pk->addr[1], k->dst_ip, alen);
+	pk->port[0] = k->src_port;
+	pk->port[1] = k->dst_port;
+	pk->vlan = k->vlan;
+	pk->proto = k->proto;
+	pk->ipver = k->ip_version;
+}
+
+CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow_key *key,
+				    struct capture_flow *out)
+{
+	struct pc_flow_key pk;
+	unsigned i;
+	int rc = -CAPTURE_E_NOT_FOUND;
+
+	if (!c || !key || !out)
+		return -EINVAL;
+	if (key->ip_version != 4 && key->ip_version != 6)
+		return -EINVAL;
+	key_from_public(key, &pk);
+	pthread_mutex_lock(&c->req_lock);
+	pthread_rwlock_rdlock(&c->stats_lock);
+	if (!c->w || atomic_load(&c->state) != CAPTURE_STATE_RUNNING)
+		goto unlock;
+	for (i = 0; i < c->nworkers && rc == -CAPTURE_E_NOT_FOUND; i++) {
+		struct pc_worker *w = &c->w[i];
+
+		if (atomic_load(&w->finished))
+			continue;
+		w->req_kind = PC_REQ_LOOKUP;
+		w->req_key = pk;
+		w->req_buf = out;
+		w->req_max = 1;
+		w->req_n = 0;
+		w->req_rc = -CAPTURE_E_NOT_FOUND;
+		atomic_store_explicit(&w->req_state, PC_REQ_PENDING, memory_order_release);
+		if (wait_req(w)) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		rc = w->req_n ? 0 : -CAPTURE_E_NOT_FOUND;
+		atomic_store(&w->req_state, PC_REQ_IDLE);
+	}
+unlock:
+	pthread_rwlock_unlock(&c->stats_lock);
+	pthread_mutex_unlock(&c->req_lock);
+	return rc;
+}
+
+CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out,
+					 size_t max, unsigned flags, uint64_t *total)
+{
+	size_t n = 0;
+	uint64_t tot = 0;
+	unsigned i;
+	int rc = 0;
+
+	if (!c || (!out && max))
+		return -EINVAL;
+	pthread_mutex_lock(&c->req_lock);
+	pthread_rwlock_rdlock(&c->stats_lock);
+	if ((flags & CAPTURE_FLOWS_ACTIVE) && c->w &&
+	    atomic_load(&c->state) == CAPTURE_STATE_RUNNING) {
+		for (i = 0; i < c->nworkers; i++) {
+			struct pc_worker *w = &c->w[i];
+
+			if (atomic_load(&w->finished) || !w->ft)
+				continue;
+			tot += PC_STAT_GET(w->st.flow.active);
+			if (n >= max)
+				continue;
+			w->req_kind = PC_REQ_SNAPSHOT;
+			w->req_buf = out + n;
+			w->req_max = max - n;
+			w->req_n = 0;
+			w->req_cursor = 0;
+			atomic_store_explicit(&w->req_state, PC_REQ_PENDING, memory_order_release);
+			if (wait_req(w)) {
+				rc = -ETIMEDOUT;
+				break;
+			}
+			n += w->req_n;
+			atomic_store(&w->req_state, PC_REQ_IDLE);
+		}
+	}
+	pthread_rwlock_unlock(&c->stats_lock);
+	if (!rc && (flags & CAPTURE_FLOWS_ENDED)) {
+		pthread_mutex_lock(&c->ended_lock);
+		tot += c->ended_count;
+		for (i = 0; i < c->ended_count && n < max; i++) {
+			/* newest first */
+			size_t idx = (c->ended_head + c->ended_cap - 1 - i) % c->ended_cap;
+
+			out[n++] = c->ended[idx];
+		}
+		pthread_mutex_unlock(&c->ended_lock);
+	}
+	pthread_mutex_unlock(&c->req_lock);
+	if (rc)
+		return rc;
+	if (total)
+		*total = tot;
+	return (int64_t)n;
+}

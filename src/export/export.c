@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Export targets: parsing "kind:..." strings and creating exporters by kind. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/export.h"
+
+static int bad(char *err, size_t errlen, const char *spec, const char *why)
+{
+	snprintf(err, errlen, "invalid export target '%s': %s", spec, why);
+	return -CAPTURE_E_TARGET;
+}
+
+/* "HOST:PORT" or "[V6]:PORT"; the port may be omitted (@defport). */
+static int parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
+			  uint16_t defport, const char **why)
+{
+	const char *colon, *h = s;
+	size_t hl;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb) {
+			*why = "missing ']' after an IPv6 address";
+			return -1;
+		}
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+		if (rb[1] && rb[1] != ':') {
+			*why = "unexpected text after ']'";
+			return -1;
+		}
+	} else {
+		colon = strrchr(s, ':');
+		if (colon && strchr(s, ':') != colon) {
+			*why = "IPv6 addresses must be written in brackets: [::1]:4739";
+			return -1;
+		}
+		hl = colon ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hl == 0) {
+		*why = "missing host";
+		return -1;
+	}
+	if (hl >= hostlen) {
+		*why = "host name too long";
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	if (!colon) {
+		*port = defport;
+		return 0;
+	}
+	{
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || v == 0 || v > 65535) {
+			*why = "port must be a number from 1 to 65535";
+			return -1;
+		}
+		*port = (uint16_t)v;
+	}
+	return 0;
+}
+
+static int copy_path(struct pc_export_target *t, const char *p, char *err, size_t errlen,
+		     const char *spec)
+{
+	size_t n = strlen(p);
+
+	if (!n)
+		return bad(err, errlen, spec, "missing path");
+	if (n >= sizeof(t->path))
+		return bad(err, errlen, spec, "path too long");
+	memcpy(t->path, p, n + 1);
+	return 0;
+}
+
+int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
+		    struct pc_export_target *t, char *err, size_t errlen)
+{
+	static const struct {
+		const char *prefix;
+		enum pc_export_kind kind;
+		uint8_t transport;
+		uint16_t version, defport;
+		bool path;
+	} kinds[] = {
+		{"ipfix+tcp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_TCP, 10, 4739, false},
+		{"ipfix+udp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false},
+		{"ipfix://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false},
+		{"ipfix-file:", PC_EXP_IPFIX, CAPTURE_TRANSPORT_FILE, 10, 0, true},
+		{"netflow9://", PC_EXP_NETFLOW9, CAPTURE_TRANSPORT_UDP, 9, 2055, false},
+		{"netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false},
+		{"json:", PC_EXP_JSON, 0, 0, 0, true},
+		{"sqlite:", PC_EXP_SQLITE, 0, 0, 0, true},
+	};
+	size_t i, n;
+
+	memset(t, 0, sizeof(*t));
+	if (!spec || !*spec)
+		return bad(err, errlen, "", "empty");
+	n = strlen(spec);
+	if (n >= sizeof(t->spec))
+		return bad(err, errlen, "...", "too long");
+	memcpy(t->spec, spec, n + 1);
+	if (opts)
+		memcpy(&t->opts, opts, opts->sz < sizeof(t->opts) ? opts->sz : sizeof(t->opts));
+	t->opts.sz = sizeof(t->opts);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t pl = strlen(kinds[i].prefix);
+		const char *rest = spec + pl, *why = NULL;
+		int rc;
+
+		if (strncmp(spec, kinds[i].prefix, pl))
+			continue;
+		t->kind = kinds[i].kind;
+		t->nf.sz = sizeof(t->nf);
+		t->nf.version = kinds[i].version;
+		t->nf.transport = kinds[i].transport;
+		t->nf.observation_domain = t->opts.observation_domain;
+		t->nf.template_refresh_sec = t->opts.template_refresh_sec;
+		t->nf.mtu = t->opts.mtu;
+		t->nf.uniflow = t->opts.uniflow;
+		if (kinds[i].path) {
+			rc = copy_path(t, rest, err, errlen, spec);
+			if (rc)
+				return rc;
+			t->nf.path = t->path;
+			return 0;
+		}
+		if (parse_hostport(rest, t->host, sizeof(t->host), &t->port, kinds[i].defport,
+				   &why))
+			return bad(err, errlen, spec, why);
+		t->nf.collector = t->host;
+		t->nf.port = t->port;
+		return 0;
+	}
+	return bad(err, errlen, spec,
+		   "unknown kind (use ipfix://H:P, ipfix+tcp://H:P, ipfix-file:PATH, "
+		   "netflow9://H:P, netflow5://H:P, json:PATH or sqlite:PATH)");
+}
+
+int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_export_target *t,
+			   char *err, size_t errlen)
+{
+	struct capture_netflow_config c;
+	size_t n;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(&c, cfg, cfg->sz < sizeof(c) ? cfg->sz : sizeof(c));
+	memset(t, 0, sizeof(*t));
+	switch (c.version) {
+	case 5:
+		t->kind = PC_EXP_NETFLOW5;
+		break;
+	case 9:
+		t->kind = PC_EXP_NETFLOW9;
+		break;
+	case 10:
+		t->kind = PC_EXP_IPFIX;
+		break;
+	default:
+		snprintf(err, errlen, "invalid NetFlow version %u (use 5, 9 or 10)", c.version);
+		return -CAPTURE_E_CONFIG;
+	}
+	if (c.transport > CAPTURE_TRANSPORT_FILE ||
+	    (c.transport != CAPTURE_TRANSPORT_UDP && t->kind != PC_EXP_IPFIX)) {
+		snprintf(err, errlen, "transport %u is not available for version %u", c.transport,
+			 c.version);
+		return -CAPTURE_E_CONFIG;
+	}
+	if (c.transport == CAPTURE_TRANSPORT_FILE) {
+		if (!c.path || !*c.path || strlen(c.path) >= sizeof(t->path)) {
+			snprintf(err, errlen, "IPFIX file export needs a path");
+			return -CAPTURE_E_CONFIG;
+		}
+		memcpy(t->path, c.path, strlen(c.path) + 1);
+		c.path = t->path;
+		snprintf(t->spec, sizeof(t->spec), "ipfix-file:%s", t->path);
+	} else {
+		if (!c.collector || !*c.collector) {
+			snprintf(err, errlen, "a collector host is needed");
+			return -CAPTURE_E_CONFIG;
+		}
+		n = strlen(c.collector);
+		if (n >= sizeof(t->host)) {
+			snprintf(err, errlen, "collector name too long");
+			return -CAPTURE_E_CONFIG;
+		}
+		memcpy(t->host, c.collector, n + 1);
+		c.collector = t->host;
+		if (!c.port)
+			c.port = t->kind == PC_EXP_IPFIX ? 4739 : 2055;
+		t->port = c.port;
+		snprintf(t->spec, sizeof(t->spec), "%s://%s%s%s:%u",
+			 t->kind == PC_EXP_IPFIX ? (c.transport == CAPTURE_TRANSPORT_TCP
+							    ? "ipfix+tcp"
+							    : "ipfix")
+						 : (t->kind == PC_EXP_NETFLOW9 ? "netflow9"
+									       : "netflow5"),
+			 strchr(t->host, ':') ? "[" : "", t->host, strchr(t->host, ':') ? "]" : "",
+			 c.port);
+	}
+	c.sz = sizeof(c);
+	t->nf = c;
+	t->opts.sz = sizeof(t->opts);
+	t->opts.observation_domain = c.observation_domain;
+	t->opts.template_refresh_sec = c.template_refresh_sec;
+	t->opts.mtu = c.mtu;
+	t->opts.uniflow = c.uniflow;
+	return 0;
+}
+
+/* Exporters whose files are not in this build resolve to NULL (weak). */
+extern const struct pc_exporter_ops pc_exp_netflow5_ops __attribute__((weak));
+extern const struct pc_exporter_ops pc_exp_netflow9_ops __attribute__((weak));
+extern const struct pc_exporter_ops pc_exp_ipfix_ops __attribute__((weak));
+extern const struct pc_exporter_ops pc_exp_sqlite_ops __attribute__((weak));
+
+static const struct pc_exporter_ops *ops_for(enum pc_export_kind k)
+{
+	switch (k) {
+	case PC_EXP_JSON:
+		return &pc_exp_json_ops;
+	case PC_EXP_NETFLOW5:
+		return &pc_exp_netflow5_ops;
+	case PC_EXP_NETFLOW9:
+		return &pc_exp_netflow9_ops;
+	case PC_EXP_IPFIX:
+		return &pc_exp_ipfix_ops;
+	case PC_EXP_SQLITE:
+		return &pc_exp_sqlite_ops;
+	}
+	return NULL;
+}
+
+int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *t,
+		       capture_log_fn log_fn, void *log_ctx, int log_level,
+		       pc_export_stats_fn stats_fn, void *stats_ctx, char *err, size_t errlen)
+{
+	const struct pc_exporter_ops *ops = ops_for(t->kind);
+	struct pc_exporter *e;
+	int rc;
+
+	if (!ops) {
+		snprintf(err, errlen, "%s: this exporter is not part of this build", t->spec);
+		return -CAPTURE_E_TARGET;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->ops = ops;
+	e->log_fn = log_fn;
+	e->log_ctx = log_ctx;
+	e->log_level = log_level;
+	e->stats_fn = stats_fn;
+	e->stats_ctx = stats_ctx;
+	snprintf(e->target, sizeof(e->target), "%s", t->spec);
+	rc = ops->open(e, t, err, errlen);
+	if (rc < 0) {
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+void pc_exporter_destroy(struct pc_exporter *e)
+{
+	if (!e)
+		return;
+	if (e->ops->close)
+		e->ops->close(e);
+	free(e);
+}
+
+void pc_export_log(struct pc_exporter *e, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!e->log_fn || level > e->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e->log_fn(e->log_ctx, level, msg);
+}

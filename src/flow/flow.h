@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow table shard: one per worker, single-threaded, fixed memory.
+ *
+ * Layout: 2^k buckets of 16 slots. Each bucket's 16 32-bit tags fill one
+ * cache line; entries (112 bytes) live in a parallel array. A key may sit in
+ * either of two buckets (two-choice hashing); the lookup is staged over a
+ * burst: hash + prefetch tag lines, prefetch candidate entries, then update.
+ *
+ * Expiry model (packet time, so a file replays identically every time):
+ *  - a packet arriving more than idle_timeout after the flow's last packet
+ *    ends the old flow ("idle") and starts a new one;
+ *  - a packet arriving when now - first >= active_timeout ends the old flow
+ *    ("active") and starts a new one with this packet;
+ *  - TCP: once a FIN has been seen from both sides, or an RST from either,
+ *    the flow is closing: later packets (the last ACK, retransmissions) still
+ *    count in it, and it ends ("end") after close_timeout without packets,
+ *    or at once when a new SYN reuses the 5-tuple (the SYN starts a new
+ *    flow), or at end of input;
+ *  - a bounded sweep (a slice of the table per call) ends flows idle for
+ *    longer than idle_timeout and closing flows quiet for close_timeout;
+ *  - table full (both candidate buckets full): an expired candidate is
+ *    reclaimed first, otherwise the least recently seen of the 32 candidates
+ *    is evicted ("evicted") to make room. Never a stall.
+ */
+#ifndef PC_FLOW_H
+#define PC_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet_capture.h"
+#include "decode/decode.h"
+#include "flow/flow_key.h"
+
+#define PC_FLOW_BUCKET_SLOTS 16
+#define PC_FLOW_CLOSE_TIMEOUT_NS (5ull * 1000000000ull)
+
+struct pc_flow_params {
+	uint32_t slots;		/* rounded up to a power of two, >= 4096 */
+	uint64_t idle_ns;
+	uint64_t active_ns;
+	uint64_t close_ns;	/* 0: PC_FLOW_CLOSE_TIMEOUT_NS */
+	bool uniflow;
+	uint16_t worker;
+	uint64_t seed[2];
+};
+
+/* Single writer (the owning worker); others read them relaxed. */
+struct pc_flow_counters {
+	uint64_t packets;	/* packets accounted in flows */
+	uint64_t bytes;		/* IP octets accounted */
+	uint64_t created;
+	uint64_t active;	/* flows in the table now */
+	uint64_t ended[CAPTURE_END_SHUTDOWN + 1];	/* by end reason */
+};
+
+/* Receives each record leaving the table; @rec lives for the call. */
+typedef void (*pc_flow_emit_fn)(void *ctx, const struct capture_flow *rec);
+
+struct pc_flow_table;
+
+int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params *p);
+void pc_flow_table_destroy(struct pc_flow_table *t);
+
+/* Account @n decoded packets (staged lookup). */
+void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
+			  pc_flow_emit_fn emit, void *ctx);
+
+/* Sweep a slice of the table sized to the packet time elapsed since the
+ * last call (a full pass every half idle timeout, at least every second),
+ * visiting at most @max_slots slots. Returns the number of flows ended. */
+unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
+			pc_flow_emit_fn emit, void *ctx);
+
+/* End every flow: those already expired at @now_ns (0: none) with their
+ * expiry reason, closing TCP flows with "end", the rest with @reason. So a
+ * file ends the same way whatever the sweep had reached. */
+void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow_emit_fn emit,
+		   void *ctx);
+
+/* Drop every flow without emitting (counted by the caller). Returns count. */
+uint64_t pc_flow_clear(struct pc_flow_table *t);
+
+/* Find the flow of @key (any direction; key need not be canonical). */
+int pc_flow_find(const struct pc_flow_table *t, const struct pc_flow_key *key,
+		 struct capture_flow *out);
+
+/* Copy active flows found in slots [*cursor, *cursor + nslots) into @out
+ * (at most @max), advancing *cursor. Returns the number copied. */
+size_t pc_flow_snapshot(const struct pc_flow_table *t, size_t *cursor, size_t nslots,
+			struct capture_flow *out, size_t max);
+
+size_t pc_flow_table_slots(const struct pc_flow_table *t);
+const struct pc_flow_counters *pc_flow_table_counters(const struct pc_flow_table *t);
+
+#endif

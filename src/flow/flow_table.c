@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow table shard: two-choice bucketed hash with 16 tags per cache line and
+ * a staged burst lookup. Memory is fixed at creation; no allocation, lock or
+ * syscall per packet. The expiry model is described in flow.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "flow/flow.h"
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+enum {
+	ST_FIN0 = 1u << 0,	/* FIN seen from side 0 */
+	ST_FIN1 = 1u << 1,
+	ST_RST = 1u << 2,
+	ST_SRC_LOCKED = 1u << 3,	/* src decided by a SYN */
+};
+
+struct pc_flow_entry {
+	struct pc_flow_key key;
+	uint64_t pkts[2];	/* indexed by canonical side of the sender */
+	uint64_t bytes[2];
+	uint64_t first[2];	/* 0: no packet from that side yet */
+	uint64_t last[2];
+	uint8_t flags[2];
+	uint8_t src_side;
+	uint8_t state;
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint16_t pad;
+};
+
+_Static_assert(sizeof(struct pc_flow_entry) == 112, "flow entry layout");
+
+struct pc_flow_table {
+	uint32_t *tags;			/* nbuckets * 16, 0 = empty slot */
+	struct pc_flow_entry *ent;	/* nbuckets * 16 */
+	uint64_t mask;			/* nbuckets - 1 */
+	size_t slots;
+	uint64_t idle_ns, active_ns, close_ns;
+	uint64_t seed[2];
+	bool uniflow;
+	uint16_t worker;
+	/* sweep state */
+	size_t cursor;
+	uint64_t sweep_last_ns;
+	double sweep_carry;
+	struct pc_flow_counters cnt;
+};
+
+static void *alloc_aligned(size_t n)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, PC_CACHE_LINE, n))
+		return NULL;
+	memset(p, 0, n);
+	return p;
+}
+
+int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params *p)
+{
+	struct pc_flow_table *t;
+	size_t slots = 4096;
+
+	while (slots < p->slots && slots < (1u << 26))
+		slots <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->tags = alloc_aligned(slots * sizeof(uint32_t));
+	t->ent = alloc_aligned(slots * sizeof(struct pc_flow_entry));
+	if (!t->tags || !t->ent) {
+		free(t->tags);
+		free(t->ent);
+		free(t);
+		return -ENOMEM;
+	}
+	t->slots = slots;
+	t->mask = slots / PC_FLOW_BUCKET_SLOTS - 1;
+	t->idle_ns = p->idle_ns;
+	t->active_ns = p->active_ns;
+	t->close_ns = p->close_ns ? p->close_ns : PC_FLOW_CLOSE_TIMEOUT_NS;
+	t->uniflow = p->uniflow;
+	t->worker = p->worker;
+	t->seed[0] = p->seed[0];
+	t->seed[1] = p->seed[1];
+	*out = t;
+	return 0;
+}
+
+void pc_flow_table_destroy(struct pc_flow_table *t)
+{
+	if (!t)
+		return;
+	free(t->tags);
+	free(t->ent);
+	free(t);
+}
+
+size_t pc_flow_table_slots(const struct pc_flow_table *t)
+{
+	return t->slots;
+}
+
+const struct pc_flow_counters *pc_flow_table_counters(const struct pc_flow_table *t)
+{
+	return &t->cnt;
+}
+
+static pc_always_inline uint64_t b1_of(const struct pc_flow_table *t, uint64_t h)
+{
+	return h & t->mask;
+}
+
+static pc_always_inline uint64_t b2_of(const struct pc_flow_table *t, uint64_t h)
+{
+	uint64_t b = (h >> 32) & t->mask;
+
+	return b == (h & t->mask) ? b ^ 1 : b;
+}
+
+static pc_always_inline uint32_t tag_of(uint64_t h)
+{
+	return ((uint32_t)(h >> 16) ^ (uint32_t)(h >> 45)) | 1u;
+}
+
+static pc_always_inline bool key_eq(const struct pc_flow_key *a, const struct pc_flow_key *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static pc_always_inline uint64_t ent_last(const struct pc_flow_entry *e)
+{
+	return e->last[0] > e->last[1] ? e->last[0] : e->last[1];
+}
+
+static pc_always_inline uint64_t ent_first(const struct pc_flow_entry *e)
+{
+	if (!e->first[0])
+		return e->first[1];
+	if (!e->first[1])
+		return e->first[0];
+	return e->first[0] < e->first[1] ? e->first[0] : e->first[1];
+}
+
+static pc_always_inline bool ent_closing(const struct pc_flow_entry *e)
+{
+	return (e->state & ST_RST) || (e->state & (ST_FIN0 | ST_FIN1)) == (ST_FIN0 | ST_FIN1);
+}
+
+static long lookup(const struct pc_flow_table *t, const struct pc_flow_key *k, uint64_t h)
+{
+	uint32_t tag = tag_of(h);
+	uint64_t bk[2] = {b1_of(t, h), b2_of(t, h)};
+	int j, i;
+
+	for (j = 0; j < 2; j++) {
+		const uint32_t *tg = &t->tags[bk[j] * PC_FLOW_BUCKET_SLOTS];
+
+		for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++) {
+			size_t s = bk[j] * PC_FLOW_BUCKET_SLOTS + i;
+
+			if (tg[i] == tag && key_eq(&t->ent[s].key, k))
+				return (long)s;
+		}
+	}
+	return -1;
+}
+
+static void make_record(const struct pc_flow_table *t, const struct pc_flow_entry *e,
+			int reason, struct capture_flow *r)
+{
+	int s = e->src_side, d = 1 - s;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->src_ip, e->key.addr[s], 16);
+	memcpy(r->dst_ip, e->key.addr[d], 16);
+	r->src_port = e->key.port[s];
+	r->dst_port = e->key.port[d];
+	r->vlan = e->key.vlan;
+	r->ip_version = e->key.ipver;
+	r->proto = e->key.proto;
+	r->tcp_flags = e->flags[s];
+	r->rev_tcp_flags = e->flags[d];
+	r->icmp_type = e->icmp_type;
+	r->icmp_code = e->icmp_code;
+	r->end_reason = (uint8_t)reason;
+	r->worker = t->worker;
+	r->packets = e->pkts[s];
+	r->bytes = e->bytes[s];
+	r->rev_packets = e->pkts[d];
+	r->rev_bytes = e->bytes[d];
+	r->first_ns = ent_first(e);
+	r->last_ns = ent_last(e);
+	r->fwd_first_ns = e->first[s];
+	r->fwd_last_ns = e->last[s];
+	r->rev_first_ns = e->first[d];
+	r->rev_last_ns = e->last[d];
+}
+
+static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
+		     void *ctx)
+{
+	struct capture_flow r;
+
+	make_record(t, &t->ent[slot], reason, &r);
+	t->tags[slot] = 0;
+	t->cnt.active--;
+	t->cnt.ended[reason]++;
+	emit(ctx, &r);
+}
+
+/* Start a flow in @e with the packet @m sent by canonical side @dir. */
+static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e,
+		      const struct pc_flow_key *k, const struct pc_meta *m, int dir)
+{
+	memset(e, 0, sizeof(*e));
+	e->key = *k;
+	e->src_side = (uint8_t)dir;
+	e->icmp_type = m->icmp_type;
+	e->icmp_code = m->icmp_code;
+	if (k->proto == 6 && (m->tcp_flags & TCP_SYN)) {
+		/* SYN: sender is src; SYN-ACK: the receiver sent the SYN */
+		e->src_side = (uint8_t)((m->tcp_flags & TCP_ACK) ? 1 - dir : dir);
+		e->state |= ST_SRC_LOCKED;
+	}
+	t->cnt.created++;
+}
+
+static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_entry *e,
+				     const struct pc_meta *m, int dir)
+{
+	uint64_t ts = m->ts_ns;
+
+	if (!e->first[dir] || ts < e->first[dir])
+		e->first[dir] = ts;
+	if (ts > e->last[dir])
+		e->last[dir] = ts;
+	e->pkts[dir]++;
+	e->bytes[dir] += m->ip_bytes;
+	e->flags[dir] |= m->tcp_flags;
+	if (e->key.proto == 6 && m->tcp_flags) {
+		if (m->tcp_flags & TCP_FIN)
+			e->state |= dir ? ST_FIN1 : ST_FIN0;
+		if (m->tcp_flags & TCP_RST)
+			e->state |= ST_RST;
+		if ((m->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+		    !(e->state & ST_SRC_LOCKED)) {
+			e->src_side = (uint8_t)dir;
+			e->state |= ST_SRC_LOCKED;
+		}
+	}
+	t->cnt.packets++;
+	t->cnt.bytes += m->ip_bytes;
+}
+
+/* Why an existing flow must end before @m can be counted, or 0. */
+static pc_always_inline int must_end(const struct pc_flow_table *t,
+				     const struct pc_flow_entry *e, const struct pc_meta *m)
+{
+	uint64_t ts = m->ts_ns, last = ent_last(e);
+
+	if (ts > last && ts - last > t->idle_ns)
+		return ent_closing(e) ? CAPTURE_END_END : CAPTURE_END_IDLE;
+	if (ent_closing(e)) {
+		if (ts > last && ts - last > t->close_ns)
+			return CAPTURE_END_END;
+		if (e->key.proto == 6 && (m->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+			return CAPTURE_END_END;	/* 5-tuple reused */
+	}
+	if (ts >= ent_first(e) && ts - ent_first(e) >= t->active_ns)
+		return CAPTURE_END_ACTIVE;
+	return 0;
+}
+
+/* Why a resident flow has expired at @now (sweep), or 0. */
+static pc_always_inline int expired_at(const struct pc_flow_table *t,
+				       const struct pc_flow_entry *e, uint64_t now)
+{
+	uint64_t last = ent_last(e);
+
+	if (now <= last)
+		return 0;
+	if (ent_closing(e))
+		return now - last > t->close_ns || now - last > t->idle_ns ? CAPTURE_END_END : 0;
+	return now - last > t->idle_ns ? CAPTURE_END_IDLE : 0;
+}
+
+static unsigned free_in(const struct pc_flow_table *t, uint64_t b)
+{
+	const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
+	unsigned i, n = 0;
+
+	for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++)
+		n += tg[i] == 0;
+	return n;
+}
+
+static size_t first_free(const struct pc_flow_table *t, uint64_t b)
+{
+	const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
+	unsigned i;
+
+	for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++)
+		if (!tg[i])
+			break;
+	return b * PC_FLOW_BUCKET_SLOTS + i;
+}
+
+/* Both buckets full: reclaim an expired flow, else evict the least recently
+ * seen of the 32 candidates. Returns the freed slot. */
+static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint64_t now,
+			pc_flow_emit_fn emit, void *ctx)
+{
+	uint64_t bk[2] = {b1, b2};
+	size_t victim = b1 * PC_FLOW_BUCKET_SLOTS;
+	uint64_t oldest = UINT64_MAX;
+	int j, i, why;
+
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++) {
+			size_t s = bk[j] * PC_FLOW_BUCKET_SLOTS + i;
+			uint64_t last = ent_last(&t->ent[s]);
+
+			why = expired_at(t, &t->ent[s], now);
+			if (why) {
+				end_flow(t, s, why, emit, ctx);
+				return s;
+			}
+			if (last < oldest) {
+				oldest = last;
+				victim = s;
+			}
+		}
+	}
+	end_flow(t, victim, CAPTURE_END_EVICTED, emit, ctx);
+	return victim;
+}
+
+static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int dir,
+		       uint64_t h, const struct pc_meta *m, pc_flow_emit_fn emit, void *ctx)
+{
+	long s = lookup(t, k, h);
+	struct pc_flow_entry *e;
+	size_t slot;
+
+	if (pc_likely(s >= 0)) {
+		int why;
+
+		e = &t->ent[s];
+		why = must_end(t, e, m);
+		if (pc_unlikely(why)) {
+			uint32_t tag = t->tags[s];
+
+			end_flow(t, (size_t)s, why, emit, ctx);
+			t->tags[s] = tag;
+			t->cnt.active++;
+			init_flow(t, e, k, m, dir);
+		}
+		account(t, e, m, dir);
+		return;
+	}
+	{
+		uint64_t b1 = b1_of(t, h), b2 = b2_of(t, h);
+		unsigned f1 = free_in(t, b1), f2 = free_in(t, b2);
+
+		if (f1 >= f2 && f1)
+			slot = first_free(t, b1);
+		else if (f2)
+			slot = first_free(t, b2);
+		else
+			slot = make_room(t, b1, b2, m->ts_ns, emit, ctx);
+	}
+	e = &t->ent[slot];
+	t->tags[slot] = tag_of(h);
+	t->cnt.active++;
+	init_flow(t, e, k, m, dir);
+	account(t, e, m, dir);
+}
+
+void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
+			  pc_flow_emit_fn emit, void *ctx)
+{
+	struct pc_flow_key keys[PC_BURST];
+	uint64_t hash[PC_BURST];
+	uint8_t dir[PC_BURST];
+	unsigned i, j, base;
+
+	for (base = 0; base < n; base += PC_BURST) {
+		unsigned cnt = n - base < PC_BURST ? n - base : PC_BURST;
+
+		/* stage 1: canonical key, hash, prefetch both tag lines */
+		for (i = 0; i < cnt; i++) {
+			keys[i] = m[base + i].key;
+			dir[i] = t->uniflow ? 0 : pc_flow_key_canon(&keys[i]);
+			hash[i] = pc_flow_key_hash(&keys[i], t->seed);
+			pc_prefetch(&t->tags[b1_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
+			pc_prefetch(&t->tags[b2_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
+		}
+		/* stage 2: prefetch the entry whose tag matches (first bucket) */
+		for (i = 0; i < cnt; i++) {
+			uint64_t b = b1_of(t, hash[i]);
+			const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
+			uint32_t tag = tag_of(hash[i]);
+
+			for (j = 0; j < PC_FLOW_BUCKET_SLOTS; j++) {
+				if (tg[j] == tag) {
+					const char *e = (const char *)&t->ent[b * 16 + j];
+
+					pc_prefetch_w(e);
+					pc_prefetch_w(e + 64);
+					break;
+				}
+			}
+		}
+		/* stage 3: update */
+		for (i = 0; i < cnt; i++)
+			update_one(t, &keys[i], dir[i], hash[i], &m[base + i], emit, ctx);
+	}
+}
+
+unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
+			pc_flow_emit_fn emit, void *ctx)
+{
+	uint64_t period = t->idle_ns / 2;
+	uint64_t dt;
+	double want;
+	size_t visits, i;
+	unsigned ended = 0;
+
+	if (period < 1000000000ull)
+		period = 1000000000ull;
+	if (!t->sweep_last_ns || now_ns < t->sweep_last_ns) {
+		t->sweep_last_ns = now_ns;
+		return 0;
+	}
+	dt = now_ns - t->sweep_last_ns;
+	if (dt > period)
+		dt = period;
+	want = t->sweep_carry + (double)t->slots * (double)dt / (double)period;
+	if (want > (double)t->slots)
+		want = (double)t->slots;
+	visits = (size_t)want;
+	if (visits > max_slots)
+		visits = max_slots;
+	t->sweep_carry = want - (double)visits;
+	t->sweep_last_ns = now_ns;
+	for (i = 0; i < visits; i++) {
+		size_t s = t->cursor;
+
+		t->cursor = (t->cursor + 1) & (t->slots - 1);
+		if (t->tags[s]) {
+			int why = expired_at(t, &t->ent[s], now_ns);
+
+			if (why) {
+				end_flow(t, s, why, emit, ctx);
+				ended++;
+			}
+		}
+	}
+	return ended;
+}
+
+void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow_emit_fn emit,
+		   void *ctx)
+{
+	size_t s;
+
+	for (s = 0; s < t->slots; s++) {
+		int why;
+
+		if (!t->tags[s])
+			continue;
+		why = now_ns ? expired_at(t, &t->ent[s], now_ns) : 0;
+		if (!why)
+			why = ent_closing(&t->ent[s]) ? CAPTURE_END_END : reason;
+		end_flow(t, s, why, emit, ctx);
+	}
+}
+
+uint64_t pc_flow_clear(struct pc_flow_table *t)
+{
+	uint64_t n = t->cnt.active;
+
+	memset(t->tags, 0, t->slots * sizeof(uint32_t));
+	t->cnt.active = 0;
+	return n;
+}
+
+int pc_flow_find(const struct pc_flow_table *t, const struct pc_flow_key *key,
+		 struct capture_flow *out)
+{
+	struct pc_flow_key k = *key;
+	long s;
+
+	if (!t->uniflow)
+		pc_flow_key_canon(&k);
+	s = lookup(t, &k, pc_flow_key_hash(&k, t->seed));
+	if (s < 0 && t->uniflow) {
+		/* uniflow: each direction is its own flow; try the other one */
+		memcpy(k.addr[0], key->addr[1], 16);
+		memcpy(k.addr[1], key->addr[0], 16);
+		k.port[0] = key->port[1];
+		k.port[1] = key->port[0];
+		s = lookup(t, &k, pc_flow_key_hash(&k, t->seed));
+	}
+	if (s < 0)
+		return -CAPTURE_E_NOT_FOUND;
+	make_record(t, &t->ent[s], CAPTURE_END_ACTIVE_FLOW, out);
+	return 0;
+}
+
+size_t pc_flow_snapshot(const struct pc_flow_table *t, size_t *cursor, size_t nslots,
+			struct capture_flow *out, size_t max)
+{
+	size_t n = 0, s = *cursor, end = s + nslots;
+
+	if (end > t->slots)
+		end = t->slots;
+	for (; s < end && n < max; s++)
+		if (t->tags[s])
+			make_record(t, &t->ent[s], CAPTURE_END_ACTIVE_FLOW, &out[n++]);
+	*cursor = s;
+	return n;
+}

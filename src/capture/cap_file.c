@@ -22,6 +22,7 @@
 #include "store/store.h"
 
 #define BUF_MIN (8u << 20)
+#define READ_CHUNK (512u << 10)
 #define MAX_RECORD (64u << 20)	/* a larger record means a broken file */
 #define MAX_IFS 256
 
@@ -120,7 +121,13 @@ static int fill(struct file_priv *f, size_t need)
 		f->cap_bytes = ncap;
 	}
 	while (f->end < need && !f->src_eof) {
-		ssize_t n = src_read(f, f->buf + f->end, f->cap_bytes - f->end);
+		/* modest reads keep what we parse next in the L2 cache */
+		size_t want = f->cap_bytes - f->end;
+		ssize_t n;
+
+		if (want > READ_CHUNK && need - f->end <= READ_CHUNK)
+			want = READ_CHUNK;
+		n = src_read(f, f->buf + f->end, want);
 
 		if (n < 0) {
 			if (f->cr)

@@ -8,9 +8,25 @@
 #include "compiler.h"
 #include "flow/flow_key.h"
 
+/* memcmp order of two 16-byte addresses, with two big-endian word compares */
+static pc_always_inline int addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t a0, a1, b0, b1;
+
+	memcpy(&a0, a, 8);
+	memcpy(&b0, b, 8);
+	if (a0 != b0)
+		return __builtin_bswap64(a0) < __builtin_bswap64(b0) ? -1 : 1;
+	memcpy(&a1, a + 8, 8);
+	memcpy(&b1, b + 8, 8);
+	if (a1 != b1)
+		return __builtin_bswap64(a1) < __builtin_bswap64(b1) ? -1 : 1;
+	return 0;
+}
+
 bool pc_flow_key_canon(struct pc_flow_key *k)
 {
-	int c = memcmp(k->addr[0], k->addr[1], 16);
+	int c = addr_cmp(k->addr[0], k->addr[1]);
 
 	if (c < 0 || (c == 0 && k->port[0] <= k->port[1]))
 		return false;
@@ -88,7 +104,7 @@ uint32_t pc_flow_key_sym_hash(const struct pc_flow_key *k, const uint64_t seed[2
 	/* address pair in sorted order + vlan + version: no ports, so that
 	 * later fragments (ports unknown to a dispatcher) agree */
 	uint8_t buf[40];
-	int lo = memcmp(k->addr[0], k->addr[1], 16) <= 0 ? 0 : 1;
+	int lo = addr_cmp(k->addr[0], k->addr[1]) <= 0 ? 0 : 1;
 
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, k->addr[lo], 16);

@@ -7,6 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "compiler.h"
 #include "flow/flow.h"
@@ -55,14 +59,33 @@ struct pc_flow_table {
 	struct pc_flow_counters cnt;
 };
 
-static void *alloc_aligned(size_t n)
+/* Table memory: 2 MiB aligned and marked for transparent huge pages, since
+ * every lookup lands on a random page and 4 KiB pages make each one a TLB
+ * miss. Zeroed by the kernel (anonymous mapping). */
+static void *alloc_table(size_t n)
 {
-	void *p = NULL;
+	size_t huge = 2u << 20, len = (n + huge - 1) & ~(huge - 1);
+	uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	uint8_t *a;
 
-	if (posix_memalign(&p, PC_CACHE_LINE, n))
+	if (p == MAP_FAILED)
 		return NULL;
-	memset(p, 0, n);
-	return p;
+	a = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + len < p + len + huge)
+		munmap(a + len, (size_t)(p + len + huge - (a + len)));
+	madvise(a, len, MADV_HUGEPAGE);
+	return a;
+}
+
+static void free_table(void *p, size_t n)
+{
+	size_t huge = 2u << 20;
+
+	if (p)
+		munmap(p, (n + huge - 1) & ~(huge - 1));
 }
 
 int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params *p)
@@ -75,11 +98,11 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->tags = alloc_aligned(slots * sizeof(uint32_t));
-	t->ent = alloc_aligned(slots * sizeof(struct pc_flow_entry));
+	t->tags = alloc_table(slots * sizeof(uint32_t));
+	t->ent = alloc_table(slots * sizeof(struct pc_flow_entry));
 	if (!t->tags || !t->ent) {
-		free(t->tags);
-		free(t->ent);
+		free_table(t->tags, slots * sizeof(uint32_t));
+		free_table(t->ent, slots * sizeof(struct pc_flow_entry));
 		free(t);
 		return -ENOMEM;
 	}
@@ -100,8 +123,8 @@ void pc_flow_table_destroy(struct pc_flow_table *t)
 {
 	if (!t)
 		return;
-	free(t->tags);
-	free(t->ent);
+	free_table(t->tags, t->slots * sizeof(uint32_t));
+	free_table(t->ent, t->slots * sizeof(struct pc_flow_entry));
 	free(t);
 }
 
@@ -134,7 +157,35 @@ static pc_always_inline uint32_t tag_of(uint64_t h)
 
 static pc_always_inline bool key_eq(const struct pc_flow_key *a, const struct pc_flow_key *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	uint64_t x[5], y[5];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+/* Bit i set when tag slot i of the bucket line equals @tag. */
+static pc_always_inline unsigned match_mask(const uint32_t *line, uint32_t tag)
+{
+#if defined(__SSE2__)
+	__m128i t = _mm_set1_epi32((int)tag);
+	unsigned m0 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)line), t)));
+	unsigned m1 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 4)), t)));
+	unsigned m2 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 8)), t)));
+	unsigned m3 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 12)), t)));
+
+	return m0 | m1 << 4 | m2 << 8 | m3 << 12;
+#else
+	unsigned i, m = 0;
+
+	for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++)
+		m |= (unsigned)(line[i] == tag) << i;
+	return m;
+#endif
 }
 
 static pc_always_inline uint64_t ent_last(const struct pc_flow_entry *e)
@@ -156,20 +207,23 @@ static pc_always_inline bool ent_closing(const struct pc_flow_entry *e)
 	return (e->state & ST_RST) || (e->state & (ST_FIN0 | ST_FIN1)) == (ST_FIN0 | ST_FIN1);
 }
 
-static long lookup(const struct pc_flow_table *t, const struct pc_flow_key *k, uint64_t h)
+static pc_always_inline long lookup(const struct pc_flow_table *t, const struct pc_flow_key *k,
+				    uint64_t h)
 {
 	uint32_t tag = tag_of(h);
 	uint64_t bk[2] = {b1_of(t, h), b2_of(t, h)};
-	int j, i;
+	int j;
 
 	for (j = 0; j < 2; j++) {
-		const uint32_t *tg = &t->tags[bk[j] * PC_FLOW_BUCKET_SLOTS];
+		size_t base = bk[j] * PC_FLOW_BUCKET_SLOTS;
+		unsigned m = match_mask(&t->tags[base], tag);
 
-		for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++) {
-			size_t s = bk[j] * PC_FLOW_BUCKET_SLOTS + i;
+		while (m) {
+			size_t s = base + (unsigned)__builtin_ctz(m);
 
-			if (tg[i] == tag && key_eq(&t->ent[s].key, k))
+			if (key_eq(&t->ent[s].key, k))
 				return (long)s;
+			m &= m - 1;
 		}
 	}
 	return -1;
@@ -294,25 +348,9 @@ static pc_always_inline int expired_at(const struct pc_flow_table *t,
 	return now - last > t->idle_ns ? CAPTURE_END_IDLE : 0;
 }
 
-static unsigned free_in(const struct pc_flow_table *t, uint64_t b)
+static pc_always_inline unsigned free_mask(const struct pc_flow_table *t, uint64_t b)
 {
-	const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
-	unsigned i, n = 0;
-
-	for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++)
-		n += tg[i] == 0;
-	return n;
-}
-
-static size_t first_free(const struct pc_flow_table *t, uint64_t b)
-{
-	const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
-	unsigned i;
-
-	for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++)
-		if (!tg[i])
-			break;
-	return b * PC_FLOW_BUCKET_SLOTS + i;
+	return match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], 0);
 }
 
 /* Both buckets full: reclaim an expired flow, else evict the least recently
@@ -370,12 +408,12 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 	}
 	{
 		uint64_t b1 = b1_of(t, h), b2 = b2_of(t, h);
-		unsigned f1 = free_in(t, b1), f2 = free_in(t, b2);
+		unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
 
-		if (f1 >= f2 && f1)
-			slot = first_free(t, b1);
+		if (f1 && __builtin_popcount(f1) >= __builtin_popcount(f2))
+			slot = b1 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f1);
 		else if (f2)
-			slot = first_free(t, b2);
+			slot = b2 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f2);
 		else
 			slot = make_room(t, b1, b2, m->ts_ns, emit, ctx);
 	}
@@ -386,44 +424,69 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 	account(t, e, m, dir);
 }
 
+/* Software-pipelined staged lookup: while packet i is hashed and its two
+ * tag lines prefetched, packet i - D1 has its candidate entry prefetched and
+ * packet i - D2 is accounted. Enough misses stay in flight to hide memory
+ * latency, few enough to fit the line-fill buffers. */
+#define D1 4
+#define D2 8
+
 void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
 			  pc_flow_emit_fn emit, void *ctx)
 {
 	struct pc_flow_key keys[PC_BURST];
 	uint64_t hash[PC_BURST];
 	uint8_t dir[PC_BURST];
-	unsigned i, j, base;
+	unsigned base;
 
 	for (base = 0; base < n; base += PC_BURST) {
 		unsigned cnt = n - base < PC_BURST ? n - base : PC_BURST;
+		const struct pc_meta *mb = m + base;
+		unsigned i;
 
-		/* stage 1: canonical key, hash, prefetch both tag lines */
-		for (i = 0; i < cnt; i++) {
-			keys[i] = m[base + i].key;
-			dir[i] = t->uniflow ? 0 : pc_flow_key_canon(&keys[i]);
-			hash[i] = pc_flow_key_hash(&keys[i], t->seed);
-			pc_prefetch(&t->tags[b1_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
-			pc_prefetch(&t->tags[b2_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
-		}
-		/* stage 2: prefetch the entry whose tag matches (first bucket) */
-		for (i = 0; i < cnt; i++) {
-			uint64_t b = b1_of(t, hash[i]);
-			const uint32_t *tg = &t->tags[b * PC_FLOW_BUCKET_SLOTS];
-			uint32_t tag = tag_of(hash[i]);
+		for (i = 0; i < cnt + D2; i++) {
+			if (i < cnt) {
+				keys[i] = mb[i].key;
+				dir[i] = t->uniflow ? 0 : pc_flow_key_canon(&keys[i]);
+				hash[i] = pc_flow_key_hash(&keys[i], t->seed);
+				pc_prefetch(&t->tags[b1_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
+				pc_prefetch(&t->tags[b2_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
+			}
+			if (i >= D1 && i - D1 < cnt) {
+				unsigned j = i - D1;
+				uint32_t tag = tag_of(hash[j]);
+				uint64_t b = b1_of(t, hash[j]);
+				unsigned mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
 
-			for (j = 0; j < PC_FLOW_BUCKET_SLOTS; j++) {
-				if (tg[j] == tag) {
-					const char *e = (const char *)&t->ent[b * 16 + j];
+				if (!mk) {
+					b = b2_of(t, hash[j]);
+					mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
+				}
+				if (!mk) {
+					/* a new flow: warm the slot the insert will take */
+					uint64_t b1 = b1_of(t, hash[j]), b2 = b;
+					unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
+
+					if (f1 && __builtin_popcount(f1) >= __builtin_popcount(f2)) {
+						b = b1;
+						mk = f1;
+					} else {
+						mk = f2;
+					}
+				}
+				if (mk) {
+					const char *e = (const char *)&t->ent[b * PC_FLOW_BUCKET_SLOTS +
+									     (unsigned)__builtin_ctz(mk)];
 
 					pc_prefetch_w(e);
 					pc_prefetch_w(e + 64);
-					break;
+					pc_prefetch_w(e + sizeof(struct pc_flow_entry) - 1);
 				}
 			}
+			if (i >= D2)
+				update_one(t, &keys[i - D2], dir[i - D2], hash[i - D2],
+					   &mb[i - D2], emit, ctx);
 		}
-		/* stage 3: update */
-		for (i = 0; i < cnt; i++)
-			update_one(t, &keys[i], dir[i], hash[i], &m[base + i], emit, ctx);
 	}
 }
 

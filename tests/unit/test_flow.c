@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* unit.flow: flow key canonical order, the table's accounting, expiry and eviction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow/flow.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                  \
+		}                                                                    \
+	} while (0)
+#define CHECK_EQ(a, b)                                                                   \
+	do {                                                                             \
+		unsigned long long _a = (unsigned long long)(a), _b = (unsigned long long)(b); \
+		if (_a != _b) {                                                          \
+			fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__, \
+				__LINE__, #a, _a, #b, _b);                              \
+			failures++;                                                      \
+		}                                                                        \
+	} while (0)
+
+#define SEC 1000000000ull
+#define T0 (1700000000ull * SEC)
+
+struct sink {
+	struct capture_flow r[8192];
+	size_t n;
+	uint64_t packets;
+};
+
+static void emit(void *ctx, const struct capture_flow *rec)
+{
+	struct sink *s = ctx;
+
+	if (s->n < 8192)
+		s->r[s->n] = *rec;
+	s->n++;
+	s->packets += rec->packets + rec->rev_packets;
+}
+
+/* An IPv4 packet a.b.c.d:sp -> w.x.y.z:dp as the decoder would describe it. */
+static struct pc_meta pkt4(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, uint8_t proto,
+			   uint8_t flags, uint32_t len, uint64_t ts)
+{
+	struct pc_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.key.addr[0][0] = (uint8_t)(src >> 24);
+	m.key.addr[0][1] = (uint8_t)(src >> 16);
+	m.key.addr[0][2] = (uint8_t)(src >> 8);
+	m.key.addr[0][3] = (uint8_t)src;
+	m.key.addr[1][0] = (uint8_t)(dst >> 24);
+	m.key.addr[1][1] = (uint8_t)(dst >> 16);
+	m.key.addr[1][2] = (uint8_t)(dst >> 8);
+	m.key.addr[1][3] = (uint8_t)dst;
+	m.key.port[0] = sp;
+	m.key.port[1] = dp;
+	m.key.proto = proto;
+	m.key.ipver = 4;
+	m.tcp_flags = flags;
+	m.ip_bytes = len;
+	m.wirelen = len + 14;
+	m.ts_ns = ts;
+	m.flags = PC_META_HAS_L4;
+	return m;
+}
+
+#define C 0xc6120001u	/* 198.18.0.1, client */
+#define S 0xc6130001u	/* 198.19.0.1, server */
+#define SYN 0x02
+#define ACK 0x10
+#define FIN 0x01
+#define RST 0x04
+#define PSH 0x08
+
+static struct pc_flow_table *mk(uint32_t slots, uint64_t idle, uint64_t active, bool uni)
+{
+	struct pc_flow_params p = {
+		.slots = slots, .idle_ns = idle, .active_ns = active, .uniflow = uni,
+		.worker = 3, .seed = {0x1234, 0x5678}};
+	struct pc_flow_table *t;
+
+	if (pc_flow_table_create(&t, &p)) {
+		fprintf(stderr, "cannot create table\n");
+		exit(1);
+	}
+	return t;
+}
+
+static void one(struct pc_flow_table *t, struct pc_meta m, struct sink *s)
+{
+	pc_flow_update_burst(t, &m, 1, emit, s);
+}
+
+static void test_canon_and_hash(void)
+{
+	struct pc_flow_key a, b;
+	uint64_t seed[2] = {1, 2};
+	struct pc_meta m1 = pkt4(C, 1024, S, 80, 6, 0, 40, T0);
+	struct pc_meta m2 = pkt4(S, 80, C, 1024, 6, 0, 40, T0);
+
+	a = m1.key;
+	b = m2.key;
+	CHECK(!pc_flow_key_canon(&a));	/* 198.18 < 198.19: already canonical */
+	CHECK(pc_flow_key_canon(&b));
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK_EQ(pc_flow_key_hash(&a, seed), pc_flow_key_hash(&b, seed));
+	CHECK_EQ(pc_flow_key_sym_hash(&m1.key, seed), pc_flow_key_sym_hash(&m2.key, seed));
+	/* a different seed gives a different hash */
+	{
+		uint64_t seed2[2] = {3, 4};
+
+		CHECK(pc_flow_key_hash(&a, seed) != pc_flow_key_hash(&a, seed2));
+	}
+	/* same addresses, swapped ports: the port decides the order */
+	{
+		struct pc_meta m3 = pkt4(C, 2000, C, 1000, 17, 0, 40, T0);
+
+		a = m3.key;
+		CHECK(pc_flow_key_canon(&a));
+		CHECK_EQ(a.port[0], 1000);
+	}
+}
+
+static void test_biflow_tcp_session(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = {0};
+	const struct capture_flow *r;
+
+	/* SYN-ACK seen first (capture started mid-handshake): the SYN sender,
+	 * the client, is still src */
+	one(t, pkt4(S, 80, C, 1024, 6, SYN | ACK, 60, T0 + 1), &s);
+	one(t, pkt4(C, 1024, S, 80, 6, ACK, 52, T0 + 2), &s);
+	one(t, pkt4(C, 1024, S, 80, 6, ACK | PSH, 552, T0 + 3), &s);
+	one(t, pkt4(S, 80, C, 1024, 6, ACK, 52, T0 + 4), &s);
+	one(t, pkt4(C, 1024, S, 80, 6, FIN | ACK, 52, T0 + 5), &s);
+	one(t, pkt4(S, 80, C, 1024, 6, FIN | ACK, 52, T0 + 6), &s);
+	CHECK_EQ(s.n, 0);	/* closing: waits for the last ACK */
+	one(t, pkt4(C, 1024, S, 80, 6, ACK, 52, T0 + 7), &s);
+	CHECK_EQ(s.n, 0);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 1);
+	/* the sweep visits the table once per half idle timeout: within the
+	 * close timeout nothing ends, within one more sweep period it does */
+	{
+		uint64_t now;
+
+		for (now = T0 + 7; now <= T0 + 7 + PC_FLOW_CLOSE_TIMEOUT_NS; now += SEC / 4)
+			pc_flow_expire(t, now, 1u << 20, emit, &s);
+		CHECK_EQ(s.n, 0);
+		for (; now <= T0 + 7 + PC_FLOW_CLOSE_TIMEOUT_NS + 16 * SEC; now += SEC / 4)
+			pc_flow_expire(t, now, 1u << 20, emit, &s);
+	}
+	CHECK_EQ(s.n, 1);
+	r = &s.r[0];
+	CHECK_EQ(r->src_ip[3], 1);
+	CHECK_EQ(r->src_ip[1], 18);	/* client 198.18.0.1 */
+	CHECK_EQ(r->src_port, 1024);
+	CHECK_EQ(r->dst_port, 80);
+	CHECK_EQ(r->packets, 4);
+	CHECK_EQ(r->bytes, 52 + 552 + 52 + 52);
+	CHECK_EQ(r->rev_packets, 3);
+	CHECK_EQ(r->rev_bytes, 60 + 52 + 52);
+	CHECK_EQ(r->tcp_flags, ACK | PSH | FIN);
+	CHECK_EQ(r->rev_tcp_flags, SYN | ACK | FIN);
+	CHECK_EQ(r->first_ns, T0 + 1);
+	CHECK_EQ(r->last_ns, T0 + 7);
+	CHECK_EQ(r->fwd_first_ns, T0 + 2);
+	CHECK_EQ(r->rev_first_ns, T0 + 1);
+	CHECK_EQ(r->end_reason, CAPTURE_END_END);
+	CHECK_EQ(r->worker, 3);
+	CHECK_EQ(r->ip_version, 4);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 0);
+	CHECK_EQ(pc_flow_table_counters(t)->packets, 7);
+	pc_flow_table_destroy(t);
+}
+
+static void test_reuse_rst_and_idle(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = {0};
+
+	/* RST closes; a new SYN on the same 5-tuple starts a new flow at once */
+	one(t, pkt4(C, 1024, S, 80, 6, SYN, 60, T0), &s);
+	one(t, pkt4(S, 80, C, 1024, 6, RST | ACK, 40, T0 + 10), &s);
+	CHECK_EQ(s.n, 0);
+	one(t, pkt4(C, 1024, S, 80, 6, SYN, 60, T0 + 20), &s);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_END);
+	CHECK_EQ(s.r[0].packets, 1);
+	CHECK_EQ(s.r[0].rev_packets, 1);
+	/* idle gap: exactly the timeout does not split, one ns more does */
+	one(t, pkt4(C, 1024, S, 80, 6, ACK, 40, T0 + 20 + 30 * SEC), &s);
+	CHECK_EQ(s.n, 1);
+	one(t, pkt4(C, 1024, S, 80, 6, ACK, 40, T0 + 20 + 60 * SEC + 1), &s);
+	CHECK_EQ(s.n, 2);
+	CHECK_EQ(s.r[1].end_reason, CAPTURE_END_IDLE);
+	CHECK_EQ(s.r[1].packets, 2);
+	CHECK_EQ(s.r[1].last_ns, T0 + 20 + 30 * SEC);
+	/* shutdown flush: the open one */
+	pc_flow_flush(t, T0 + 20 + 60 * SEC + 1, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 3);
+	CHECK_EQ(s.r[2].end_reason, CAPTURE_END_SHUTDOWN);
+	CHECK_EQ(s.r[2].packets, 1);
+	CHECK_EQ(s.packets, 5);
+	pc_flow_table_destroy(t);
+}
+
+static void test_active_timeout(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 60 * SEC, false);
+	struct sink s = {0};
+	uint64_t i;
+
+	/* one UDP packet every 10 s for 125 s: splits at 60 s of age */
+	for (i = 0; i <= 12; i++)
+		one(t, pkt4(C, 5000, S, 53, 17, 0, 100, T0 + i * 10 * SEC), &s);
+	CHECK_EQ(s.n, 2);
+	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_ACTIVE);
+	CHECK_EQ(s.r[0].packets, 6);	/* t = 0..50 */
+	CHECK_EQ(s.r[1].packets, 6);	/* t = 60..110 */
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.r[2].packets, 1);
+	CHECK_EQ(s.r[2].end_reason, CAPTURE_END_SHUTDOWN);
+	CHECK_EQ(s.r[0].proto, 17);
+	CHECK_EQ(s.r[0].dst_port, 53);
+	pc_flow_table_destroy(t);
+}
+
+static void test_uniflow(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, true);
+	struct sink s = {0};
+
+	one(t, pkt4(C, 1024, S, 53, 17, 0, 70, T0), &s);
+	one(t, pkt4(S, 53, C, 1024, 17, 0, 170, T0 + 5), &s);
+	one(t, pkt4(S, 53, C, 1024, 17, 0, 170, T0 + 6), &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 2);
+	CHECK_EQ(s.r[0].packets + s.r[1].packets, 3);
+	CHECK_EQ(s.r[0].rev_packets + s.r[1].rev_packets, 0);
+	CHECK_EQ(s.r[0].bytes + s.r[1].bytes, 410);
+	pc_flow_table_destroy(t);
+}
+
+static void test_sweep_and_find(void)
+{
+	struct pc_flow_table *t = mk(4096, 10 * SEC, 1800 * SEC, false);
+	struct sink s = {0};
+	struct capture_flow f, snap[200];
+	struct pc_meta m;
+	size_t cursor = 0, n;
+	uint32_t i;
+
+	for (i = 0; i < 100; i++)
+		one(t, pkt4(C + i, 1024, S, 443, 6, SYN, 60, T0 + i), &s);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 100);
+	/* find either direction */
+	m = pkt4(S, 443, C + 7, 1024, 6, 0, 0, 0);
+	CHECK_EQ(pc_flow_find(t, &m.key, &f), 0);
+	CHECK_EQ(f.packets, 1);
+	CHECK_EQ(f.src_ip[3], 8);
+	CHECK_EQ(f.end_reason, CAPTURE_END_ACTIVE_FLOW);
+	m = pkt4(S, 444, C + 7, 1024, 6, 0, 0, 0);
+	CHECK_EQ(pc_flow_find(t, &m.key, &f), -CAPTURE_E_NOT_FOUND);
+	n = pc_flow_snapshot(t, &cursor, pc_flow_table_slots(t), snap, 200);
+	CHECK_EQ(n, 100);
+	/* sweeping: within one idle period nothing; after it, bounded slices
+	 * end everything */
+	pc_flow_expire(t, T0 + 100, 1u << 20, emit, &s);
+	pc_flow_expire(t, T0 + 5 * SEC, 1u << 20, emit, &s);
+	CHECK_EQ(s.n, 0);
+	for (i = 0; i < 64; i++)
+		pc_flow_expire(t, T0 + 11 * SEC + i * (SEC / 8), 128, emit, &s);
+	CHECK_EQ(s.n, 100);
+	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_IDLE);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 0);
+	pc_flow_table_destroy(t);
+}
+
+static void test_eviction(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = {0};
+	const struct pc_flow_counters *fc = pc_flow_table_counters(t);
+	uint32_t i;
+
+	CHECK_EQ(pc_flow_table_slots(t), 4096);
+	for (i = 0; i < 6000; i++)
+		one(t, pkt4(C + i, 1024, S, 80, 6, SYN, 60, T0 + i), &s);
+	CHECK_EQ(fc->created, 6000);
+	CHECK(fc->active <= 4096);
+	CHECK(fc->active > 3800);	/* two-choice buckets fill to > 90% */
+	CHECK_EQ(fc->ended[CAPTURE_END_EVICTED], 6000 - fc->active);
+	CHECK_EQ(s.n, 6000 - fc->active);
+	/* the evicted are the least recently seen of their candidates: all
+	 * evictions happened to flows older than the one that displaced them */
+	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_EVICTED);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 6000);
+	CHECK_EQ(s.packets, 6000);
+	pc_flow_table_destroy(t);
+}
+
+static void test_ipv6_and_icmp(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = {0};
+	struct pc_meta a, b;
+
+	memset(&a, 0, sizeof(a));
+	a.key.ipver = 6;
+	a.key.proto = 58;
+	a.key.addr[0][0] = 0x20;
+	a.key.addr[0][15] = 9;
+	a.key.addr[1][0] = 0x20;
+	a.key.addr[1][15] = 1;
+	a.ip_bytes = 104;
+	a.icmp_type = 128;	/* echo request */
+	a.ts_ns = T0;
+	b = a;
+	memcpy(b.key.addr[0], a.key.addr[1], 16);
+	memcpy(b.key.addr[1], a.key.addr[0], 16);
+	b.icmp_type = 129;	/* echo reply */
+	b.ts_ns = T0 + 1000;
+	one(t, a, &s);
+	one(t, b, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ(s.r[0].icmp_type, 128);	/* from the first packet */
+	CHECK_EQ(s.r[0].src_ip[15], 9);
+	CHECK_EQ(s.r[0].packets, 1);
+	CHECK_EQ(s.r[0].rev_packets, 1);
+	CHECK_EQ(s.r[0].ip_version, 6);
+	pc_flow_table_destroy(t);
+}
+
+int main(void)
+{
+	test_canon_and_hash();
+	test_biflow_tcp_session();
+	test_reuse_rst_and_idle();
+	test_active_timeout();
+	test_uniflow();
+	test_sweep_and_find();
+	test_eviction();
+	test_ipv6_and_icmp();
+	if (failures) {
+		fprintf(stderr, "unit.flow: %d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("unit.flow: all checks passed\n");
+	return 0;
+}

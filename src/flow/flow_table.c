@@ -516,13 +516,17 @@ unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_s
 		visits = max_slots;
 	t->sweep_carry = want - (double)visits;
 	t->sweep_last_ns = now_ns;
-	for (i = 0; i < visits; i++) {
-		size_t s = t->cursor;
+	/* whole buckets at a time; empty slots cost one tag compare */
+	for (i = 0; i < visits; i += PC_FLOW_BUCKET_SLOTS) {
+		size_t base = t->cursor & ~(size_t)(PC_FLOW_BUCKET_SLOTS - 1);
+		unsigned used = ~match_mask(&t->tags[base], 0) & 0xffffu;
 
-		t->cursor = (t->cursor + 1) & (t->slots - 1);
-		if (t->tags[s]) {
+		t->cursor = (base + PC_FLOW_BUCKET_SLOTS) & (t->slots - 1);
+		while (used) {
+			size_t s = base + (unsigned)__builtin_ctz(used);
 			int why = expired_at(t, &t->ent[s], now_ns);
 
+			used &= used - 1;
 			if (why) {
 				end_flow(t, s, why, emit, ctx);
 				ended++;

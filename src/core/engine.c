@@ -356,9 +356,9 @@ static void deliver(struct capture *c, const struct capture_flow *r, size_t n)
 	struct pc_exporter *e;
 
 	pthread_mutex_lock(&c->exp_lock);
+	/* exporters count their own failures; one failing never stops the rest */
 	for (e = c->exporters; e; e = e->next)
-		if (e->ops->write(e, r, n) < 0)
-			atomic_fetch_add_explicit(&e->cnt.errors, 0, memory_order_relaxed);
+		e->ops->write(e, r, n);
 	pthread_mutex_unlock(&c->exp_lock);
 	if (c->flow_cb)
 		c->flow_cb(c->flow_ctx, r, n);

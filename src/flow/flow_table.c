@@ -428,8 +428,8 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
  * tag lines prefetched, packet i - D1 has its candidate entry prefetched and
  * packet i - D2 is accounted. Enough misses stay in flight to hide memory
  * latency, few enough to fit the line-fill buffers. */
-#define D1 4
-#define D2 8
+#define D1 8
+#define D2 16
 
 void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
 			  pc_flow_emit_fn emit, void *ctx)

@@ -101,7 +101,7 @@ static void usage(FILE *fp)
 "SYN sender for TCP); bytes are IP-layer octets as NetFlow/IPFIX count them.\n"
 "\n"
 "Input:\n"
-"  -r FILE                read a pcap or pcapng file (or an encrypted one, see --key)\n"
+"  -r FILE                read a pcap or pcapng file (- for stdin; encrypted: --key)\n"
 "  -i IFACE               capture live on IFACE\n"
 "  -b, --backend NAME     auto|pcap|afpacket|afxdp|file (default: auto live, file offline)\n"
 "  --workers N            worker threads, one flow table shard each (default 1)\n"

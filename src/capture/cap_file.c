@@ -42,6 +42,7 @@ struct file_priv {
 	uint8_t *buf;
 	size_t cap_bytes, start, end;
 	bool src_eof;
+	bool pipe;		/* not seekable: no peek before parsing */
 	enum fmt fmt;
 	bool swap;
 	bool nsec;
@@ -464,7 +465,12 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		return -ENOMEM;
 	f->cap = cap;
 	f->path = p->pcap_file;
-	f->fd = open(p->pcap_file, O_RDONLY | O_CLOEXEC);
+	if (!strcmp(p->pcap_file, "-")) {
+		f->path = "stdin";
+		f->fd = dup(STDIN_FILENO);
+	} else {
+		f->fd = open(p->pcap_file, O_RDONLY | O_CLOEXEC);
+	}
 	if (f->fd < 0) {
 		rc = fail(f, -errno, "cannot open: %s", strerror(errno));
 		goto free_priv;
@@ -479,11 +485,16 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	}
 	posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	hn = pread(f->fd, head, sizeof(head), 0);
-	if (hn < 0) {
+	if (hn < 0 && errno == ESPIPE) {
+		/* a pipe or FIFO: plain captures stream fine, the first bytes go
+		 * through the parse buffer instead of a peek */
+		hn = 0;
+		f->pipe = true;
+	} else if (hn < 0) {
 		rc = fail(f, -errno, "cannot read: %s", strerror(errno));
 		goto close_fd;
 	}
-	if (hn == 0) {
+	if (hn == 0 && !f->pipe) {
 		rc = fail(f, -CAPTURE_E_FORMAT, "empty file (0 bytes), not a capture");
 		goto close_fd;
 	}
@@ -517,7 +528,15 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	f->cap_bytes = BUF_MIN;
 	rc = fill(f, 4);
 	if (rc) {
-		rc = rc < 0 ? rc : fail(f, -CAPTURE_E_FORMAT, "too short to be a capture file");
+		rc = rc < 0 ? rc
+			    : fail(f, -CAPTURE_E_FORMAT, f->end == f->start
+								 ? "empty input (0 bytes), not a capture"
+								 : "too short to be a capture file");
+		goto free_buf;
+	}
+	if (f->pipe && pc_crypt_is_encrypted(f->buf, f->end - f->start)) {
+		rc = fail(f, -CAPTURE_E_FORMAT,
+			  "encrypted captures are read from regular files, not pipes");
 		goto free_buf;
 	}
 	{

@@ -281,7 +281,7 @@ static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e,
 	e->src_side = (uint8_t)dir;
 	e->icmp_type = m->icmp_type;
 	e->icmp_code = m->icmp_code;
-	if (k->proto == 6 && (m->tcp_flags & TCP_SYN)) {
+	if (k->proto == 6 && (m->tcp_flags & TCP_SYN) && !t->uniflow) {
 		/* SYN: sender is src; SYN-ACK: the receiver sent the SYN */
 		e->src_side = (uint8_t)((m->tcp_flags & TCP_ACK) ? 1 - dir : dir);
 		e->state |= ST_SRC_LOCKED;
@@ -302,8 +302,9 @@ static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_ent
 	e->bytes[dir] += m->ip_bytes;
 	e->flags[dir] |= m->tcp_flags;
 	if (e->key.proto == 6 && m->tcp_flags) {
+		/* uniflow: each record sees one side, so its own FIN closes it */
 		if (m->tcp_flags & TCP_FIN)
-			e->state |= dir ? ST_FIN1 : ST_FIN0;
+			e->state |= t->uniflow ? ST_FIN0 | ST_FIN1 : (dir ? ST_FIN1 : ST_FIN0);
 		if (m->tcp_flags & TCP_RST)
 			e->state |= ST_RST;
 		if ((m->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Backend registry and selection. One static table in preference order; "auto"
+ * walks it for live input and records in @why which backend it took and why
+ * every other one was passed over (probe reason or open failure).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "capture/capture.h"
+#include "compiler.h"
+
+static const struct pc_capture_ops *const registry[] = {
+	&pc_cap_dpdk_ops,
+	&pc_cap_pfring_ops,
+	&pc_cap_afxdp_ops,
+	&pc_cap_afpacket_ops,
+	&pc_cap_pcap_ops,
+	&pc_cap_file_ops,
+	NULL,
+};
+
+const struct pc_capture_ops *const *pc_capture_registry(void)
+{
+	return registry;
+}
+
+const struct pc_capture_ops *pc_capture_find(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return NULL;
+	for (i = 0; registry[i]; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+/* Append formatted text to @buf (bounded, always NUL-terminated). */
+pc_printf(3, 4) static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	used = strnlen(buf, len);
+	if (used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+static void reset_cap(struct pc_cap *cap, const struct pc_capture_ops *ops,
+		      const struct pc_cap_params *p)
+{
+	memset(cap, 0, sizeof(*cap));
+	cap->ops = ops;
+	cap->params = p;
+	cap->nqueues = 1;
+	cap->linktype = PC_DLT_EN10MB;
+	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "%s",
+		 ops->live ? "kernel" : "file");
+}
+
+/* Open exactly @ops; on failure cap->err holds the detail and cap is reset. */
+static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
+		    const struct pc_cap_params *p, char *reason, size_t rlen)
+{
+	int ret;
+
+	reset_cap(cap, ops, p);
+	reason[0] = '\0';
+	ret = ops->probe(p->interface, reason, rlen);
+	if (ret < 0) {
+		snprintf(cap->err, sizeof(cap->err), "%s: %s", ops->name, reason);
+		cap->ops = NULL;
+		return ret;
+	}
+	ret = ops->open(cap, p);
+	if (ret < 0) {
+		char err[sizeof(cap->err)];
+
+		if (!cap->err[0])
+			snprintf(cap->err, sizeof(cap->err), "%s", strerror(ret > -4096 ? -ret : EIO));
+		/* prefix live errors with the backend name unless the backend
+		 * already did; offline errors already start with the file name */
+		if (ops->live && strncmp(cap->err, ops->name, strlen(ops->name)) != 0) {
+			size_t pl = strlen(ops->name) + 2;
+			size_t el = strnlen(cap->err, sizeof(cap->err) - 1);
+
+			if (el + pl >= sizeof(cap->err))
+				el = sizeof(cap->err) - pl - 1;
+			memmove(cap->err + pl, cap->err, el);
+			memcpy(cap->err, ops->name, pl - 2);
+			memcpy(cap->err + pl - 2, ": ", 2);
+			cap->err[pl + el] = '\0';
+		}
+		memcpy(err, cap->err, sizeof(err));
+		reset_cap(cap, ops, p);
+		memcpy(cap->err, err, sizeof(err));
+		cap->ops = NULL;
+		return ret;
+	}
+	if (cap->nqueues == 0)
+		cap->nqueues = 1;
+	return ret;
+}
+
+static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *why, size_t whylen)
+{
+	char passed[768] = "";
+	char reason[256];
+	int ret, last = -CAPTURE_E_BACKEND;
+	size_t i;
+
+	if (!p->interface && p->pcap_file) {
+		ret = open_one(cap, &pc_cap_file_ops, p, reason, sizeof(reason));
+		if (ret >= 0)
+			snprintf(why, whylen, "file: offline input %s", p->pcap_file);
+		else
+			snprintf(why, whylen, "%s", cap->err);
+		return ret;
+	}
+	for (i = 0; registry[i]; i++) {
+		const struct pc_capture_ops *ops = registry[i];
+		int pr;
+
+		if (!ops->live)
+			continue;
+		reason[0] = '\0';
+		pr = ops->probe(p->interface, reason, sizeof(reason));
+		if (pr < 0) {
+			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "",
+			       ops->name, reason);
+			continue;
+		}
+		/* AF_XDP in copy mode costs ~5x AF_PACKET per packet: only zero-copy wins */
+		if (ops == &pc_cap_afxdp_ops && pr < 1) {
+			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "",
+			       ops->name, reason);
+			continue;
+		}
+		ret = open_one(cap, ops, p, reason, sizeof(reason));
+		if (ret >= 0) {
+			snprintf(why, whylen, "%s: %s%s%s", ops->name, reason,
+				 passed[0] ? "; passed over: " : "", passed);
+			return ret;
+		}
+		last = ret;
+		append(passed, sizeof(passed), "%s%s", passed[0] ? "; " : "", cap->err);
+		/* a bad filter or a bad interface fails the same way everywhere */
+		if (ret == -CAPTURE_E_FILTER || ret == -CAPTURE_E_CONFIG || ret == -ENODEV)
+			break;
+	}
+	snprintf(why, whylen, "no live backend could be opened: %s", passed);
+	snprintf(cap->err, sizeof(cap->err), "%s", why);
+	cap->ops = NULL;
+	return last;
+}
+
+int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_params *p,
+		    char *why, size_t whylen)
+{
+	const struct pc_capture_ops *ops;
+	char reason[256] = "";
+	char dummy[8];
+	int ret;
+
+	if (!why || !whylen) {
+		why = dummy;
+		whylen = sizeof(dummy);
+	}
+	why[0] = '\0';
+	if (!cap || !p)
+		return -EINVAL;
+	if (!name || !name[0] || strcmp(name, "auto") == 0)
+		return open_auto(cap, p, why, whylen);
+
+	ops = pc_capture_find(name);
+	if (!ops) {
+		memset(cap, 0, sizeof(*cap));
+		snprintf(cap->err, sizeof(cap->err),
+			 "unknown capture backend '%s' (known: auto, afxdp, afpacket, pcap, file, "
+			 "dpdk, pfring)", name);
+		snprintf(why, whylen, "%s", cap->err);
+		return -CAPTURE_E_CONFIG;
+	}
+	if (ops->live && !p->interface) {
+		memset(cap, 0, sizeof(*cap));
+		snprintf(cap->err, sizeof(cap->err), "%s: live backend needs an interface",
+			 ops->name);
+		snprintf(why, whylen, "%s", cap->err);
+		return -CAPTURE_E_CONFIG;
+	}
+	ret = open_one(cap, ops, p, reason, sizeof(reason));
+	if (ret < 0) {
+		snprintf(why, whylen, "%s", cap->err);
+		return ret;
+	}
+	snprintf(why, whylen, "%s: requested%s%s", ops->name, reason[0] ? "; " : "", reason);
+	return ret;
+}
+
+void pc_capture_close(struct pc_cap *cap)
+{
+	if (!cap || !cap->ops)
+		return;
+	if (cap->ops->close)
+		cap->ops->close(cap);
+	cap->ops = NULL;
+	cap->priv = NULL;
+}
+
+int capture_list_backends(struct capture_backend_info *out, size_t max)
+{
+	size_t i;
+
+	if (!out && max)
+		return -EINVAL;
+	for (i = 0; registry[i]; i++) {
+		struct capture_backend_info *b;
+		int ret;
+
+		if (i >= max)
+			continue;
+		b = &out[i];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->name, sizeof(b->name), "%s", registry[i]->name);
+		b->preference = registry[i]->preference;
+		ret = registry[i]->probe(NULL, b->reason, sizeof(b->reason));
+		b->available = ret >= 0;
+	}
+	return (int)i;
+}

@@ -87,25 +87,44 @@ static const char *proto_name(uint8_t p, char *buf, size_t len)
 	}
 }
 
+static void endpoint(const struct capture_flow *f, bool src, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fmt_ip(f, src ? f->src_ip : f->dst_ip, a, sizeof(a));
+	snprintf(buf, len, f->ip_version == 6 ? "[%s]:%u" : "%s:%u", a,
+		 src ? f->src_port : f->dst_port);
+}
+
 static void print_table(FILE *fp, const struct capture_flow *f, size_t n)
 {
+	int ws = 3, wd = 3;
 	size_t i;
 
-	fprintf(fp, "%-46s %-46s %-5s %4s %10s %12s %10s %12s %10s %-8s\n", "SRC", "DST", "PROTO",
-		"VLAN", "PKTS", "BYTES", "REV_PKTS", "REV_BYTES", "DURATION", "END");
+	/* columns as wide as the widest endpoint shown */
 	for (i = 0; i < n; i++) {
-		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], s[64], d[64], pb[8];
-		bool v6 = f[i].ip_version == 6;
+		char s[64];
+		int l;
+
+		endpoint(&f[i], true, s, sizeof(s));
+		l = (int)strlen(s);
+		ws = l > ws ? l : ws;
+		endpoint(&f[i], false, s, sizeof(s));
+		l = (int)strlen(s);
+		wd = l > wd ? l : wd;
+	}
+	fprintf(fp, "%-*s  %-*s %-5s %4s %10s %12s %10s %12s %10s  %s\n", ws, "SRC", wd, "DST",
+		"PROTO", "VLAN", "PKTS", "BYTES", "REV_PKTS", "REV_BYTES", "DURATION", "END");
+	for (i = 0; i < n; i++) {
+		char s[64], d[64], pb[8];
 		double dur = (double)(f[i].last_ns - f[i].first_ns) / 1e9;
 
-		fmt_ip(&f[i], f[i].src_ip, sa, sizeof(sa));
-		fmt_ip(&f[i], f[i].dst_ip, da, sizeof(da));
-		snprintf(s, sizeof(s), v6 ? "[%s]:%u" : "%s:%u", sa, f[i].src_port);
-		snprintf(d, sizeof(d), v6 ? "[%s]:%u" : "%s:%u", da, f[i].dst_port);
-		fprintf(fp, "%-46s %-46s %-5s %4u %10" PRIu64 " %12" PRIu64 " %10" PRIu64
-			    " %12" PRIu64 " %9.3fs %-8s\n",
-			s, d, proto_name(f[i].proto, pb, sizeof(pb)), f[i].vlan, f[i].packets,
-			f[i].bytes, f[i].rev_packets, f[i].rev_bytes, dur,
+		endpoint(&f[i], true, s, sizeof(s));
+		endpoint(&f[i], false, d, sizeof(d));
+		fprintf(fp, "%-*s  %-*s %-5s %4u %10" PRIu64 " %12" PRIu64 " %10" PRIu64
+			    " %12" PRIu64 " %9.3fs  %s\n",
+			ws, s, wd, d, proto_name(f[i].proto, pb, sizeof(pb)), f[i].vlan,
+			f[i].packets, f[i].bytes, f[i].rev_packets, f[i].rev_bytes, dur,
 			capture_end_reason_name(f[i].end_reason));
 	}
 }

@@ -147,7 +147,16 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 		return -ENOMEM;
 	pthread_mutex_init(&c->err_lock, NULL);
 	pthread_mutex_init(&c->ctl_lock, NULL);
-	pthread_mutex_init(&c->exp_lock, NULL);
+	{
+		/* recursive: exporters read the engine's stats (options records)
+		 * from inside deliver(), which holds it */
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&c->exp_lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
 	pthread_mutex_init(&c->ended_lock, NULL);
 	pthread_mutex_init(&c->done_lock, NULL);
 	pthread_mutex_init(&c->req_lock, NULL);
@@ -501,8 +510,13 @@ static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned
 								p->linktype)
 						   : NULL;
 
-			if (!c->pout_filter || (f && pc_bpf_match(f, p)))
-				pc_writer_submit(c->writer, w->writer_slot, p);
+			/* a file can wait for the writer; live traffic cannot */
+			if (!c->pout_filter || (f && pc_bpf_match(f, p))) {
+				if (c->cap.offline)
+					pc_writer_submit_wait(c->writer, w->writer_slot, p);
+				else
+					pc_writer_submit(c->writer, w->writer_slot, p);
+			}
 		}
 		v = pc_decode(w->dec, p, &m[k]);
 		if (pc_likely(v == PC_DEC_OK)) {

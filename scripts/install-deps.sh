@@ -11,7 +11,7 @@ PKGS=(
 	libpcap-dev libxdp-dev libbpf-dev libssl-dev libsqlite3-dev
 	libmicrohttpd-dev libjansson-dev
 	# tests: collectors, decoders, replay, python
-	nfdump tshark tcpreplay python3 python3-pytest libfixbuf-tools
+	nfdump tshark tcpreplay python3 python3-pytest libfixbuf-tools pmacct
 	tcpdump iproute2 openssl sqlite3 xdp-tools
 	# benchmarks: peers and load generators
 	softflowd wrk

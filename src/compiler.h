@@ -12,6 +12,11 @@
 #define pc_unused __attribute__((unused))
 #define pc_printf(a, b) __attribute__((format(printf, a, b)))
 #define pc_always_inline inline __attribute__((always_inline))
+#if defined(__x86_64__) || defined(__i386__)
+#define pc_cpu_relax() __builtin_ia32_pause()
+#else
+#define pc_cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
 
 #define PC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PC_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -332,7 +332,11 @@ static void close_exporters(struct capture *c)
 	pthread_mutex_lock(&c->exp_lock);
 	for (e = c->exporters; e; e = n) {
 		n = e->next;
-		/* keep their counters for the stats of the finished session */
+		/* unlink first: closing sends final records (IPFIX statistics)
+		 * that read the engine's stats, which walk this list */
+		c->exporters = n;
+		pc_exporter_close(e);
+		/* keep their final counters for the stats of the finished session */
 		c->exp_done.records += atomic_load(&e->cnt.records);
 		c->exp_done.messages += atomic_load(&e->cnt.messages);
 		c->exp_done.errors += atomic_load(&e->cnt.errors);
@@ -434,6 +438,19 @@ static void *export_main(void *arg)
 
 /* ---------------------------------------------------------------- workers */
 
+/* Wait for a peer thread: spin briefly (it is usually a burst away), then
+ * yield the CPU with short sleeps rather than sched_yield storms. */
+static void backoff(unsigned *spins)
+{
+	if (*spins < 64)
+		pc_cpu_relax();
+	else if (*spins < 96)
+		sched_yield();
+	else
+		sleep_us(*spins < 256 ? 10 : 100);
+	(*spins)++;
+}
+
 static void emit_record(void *ctx, const struct capture_flow *rec)
 {
 	struct pc_worker *w = ctx;
@@ -442,8 +459,10 @@ static void emit_record(void *ctx, const struct capture_flow *rec)
 		return;
 	if (w->c->cap.offline || w->c->drain_blocking) {
 		/* a file can wait: never lose a record to our own speed */
+		unsigned spins = 0;
+
 		while (!pc_ring_push(&w->out, rec))
-			sched_yield();
+			backoff(&spins);
 		return;
 	}
 	PC_STAT_ADD(w->st.export_queue_drops, 1);
@@ -737,8 +756,15 @@ static void *dispatch_main(void *arg)
 	const struct pc_capture_ops *ops = c->cap.ops;
 	struct pc_pkt pkts[PC_BURST];
 	struct pc_meta m[PC_BURST];
+	struct pc_meta *stage = malloc(sizeof(*stage) * PC_BURST * c->nworkers);
+	unsigned nstage[PC_MAX_WORKERS];
 	unsigned i;
 
+	if (!stage) {
+		worker_error(d, -ENOMEM);
+		atomic_store(&c->dispatch_done, true);
+		return NULL;
+	}
 	while (!should_stop(c)) {
 		int rc = ops->rx_burst(&c->cap, 0, pkts, PC_BURST, 100);
 		unsigned n, k;
@@ -753,13 +779,26 @@ static void *dispatch_main(void *arg)
 		last = count_reached(c, &n);
 		k = prepare_burst(d, pkts, n, m);
 		ops->rx_release(&c->cap, 0, (unsigned)rc);
+		/* sort the burst by shard, then one ring update per shard */
+		for (i = 0; i < c->nworkers; i++)
+			nstage[i] = 0;
 		for (i = 0; i < k; i++) {
 			unsigned q = pc_flow_key_sym_hash(&m[i].key, c->seed) % c->nworkers;
 
-			while (!pc_ring_push(&c->w[q].in, &m[i])) {
-				if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
-					break;
-				sched_yield();
+			stage[q * PC_BURST + nstage[q]++] = m[i];
+		}
+		for (i = 0; i < c->nworkers; i++) {
+			size_t done = 0;
+			unsigned spins = 0;
+
+			while (done < nstage[i]) {
+				done += pc_ring_push_n(&c->w[i].in, &stage[i * PC_BURST + done],
+						       nstage[i] - done);
+				if (done < nstage[i]) {
+					if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
+						break;
+					backoff(&spins);
+				}
 			}
 		}
 		publish_skips(d);
@@ -769,6 +808,7 @@ static void *dispatch_main(void *arg)
 			break;
 		}
 	}
+	free(stage);
 	publish_skips(d);
 	bpf_cache_release(&d->ufilter);
 	bpf_cache_release(&d->wfilter);
@@ -782,6 +822,7 @@ static void *shard_main(void *arg)
 	struct pc_worker *w = arg;
 	struct capture *c = w->c;
 	struct pc_meta m[PC_BURST];
+	unsigned spins = 0;
 
 	for (;;) {
 		size_t k = pc_ring_pop(&w->in, m, PC_BURST);
@@ -793,9 +834,10 @@ static void *shard_main(void *arg)
 			if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
 				break;
 			serve_requests(w, SIZE_MAX);
-			sched_yield();
+			backoff(&spins);
 			continue;
 		}
+		spins = 0;
 		for (i = 0; i < k; i++)
 			if (m[i].ts_ns > w->now_ns)
 				w->now_ns = m[i].ts_ns;

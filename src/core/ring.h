@@ -57,6 +57,27 @@ static inline bool pc_ring_push(struct pc_ring *r, const void *e)
 	return true;
 }
 
+/* Producer: copy up to @n elements in with one index update; returns how
+ * many fitted. */
+static inline size_t pc_ring_push_n(struct pc_ring *r, const void *e, size_t n)
+{
+	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	size_t room = r->mask + 1 - (h - r->tail_cache), i;
+
+	if (room < n) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		room = r->mask + 1 - (h - r->tail_cache);
+	}
+	if (n > room)
+		n = room;
+	for (i = 0; i < n; i++)
+		memcpy(r->data + ((h + i) & r->mask) * r->esz, (const uint8_t *)e + i * r->esz,
+		       r->esz);
+	if (n)
+		atomic_store_explicit(&r->head, h + n, memory_order_release);
+	return n;
+}
+
 /* Consumer: copy up to @max elements out. */
 static inline size_t pc_ring_pop(struct pc_ring *r, void *out, size_t max)
 {

@@ -221,12 +221,6 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_e
 	return 0;
 }
 
-/* Exporters whose files are not in this build resolve to NULL (weak). */
-extern const struct pc_exporter_ops pc_exp_netflow5_ops __attribute__((weak));
-extern const struct pc_exporter_ops pc_exp_netflow9_ops __attribute__((weak));
-extern const struct pc_exporter_ops pc_exp_ipfix_ops __attribute__((weak));
-extern const struct pc_exporter_ops pc_exp_sqlite_ops __attribute__((weak));
-
 static const struct pc_exporter_ops *ops_for(enum pc_export_kind k)
 {
 	switch (k) {
@@ -275,12 +269,20 @@ int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *
 	return 0;
 }
 
+void pc_exporter_close(struct pc_exporter *e)
+{
+	if (!e || e->closed)
+		return;
+	e->closed = true;
+	if (e->ops->close)
+		e->ops->close(e);
+}
+
 void pc_exporter_destroy(struct pc_exporter *e)
 {
 	if (!e)
 		return;
-	if (e->ops->close)
-		e->ops->close(e);
+	pc_exporter_close(e);
 	free(e);
 }
 

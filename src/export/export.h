@@ -72,6 +72,7 @@ struct pc_exporter {
 	void *log_ctx;
 	int log_level;
 	char target[512];
+	bool closed;			/* close op done; counters are final */
 	struct pc_exporter *next;
 };
 
@@ -87,7 +88,9 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg,
 int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *t,
 		       capture_log_fn log_fn, void *log_ctx, int log_level,
 		       pc_export_stats_fn stats_fn, void *stats_ctx, char *err, size_t errlen);
-/* Close (flushing) and free. NULL is a no-op. */
+/* Flush and close (once); the counters stay readable until destroy. */
+void pc_exporter_close(struct pc_exporter *e);
+/* Close (if not yet) and free. NULL is a no-op. */
 void pc_exporter_destroy(struct pc_exporter *e);
 
 /* Log through the exporter's callback. */

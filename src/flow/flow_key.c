@@ -114,15 +114,18 @@ uint64_t pc_flow_key_hash(const struct pc_flow_key *k, const uint64_t seed[2])
 
 uint32_t pc_flow_key_sym_hash(const struct pc_flow_key *k, const uint64_t seed[2])
 {
-	/* address pair in sorted order + vlan + version: no ports, so that
-	 * later fragments (ports unknown to a dispatcher) agree */
-	uint8_t buf[40];
-	int lo = addr_cmp(k->addr[0], k->addr[1]) <= 0 ? 0 : 1;
+	/* XOR of the two addresses is the same both ways; no ports, so later
+	 * fragments agree. Only spreads load over workers, so a multiply mix
+	 * under the seed is enough (collisions cost balance, not time). */
+	uint64_t a[4], x;
 
-	memset(buf, 0, sizeof(buf));
-	memcpy(buf, k->addr[lo], 16);
-	memcpy(buf + 16, k->addr[1 - lo], 16);
-	buf[32] = k->ipver;
-	memcpy(buf + 34, &k->vlan, 2);
-	return (uint32_t)siphash13_words(buf, sizeof(buf), seed);
+	memcpy(a, k->addr[0], 16);
+	memcpy(a + 2, k->addr[1], 16);
+	x = (a[0] ^ a[2]) * 0x9e3779b97f4a7c15ull ^ (a[1] ^ a[3]) ^ seed[0];
+	x ^= (uint64_t)k->vlan << 32 | k->ipver;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull ^ seed[1];
+	x ^= x >> 29;
+	return (uint32_t)(x >> 32);
 }

@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shared NetFlow/IPFIX helpers: settings, direction split, message builder and the
+ * transports. Nothing here blocks for long: sockets are non-blocking, TCP connects in
+ * the background with exponential backoff, and failures are counted and logged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compiler.h"
+#include "export/nf_common.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+uint64_t pc_nf_test_clock_ns;
+
+uint64_t pc_nf_now_ns(void)
+{
+	struct timespec ts;
+
+	if (pc_nf_test_clock_ns)
+		return pc_nf_test_clock_ns;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void pc_nf_log(struct pc_exporter *e, int level, const char *fmt, ...)
+{
+	char msg[768];
+	int n;
+	va_list ap;
+
+	if (!e->log_fn || level > e->log_level)
+		return;
+	n = snprintf(msg, sizeof(msg), "export %s: ", e->target);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	e->log_fn(e->log_ctx, level, msg);
+}
+
+int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, char *err,
+	      size_t errlen)
+{
+	const struct capture_netflow_config *nf = &t->nf;
+	const struct capture_export_opts *o = &t->opts;
+	bool has_opts = o->sz >= sizeof(*o);
+	size_t hl;
+
+	memset(c, 0, sizeof(*c));
+	c->transport = nf->transport;
+	if (version != 10 && c->transport != CAPTURE_TRANSPORT_UDP) {
+		snprintf(err, errlen, "%s: NetFlow v%d is sent over UDP only", t->spec, version);
+		return -CAPTURE_E_TARGET;
+	}
+	if (c->transport > CAPTURE_TRANSPORT_FILE) {
+		snprintf(err, errlen, "%s: unknown transport %d", t->spec, c->transport);
+		return -CAPTURE_E_TARGET;
+	}
+	if (c->transport == CAPTURE_TRANSPORT_FILE) {
+		const char *p = t->path[0] ? t->path : nf->path;
+
+		if (!p || !p[0]) {
+			snprintf(err, errlen, "%s: no output file", t->spec);
+			return -CAPTURE_E_TARGET;
+		}
+		hl = strlen(p);
+		if (hl >= sizeof(c->path)) {
+			snprintf(err, errlen, "%s: file name too long", t->spec);
+			return -CAPTURE_E_TARGET;
+		}
+		memcpy(c->path, p, hl + 1);
+	} else {
+		const char *h = t->host[0] ? t->host : nf->collector;
+
+		if (!h || !h[0]) {
+			snprintf(err, errlen, "%s: no collector host", t->spec);
+			return -CAPTURE_E_TARGET;
+		}
+		hl = strlen(h);
+		if (hl >= sizeof(c->host)) {
+			snprintf(err, errlen, "%s: host name too long", t->spec);
+			return -CAPTURE_E_TARGET;
+		}
+		memcpy(c->host, h, hl + 1);
+		c->port = t->port ? t->port : nf->port;
+		if (!c->port)
+			c->port = version == 10 ? 4739 : 2055;
+	}
+	c->mtu = nf->mtu ? nf->mtu : (has_opts ? o->mtu : 0);
+	if (!c->mtu)
+		c->mtu = NF_DEFAULT_MTU;
+	if (c->mtu < NF_MIN_MTU || c->mtu > NF_MAX_MTU) {
+		snprintf(err, errlen, "%s: mtu %u out of range %u..%u", t->spec, c->mtu,
+			 NF_MIN_MTU, NF_MAX_MTU);
+		return -CAPTURE_E_TARGET;
+	}
+	c->refresh_sec = nf->template_refresh_sec ? nf->template_refresh_sec :
+			 (has_opts ? o->template_refresh_sec : 0);
+	if (!c->refresh_sec)
+		c->refresh_sec = NF_DEFAULT_REFRESH;
+	c->domain = nf->observation_domain ? nf->observation_domain :
+		    (has_opts ? o->observation_domain : 0);
+	c->uniflow = nf->uniflow || (has_opts && o->uniflow);
+	c->nanoseconds = nf->nanoseconds;
+	c->tcp_queue = nf->tcp_queue_records ? nf->tcp_queue_records : NF_DEFAULT_TCP_QUEUE;
+	return 0;
+}
+
+uint8_t pc_nf_icmp_reply(uint8_t ipver, uint8_t type)
+{
+	if (ipver == 6)
+		return type == 128 ? 129 : type;	/* echo request -> reply */
+	switch (type) {
+	case 8:		/* echo */
+		return 0;
+	case 13:	/* timestamp */
+		return 14;
+	case 15:	/* information request */
+		return 16;
+	case 17:	/* address mask */
+		return 18;
+	default:
+		return type;
+	}
+}
+
+uint8_t pc_nf_end_reason(uint8_t reason)
+{
+	switch (reason) {
+	case CAPTURE_END_IDLE:
+		return 1;
+	case CAPTURE_END_ACTIVE:
+		return 2;
+	case CAPTURE_END_END:
+		return 3;
+	case CAPTURE_END_EVICTED:
+		return 5;	/* lack of resources */
+	default:
+		return 4;	/* forced end (shutdown, or a snapshot of a live flow) */
+	}
+}
+
+static bool is_icmp(const struct capture_flow *f)
+{
+	return (f->ip_version == 4 && f->proto == 1) || (f->ip_version == 6 && f->proto == 58);
+}
+
+unsigned pc_nf_split(const struct capture_flow *f, struct nf_uni u[2])
+{
+	unsigned n = 0;
+
+	if (f->packets) {
+		u[n].src = f->src_ip;
+		u[n].dst = f->dst_ip;
+		u[n].sport = f->src_port;
+		u[n].dport = f->dst_port;
+		u[n].flags = f->tcp_flags;
+		u[n].icmp_type = f->icmp_type;
+		u[n].icmp_code = f->icmp_code;
+		u[n].packets = f->packets;
+		u[n].bytes = f->bytes;
+		u[n].first_ns = f->fwd_first_ns ? f->fwd_first_ns : f->first_ns;
+		u[n].last_ns = f->fwd_last_ns ? f->fwd_last_ns : f->last_ns;
+		n++;
+	}
+	if (f->rev_packets) {
+		u[n].src = f->dst_ip;
+		u[n].dst = f->src_ip;
+		u[n].sport = f->dst_port;
+		u[n].dport = f->src_port;
+		u[n].flags = f->rev_tcp_flags;
+		u[n].icmp_type = is_icmp(f) ? pc_nf_icmp_reply(f->ip_version, f->icmp_type) : 0;
+		u[n].icmp_code = is_icmp(f) ? f->icmp_code : 0;
+		u[n].packets = f->rev_packets;
+		u[n].bytes = f->rev_bytes;
+		u[n].first_ns = f->rev_first_ns ? f->rev_first_ns : f->first_ns;
+		u[n].last_ns = f->rev_last_ns ? f->rev_last_ns : f->last_ns;
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ message builder */
+
+void pc_nf_msg_begin(struct nf_msg *m, uint8_t *buf, size_t cap, size_t hdr, uint64_t now_ns)
+{
+	m->buf = buf;
+	m->cap = cap;
+	m->len = hdr;
+	m->set_off = 0;
+	m->set_id = 0;
+	m->nrec = 0;
+	m->ndata = 0;
+	m->started_ns = now_ns;
+}
+
+void pc_nf_msg_close_set(struct nf_msg *m, bool pad4)
+{
+	size_t len;
+
+	if (!m->set_off)
+		return;
+	if (pad4)
+		while (m->len & 3)
+			m->buf[m->len++] = 0;
+	len = m->len - m->set_off;
+	nf_put16(m->buf + m->set_off + 2, (uint16_t)len);
+	m->set_off = 0;
+}
+
+uint8_t *pc_nf_msg_add(struct nf_msg *m, uint16_t set_id, size_t len, bool pad4)
+{
+	size_t need = len + (pad4 ? 3 : 0);
+	uint8_t *p;
+
+	if (!m->set_off || m->set_id != set_id) {
+		if (m->set_off)
+			pc_nf_msg_close_set(m, pad4);
+		if (m->len + 4 + need > m->cap)
+			return NULL;
+		m->set_off = m->len;
+		m->set_id = set_id;
+		nf_put16(m->buf + m->len, set_id);
+		m->len += 4;
+	} else if (m->len + need > m->cap) {
+		return NULL;
+	}
+	p = m->buf + m->len;
+	m->len += len;
+	return p;
+}
+
+/* ------------------------------------------------------------------ record ring */
+
+int pc_nf_ring_init(struct nf_ring *q, size_t cap)
+{
+	q->r = calloc(cap, sizeof(*q->r));
+	if (!q->r)
+		return -ENOMEM;
+	q->cap = cap;
+	q->head = 0;
+	q->count = 0;
+	return 0;
+}
+
+void pc_nf_ring_release(struct nf_ring *q)
+{
+	free(q->r);
+	q->r = NULL;
+	q->cap = q->count = q->head = 0;
+}
+
+size_t pc_nf_ring_push(struct nf_ring *q, const struct capture_flow *f, size_t n)
+{
+	size_t room = q->cap - q->count, i, k;
+
+	if (n > room)
+		n = room;
+	k = q->head + q->count;
+	if (k >= q->cap)
+		k -= q->cap;
+	for (i = 0; i < n; i++) {
+		q->r[k] = f[i];
+		if (++k == q->cap)
+			k = 0;
+	}
+	q->count += n;
+	return n;
+}
+
+void pc_nf_ring_pop(struct nf_ring *q, size_t n)
+{
+	if (n > q->count)
+		n = q->count;
+	q->head += n;
+	if (q->head >= q->cap)
+		q->head -= q->cap;
+	q->count -= n;
+}
+
+/* ------------------------------------------------------------------ transports */
+
+#define NF_ERR_LOG_GAP_NS 10000000000ull
+
+void pc_nf_io_error(struct nf_io *io, int error, const char *what)
+{
+	uint64_t now = pc_nf_now_ns();
+
+	atomic_fetch_add_explicit(&io->e->cnt.errors, 1, memory_order_relaxed);
+	if (io->err_log_ns && now - io->err_log_ns < NF_ERR_LOG_GAP_NS) {
+		io->err_quiet++;
+		return;
+	}
+	if (io->err_quiet)
+		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s (%llu more failures not logged)",
+			  what, io->name, strerrordesc_np(error) ? strerrordesc_np(error) : "error",
+			  (unsigned long long)io->err_quiet);
+	else
+		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s", what, io->name,
+			  strerrordesc_np(error) ? strerrordesc_np(error) : "error");
+	io->err_quiet = 0;
+	io->err_log_ns = now;
+}
+
+static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err,
+		   size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", c->port);
+	rc = getaddrinfo(c->host, port, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot resolve %s: %s", io->e->target, c->host,
+			 gai_strerror(rc));
+		return -CAPTURE_E_TARGET;
+	}
+	memcpy(&io->addr, res->ai_addr, res->ai_addrlen);
+	io->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int udp_open(struct nf_io *io, const struct nf_cfg *c, char *err, size_t errlen)
+{
+	int rc, sz = 4 << 20;
+
+	rc = resolve(io, c, SOCK_DGRAM, err, errlen);
+	if (rc)
+		return rc;
+	io->fd = socket(io->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (io->fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: socket: %s", io->e->target, strerrordesc_np(errno));
+		return rc;
+	}
+	setsockopt(io->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* Connected, so that an unreachable collector comes back as ECONNREFUSED. */
+	if (connect(io->fd, (struct sockaddr *)&io->addr, io->addrlen) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: connect: %s", io->e->target, strerrordesc_np(errno));
+		return rc;
+	}
+	/* UDP GSO: a run of equal datagrams leaves in one send and crosses the stack once. */
+	io->gso = setsockopt(io->fd, SOL_UDP, UDP_SEGMENT, &(int){ 0 }, sizeof(int)) == 0;
+	return 0;
+}
+
+int pc_nf_io_open(struct nf_io *io, struct pc_exporter *e, const struct nf_cfg *c, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	memset(io, 0, sizeof(*io));
+	io->e = e;
+	io->fd = -1;
+	io->transport = c->transport;
+	io->mtu = c->mtu;
+	if (c->transport == CAPTURE_TRANSPORT_FILE)
+		snprintf(io->name, sizeof(io->name), "%s", c->path);
+	else if (strchr(c->host, ':'))
+		snprintf(io->name, sizeof(io->name), "[%s]:%u", c->host, c->port);
+	else
+		snprintf(io->name, sizeof(io->name), "%s:%u", c->host, c->port);
+
+	io->pool = malloc((size_t)NF_POOL * io->mtu);
+	if (!io->pool) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", e->target);
+		goto fail;
+	}
+	for (io->nfree = 0; io->nfree < NF_POOL; io->nfree++)
+		io->free_bufs[io->nfree] = io->pool + (size_t)io->nfree * io->mtu;
+	if (c->transport == CAPTURE_TRANSPORT_UDP) {
+		rc = udp_open(io, c, err, errlen);
+		if (rc)
+			goto fail;
+		return 0;
+	}
+	io->out_cap = c->transport == CAPTURE_TRANSPORT_FILE ? NF_FILE_BUF :
+			NF_TCP_OUT + NF_OPEN_MSGS * (size_t)io->mtu;
+	io->out = malloc(io->out_cap);
+	if (!io->out) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", e->target);
+		goto fail;
+	}
+	if (c->transport == CAPTURE_TRANSPORT_FILE) {
+		io->fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (io->fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s: %s", e->target, c->path,
+				 strerrordesc_np(errno));
+			goto fail;
+		}
+		return 0;
+	}
+	rc = resolve(io, c, SOCK_STREAM, err, errlen);
+	if (rc)
+		goto fail;
+	io->tstate = NF_TCP_DOWN;
+	io->backoff_ns = NF_BACKOFF_MIN_NS;
+	io->next_try_ns = 0;
+	return 0;
+fail:
+	pc_nf_io_close(io);
+	return rc;
+}
+
+void pc_nf_io_close(struct nf_io *io)
+{
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+	free(io->pool);
+	free(io->out);
+	io->pool = io->out = NULL;
+	io->nfree = 0;
+}
+
+uint8_t *pc_nf_io_msg(struct nf_io *io)
+{
+	if (io->nfree == 0)	/* cannot happen: the batch is sent when it fills */
+		pc_nf_io_flush(io);
+	return io->free_bufs[--io->nfree];
+}
+
+void pc_nf_io_msg_drop(struct nf_io *io, uint8_t *buf)
+{
+	io->free_bufs[io->nfree++] = buf;
+}
+
+/* How many datagrams from @i on can leave as one GSO send: equal lengths, the last one
+ * may be shorter, within the kernel's segment and size limits. */
+static unsigned gso_run(const struct nf_io *io, unsigned i)
+{
+	uint32_t seg = io->lens[i];
+	size_t total = seg;
+	unsigned j = i + 1;
+
+	if (!io->gso)
+		return 1;
+	while (j < io->nbatch && j - i < NF_GSO_MAX_SEGS && io->lens[j - 1] == seg &&
+	       io->lens[j] <= seg && total + io->lens[j] <= NF_GSO_MAX_BYTES) {
+		total += io->lens[j];
+		j++;
+	}
+	return j - i;
+}
+
+static int udp_send(struct nf_io *io)
+{
+	struct mmsghdr msgs[NF_UDP_BATCH];
+	struct iovec iov[NF_UDP_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[NF_UDP_BATCH];
+	unsigned i, k, nm = 0, done = 0, first[NF_UDP_BATCH + 1], cnt[NF_UDP_BATCH];
+	uint16_t seg;
+	int r, rc = 0;
+
+	for (i = 0; i < io->nbatch; i++) {
+		iov[i].iov_base = io->batch[i];
+		iov[i].iov_len = io->lens[i];
+	}
+	memset(msgs, 0, sizeof(msgs[0]) * io->nbatch);
+	for (i = 0; i < io->nbatch; i += cnt[nm], nm++) {
+		cnt[nm] = gso_run(io, i);
+		first[nm] = i;
+		msgs[nm].msg_hdr.msg_iov = &iov[i];
+		msgs[nm].msg_hdr.msg_iovlen = cnt[nm];
+		if (cnt[nm] > 1) {
+			struct cmsghdr *cm;
+
+			msgs[nm].msg_hdr.msg_control = ctl[nm].buf;
+			msgs[nm].msg_hdr.msg_controllen = sizeof(ctl[nm].buf);
+			cm = CMSG_FIRSTHDR(&msgs[nm].msg_hdr);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			seg = (uint16_t)io->lens[i];
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+	}
+	while (done < nm) {
+		r = sendmmsg(io->fd, msgs + done, nm - done, 0);
+		if (r > 0) {
+			for (k = done; k < done + (unsigned)r; k++) {
+				for (i = first[k]; i < first[k] + cnt[k]; i++)
+					io->bytes_sent += io->lens[i];
+				atomic_fetch_add_explicit(&io->e->cnt.messages, cnt[k],
+							  memory_order_relaxed);
+			}
+			done += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			struct pollfd pfd = { .fd = io->fd, .events = POLLOUT };
+
+			/* Socket buffer full: wait briefly once, then give the datagrams up. */
+			if (poll(&pfd, 1, 10) == 1) {
+				r = sendmmsg(io->fd, msgs + done, nm - done, 0);
+				if (r > 0)
+					continue;
+			}
+		}
+		if (r < 0 && cnt[done] > 1 && (errno == EINVAL || errno == EIO ||
+					       errno == EOPNOTSUPP)) {
+			/* The path cannot segment (route MTU below ours, no UDP GSO): send
+			 * this and every later run one datagram at a time. */
+			pc_nf_log(io->e, CAPTURE_LOG_INFO, "UDP GSO to %s unavailable (%s)",
+				  io->name, strerrordesc_np(errno));
+			io->gso = false;
+			for (i = first[done]; i < first[done] + cnt[done]; i++) {
+				struct msghdr mh = { .msg_iov = &iov[i], .msg_iovlen = 1 };
+
+				if (sendmsg(io->fd, &mh, 0) < 0) {
+					rc = -errno;
+					pc_nf_io_error(io, errno, "send to");
+				} else {
+					io->bytes_sent += io->lens[i];
+					atomic_fetch_add_explicit(&io->e->cnt.messages, 1,
+								  memory_order_relaxed);
+				}
+			}
+			msgs[done].msg_hdr.msg_control = NULL;
+			msgs[done].msg_hdr.msg_controllen = 0;
+			done++;
+			continue;
+		}
+		rc = r < 0 ? -errno : -EIO;
+		/* these datagrams are lost; the others still go */
+		for (i = 0; i < cnt[done]; i++)
+			pc_nf_io_error(io, -rc, "send to");
+		done++;
+	}
+	for (i = 0; i < io->nbatch; i++)
+		io->free_bufs[io->nfree++] = io->batch[i];
+	io->nbatch = 0;
+	return rc;
+}
+
+static int file_write(struct nf_io *io)
+{
+	ssize_t r;
+
+	while (io->out_off < io->out_len) {
+		r = write(io->fd, io->out + io->out_off, io->out_len - io->out_off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int rc = r < 0 ? -errno : -EIO;
+
+			pc_nf_io_error(io, -rc, "write");
+			io->out_len = io->out_off = 0;
+			return rc;
+		}
+		io->out_off += (size_t)r;
+	}
+	io->out_len = io->out_off = 0;
+	return 0;
+}
+
+static int tcp_send(struct nf_io *io)
+{
+	ssize_t r;
+
+	while (io->out_off < io->out_len) {
+		r = send(io->fd, io->out + io->out_off, io->out_len - io->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
+		if (r <= 0) {
+			int rc = r < 0 ? -errno : -EIO;
+
+			pc_nf_io_tcp_drop(io, pc_nf_now_ns(), -rc);
+			return rc;
+		}
+		io->out_off += (size_t)r;
+		io->bytes_sent += (size_t)r;
+	}
+	io->out_len = io->out_off = 0;
+	return 0;
+}
+
+void pc_nf_io_msg_done(struct nf_io *io, uint8_t *buf, size_t len)
+{
+	if (io->transport == CAPTURE_TRANSPORT_UDP) {
+		io->batch[io->nbatch] = buf;
+		io->lens[io->nbatch++] = (uint32_t)len;
+		if (io->nbatch == NF_UDP_BATCH)
+			udp_send(io);
+		return;
+	}
+	if (io->out_len + len > io->out_cap && io->transport == CAPTURE_TRANSPORT_FILE)
+		file_write(io);
+	/* TCP callers keep out_len under NF_TCP_OUT, so this always fits */
+	if (io->out_len + len <= io->out_cap) {
+		memcpy(io->out + io->out_len, buf, len);
+		io->out_len += len;
+		if (io->transport == CAPTURE_TRANSPORT_FILE) {
+			atomic_fetch_add_explicit(&io->e->cnt.messages, 1, memory_order_relaxed);
+			io->bytes_sent += len;
+		}
+	}
+	io->free_bufs[io->nfree++] = buf;
+}
+
+int pc_nf_io_flush(struct nf_io *io)
+{
+	switch (io->transport) {
+	case CAPTURE_TRANSPORT_UDP:
+		return io->nbatch ? udp_send(io) : 0;
+	case CAPTURE_TRANSPORT_FILE:
+		return file_write(io);
+	default:
+		if (io->tstate != NF_TCP_UP)
+			return -ENOTCONN;
+		return tcp_send(io);
+	}
+}
+
+void pc_nf_io_tcp_drop(struct nf_io *io, uint64_t now_ns, int error)
+{
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+	io->tstate = NF_TCP_DOWN;
+	io->out_len = io->out_off = 0;
+	io->next_try_ns = now_ns + io->backoff_ns;
+	io->backoff_ns = PC_MIN(io->backoff_ns * 2, NF_BACKOFF_MAX_NS);
+	if (io->was_up) {
+		pc_nf_log(io->e, CAPTURE_LOG_WARN, "connection to %s lost: %s; reconnecting",
+			  io->name, strerrordesc_np(error) ? strerrordesc_np(error) : "error");
+		atomic_fetch_add_explicit(&io->e->cnt.errors, 1, memory_order_relaxed);
+	} else {
+		pc_nf_io_error(io, error, "connect to");
+	}
+	io->was_up = false;
+}
+
+bool pc_nf_io_tcp_poll(struct nf_io *io, uint64_t now_ns)
+{
+	struct pollfd pfd;
+	int soerr = 0, one = 1;
+	socklen_t sl = sizeof(soerr);
+
+	if (io->tstate == NF_TCP_DOWN) {
+		if (now_ns < io->next_try_ns)
+			return false;
+		io->fd = socket(io->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				0);
+		if (io->fd < 0) {
+			pc_nf_io_tcp_drop(io, now_ns, errno);
+			return false;
+		}
+		setsockopt(io->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (connect(io->fd, (struct sockaddr *)&io->addr, io->addrlen) == 0) {
+			io->tstate = NF_TCP_UP;
+		} else if (errno == EINPROGRESS) {
+			io->tstate = NF_TCP_CONNECTING;
+		} else {
+			pc_nf_io_tcp_drop(io, now_ns, errno);
+			return false;
+		}
+	}
+	if (io->tstate == NF_TCP_CONNECTING) {
+		pfd.fd = io->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) <= 0)
+			return false;
+		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			soerr = errno;
+		if (soerr) {
+			pc_nf_io_tcp_drop(io, now_ns, soerr);
+			return false;
+		}
+		io->tstate = NF_TCP_UP;
+	}
+	if (!io->was_up) {
+		io->was_up = true;
+		io->conn_gen++;
+		io->backoff_ns = NF_BACKOFF_MIN_NS;
+		pc_nf_log(io->e, CAPTURE_LOG_INFO, "connected to %s", io->name);
+		return true;
+	}
+	/* A collector never talks back: readable means it closed or reset. */
+	pfd.fd = io->fd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == 1 && pfd.revents) {
+		char b[256];
+		ssize_t r = recv(io->fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			pc_nf_io_tcp_drop(io, now_ns, r == 0 ? ECONNRESET : errno);
+			return false;
+		}
+	}
+	return true;
+}

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * unit.core: error/name tables, export target parsing, the JSON record,
+ * the SPSC ring, configuration checks and one session through the public API
+ * on a pcap written here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "packet_capture.h"
+#include "core/ring.h"
+#include "export/export.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                        \
+		}                                                                          \
+	} while (0)
+#define CHECK_STR(a, b)                                                                    \
+	do {                                                                               \
+		const char *_a = (a), *_b = (b);                                           \
+		if (strcmp(_a, _b)) {                                                      \
+			fprintf(stderr, "%s:%d: \"%s\"\n  expected \"%s\"\n", __FILE__, __LINE__, \
+				_a, _b);                                                   \
+			failures++;                                                        \
+		}                                                                          \
+	} while (0)
+
+static void test_names(void)
+{
+	CHECK_STR(capture_strerror(-CAPTURE_E_FILTER), "invalid filter expression");
+	CHECK_STR(capture_strerror(CAPTURE_E_WRONG_KEY), "data was encrypted under another key");
+	CHECK_STR(capture_strerror(-ENOENT), "No such file or directory");
+	CHECK_STR(capture_strerror(0), "success");
+	CHECK_STR(capture_end_reason_name(CAPTURE_END_IDLE), "idle");
+	CHECK_STR(capture_end_reason_name(CAPTURE_END_END), "end");
+	CHECK_STR(capture_end_reason_name(CAPTURE_END_EVICTED), "evicted");
+	CHECK_STR(capture_end_reason_name(CAPTURE_END_SHUTDOWN), "shutdown");
+	CHECK_STR(capture_end_reason_name(99), "unknown");
+	CHECK_STR(capture_skip_name(CAPTURE_SKIP_NON_IP), "non_ip");
+	CHECK_STR(capture_skip_name(CAPTURE_SKIP_FRAGMENT_UNMATCHED), "fragment_unmatched");
+	CHECK(capture_skip_name(CAPTURE_SKIP_COUNT) == NULL);
+	CHECK(CAPTURE_SKIP_COUNT <= CAPTURE_SKIP_MAX);
+}
+
+static void test_targets(void)
+{
+	struct pc_export_target t;
+	struct capture_export_opts o = {.sz = sizeof(o), .observation_domain = 7, .mtu = 1200};
+	char err[512];
+
+	CHECK(pc_export_parse("ipfix://127.0.0.1:4739", &o, &t, err, sizeof(err)) == 0);
+	CHECK(t.kind == PC_EXP_IPFIX && t.nf.transport == CAPTURE_TRANSPORT_UDP);
+	CHECK_STR(t.host, "127.0.0.1");
+	CHECK(t.port == 4739 && t.nf.version == 10 && t.nf.observation_domain == 7 &&
+	      t.nf.mtu == 1200);
+	CHECK(pc_export_parse("ipfix+tcp://[::1]:9995", NULL, &t, err, sizeof(err)) == 0);
+	CHECK(t.kind == PC_EXP_IPFIX && t.nf.transport == CAPTURE_TRANSPORT_TCP);
+	CHECK_STR(t.host, "::1");
+	CHECK(t.port == 9995);
+	CHECK(pc_export_parse("netflow5://collector.example", NULL, &t, err, sizeof(err)) == 0);
+	CHECK(t.kind == PC_EXP_NETFLOW5 && t.port == 2055 && t.nf.version == 5);
+	CHECK(pc_export_parse("netflow9://10.0.0.1:2056", NULL, &t, err, sizeof(err)) == 0);
+	CHECK(t.kind == PC_EXP_NETFLOW9 && t.port == 2056);
+	CHECK(pc_export_parse("ipfix-file:/tmp/x.ipfix", NULL, &t, err, sizeof(err)) == 0);
+	CHECK(t.nf.transport == CAPTURE_TRANSPORT_FILE);
+	CHECK_STR(t.path, "/tmp/x.ipfix");
+	CHECK(pc_export_parse("json:-", NULL, &t, err, sizeof(err)) == 0 && t.kind == PC_EXP_JSON);
+	CHECK(pc_export_parse("sqlite:flows.db", NULL, &t, err, sizeof(err)) == 0 &&
+	      t.kind == PC_EXP_SQLITE);
+
+	CHECK(pc_export_parse("ipfix://::1:4739", NULL, &t, err, sizeof(err)) ==
+	      -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://::1:4739': IPv6 addresses must be written "
+		       "in brackets: [::1]:4739");
+	CHECK(pc_export_parse("ipfix://host:99999", NULL, &t, err, sizeof(err)) ==
+	      -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://host:99999': port must be a number from 1 "
+		       "to 65535");
+	CHECK(pc_export_parse("ipfix://:4739", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://:4739': missing host");
+	CHECK(pc_export_parse("json:", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'json:': missing path");
+	CHECK(pc_export_parse("kafka://x:1", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK(strstr(err, "unknown kind") != NULL);
+}
+
+static void test_json(void)
+{
+	struct capture_flow f;
+	char buf[1024];
+	int n;
+
+	memset(&f, 0, sizeof(f));
+	f.ip_version = 4;
+	f.src_ip[0] = 198, f.src_ip[1] = 18, f.src_ip[3] = 1;
+	f.dst_ip[0] = 198, f.dst_ip[1] = 19, f.dst_ip[2] = 255, f.dst_ip[3] = 254;
+	f.src_port = 40000;
+	f.dst_port = 443;
+	f.proto = 6;
+	f.vlan = 4094;
+	f.packets = 18446744073709551615ull;	/* 2^64 - 1 stays exact */
+	f.bytes = 1;
+	f.rev_packets = 0;
+	f.rev_bytes = 9007199254740993ull;	/* 2^53 + 1: beyond a double */
+	f.tcp_flags = 0x1b;
+	f.rev_tcp_flags = 0x12;
+	f.first_ns = 1700000000123456789ull;
+	f.last_ns = 1700000001000000000ull;
+	f.end_reason = CAPTURE_END_EVICTED;
+	f.worker = 12;
+	n = capture_flow_to_json(&f, buf, sizeof(buf));
+	CHECK(n == (int)strlen(buf));
+	CHECK_STR(buf, "{\"src_ip\":\"198.18.0.1\",\"dst_ip\":\"198.19.255.254\",\"src_port\":40000,"
+		       "\"dst_port\":443,\"proto\":6,\"ip_version\":4,\"vlan\":4094,"
+		       "\"packets\":18446744073709551615,\"bytes\":1,\"rev_packets\":0,"
+		       "\"rev_bytes\":9007199254740993,\"tcp_flags\":27,\"rev_tcp_flags\":18,"
+		       "\"first_ns\":1700000000123456789,\"last_ns\":1700000001000000000,"
+		       "\"icmp_type\":0,\"icmp_code\":0,\"end_reason\":\"evicted\",\"worker\":12}");
+	memset(&f, 0, sizeof(f));
+	f.ip_version = 6;
+	f.src_ip[0] = 0x20, f.src_ip[1] = 0x01, f.src_ip[2] = 0x0d, f.src_ip[3] = 0xb8;
+	f.src_ip[15] = 1;
+	f.dst_ip[15] = 1;	/* ::1 */
+	f.proto = 58;
+	f.icmp_type = 128;
+	f.end_reason = CAPTURE_END_SHUTDOWN;
+	CHECK(capture_flow_to_json(&f, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\"src_ip\":\"2001:db8::1\",\"dst_ip\":\"::1\"") != NULL);
+	CHECK(strstr(buf, "\"icmp_type\":128,\"icmp_code\":0,\"end_reason\":\"shutdown\"") != NULL);
+	CHECK(capture_flow_to_json(&f, buf, 40) == -ENOSPC);
+}
+
+static void test_ring(void)
+{
+	struct pc_ring r;
+	uint64_t v, out[64];
+	size_t n, total = 0, next = 0;
+	uint64_t i;
+
+	CHECK(pc_ring_init(&r, 20, sizeof(uint64_t)) == 0);	/* rounds up to 32 */
+	for (i = 0; i < 32; i++)
+		CHECK(pc_ring_push(&r, &i));
+	v = 99;
+	CHECK(!pc_ring_push(&r, &v));	/* full: refused, never overwritten */
+	n = pc_ring_pop(&r, out, 10);
+	CHECK(n == 10 && out[0] == 0 && out[9] == 9);
+	{
+		uint64_t batch[16];
+
+		for (i = 0; i < 16; i++)
+			batch[i] = 32 + i;
+		CHECK(pc_ring_push_n(&r, batch, 16) == 10);	/* room for 10 */
+	}
+	next = 10;
+	while ((n = pc_ring_pop(&r, out, 64)) > 0) {
+		for (i = 0; i < n; i++)
+			CHECK(out[i] == next + i);
+		next += n;
+		total += n;
+	}
+	CHECK(total == 32 && next == 42);
+	CHECK(pc_ring_empty(&r));
+	pc_ring_release(&r);
+}
+
+static void test_config_checks(void)
+{
+	struct capture_config cfg;
+	struct capture *c = NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sz = sizeof(cfg);
+	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
+	CHECK_STR(capture_last_error(NULL), "give exactly one of an interface or a pcap file");
+	cfg.pcap_file = "x.pcap";
+	cfg.workers = 65;
+	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
+	CHECK_STR(capture_last_error(NULL), "workers must be 1..64");
+	cfg.workers = 1;
+	cfg.buffer_size_mb = 4096;
+	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
+	CHECK_STR(capture_last_error(NULL), "buffer_size_mb 4096 out of range (64..2048)");
+	cfg.buffer_size_mb = 0;
+	cfg.backend = "dpdk2";
+	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
+	cfg.backend = NULL;
+	cfg.filter = "tcp port";
+	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_FILTER);
+	CHECK(strstr(capture_last_error(NULL), "invalid filter 'tcp port': ") ==
+	      capture_last_error(NULL));
+	CHECK(strstr(capture_last_error(NULL), "syntax error") != NULL);
+	cfg.filter = NULL;
+	CHECK(capture_init(&c, &cfg) == 0);
+	{
+		struct capture_flow_config fc = {.sz = sizeof(fc), .table_size = 100};
+
+		CHECK(capture_flow_enable(c, &fc) == -CAPTURE_E_CONFIG);
+		CHECK_STR(capture_last_error(c), "table_size 100 out of range (4096..16777216)");
+	}
+	CHECK(capture_stop(c, true) == -CAPTURE_E_STATE);
+	CHECK(capture_export_add(c, "ipfix://a:b", NULL) == -CAPTURE_E_TARGET);
+	capture_destroy(c);
+	capture_destroy(NULL);
+}
+
+/* A pcap with 5 packets: TCP SYN, SYN-ACK (one flow), a UDP packet, an ARP
+ * frame (non_ip) and an Ethernet frame cut inside its IPv4 header. */
+static const uint8_t pcap_hdr[24] = {
+	0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0xff, 0xff, 0, 0, 1, 0, 0, 0,	/* snaplen 65535, Ethernet */
+};
+
+static size_t frame_ipv4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, uint16_t sp,
+			 uint16_t dp, uint8_t flags)
+{
+	size_t l4 = proto == 6 ? 20 : 8;
+	uint16_t tot = (uint16_t)(20 + l4);
+
+	memset(p, 0, 14 + tot);
+	p[12] = 0x08;	/* ethertype IPv4 */
+	p[14] = 0x45;
+	p[16] = (uint8_t)(tot >> 8);
+	p[17] = (uint8_t)tot;
+	p[22] = 64;
+	p[23] = proto;
+	p[26] = (uint8_t)(src >> 24), p[27] = (uint8_t)(src >> 16), p[28] = (uint8_t)(src >> 8);
+	p[29] = (uint8_t)src;
+	p[30] = (uint8_t)(dst >> 24), p[31] = (uint8_t)(dst >> 16), p[32] = (uint8_t)(dst >> 8);
+	p[33] = (uint8_t)dst;
+	p[34] = (uint8_t)(sp >> 8), p[35] = (uint8_t)sp;
+	p[36] = (uint8_t)(dp >> 8), p[37] = (uint8_t)dp;
+	if (proto == 6) {
+		p[46] = 0x50;
+		p[47] = flags;
+	} else {
+		p[38] = 0, p[39] = 8;
+	}
+	return 14 + tot;
+}
+
+static void put_rec(FILE *fp, uint32_t sec, const uint8_t *p, uint32_t caplen, uint32_t len)
+{
+	uint32_t h[4] = {sec, 0, caplen, len};
+
+	fwrite(h, 4, 4, fp);
+	fwrite(p, 1, caplen, fp);
+}
+
+struct got {
+	struct capture_flow r[8];
+	size_t n;
+};
+
+static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
+{
+	struct got *g = ctx;
+	size_t i;
+
+	for (i = 0; i < n && g->n < 8; i++)
+		g->r[g->n++] = recs[i];
+}
+
+static void test_session(void)
+{
+	char path[] = "/tmp/unit_core_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	uint8_t p[128];
+	size_t n;
+	struct capture_config cfg;
+	struct capture_flow_config fc = {.sz = sizeof(fc)};
+	struct capture_stats st = {.sz = sizeof(st)};
+	struct capture_status ss = {.sz = sizeof(ss)};
+	struct capture *c;
+	struct got g = {.n = 0};
+	int rc, i;
+	uint64_t skipped = 0;
+
+	if (!fp) {
+		CHECK(!"cannot create a temporary pcap");
+		return;
+	}
+	fwrite(pcap_hdr, 1, sizeof(pcap_hdr), fp);
+	n = frame_ipv4(p, 0xc6120001, 0xc6130001, 6, 1024, 80, 0x02);
+	put_rec(fp, 100, p, (uint32_t)n, (uint32_t)n);
+	n = frame_ipv4(p, 0xc6130001, 0xc6120001, 6, 80, 1024, 0x12);
+	put_rec(fp, 101, p, (uint32_t)n, (uint32_t)n);
+	n = frame_ipv4(p, 0xc6120002, 0xc6130002, 17, 5353, 53, 0);
+	put_rec(fp, 102, p, (uint32_t)n, (uint32_t)n);
+	memset(p, 0, 60);
+	p[12] = 0x08, p[13] = 0x06;	/* ARP */
+	put_rec(fp, 103, p, 60, 60);
+	n = frame_ipv4(p, 0xc6120003, 0xc6130003, 6, 1, 2, 0);
+	put_rec(fp, 104, p, 24, (uint32_t)n);	/* cut 10 bytes into IPv4 */
+	fclose(fp);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sz = sizeof(cfg);
+	cfg.pcap_file = path;
+	CHECK(capture_init(&c, &cfg) == 0);
+	CHECK(capture_flow_enable(c, &fc) == 0);
+	CHECK(capture_set_flow_callback(c, on_flows, &g) == 0);
+	CHECK(capture_start(c) == 0);
+	CHECK(capture_start(c) == -CAPTURE_E_STATE || capture_poll(c, 0) != CAPTURE_STATE_RUNNING);
+	rc = capture_poll(c, 10000);
+	CHECK(rc == CAPTURE_STATE_DONE);
+	CHECK(capture_get_stats(c, &st) == 0);
+	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
+		skipped += st.skipped[i];
+	CHECK(st.packets_read == 5);
+	CHECK(st.packets_in_flows == 3);
+	CHECK(st.skipped[CAPTURE_SKIP_NON_IP] == 1);
+	CHECK(st.skipped[CAPTURE_SKIP_TRUNCATED] == 1);
+	CHECK(st.packets_read == st.packets_in_flows + skipped);
+	CHECK(st.flows_created == 2 && st.flows_exported == 2 && st.flows_shutdown == 2);
+	CHECK(st.bytes_in_flows == 40 + 40 + 28);
+	CHECK(g.n == 2);
+	CHECK(capture_get_status(c, &ss) == 0);
+	CHECK(ss.state == CAPTURE_STATE_DONE);
+	CHECK_STR(ss.backend, "file");
+	CHECK_STR(ss.tstamp_source, "file");
+	CHECK(ss.input_bytes == ss.input_done && ss.input_bytes > 0);
+	for (i = 0; i < (int)g.n; i++) {
+		if (g.r[i].proto == 6) {
+			CHECK(g.r[i].src_port == 1024 && g.r[i].packets == 1 &&
+			      g.r[i].rev_packets == 1);
+			CHECK(g.r[i].first_ns == 100000000000ull && g.r[i].last_ns == 101000000000ull);
+		} else {
+			CHECK(g.r[i].proto == 17 && g.r[i].dst_port == 53 && g.r[i].bytes == 28);
+		}
+	}
+	/* a second session on the same handle replays the file identically */
+	g.n = 0;
+	CHECK(capture_start(c) == 0);
+	CHECK(capture_poll(c, 10000) == CAPTURE_STATE_DONE);
+	CHECK(g.n == 2);
+	CHECK(capture_get_stats(c, &st) == 0 && st.packets_read == 5);
+	capture_destroy(c);
+	unlink(path);
+}
+
+int main(void)
+{
+	test_names();
+	test_targets();
+	test_json();
+	test_ring();
+	test_config_checks();
+	test_session();
+	if (failures) {
+		fprintf(stderr, "unit.core: %d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("unit.core: all checks passed\n");
+	return 0;
+}

@@ -21,6 +21,10 @@
 #include "core/engine.h"
 #include "core/privs.h"
 
+/* How long an idle live worker waits for packets: bounds the latency of
+ * flow snapshots and lookups, which workers serve between bursts. */
+#define PC_RX_WAIT_MS 10
+
 static __thread char init_err[512];
 
 static uint64_t wall_ns(void)
@@ -697,7 +701,7 @@ static void *worker_main(void *arg)
 	bool live = !c->cap.offline;
 
 	while (!should_stop(c)) {
-		int rc = ops->rx_burst(&c->cap, w->idx, pkts, PC_BURST, 100);
+		int rc = ops->rx_burst(&c->cap, w->idx, pkts, PC_BURST, PC_RX_WAIT_MS);
 		unsigned n, k;
 		bool last = false;
 

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * jcapd internals: options, logging, access control, the capture session and the
+ * HTTP request/response model shared by http.c (libmicrohttpd glue) and routes.c.
+ * Everything here talks to the engine through include/packet_capture.h only.
+ */
+#ifndef JCAPD_H
+#define JCAPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "packet_capture.h"
+
+#define JCAPD_MAX_ALLOW_DIRS	16
+#define JCAPD_MAX_EXPORTS	8
+#define JCAPD_PATH_MAX		4096
+
+/* ---------------------------------------------------------------- options */
+
+struct jcapd_opts {
+	char listen[128];		/* ADDR:PORT or [V6ADDR]:PORT */
+	char token_file[JCAPD_PATH_MAX];
+	char *allow_dirs[JCAPD_MAX_ALLOW_DIRS];
+	unsigned n_allow_dirs;
+	bool use_syslog;
+	int log_level;			/* enum capture_log_level */
+	size_t max_body_bytes;
+	unsigned http_threads;
+	uint32_t http_nice;		/* added to the HTTP threads' nice value */
+	unsigned max_connections;
+	unsigned connection_timeout_sec;
+	bool auth_reads;		/* GET endpoints need the token too */
+	bool flow_metering;		/* meter flows in every session unless disabled */
+	uint32_t table_size;
+	uint32_t idle_timeout_sec;
+	uint32_t active_timeout_sec;
+	uint32_t ended_ring_size;
+	uint32_t rate_window_sec;	/* pps/bps window */
+	size_t flows_scan_max;		/* most flows one /flows request copies */
+	char capture_user[64];		/* drop privileges after open, "" = keep */
+	char *exports[JCAPD_MAX_EXPORTS];	/* capture_export_add targets */
+	unsigned n_exports;
+};
+
+extern struct jcapd_opts g_opts;
+
+/* ---------------------------------------------------------------- logging */
+
+void jlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void jlog_engine(void *ctx, int level, const char *msg);
+
+/* ---------------------------------------------------------------- auth.c */
+
+/* Load (or reload) the bearer token. 0 or -errno; msg gets why on failure. */
+int auth_load_token(const char *file, char *msg, size_t msglen);
+bool auth_have_token(void);
+/* @header: the Authorization header or NULL. Returns 0, 401 or 403. */
+int auth_check(const char *header);
+void auth_release(void);
+
+/* Add an allowed directory (resolved with realpath now). 0 or -errno. */
+int paths_allow_dir(const char *dir);
+/*
+ * Resolve @path and check it lies inside an allowed directory. @must_exist:
+ * an input file; otherwise an output whose parent directory must exist.
+ * Returns 0 with @out filled, -EACCES (outside: 403), or -errno (400).
+ */
+int paths_confine(const char *path, bool must_exist, char *out, size_t outlen);
+
+/* ---------------------------------------------------------------- requests */
+
+struct req {
+	const char *method;
+	const char *path;
+	const char *auth_header;
+	const char *content_type;
+	const char *body;
+	size_t body_len;
+	void *conn;			/* MHD connection, for query arguments */
+};
+
+struct resp {
+	int status;
+	json_t *json;			/* owned; serialised by http.c */
+	char *text;			/* owned malloc'd body when json is NULL */
+	size_t text_len;
+	const char *content_type;	/* for text */
+	const char *allow;		/* Allow header for 405 */
+	bool www_auth;			/* add WWW-Authenticate: Bearer */
+};
+
+/* Query argument lookup: NULL if absent. Duplicates are reported by http_query_dups. */
+const char *http_query(const struct req *rq, const char *key);
+/* First query key not in the NULL-terminated @allowed list, or NULL. */
+const char *http_query_unknown(const struct req *rq, const char *const *allowed);
+
+/* Set an error reply {"error": msg, "field": field}. Returns @status. */
+int resp_error(struct resp *rs, int status, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+void routes_dispatch(const struct req *rq, struct resp *rs);
+/* Requests that may wait on the session: served off the HTTP threads. */
+bool routes_is_slow(const char *method, const char *path);
+void routes_count_status(int status);
+/* The daemon's reply counters by status (code 0: any other). Returns entries. */
+size_t routes_status_counts(int *codes, uint64_t *counts, size_t max);
+
+int http_start(char *bound, size_t boundlen);
+void http_stop(void);
+
+extern const char jcapd_openapi_json[];
+
+/* ---------------------------------------------------------------- session */
+
+struct start_req {
+	char interface[64];
+	char pcap_file[JCAPD_PATH_MAX];
+	char backend[16];
+	char filter[4096];
+	bool has_filter;
+	uint32_t buffer_size_mb;
+	uint32_t workers;
+	uint32_t snaplen;
+	bool promiscuous;
+	int tstamp;
+	uint32_t duration_sec;
+	uint64_t max_packets;
+	char decrypt_key_file[JCAPD_PATH_MAX];
+	bool has_pcap_out;
+	char pcap_out_dir[JCAPD_PATH_MAX];
+	struct capture_pcap_out_config pcap_out;
+	char pcap_out_filter[1024];
+};
+
+struct netflow_req {
+	struct capture_netflow_config cfg;
+	char collector[256];
+	char path[JCAPD_PATH_MAX];
+};
+
+struct crypt_req {
+	struct capture_encryption_config cfg;
+	char key_file[JCAPD_PATH_MAX];
+};
+
+int session_init(void);
+void session_release(void);
+
+/* Each returns an HTTP status and fills @rs (body or error). */
+int session_start(const struct start_req *sr, struct resp *rs);
+int session_stop(bool graceful, struct resp *rs);
+int session_status(struct resp *rs);
+int session_metrics(struct resp *rs);
+int session_prometheus(struct resp *rs);
+int session_flow_enable(const struct capture_flow_config *fc, struct resp *rs);
+int session_netflow_enable(const struct netflow_req *nr, struct resp *rs);
+int session_encryption_enable(const struct crypt_req *cr, struct resp *rs);
+
+struct flow_query {
+	uint64_t limit;			/* 0: all */
+	int sort;			/* FLOW_SORT_* */
+	bool all;			/* active + recently ended */
+	bool has_ip;
+	uint8_t ip_version;
+	uint8_t ip[16];
+	unsigned prefix;
+	int32_t port;			/* -1: any */
+	int32_t proto;			/* -1: any */
+};
+
+enum { FLOW_SORT_BYTES, FLOW_SORT_PACKETS, FLOW_SORT_DURATION, FLOW_SORT_LAST_SEEN };
+
+int session_flows(const struct flow_query *q, struct resp *rs);
+
+/* Graceful stop at shutdown; idempotent. */
+void session_shutdown(void);
+const char *session_state_name(void);
+
+#endif /* JCAPD_H */

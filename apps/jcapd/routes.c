@@ -1,0 +1,839 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * jcapd routes: the /packet_capture/capture/... endpoints plus /metrics, /healthz
+ * and /openapi.json. Each request is checked whole (route, method, token, media
+ * type, every field and its range) before anything changes: no half-done state.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jcapd.h"
+
+#define PREFIX "/packet_capture/capture"
+
+/* ---------------------------------------------------------------- status counters */
+
+static const int counted[] = { 200, 400, 401, 403, 404, 405, 409, 413, 415, 500 };
+static _Atomic uint64_t status_count[sizeof(counted) / sizeof(counted[0]) + 1];
+
+void routes_count_status(int status)
+{
+	size_t i, n = sizeof(counted) / sizeof(counted[0]);
+
+	for (i = 0; i < n; i++)
+		if (counted[i] == status)
+			break;
+	atomic_fetch_add_explicit(&status_count[i], 1, memory_order_relaxed);
+}
+
+size_t routes_status_counts(int *codes, uint64_t *counts, size_t max)
+{
+	size_t i, n = sizeof(counted) / sizeof(counted[0]);
+
+	for (i = 0; i <= n && i < max; i++) {
+		codes[i] = i < n ? counted[i] : 0;	/* 0: any other status */
+		counts[i] = atomic_load_explicit(&status_count[i], memory_order_relaxed);
+	}
+	return i;
+}
+
+int resp_error(struct resp *rs, int status, const char *field, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(rs->json);
+	rs->json = json_object();
+	if (rs->json) {
+		json_object_set_new(rs->json, "error", json_string(msg));
+		if (field)
+			json_object_set_new(rs->json, "field", json_string(field));
+	}
+	rs->status = status;
+	return status;
+}
+
+/* ---------------------------------------------------------------- JSON field helpers */
+
+/* Every key of @o must be in @allowed; otherwise 400 naming the first stranger. */
+static int check_keys(const json_t *o, const char *const *allowed, struct resp *rs)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)o, key, v) {
+		const char *const *a;
+
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (!*a)
+			return resp_error(rs, 400, key, "unknown field '%s'", key);
+	}
+	return 0;
+}
+
+static int get_uint(const json_t *o, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+		    bool *present, struct resp *rs)
+{
+	json_t *v = json_object_get(o, key);
+	json_int_t i;
+
+	if (present)
+		*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return resp_error(rs, 400, key, "'%s' must be an integer", key);
+	i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
+		return resp_error(rs, 400, key, "'%s' must be in %llu..%llu", key,
+				  (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)i;
+	return 0;
+}
+
+static int get_str(const json_t *o, const char *key, size_t maxlen, char *out, bool *present,
+		   struct resp *rs)
+{
+	json_t *v = json_object_get(o, key);
+	size_t n;
+
+	if (present)
+		*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return resp_error(rs, 400, key, "'%s' must be a string", key);
+	n = json_string_length(v);
+	if (n >= maxlen)
+		return resp_error(rs, 400, key, "'%s' is longer than %zu characters", key,
+				  maxlen - 1);
+	if (memchr(json_string_value(v), '\0', n))
+		return resp_error(rs, 400, key, "'%s' contains a NUL character", key);
+	memcpy(out, json_string_value(v), n + 1);
+	return 0;
+}
+
+static int get_bool(const json_t *o, const char *key, bool *out, struct resp *rs)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return resp_error(rs, 400, key, "'%s' must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Map paths_confine()'s answer to 403 / 400 for field @key. */
+static int confine(const char *key, const char *path, bool must_exist, char *out, size_t outlen,
+		   struct resp *rs)
+{
+	int err = paths_confine(path, must_exist, out, outlen);
+
+	if (err == 0)
+		return 0;
+	if (err == -EACCES)
+		return resp_error(rs, 403, key, "'%s' is outside the allowed directories", key);
+	if (err == -EINVAL)
+		return resp_error(rs, 400, key, "'%s' must be an absolute path", key);
+	return resp_error(rs, 400, key, "%s: %s", path, strerror(-err));
+}
+
+static int find_name(const char *const *names, const char *s)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static int h_backends(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	struct capture_backend_info bi[32];
+	json_t *arr;
+	int n, i;
+
+	n = capture_list_backends(bi, 32);
+	if (n < 0)
+		return resp_error(rs, 500, NULL, "listing backends: %s", capture_strerror(n));
+	if (n > 32)
+		n = 32;
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		bi[i].name[sizeof(bi[i].name) - 1] = '\0';
+		bi[i].reason[sizeof(bi[i].reason) - 1] = '\0';
+		json_array_append_new(arr, json_pack("{s:s, s:b, s:i, s:s}", "name", bi[i].name,
+						     "available", bi[i].available,
+						     "preference", bi[i].preference,
+						     "reason", bi[i].reason));
+	}
+	rs->json = json_pack("{s:o}", "backends", arr);
+	rs->status = 200;
+	return 200;
+}
+
+static const char *const backends_ok[] = { "auto", "pcap", "afpacket", "afxdp", "file", NULL };
+static const char *const tstamps[] = { "kernel", "hardware", "ptp", "ntp", NULL };
+
+static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *rs)
+{
+	static const char *const keys[] = { "dir", "format", "rotate_size_mb", "rotate_seconds",
+					     "max_files", "snaplen", "filter", NULL };
+	static const char *const formats[] = { "pcap", "pcapng", NULL };
+	char dir[JCAPD_PATH_MAX], fmt[16] = "pcap";
+	uint64_t v;
+	bool has_dir = false, present;
+	int st;
+
+	if (!json_is_object(po))
+		return resp_error(rs, 400, "pcap_out", "'pcap_out' must be an object");
+	if ((st = check_keys(po, keys, rs)))
+		return st;
+	if ((st = get_str(po, "dir", sizeof(dir), dir, &has_dir, rs)))
+		return st;
+	if (!has_dir)
+		return resp_error(rs, 400, "dir", "'pcap_out' needs 'dir'");
+	if ((st = confine("dir", dir, true, sr->pcap_out_dir, sizeof(sr->pcap_out_dir), rs)))
+		return st;
+	if ((st = get_str(po, "format", sizeof(fmt), fmt, NULL, rs)))
+		return st;
+	if (find_name(formats, fmt) < 0)
+		return resp_error(rs, 400, "format", "'format' must be pcap or pcapng");
+	sr->pcap_out.sz = sizeof(sr->pcap_out);
+	sr->pcap_out.format = (uint8_t)find_name(formats, fmt);
+	if ((st = get_uint(po, "rotate_size_mb", 1, 1048576, &v, &present, rs)))
+		return st;
+	if (present)
+		sr->pcap_out.rotate_bytes = v << 20;
+	if ((st = get_uint(po, "rotate_seconds", 1, 86400 * 7, &v, &present, rs)))
+		return st;
+	if (present)
+		sr->pcap_out.rotate_seconds = (uint32_t)v;
+	if ((st = get_uint(po, "max_files", 1, 1000000, &v, &present, rs)))
+		return st;
+	if (present)
+		sr->pcap_out.max_files = (uint32_t)v;
+	if ((st = get_uint(po, "snaplen", 64, 262144, &v, &present, rs)))
+		return st;
+	if (present)
+		sr->pcap_out.snaplen = (uint32_t)v;
+	if ((st = get_str(po, "filter", sizeof(sr->pcap_out_filter), sr->pcap_out_filter, &present,
+			  rs)))
+		return st;
+	sr->pcap_out.dir = sr->pcap_out_dir;
+	sr->pcap_out.filter = present ? sr->pcap_out_filter : NULL;
+	sr->has_pcap_out = true;
+	return 0;
+}
+
+static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const keys[] = { "interface", "pcap_file", "backend", "buffer_size_mb",
+					     "workers", "filter", "snaplen", "promiscuous",
+					     "tstamp", "duration_sec", "max_packets",
+					     "decrypt_key_file", "pcap_out", NULL };
+	struct start_req *sr;
+	char path[JCAPD_PATH_MAX], tst[16] = "kernel";
+	bool has_if, has_file, present;
+	uint64_t v;
+	int st;
+
+	sr = calloc(1, sizeof(*sr));
+	if (!sr)
+		return resp_error(rs, 500, NULL, "out of memory");
+	sr->promiscuous = true;
+	memcpy(sr->backend, "auto", 5);
+	if ((st = check_keys(body, keys, rs)))
+		goto out;
+	if ((st = get_str(body, "interface", sizeof(sr->interface), sr->interface, &has_if, rs)))
+		goto out;
+	if ((st = get_str(body, "pcap_file", sizeof(path), path, &has_file, rs)))
+		goto out;
+	if (has_if == has_file) {
+		st = resp_error(rs, 400, has_if ? "pcap_file" : "interface",
+				"give exactly one of 'interface' and 'pcap_file'");
+		goto out;
+	}
+	if (has_if && (!sr->interface[0] || strchr(sr->interface, '/'))) {
+		st = resp_error(rs, 400, "interface", "'interface' is not an interface name");
+		goto out;
+	}
+	if (has_file &&
+	    (st = confine("pcap_file", path, true, sr->pcap_file, sizeof(sr->pcap_file), rs)))
+		goto out;
+	if ((st = get_str(body, "backend", sizeof(sr->backend), sr->backend, NULL, rs)))
+		goto out;
+	if (find_name(backends_ok, sr->backend) < 0) {
+		st = resp_error(rs, 400, "backend",
+				"'backend' must be one of auto, pcap, afpacket, afxdp, file");
+		goto out;
+	}
+	if ((st = get_uint(body, "buffer_size_mb", 64, 2048, &v, &present, rs)))
+		goto out;
+	sr->buffer_size_mb = present ? (uint32_t)v : 0;
+	if ((st = get_uint(body, "workers", 1, 64, &v, &present, rs)))
+		goto out;
+	sr->workers = present ? (uint32_t)v : 1;
+	if ((st = get_str(body, "filter", sizeof(sr->filter), sr->filter, &sr->has_filter, rs)))
+		goto out;
+	if ((st = get_uint(body, "snaplen", 64, 262144, &v, &present, rs)))
+		goto out;
+	sr->snaplen = present ? (uint32_t)v : 0;
+	if ((st = get_bool(body, "promiscuous", &sr->promiscuous, rs)))
+		goto out;
+	if ((st = get_str(body, "tstamp", sizeof(tst), tst, NULL, rs)))
+		goto out;
+	sr->tstamp = find_name(tstamps, tst);
+	if (sr->tstamp < 0) {
+		st = resp_error(rs, 400, "tstamp", "'tstamp' must be kernel, hardware, ptp or ntp");
+		goto out;
+	}
+	if ((st = get_uint(body, "duration_sec", 1, 86400 * 365, &v, &present, rs)))
+		goto out;
+	sr->duration_sec = present ? (uint32_t)v : 0;
+	if ((st = get_uint(body, "max_packets", 1, INT64_MAX, &v, &present, rs)))
+		goto out;
+	sr->max_packets = present ? v : 0;
+	if ((st = get_str(body, "decrypt_key_file", sizeof(path), path, &present, rs)))
+		goto out;
+	if (present) {
+		if (!has_file) {
+			st = resp_error(rs, 400, "decrypt_key_file",
+					"'decrypt_key_file' applies to 'pcap_file' input only");
+			goto out;
+		}
+		if ((st = confine("decrypt_key_file", path, true, sr->decrypt_key_file,
+				  sizeof(sr->decrypt_key_file), rs)))
+			goto out;
+	}
+	if (json_object_get(body, "pcap_out") &&
+	    (st = parse_pcap_out(json_object_get(body, "pcap_out"), sr, rs)))
+		goto out;
+	st = session_start(sr, rs);
+out:
+	free(sr);
+	return st;
+}
+
+static int h_stop(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const keys[] = { "graceful", NULL };
+	bool graceful = true;
+	int st;
+
+	if ((st = check_keys(body, keys, rs)) || (st = get_bool(body, "graceful", &graceful, rs)))
+		return st;
+	return session_stop(graceful, rs);
+}
+
+static int h_status(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	return session_status(rs);
+}
+
+static int h_metrics(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	return session_metrics(rs);
+}
+
+static int h_prometheus(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	return session_prometheus(rs);
+}
+
+static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const keys[] = { "table_size", "idle_timeout_sec", "active_timeout_sec",
+					     "uniflow", "ended_ring_size", NULL };
+	struct capture_flow_config fc = { .sz = sizeof(fc) };
+	bool present;
+	uint64_t v;
+	int st;
+
+	fc.table_size = g_opts.table_size;
+	fc.idle_timeout_sec = g_opts.idle_timeout_sec;
+	fc.active_timeout_sec = g_opts.active_timeout_sec;
+	fc.ended_ring_size = g_opts.ended_ring_size;
+	if ((st = check_keys(body, keys, rs)))
+		return st;
+	if ((st = get_uint(body, "table_size", 4096, 16777216, &v, &present, rs)))
+		return st;
+	if (present)
+		fc.table_size = (uint32_t)v;
+	if ((st = get_uint(body, "idle_timeout_sec", 1, 86400, &v, &present, rs)))
+		return st;
+	if (present)
+		fc.idle_timeout_sec = (uint32_t)v;
+	if ((st = get_uint(body, "active_timeout_sec", 1, 604800, &v, &present, rs)))
+		return st;
+	if (present)
+		fc.active_timeout_sec = (uint32_t)v;
+	if ((st = get_uint(body, "ended_ring_size", 0, 16777216, &v, &present, rs)))
+		return st;
+	if (present)
+		fc.ended_ring_size = (uint32_t)v;
+	if ((st = get_bool(body, "uniflow", &fc.uniflow, rs)))
+		return st;
+	if (fc.idle_timeout_sec > fc.active_timeout_sec)
+		return resp_error(rs, 400, "idle_timeout_sec",
+				  "'idle_timeout_sec' must not exceed 'active_timeout_sec'");
+	return session_flow_enable(&fc, rs);
+}
+
+static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const keys[] = { "version", "collector", "port", "transport", "path",
+					     "template_refresh_sec", "observation_domain", "mtu",
+					     "uniflow", "nanoseconds", NULL };
+	static const char *const transports[] = { "udp", "tcp", "file", NULL };
+	struct netflow_req *nr;
+	char tr[8] = "udp", path[JCAPD_PATH_MAX];
+	bool present, has_coll;
+	uint64_t v;
+	int st;
+
+	nr = calloc(1, sizeof(*nr));
+	if (!nr)
+		return resp_error(rs, 500, NULL, "out of memory");
+	nr->cfg.sz = sizeof(nr->cfg);
+	if ((st = check_keys(body, keys, rs)))
+		goto out;
+	if ((st = get_uint(body, "version", 5, 10, &v, &present, rs)))
+		goto out;
+	if (!present || (v != 5 && v != 9 && v != 10)) {
+		st = resp_error(rs, 400, "version", "'version' must be 5, 9 or 10 (IPFIX)");
+		goto out;
+	}
+	nr->cfg.version = (uint16_t)v;
+	if ((st = get_str(body, "transport", sizeof(tr), tr, NULL, rs)))
+		goto out;
+	if (find_name(transports, tr) < 0) {
+		st = resp_error(rs, 400, "transport", "'transport' must be udp, tcp or file");
+		goto out;
+	}
+	nr->cfg.transport = (uint8_t)find_name(transports, tr);
+	if (nr->cfg.transport != CAPTURE_TRANSPORT_UDP && nr->cfg.version != 10) {
+		st = resp_error(rs, 400, "transport", "NetFlow v%u is sent over udp only",
+				nr->cfg.version);
+		goto out;
+	}
+	if ((st = get_str(body, "collector", sizeof(nr->collector), nr->collector, &has_coll, rs)))
+		goto out;
+	if ((st = get_str(body, "path", sizeof(path), path, &present, rs)))
+		goto out;
+	if (nr->cfg.transport == CAPTURE_TRANSPORT_FILE) {
+		if (has_coll) {
+			st = resp_error(rs, 400, "collector", "file transport takes 'path' only");
+			goto out;
+		}
+		if (!present) {
+			st = resp_error(rs, 400, "path", "file transport needs 'path'");
+			goto out;
+		}
+		if ((st = confine("path", path, false, nr->path, sizeof(nr->path), rs)))
+			goto out;
+		nr->cfg.path = nr->path;
+	} else {
+		if (present) {
+			st = resp_error(rs, 400, "path", "'path' is for the file transport only");
+			goto out;
+		}
+		if (!has_coll || !nr->collector[0]) {
+			st = resp_error(rs, 400, "collector", "'collector' (host) is required");
+			goto out;
+		}
+		nr->cfg.collector = nr->collector;
+	}
+	if ((st = get_uint(body, "port", 1, 65535, &v, &present, rs)))
+		goto out;
+	if (present && nr->cfg.transport == CAPTURE_TRANSPORT_FILE) {
+		st = resp_error(rs, 400, "port", "'port' is not used by the file transport");
+		goto out;
+	}
+	nr->cfg.port = present ? (uint16_t)v : 0;
+	if ((st = get_uint(body, "template_refresh_sec", 1, 86400, &v, &present, rs)))
+		goto out;
+	nr->cfg.template_refresh_sec = present ? (uint32_t)v : 0;
+	if ((st = get_uint(body, "observation_domain", 0, UINT32_MAX, &v, &present, rs)))
+		goto out;
+	nr->cfg.observation_domain = present ? (uint32_t)v : 0;
+	if ((st = get_uint(body, "mtu", 576, 65535, &v, &present, rs)))
+		goto out;
+	nr->cfg.mtu = present ? (uint32_t)v : 0;
+	if ((st = get_bool(body, "uniflow", &nr->cfg.uniflow, rs)))
+		goto out;
+	if ((st = get_bool(body, "nanoseconds", &nr->cfg.nanoseconds, rs)))
+		goto out;
+	if ((nr->cfg.uniflow || nr->cfg.nanoseconds) && nr->cfg.version != 10) {
+		st = resp_error(rs, 400, nr->cfg.uniflow ? "uniflow" : "nanoseconds",
+				"'%s' applies to IPFIX (version 10) only",
+				nr->cfg.uniflow ? "uniflow" : "nanoseconds");
+		goto out;
+	}
+	st = session_netflow_enable(nr, rs);
+out:
+	free(nr);
+	return st;
+}
+
+static int h_encryption(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const keys[] = { "algorithm", "key_file", NULL };
+	static const char *const ciphers[] = { "aes-256-gcm", "aes-128-gcm", "chacha20-poly1305",
+						NULL };
+	struct crypt_req *cr;
+	char alg[32] = "aes-256-gcm", path[JCAPD_PATH_MAX];
+	bool present;
+	int st;
+
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return resp_error(rs, 500, NULL, "out of memory");
+	cr->cfg.sz = sizeof(cr->cfg);
+	if ((st = check_keys(body, keys, rs)))
+		goto out;
+	if ((st = get_str(body, "algorithm", sizeof(alg), alg, NULL, rs)))
+		goto out;
+	if (find_name(ciphers, alg) < 0) {
+		st = resp_error(rs, 400, "algorithm",
+				"'algorithm' must be aes-256-gcm, aes-128-gcm or chacha20-poly1305");
+		goto out;
+	}
+	cr->cfg.cipher = (uint8_t)find_name(ciphers, alg);
+	if ((st = get_str(body, "key_file", sizeof(path), path, &present, rs)))
+		goto out;
+	if (!present) {
+		st = resp_error(rs, 400, "key_file", "'key_file' is required");
+		goto out;
+	}
+	if ((st = confine("key_file", path, true, cr->key_file, sizeof(cr->key_file), rs)))
+		goto out;
+	cr->cfg.key_file = cr->key_file;
+	st = session_encryption_enable(cr, rs);
+out:
+	free(cr);
+	return st;
+}
+
+static int h_verify(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const qkeys[] = { "image", "signature", "public_key", "digest",
+					      "padding", NULL };
+	static const char *const digests[] = { "sha256", "sha384", "sha512", NULL };
+	static const char *const paddings[] = { "pkcs1", "pss", "auto", NULL };
+	static const char *const fields[] = { "image", "signature", "public_key" };
+	char paths[3][JCAPD_PATH_MAX], detail[512] = "";
+	struct capture_verify_opts vo = { .sz = sizeof(vo) };
+	const char *bad, *d, *p;
+	int st, r, i;
+
+	bad = http_query_unknown(rq, qkeys);
+	if (bad)
+		return resp_error(rs, 400, bad, "unknown or repeated query parameter '%s'", bad);
+	for (i = 0; i < 3; i++) {
+		const char *v = http_query(rq, fields[i]);
+
+		if (!v || !*v)
+			return resp_error(rs, 400, fields[i], "query parameter '%s' is required",
+					  fields[i]);
+	}
+	for (i = 0; i < 3; i++)
+		if ((st = confine(fields[i], http_query(rq, fields[i]), true, paths[i],
+				  sizeof(paths[i]), rs)))
+			return st;
+	d = http_query(rq, "digest");
+	if (d && find_name(digests, d) < 0)
+		return resp_error(rs, 400, "digest", "'digest' must be sha256, sha384 or sha512");
+	vo.digest = d ? d : "sha256";
+	p = http_query(rq, "padding");
+	if (p && find_name(paddings, p) < 0)
+		return resp_error(rs, 400, "padding", "'padding' must be pkcs1, pss or auto");
+	vo.padding = p ? (uint8_t)find_name(paddings, p) : CAPTURE_SIG_PKCS1;
+	r = capture_verify_firmware(paths[0], paths[1], paths[2], &vo, detail, sizeof(detail));
+	if (r < 0)
+		return resp_error(rs, 400, NULL, "verification could not run: %s%s%s",
+				  capture_strerror(r), detail[0] ? ": " : "", detail);
+	rs->json = json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}",
+			     "result", capture_verify_result_name(r),
+			     "valid", r == CAPTURE_VERIFY_VALID, "code", r, "detail", detail,
+			     "image", paths[0], "signature", paths[1], "public_key", paths[2],
+			     "digest", vo.digest);
+	rs->status = 200;
+	return 200;
+}
+
+static int h_healthz(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	rs->json = json_pack("{s:s, s:s, s:s}", "status", "ok", "session", session_state_name(),
+			     "version", capture_version());
+	rs->status = 200;
+	return 200;
+}
+
+static int h_openapi(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	size_t n = strlen(jcapd_openapi_json);
+
+	rs->text = malloc(n + 1);
+	if (!rs->text)
+		return resp_error(rs, 500, NULL, "out of memory");
+	memcpy(rs->text, jcapd_openapi_json, n + 1);
+	rs->text_len = n;
+	rs->content_type = "application/json";
+	rs->status = 200;
+	return 200;
+}
+
+static int h_flows(const struct req *rq, const json_t *body, struct resp *rs);
+
+/* ---------------------------------------------------------------- router */
+
+enum auth_need { AUTH_NONE, AUTH_READ, AUTH_WRITE };
+
+struct route {
+	const char *method;
+	const char *path;
+	int (*fn)(const struct req *rq, const json_t *body, struct resp *rs);
+	enum auth_need auth;
+};
+
+static const struct route routes[] = {
+	{ "GET", PREFIX "/backends", h_backends, AUTH_READ },
+	{ "POST", PREFIX "/start", h_start, AUTH_WRITE },
+	{ "POST", PREFIX "/stop", h_stop, AUTH_WRITE },
+	{ "GET", PREFIX "/status", h_status, AUTH_READ },
+	{ "GET", PREFIX "/metrics", h_metrics, AUTH_READ },
+	{ "POST", PREFIX "/flow/meter/enable", h_flow_enable, AUTH_WRITE },
+	{ "GET", PREFIX "/flows", h_flows, AUTH_READ },
+	{ "POST", PREFIX "/netflow/export/enable", h_netflow, AUTH_WRITE },
+	{ "POST", PREFIX "/encryption/enable", h_encryption, AUTH_WRITE },
+	{ "GET", PREFIX "/firmware/verify", h_verify, AUTH_WRITE },
+	{ "GET", "/metrics", h_prometheus, AUTH_READ },
+	{ "GET", "/healthz", h_healthz, AUTH_NONE },
+	{ "GET", "/openapi.json", h_openapi, AUTH_NONE },
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* "application/json" with optional parameters (charset=utf-8). */
+static bool is_json_type(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (!ct || strncasecmp(ct, "application/json", n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+bool routes_is_slow(const char *method, const char *path)
+{
+	/* reads of counters, health and the document never wait for anything */
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return strcmp(path, PREFIX "/status") == 0 || strcmp(path, PREFIX "/flows") == 0 ||
+		       strcmp(path, PREFIX "/firmware/verify") == 0;
+	return strncmp(path, PREFIX "/", strlen(PREFIX "/")) == 0;
+}
+
+void routes_dispatch(const struct req *rq, struct resp *rs)
+{
+	const struct route *rt = NULL;
+	const char *method = rq->method;
+	json_t *body = NULL;
+	json_error_t jerr;
+	bool path_known = false;
+	size_t i;
+	int a;
+
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	for (i = 0; i < N_ROUTES; i++) {
+		if (strcmp(routes[i].path, rq->path) != 0)
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, method) == 0)
+			rt = &routes[i];
+	}
+	if (!path_known) {
+		resp_error(rs, 404, NULL, "no such endpoint: %s", rq->path);
+		return;
+	}
+	if (!rt) {
+		for (i = 0; i < N_ROUTES; i++)
+			if (strcmp(routes[i].path, rq->path) == 0)
+				rs->allow = strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD"
+										 : "POST";
+		resp_error(rs, 405, NULL, "method %s not allowed on %s", rq->method, rq->path);
+		return;
+	}
+	if (rt->auth == AUTH_WRITE || (rt->auth == AUTH_READ && g_opts.auth_reads)) {
+		a = auth_check(rq->auth_header);
+		if (a == 401) {
+			rs->www_auth = true;
+			resp_error(rs, 401, NULL, "missing bearer token (Authorization: Bearer ...)");
+			return;
+		}
+		if (a == 403) {
+			resp_error(rs, 403, NULL, "invalid token");
+			return;
+		}
+	}
+	if (strcmp(rt->method, "POST") == 0) {
+		if (rq->body_len > 0 && !is_json_type(rq->content_type)) {
+			resp_error(rs, 415, NULL, "Content-Type must be application/json");
+			return;
+		}
+		if (rq->body_len == 0) {
+			body = json_object();
+		} else {
+			body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
+			if (!body) {
+				resp_error(rs, 400, NULL, "invalid JSON: %s (line %d, column %d)",
+					   jerr.text, jerr.line, jerr.column);
+				return;
+			}
+			if (!json_is_object(body)) {
+				json_decref(body);
+				resp_error(rs, 400, NULL, "the body must be a JSON object");
+				return;
+			}
+		}
+	} else if (rq->body_len > 0) {
+		resp_error(rs, 400, NULL, "%s takes no request body", rq->path);
+		return;
+	}
+	if (strcmp(rt->path, PREFIX "/firmware/verify") != 0 &&
+	    strcmp(rt->path, PREFIX "/flows") != 0) {
+		static const char *const none[] = { NULL };
+		const char *bad = http_query_unknown(rq, none);
+
+		if (bad) {
+			resp_error(rs, 400, bad, "unknown query parameter '%s'", bad);
+			return;
+		}
+	}
+	rt->fn(rq, body, rs);
+	json_decref(body);
+	if (!rs->json && !rs->text)
+		resp_error(rs, 500, NULL, "internal error: empty reply");
+}
+
+/* ---------------------------------------------------------------- flows query */
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_ip_filter(const char *s, struct flow_query *q)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max;
+	uint64_t pfx;
+
+	if (n == 0 || n >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	memset(q->ip, 0, sizeof(q->ip));
+	if (inet_pton(AF_INET, addr, q->ip) == 1) {
+		q->ip_version = 4;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, q->ip) == 1) {
+		q->ip_version = 6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	q->prefix = max;
+	if (slash) {
+		if (parse_u64(slash + 1, max, &pfx))
+			return -EINVAL;
+		q->prefix = (unsigned)pfx;
+	}
+	q->has_ip = true;
+	return 0;
+}
+
+static int h_flows(const struct req *rq, const json_t *body, struct resp *rs)
+{
+	static const char *const qkeys[] = { "limit", "sort_by", "ip", "port", "proto", "state",
+					      NULL };
+	static const char *const sorts[] = { "bytes", "packets", "duration", "last_seen", NULL };
+	static const struct { const char *name; int num; } protos[] = {
+		{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
+		{ "icmpv6", 58 }, { "sctp", 132 },
+	};
+	struct flow_query q = { .limit = 10, .port = -1, .proto = -1 };
+	const char *bad, *v;
+	uint64_t n;
+
+	bad = http_query_unknown(rq, qkeys);
+	if (bad)
+		return resp_error(rs, 400, bad, "unknown or repeated query parameter '%s'", bad);
+	v = http_query(rq, "limit");
+	if (v && parse_u64(v, 1000000, &q.limit))
+		return resp_error(rs, 400, "limit", "'limit' must be 0 (all) .. 1000000");
+	v = http_query(rq, "sort_by");
+	if (v) {
+		q.sort = find_name(sorts, v);
+		if (q.sort < 0)
+			return resp_error(rs, 400, "sort_by",
+					  "'sort_by' must be bytes, packets, duration or last_seen");
+	}
+	v = http_query(rq, "ip");
+	if (v && parse_ip_filter(v, &q))
+		return resp_error(rs, 400, "ip", "'ip' must be an IPv4/IPv6 address or CIDR");
+	v = http_query(rq, "port");
+	if (v) {
+		if (parse_u64(v, 65535, &n))
+			return resp_error(rs, 400, "port", "'port' must be 0..65535");
+		q.port = (int32_t)n;
+	}
+	v = http_query(rq, "proto");
+	if (v) {
+		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (strcasecmp(protos[i].name, v) == 0)
+				q.proto = protos[i].num;
+		if (q.proto < 0) {
+			if (parse_u64(v, 255, &n))
+				return resp_error(rs, 400, "proto",
+						  "'proto' must be tcp, udp, icmp, icmpv6, sctp, "
+						  "gre, esp or a number 0..255");
+			q.proto = (int32_t)n;
+		}
+	}
+	v = http_query(rq, "state");
+	if (v) {
+		if (strcmp(v, "all") == 0)
+			q.all = true;
+		else if (strcmp(v, "active") != 0)
+			return resp_error(rs, 400, "state", "'state' must be active or all");
+	}
+	return session_flows(&q, rs);
+}

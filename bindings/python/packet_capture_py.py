@@ -1,0 +1,878 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""packet_capture_py: Python binding of libpacket_capture (ctypes, standard library only).
+
+    from packet_capture_py import PacketCaptureEngine
+    with PacketCaptureEngine(pcap_file="trace.pcap") as eng:
+        eng.enable_flow_metering(idle_timeout_sec=30)
+        eng.start()              # returns at once; capture runs in the background
+        eng.wait()               # until the file is fully read
+        for f in eng.get_flows(limit=0, include_finished=True):
+            print(f.src_ip, f.dst_ip, f.packets + f.rev_packets)
+
+The library is found next to this module, in the build tree ($PC_BUILD_DIR or
+../../build) or wherever PACKET_CAPTURE_LIB points. Library errors raise
+PacketCaptureError carrying the code and the library's messages; bad Python
+arguments raise ValueError/TypeError before the library is called.
+"""
+import ctypes
+import ctypes.util
+import dataclasses
+import errno as _errno
+import ipaddress
+import logging
+import os
+import struct
+import threading
+import time
+from typing import Callable, Dict, Iterator, List, Optional
+
+__all__ = [
+    "PacketCaptureEngine", "PacketCaptureError", "PacketInfo", "FlowStats", "CaptureMetrics",
+    "BackendInfo", "FirmwareVerification", "get_available_backends", "list_backends",
+    "verify_firmware", "decrypt_file", "read_pcap", "library_version", "load_library",
+]
+
+# ---------------------------------------------------------------- the library
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _candidates():
+    env = os.environ.get("PACKET_CAPTURE_LIB")
+    if env:
+        yield env
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (here,
+              os.environ.get("PC_BUILD_DIR"),
+              os.path.normpath(os.path.join(here, "..", "..", "build"))):
+        if d:
+            for name in ("libpacket_capture.so", "libpacket_capture.so.0"):
+                yield os.path.join(d, name)
+    found = ctypes.util.find_library("packet_capture")
+    if found:
+        yield found
+
+
+class _Struct(ctypes.Structure):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        if "sz" in dict(self._fields_):
+            self.sz = ctypes.sizeof(self)
+
+
+u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+
+class CaptureConfig(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("interface", ctypes.c_char_p),
+                ("pcap_file", ctypes.c_char_p), ("backend", ctypes.c_char_p),
+                ("filter", ctypes.c_char_p), ("snaplen", u32), ("buffer_size_mb", u32),
+                ("workers", u32), ("promiscuous", ctypes.c_bool), ("tstamp", u8),
+                ("max_packets", u64), ("duration_sec", u32), ("log_fn", LOG_FN),
+                ("log_ctx", ctypes.c_void_p), ("log_level", ctypes.c_int),
+                ("export_queue", u32), ("decrypt_key_file", ctypes.c_char_p),
+                ("user", ctypes.c_char_p)]
+
+
+class CaptureFlowConfig(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("table_size", u32), ("idle_timeout_sec", u32),
+                ("active_timeout_sec", u32), ("uniflow", ctypes.c_bool),
+                ("ended_ring_size", u32), ("idle_timeout_ms", u32)]
+
+
+class CaptureFlow(_Struct):
+    _fields_ = [("src_ip", u8 * 16), ("dst_ip", u8 * 16), ("src_port", u16),
+                ("dst_port", u16), ("vlan", u16), ("ip_version", u8), ("proto", u8),
+                ("tcp_flags", u8), ("rev_tcp_flags", u8), ("icmp_type", u8),
+                ("icmp_code", u8), ("end_reason", u8), ("pad0", u8), ("worker", u16),
+                ("packets", u64), ("bytes", u64), ("rev_packets", u64), ("rev_bytes", u64),
+                ("first_ns", u64), ("last_ns", u64), ("rev_first_ns", u64),
+                ("rev_last_ns", u64), ("fwd_first_ns", u64), ("fwd_last_ns", u64)]
+
+
+class CaptureFlowKey(_Struct):
+    _fields_ = [("ip_version", u8), ("proto", u8), ("vlan", u16), ("src_ip", u8 * 16),
+                ("dst_ip", u8 * 16), ("src_port", u16), ("dst_port", u16)]
+
+
+SKIP_MAX = 16
+_STATS_U64 = ("packets_read", "bytes_read", "packets_in_flows", "bytes_in_flows")
+_STATS_U64_2 = ("flows_created", "flows_exported", "flows_active", "flows_idle",
+                "flows_active_timeout", "flows_end", "flows_evicted", "flows_shutdown",
+                "flows_dropped", "export_queue_drops", "packets_in_dropped_records",
+                "fragments_tracked", "fragments_matched", "kernel_packets", "kernel_drops",
+                "kernel_freeze_q", "kernel_ifdrops", "xdp_rx_ring_full", "xdp_fill_ring_empty",
+                "writer_packets", "writer_bytes", "writer_queue_drops", "writer_files",
+                "writer_errors", "export_records", "export_messages", "export_errors",
+                "export_not_exportable", "export_tcp_queue_drops", "ended_ring_records",
+                "first_ns", "last_ns")
+
+
+class CaptureStats(_Struct):
+    _fields_ = ([("sz", ctypes.c_size_t)] + [(n, u64) for n in _STATS_U64] +
+                [("skipped", u64 * SKIP_MAX)] + [(n, u64) for n in _STATS_U64_2] +
+                [("workers", u32), ("pad0", u32)])
+
+
+class CaptureStatus(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("state", ctypes.c_int),
+                ("backend", ctypes.c_char * 16), ("backend_reason", ctypes.c_char * 512),
+                ("interface", ctypes.c_char * 64), ("pcap_file", ctypes.c_char * 256),
+                ("start_ns", u64), ("stop_ns", u64), ("workers", u32),
+                ("tstamp_source", ctypes.c_char * 32), ("tstamp_detail", ctypes.c_char * 128),
+                ("xdp_mode", ctypes.c_char * 32), ("input_bytes", u64), ("input_done", u64)]
+
+
+class CaptureBackendInfo(_Struct):
+    _fields_ = [("name", ctypes.c_char * 16), ("available", ctypes.c_bool),
+                ("preference", ctypes.c_int), ("reason", ctypes.c_char * 256)]
+
+
+class CaptureNetflowConfig(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("version", u16), ("transport", u8),
+                ("uniflow", ctypes.c_bool), ("collector", ctypes.c_char_p), ("port", u16),
+                ("path", ctypes.c_char_p), ("template_refresh_sec", u32),
+                ("observation_domain", u32), ("mtu", u32), ("nanoseconds", ctypes.c_bool),
+                ("tcp_queue_records", u32)]
+
+
+class CaptureExportOpts(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("observation_domain", u32),
+                ("template_refresh_sec", u32), ("mtu", u32), ("store_max_rows", u64),
+                ("store_max_age_sec", u32), ("uniflow", ctypes.c_bool)]
+
+
+class CapturePcapOutConfig(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("dir", ctypes.c_char_p), ("format", u8),
+                ("rotate_bytes", u64), ("rotate_seconds", u32), ("max_files", u32),
+                ("snaplen", u32), ("filter", ctypes.c_char_p), ("queue_packets", u32)]
+
+
+class CaptureEncryptionConfig(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("key_file", ctypes.c_char_p), ("cipher", u8)]
+
+
+class CaptureVerifyOpts(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("digest", ctypes.c_char_p), ("padding", u8)]
+
+
+class CaptureQuery(_Struct):
+    _fields_ = [("sz", ctypes.c_size_t), ("since_ns", u64), ("until_ns", u64),
+                ("ip", ctypes.c_char_p), ("port", ctypes.c_int32), ("proto", ctypes.c_int32),
+                ("limit", u64)]
+
+
+# C struct name -> ctypes class, for the layout test
+STRUCTS = {
+    "capture_config": CaptureConfig, "capture_flow_config": CaptureFlowConfig,
+    "capture_flow": CaptureFlow, "capture_flow_key": CaptureFlowKey,
+    "capture_stats": CaptureStats, "capture_status": CaptureStatus,
+    "capture_backend_info": CaptureBackendInfo, "capture_netflow_config": CaptureNetflowConfig,
+    "capture_export_opts": CaptureExportOpts, "capture_pcap_out_config": CapturePcapOutConfig,
+    "capture_encryption_config": CaptureEncryptionConfig,
+    "capture_verify_opts": CaptureVerifyOpts, "capture_query": CaptureQuery,
+}
+
+FLOW_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(CaptureFlow), ctypes.c_size_t)
+
+_P = ctypes.c_void_p
+_S = ctypes.c_char_p
+_I = ctypes.c_int
+_SIGS = {
+    "capture_strerror": (_S, [_I]),
+    "capture_init": (_I, [ctypes.POINTER(_P), ctypes.POINTER(CaptureConfig)]),
+    "capture_destroy": (None, [_P]),
+    "capture_last_error": (_S, [_P]),
+    "capture_end_reason_name": (_S, [_I]),
+    "capture_flow_enable": (_I, [_P, ctypes.POINTER(CaptureFlowConfig)]),
+    "capture_set_flow_callback": (_I, [_P, FLOW_FN, _P]),
+    "capture_flow_lookup": (_I, [_P, ctypes.POINTER(CaptureFlowKey),
+                                 ctypes.POINTER(CaptureFlow)]),
+    "capture_flow_get_all": (ctypes.c_int64, [_P, ctypes.POINTER(CaptureFlow), ctypes.c_size_t,
+                                              ctypes.c_uint, ctypes.POINTER(u64)]),
+    "capture_start": (_I, [_P]),
+    "capture_poll": (_I, [_P, _I]),
+    "capture_stop": (_I, [_P, ctypes.c_bool]),
+    "capture_request_stop": (None, [_P]),
+    "capture_skip_name": (_S, [_I]),
+    "capture_get_stats": (_I, [_P, ctypes.POINTER(CaptureStats)]),
+    "capture_get_worker_stats": (_I, [_P, ctypes.c_uint, ctypes.POINTER(CaptureStats)]),
+    "capture_stats_json": (_I, [_P, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_bool]),
+    "capture_get_status": (_I, [_P, ctypes.POINTER(CaptureStatus)]),
+    "capture_list_backends": (_I, [ctypes.POINTER(CaptureBackendInfo), ctypes.c_size_t]),
+    "capture_netflow_enable": (_I, [_P, ctypes.POINTER(CaptureNetflowConfig)]),
+    "capture_export_add": (_I, [_P, _S, ctypes.POINTER(CaptureExportOpts)]),
+    "capture_pcap_out_enable": (_I, [_P, ctypes.POINTER(CapturePcapOutConfig)]),
+    "capture_set_encryption": (_I, [_P, ctypes.POINTER(CaptureEncryptionConfig)]),
+    "capture_decrypt_file": (_I, [_S, _S, _S, ctypes.c_char_p, ctypes.c_size_t]),
+    "capture_verify_result_name": (_S, [_I]),
+    "capture_verify_firmware": (_I, [_S, _S, _S, ctypes.POINTER(CaptureVerifyOpts),
+                                     ctypes.c_char_p, ctypes.c_size_t]),
+    "capture_add_artifact": (_I, [_P, _S, _S, _S, ctypes.POINTER(CaptureVerifyOpts)]),
+    "capture_flow_to_json": (_I, [ctypes.POINTER(CaptureFlow), ctypes.c_char_p,
+                                  ctypes.c_size_t]),
+    "capture_version": (_S, []),
+}
+
+
+def load_library(path=None):
+    """Load (once) and return the ctypes handle of libpacket_capture."""
+    global _lib
+    with _lib_lock:
+        if _lib is not None and path is None:
+            return _lib
+        tried = []
+        for cand in ([path] if path else _candidates()):
+            if not os.path.exists(cand) and os.sep in cand:
+                tried.append(cand)
+                continue
+            try:
+                lib = ctypes.CDLL(cand)
+            except OSError as e:
+                tried.append("%s (%s)" % (cand, e))
+                continue
+            for name, (res, args) in _SIGS.items():
+                fn = getattr(lib, name)
+                fn.restype = res
+                fn.argtypes = args
+            _lib = lib
+            return lib
+        raise OSError("libpacket_capture not found; tried: %s (set PACKET_CAPTURE_LIB)"
+                      % ", ".join(tried))
+
+
+def library_version() -> str:
+    return load_library().capture_version().decode()
+
+
+# ---------------------------------------------------------------- errors
+
+class PacketCaptureError(Exception):
+    """A library call failed. code: the positive error number (an errno value or a
+    CAPTURE_E_* code >= 1000); name: its symbolic name; message: capture_strerror();
+    detail: capture_last_error() (the specific reason), may be empty."""
+
+    NAMES = {1000: "CAPTURE_E_STATE", 1001: "CAPTURE_E_CONFIG", 1002: "CAPTURE_E_FILTER",
+             1003: "CAPTURE_E_FORMAT", 1004: "CAPTURE_E_TRUNCATED", 1005: "CAPTURE_E_BACKEND",
+             1006: "CAPTURE_E_LINKTYPE", 1007: "CAPTURE_E_VERIFY", 1008: "CAPTURE_E_KEY",
+             1009: "CAPTURE_E_WRONG_KEY", 1010: "CAPTURE_E_AUTH", 1011: "CAPTURE_E_TARGET",
+             1012: "CAPTURE_E_NOT_FOUND", 1013: "CAPTURE_E_PRIV", 1014: "CAPTURE_E_DB",
+             1015: "CAPTURE_E_CRYPTO", 1016: "CAPTURE_E_EOF"}
+
+    def __init__(self, code, message, detail="", call=""):
+        self.code = abs(int(code))
+        self.name = self.NAMES.get(self.code) or _errno.errorcode.get(self.code,
+                                                                      "E%d" % self.code)
+        self.message = message
+        self.detail = detail or ""
+        self.call = call
+        text = "%s: %s" % (call, message) if call else message
+        if self.detail and self.detail != message:
+            text += ": " + self.detail
+        super().__init__(text)
+
+
+def _check(rc, call, handle=None, detail=None):
+    if rc >= 0:
+        return rc
+    lib = load_library()
+    msg = lib.capture_strerror(int(rc)).decode(errors="replace")
+    if detail is None:
+        d = lib.capture_last_error(handle)
+        detail = d.decode(errors="replace") if d else ""
+    raise PacketCaptureError(-rc, msg, detail, call)
+
+
+def _b(s):
+    if s is None:
+        return None
+    if isinstance(s, bytes):
+        return s
+    if isinstance(s, os.PathLike):
+        s = os.fspath(s)
+    if not isinstance(s, str):
+        raise TypeError("expected str, got %r" % (s,))
+    return s.encode()
+
+
+def _u32(name, v, lo=0, hi=0xFFFFFFFF):
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("%s must be an int" % name)
+    if not lo <= v <= hi:
+        raise ValueError("%s must be in %d..%d, got %d" % (name, lo, hi, v))
+    return v
+
+
+# ---------------------------------------------------------------- value types
+
+STATE_NAMES = {0: "idle", 1: "running", 2: "done", 3: "stopped", 4: "failed"}
+SKIP_NAMES = ("non_ip", "truncated", "malformed", "unsupported_link", "fragment_unmatched",
+              "filtered", "flow_disabled")
+EXPIRE_FIELDS = (("idle", "flows_idle"), ("active", "flows_active_timeout"),
+                 ("end", "flows_end"), ("evicted", "flows_evicted"),
+                 ("shutdown", "flows_shutdown"))
+RECORD_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port", "proto", "ip_version", "vlan",
+                 "packets", "bytes", "rev_packets", "rev_bytes", "tcp_flags", "rev_tcp_flags",
+                 "first_ns", "last_ns", "icmp_type", "icmp_code", "end_reason", "worker")
+
+
+@dataclasses.dataclass
+class PacketInfo:
+    """One packet of a capture file (see read_pcap)."""
+    timestamp_ns: int
+    caplen: int
+    length: int		# on the wire
+    data: bytes
+    linktype: int = 1
+
+
+@dataclasses.dataclass
+class FlowStats:
+    """A flow record; the first 19 fields carry the JSON flow record's names."""
+    src_ip: str
+    dst_ip: str
+    src_port: int
+    dst_port: int
+    proto: int
+    ip_version: int
+    vlan: int
+    packets: int
+    bytes: int
+    rev_packets: int
+    rev_bytes: int
+    tcp_flags: int
+    rev_tcp_flags: int
+    first_ns: int
+    last_ns: int
+    icmp_type: int
+    icmp_code: int
+    end_reason: str
+    worker: int
+    rev_first_ns: int = 0
+    rev_last_ns: int = 0
+    fwd_first_ns: int = 0
+    fwd_last_ns: int = 0
+
+    @property
+    def duration_ns(self) -> int:
+        return max(0, self.last_ns - self.first_ns)
+
+    def to_dict(self) -> Dict:
+        """The flow record, as `jcap -F json` prints it."""
+        return {k: getattr(self, k) for k in RECORD_FIELDS}
+
+    @classmethod
+    def _from_c(cls, f, reason_names):
+        n = 4 if f.ip_version == 4 else 16
+        src = bytes(f.src_ip[:n])
+        dst = bytes(f.dst_ip[:n])
+        return cls(str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst)),
+                   f.src_port, f.dst_port, f.proto, f.ip_version, f.vlan, f.packets, f.bytes,
+                   f.rev_packets, f.rev_bytes, f.tcp_flags, f.rev_tcp_flags, f.first_ns,
+                   f.last_ns, f.icmp_type, f.icmp_code, reason_names(f.end_reason), f.worker,
+                   f.rev_first_ns, f.rev_last_ns, f.fwd_first_ns, f.fwd_last_ns)
+
+
+@dataclasses.dataclass
+class CaptureMetrics:
+    """Counters of a session (totals, or one worker's). pps/bps: rates since the
+    previous get_metrics() call on the same engine (0.0 on the first)."""
+    packets_read: int = 0
+    bytes_read: int = 0
+    packets_in_flows: int = 0
+    bytes_in_flows: int = 0
+    skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
+    flows_created: int = 0
+    flows_exported: int = 0
+    flows_active: int = 0
+    expired: Dict[str, int] = dataclasses.field(default_factory=dict)
+    flows_dropped: int = 0
+    export_queue_drops: int = 0
+    packets_in_dropped_records: int = 0
+    fragments_tracked: int = 0
+    fragments_matched: int = 0
+    kernel_packets: int = 0
+    kernel_drops: int = 0
+    kernel_freeze_q: int = 0
+    kernel_ifdrops: int = 0
+    xdp_rx_ring_full: int = 0
+    xdp_fill_ring_empty: int = 0
+    writer_packets: int = 0
+    writer_bytes: int = 0
+    writer_queue_drops: int = 0
+    writer_files: int = 0
+    writer_errors: int = 0
+    export_records: int = 0
+    export_messages: int = 0
+    export_errors: int = 0
+    export_not_exportable: int = 0
+    export_tcp_queue_drops: int = 0
+    ended_ring_records: int = 0
+    first_ns: int = 0
+    last_ns: int = 0
+    workers: int = 0
+    pps: float = 0.0
+    bps: float = 0.0
+    per_worker: List["CaptureMetrics"] = dataclasses.field(default_factory=list)
+
+    @property
+    def packets_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    @classmethod
+    def _from_c(cls, st):
+        m = cls()
+        for name in _STATS_U64 + _STATS_U64_2:
+            if hasattr(m, name):
+                setattr(m, name, getattr(st, name))
+        m.skipped = {n: st.skipped[i] for i, n in enumerate(SKIP_NAMES)}
+        m.expired = {n: getattr(st, f) for n, f in EXPIRE_FIELDS}
+        m.workers = st.workers
+        return m
+
+
+@dataclasses.dataclass
+class BackendInfo:
+    name: str
+    available: bool
+    preference: int
+    reason: str
+
+
+@dataclasses.dataclass
+class FirmwareVerification:
+    valid: bool
+    result: str		# "valid", "invalid_signature", "wrong_key_type", "unreadable", "weak_key"
+    code: int
+    detail: str
+
+
+# ---------------------------------------------------------------- module functions
+
+def list_backends() -> List[BackendInfo]:
+    """Every backend the library knows of, available or not, with the reason."""
+    lib = load_library()
+    arr = (CaptureBackendInfo * 32)()
+    n = _check(lib.capture_list_backends(arr, 32), "capture_list_backends")
+    return [BackendInfo(b.name.decode(), bool(b.available), b.preference,
+                        b.reason.decode(errors="replace")) for b in arr[:min(n, 32)]]
+
+
+def get_available_backends() -> List[str]:
+    """Names of the backends usable here, most preferred first."""
+    return [b.name for b in sorted(list_backends(), key=lambda b: -b.preference)
+            if b.available]
+
+
+_DIGESTS = ("sha256", "sha384", "sha512")
+_PADDINGS = {"pkcs1": 0, "pss": 1, "auto": 2}
+
+
+def verify_firmware(image, signature, public_key, digest="sha256",
+                    padding="pkcs1") -> FirmwareVerification:
+    """Check a detached signature over @image. A verdict (valid or not) is
+    returned; arguments the library cannot use raise PacketCaptureError."""
+    if digest not in _DIGESTS:
+        raise ValueError("digest must be one of %s" % (_DIGESTS,))
+    if padding not in _PADDINGS:
+        raise ValueError("padding must be one of %s" % (tuple(_PADDINGS),))
+    lib = load_library()
+    opts = CaptureVerifyOpts(digest=digest.encode(), padding=_PADDINGS[padding])
+    detail = ctypes.create_string_buffer(512)
+    rc = lib.capture_verify_firmware(_b(image), _b(signature), _b(public_key),
+                                     ctypes.byref(opts), detail, 512)
+    text = detail.value.decode(errors="replace")
+    _check(rc, "capture_verify_firmware", detail=text)
+    return FirmwareVerification(rc == 0, lib.capture_verify_result_name(rc).decode(), rc, text)
+
+
+def decrypt_file(key_file, src, dst) -> None:
+    """Decrypt a capture written with encryption on; raises PacketCaptureError
+    (CAPTURE_E_WRONG_KEY, CAPTURE_E_AUTH, CAPTURE_E_TRUNCATED, ...)."""
+    lib = load_library()
+    msg = ctypes.create_string_buffer(512)
+    rc = lib.capture_decrypt_file(_b(key_file), _b(src), _b(dst), msg, 512)
+    _check(rc, "capture_decrypt_file", detail=msg.value.decode(errors="replace"))
+
+
+def read_pcap(path) -> Iterator[PacketInfo]:
+    """Packets of a classic pcap (either byte order, us or ns) or pcapng file,
+    such as those the engine's packet writer stores."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4:
+        raise ValueError("%s: too short for a capture file" % path)
+    magic = data[:4]
+    classic = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+               b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1)}
+    if magic in classic:
+        e, mult = classic[magic]
+        if len(data) < 24:
+            raise ValueError("%s: truncated file header" % path)
+        linktype = struct.unpack_from(e + "I", data, 20)[0] & 0x0FFFFFFF
+        off = 24
+        while off < len(data):
+            if off + 16 > len(data):
+                raise ValueError("%s: truncated record header at %d" % (path, off))
+            sec, frac, incl, orig = struct.unpack_from(e + "IIII", data, off)
+            if off + 16 + incl > len(data):
+                raise ValueError("%s: truncated packet at %d" % (path, off))
+            yield PacketInfo(sec * 1000000000 + frac * mult, incl, orig,
+                             data[off + 16:off + 16 + incl], linktype)
+            off += 16 + incl
+        return
+    if magic == b"\x0a\x0d\x0d\x0a":
+        yield from _read_pcapng(path, data)
+        return
+    raise ValueError("%s: not a pcap or pcapng file" % path)
+
+
+def _read_pcapng(path, data):
+    off, e, ifaces = 0, "<", []
+    while off + 12 <= len(data):
+        if data[off:off + 4] == b"\x0a\x0d\x0d\x0a":
+            e = "<" if data[off + 8:off + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            ifaces = []
+        btype, blen = struct.unpack_from(e + "II", data, off)
+        if blen < 12 or off + blen > len(data):
+            raise ValueError("%s: bad block length at %d" % (path, off))
+        body = data[off + 8:off + blen - 4]
+        if btype == 1:		# interface description: linktype + tsresol option
+            lt = struct.unpack_from(e + "H", body, 0)[0]
+            res, p = 1000, 8
+            while p + 4 <= len(body):
+                code, ln = struct.unpack_from(e + "HH", body, p)
+                if code == 0:
+                    break
+                if code == 9 and ln >= 1:
+                    v = body[p + 4]
+                    res = (10 ** 9 // (10 ** (v & 0x7F))) if not v & 0x80 else None
+                p += 4 + ((ln + 3) & ~3)
+            ifaces.append((lt, res))
+        elif btype == 6:	# enhanced packet
+            ifid, hi, lo, cap, orig = struct.unpack_from(e + "IIIII", body, 0)
+            lt, res = ifaces[ifid] if ifid < len(ifaces) else (1, 1000)
+            ts = (hi << 32) | lo
+            yield PacketInfo(ts * res if res else ts, cap, orig, body[20:20 + cap], lt)
+        off += blen
+
+
+# ---------------------------------------------------------------- the engine
+
+_SORTS = {
+    "bytes": lambda f: f.bytes + f.rev_bytes,
+    "packets": lambda f: f.packets + f.rev_packets,
+    "duration": lambda f: f.last_ns - f.first_ns,
+    "last_seen": lambda f: f.last_ns,
+}
+_BACKENDS = ("auto", "pcap", "afpacket", "afxdp", "file")
+_TSTAMPS = {"kernel": 0, "hardware": 1, "ptp": 2, "ntp": 3}
+_LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
+_CIPHERS = {"aes-256-gcm": 0, "aes-128-gcm": 1, "chacha20-poly1305": 2}
+_TRANSPORTS = {"udp": 0, "tcp": 1, "file": 2}
+_FLAG_ACTIVE, _FLAG_ENDED = 1, 2
+_log = logging.getLogger("packet_capture")
+
+
+class PacketCaptureEngine:
+    """One capture session over a live interface or an offline capture file.
+
+    Settings (flow metering, exporters, packet storage, encryption) are given
+    before start(); start() returns at once and the capture runs on the
+    library's threads; wait() blocks until an offline file is fully read (or
+    a live session ends by duration/count); stop() ends it. Use it as a
+    context manager so the session is stopped and every resource released.
+    """
+
+    def __init__(self, interface=None, pcap_file=None, backend="auto", workers=1, filter=None,
+                 buffer_size_mb=None, snaplen=None, promiscuous=True, tstamp="kernel",
+                 max_packets=None, duration_sec=None, decrypt_key_file=None, user=None,
+                 log_level=None, on_flow: Optional[Callable[[List[FlowStats]], None]] = None):
+        if (interface is None) == (pcap_file is None):
+            raise ValueError("give exactly one of interface and pcap_file")
+        if backend not in _BACKENDS:
+            raise ValueError("backend must be one of %s" % (_BACKENDS,))
+        if tstamp not in _TSTAMPS:
+            raise ValueError("tstamp must be one of %s" % (tuple(_TSTAMPS),))
+        if log_level is not None and log_level not in _LEVELS:
+            raise ValueError("log_level must be one of %s" % (tuple(_LEVELS),))
+        self._lib = load_library()
+        self._h = ctypes.c_void_p()
+        self._keep = []		# objects the library points into
+        self._cb_error = None
+        self._last_sample = None
+        self._lock = threading.Lock()
+        cfg = CaptureConfig(
+            interface=_b(interface), pcap_file=_b(pcap_file), backend=_b(backend),
+            filter=_b(filter), snaplen=_u32("snaplen", snaplen, 0, 262144),
+            buffer_size_mb=_u32("buffer_size_mb", buffer_size_mb, 0, 2048),
+            workers=_u32("workers", workers, 1, 1024), promiscuous=bool(promiscuous),
+            tstamp=_TSTAMPS[tstamp], max_packets=max_packets or 0,
+            duration_sec=_u32("duration_sec", duration_sec),
+            decrypt_key_file=_b(decrypt_key_file), user=_b(user))
+        if log_level is not None:
+            self._log_fn = LOG_FN(self._on_log)
+            cfg.log_fn = self._log_fn
+            cfg.log_level = _LEVELS[log_level]
+        rc = self._lib.capture_init(ctypes.byref(self._h), ctypes.byref(cfg))
+        _check(rc, "capture_init", None)
+        if on_flow is not None:
+            self._flow_fn = FLOW_FN(self._on_flows)
+            self._on_flow = on_flow
+            self._call(self._lib.capture_set_flow_callback, "capture_set_flow_callback",
+                       self._flow_fn, None)
+
+    # -- plumbing
+
+    def _handle(self):
+        if not self._h:
+            raise PacketCaptureError(_errno.EBADF, "engine is closed", call="engine")
+        return self._h
+
+    def _call(self, fn, name, *args):
+        return _check(fn(self._handle(), *args), name, self._h)
+
+    @staticmethod
+    def _on_log(ctx, level, msg):
+        py = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}.get(level, logging.DEBUG)
+        _log.log(py, "%s", msg.decode(errors="replace") if msg else "")
+
+    def _reason(self, r):
+        s = self._lib.capture_end_reason_name(r)
+        return s.decode() if s else str(r)
+
+    def _on_flows(self, ctx, recs, n):
+        try:
+            self._on_flow([FlowStats._from_c(recs[i], self._reason) for i in range(n)])
+        except BaseException as e:	# never unwind into C; re-raised by wait()/stop()
+            if self._cb_error is None:
+                self._cb_error = e
+
+    def _raise_cb_error(self):
+        e, self._cb_error = self._cb_error, None
+        if e is not None:
+            raise e
+
+    # -- settings
+
+    def enable_flow_metering(self, table_size=None, idle_timeout_sec=None,
+                             active_timeout_sec=None, uniflow=False, ended_ring_size=1 << 20,
+                             idle_timeout_ms=None):
+        """Meter flows; ended_ring_size keeps that many recently ended flows for
+        get_flows(include_finished=True)."""
+        fc = CaptureFlowConfig(
+            table_size=_u32("table_size", table_size, 0, 16777216),
+            idle_timeout_sec=_u32("idle_timeout_sec", idle_timeout_sec),
+            active_timeout_sec=_u32("active_timeout_sec", active_timeout_sec),
+            uniflow=bool(uniflow), ended_ring_size=_u32("ended_ring_size", ended_ring_size),
+            idle_timeout_ms=_u32("idle_timeout_ms", idle_timeout_ms))
+        if table_size is not None and table_size < 4096:
+            raise ValueError("table_size must be in 4096..16777216")
+        self._call(self._lib.capture_flow_enable, "capture_flow_enable", ctypes.byref(fc))
+
+    def enable_netflow_export(self, collector=None, port=0, version=10, transport="udp",
+                              path=None, template_refresh_sec=0, observation_domain=0, mtu=0,
+                              uniflow=False, nanoseconds=False, tcp_queue_records=0):
+        """Add a NetFlow v5/v9 or IPFIX (10) exporter: UDP/TCP to collector:port,
+        or an IPFIX file at @path (transport="file")."""
+        if version not in (5, 9, 10):
+            raise ValueError("version must be 5, 9 or 10")
+        if transport not in _TRANSPORTS:
+            raise ValueError("transport must be udp, tcp or file")
+        nc = CaptureNetflowConfig(
+            version=version, transport=_TRANSPORTS[transport], uniflow=bool(uniflow),
+            collector=_b(collector), port=_u32("port", port, 0, 65535), path=_b(path),
+            template_refresh_sec=_u32("template_refresh_sec", template_refresh_sec),
+            observation_domain=_u32("observation_domain", observation_domain),
+            mtu=_u32("mtu", mtu), nanoseconds=bool(nanoseconds),
+            tcp_queue_records=_u32("tcp_queue_records", tcp_queue_records))
+        self._keep.append(nc)
+        self._call(self._lib.capture_netflow_enable, "capture_netflow_enable", ctypes.byref(nc))
+
+    def add_export(self, target, observation_domain=0, template_refresh_sec=0, mtu=0,
+                   store_max_rows=0, store_max_age_sec=0, uniflow=False):
+        """Add an exporter by target string (json:PATH, sqlite:PATH, ipfix://H:P, ...)."""
+        o = CaptureExportOpts(observation_domain=observation_domain,
+                              template_refresh_sec=template_refresh_sec, mtu=mtu,
+                              store_max_rows=store_max_rows,
+                              store_max_age_sec=store_max_age_sec, uniflow=bool(uniflow))
+        self._call(self._lib.capture_export_add, "capture_export_add", _b(target),
+                   ctypes.byref(o))
+
+    def enable_pcap_output(self, dir, format="pcap", rotate_size_mb=0, rotate_seconds=0,
+                           max_files=0, snaplen=0, filter=None, queue_packets=0):
+        """Store captured packets in rotating files under @dir."""
+        if format not in ("pcap", "pcapng"):
+            raise ValueError("format must be pcap or pcapng")
+        pc = CapturePcapOutConfig(dir=_b(dir), format=0 if format == "pcap" else 1,
+                                  rotate_bytes=_u32("rotate_size_mb", rotate_size_mb) << 20,
+                                  rotate_seconds=_u32("rotate_seconds", rotate_seconds),
+                                  max_files=_u32("max_files", max_files),
+                                  snaplen=_u32("snaplen", snaplen), filter=_b(filter),
+                                  queue_packets=_u32("queue_packets", queue_packets))
+        self._keep.append(pc)
+        self._call(self._lib.capture_pcap_out_enable, "capture_pcap_out_enable",
+                   ctypes.byref(pc))
+
+    def enable_encryption(self, key_file, algorithm="aes-256-gcm"):
+        """Encrypt the stored packets (enable_pcap_output) with the key in @key_file
+        (32 raw bytes or 64 hex digits); the key itself never passes through Python."""
+        if algorithm not in _CIPHERS:
+            raise ValueError("algorithm must be one of %s" % (tuple(_CIPHERS),))
+        ec = CaptureEncryptionConfig(key_file=_b(key_file), cipher=_CIPHERS[algorithm])
+        self._keep.append(ec)
+        self._call(self._lib.capture_set_encryption, "capture_set_encryption",
+                   ctypes.byref(ec))
+
+    def add_artifact(self, image, signature, public_key, digest="sha256", padding="pkcs1"):
+        """An artifact start() verifies first; a bad one refuses the start."""
+        o = CaptureVerifyOpts(digest=digest.encode(), padding=_PADDINGS[padding])
+        self._call(self._lib.capture_add_artifact, "capture_add_artifact", _b(image),
+                   _b(signature), _b(public_key), ctypes.byref(o))
+
+    verify_firmware = staticmethod(verify_firmware)
+
+    # -- lifecycle
+
+    def start(self):
+        """Start capturing in the background; returns at once."""
+        self._call(self._lib.capture_start, "capture_start")
+        self._last_sample = None
+        return self
+
+    def poll(self, timeout_ms=0) -> str:
+        """The session state name after waiting up to @timeout_ms (-1: forever)."""
+        rc = self._lib.capture_poll(self._handle(), int(timeout_ms))
+        _check(rc, "capture_poll", self._h)
+        return STATE_NAMES.get(rc, str(rc))
+
+    @property
+    def state(self) -> str:
+        """idle, running, done, stopped or failed (wait() raises the failure)."""
+        rc = self._lib.capture_poll(self._handle(), 0)
+        return STATE_NAMES.get(rc, str(rc)) if rc >= 0 else "failed"
+
+    def wait(self, timeout=None) -> str:
+        """Block until the session ends by itself (end of file, duration, count)
+        or @timeout seconds pass; returns the state name ("running" on timeout).
+        Waits in short slices so that KeyboardInterrupt is honoured."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            slice_ms = 200
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    st = self.poll(0)
+                    break
+                slice_ms = max(1, min(200, int(left * 1000)))
+            st = self.poll(slice_ms)
+            if st != "running":
+                break
+        self._raise_cb_error()
+        return st
+
+    def stop(self, graceful=True):
+        """Stop the session. Graceful: every live flow is flushed (end_reason
+        "shutdown") to every exporter and every file closed valid."""
+        rc = self._lib.capture_stop(self._handle(), bool(graceful))
+        if rc < 0 and -rc != 1000:	# already finished: nothing to stop
+            _check(rc, "capture_stop", self._h)
+        self._raise_cb_error()
+
+    def close(self):
+        """Free the session (stops it, not gracefully, if still running)."""
+        h, self._h = self._h, ctypes.c_void_p()
+        if h:
+            self._lib.capture_destroy(h)
+        self._keep.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self._h and self.state == "running":
+                self.stop(graceful=exc_type is None)
+        finally:
+            self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- reading
+
+    def get_metrics(self, per_worker=False) -> CaptureMetrics:
+        st = CaptureStats()
+        self._call(self._lib.capture_get_stats, "capture_get_stats", ctypes.byref(st))
+        m = CaptureMetrics._from_c(st)
+        now = time.monotonic()
+        with self._lock:
+            prev, self._last_sample = self._last_sample, (now, m.packets_read, m.bytes_read)
+        if prev and now > prev[0]:
+            m.pps = (m.packets_read - prev[1]) / (now - prev[0])
+            m.bps = (m.bytes_read - prev[2]) * 8 / (now - prev[0])
+        if per_worker:
+            for w in range(st.workers):
+                ws = CaptureStats()
+                self._call(self._lib.capture_get_worker_stats, "capture_get_worker_stats", w,
+                           ctypes.byref(ws))
+                m.per_worker.append(CaptureMetrics._from_c(ws))
+        return m
+
+    def get_status(self) -> Dict:
+        s = CaptureStatus()
+        self._call(self._lib.capture_get_status, "capture_get_status", ctypes.byref(s))
+        d = {f: getattr(s, f) for f, _ in CaptureStatus._fields_ if f != "sz"}
+        for k, v in d.items():
+            if isinstance(v, bytes):
+                d[k] = v.decode(errors="replace")
+        d["state"] = STATE_NAMES.get(s.state, str(s.state))
+        return d
+
+    def get_flows(self, limit=10, sort_by="bytes", include_finished=False) -> List[FlowStats]:
+        """Flows sorted by @sort_by (bytes, packets, duration, last_seen; largest
+        first), at most @limit of them (0: all). include_finished adds the flows
+        that ended since the session started (kept in the ended-flow ring)."""
+        if sort_by not in _SORTS:
+            raise ValueError("sort_by must be one of %s" % (tuple(_SORTS),))
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError("limit must be an int >= 0 (0: all)")
+        flags = _FLAG_ACTIVE | (_FLAG_ENDED if include_finished else 0)
+        total = u64(0)
+        cap = 1024
+        for _ in range(5):
+            arr = (CaptureFlow * cap)()
+            n = self._call(self._lib.capture_flow_get_all, "capture_flow_get_all", arr, cap,
+                           flags, ctypes.byref(total))
+            if total.value <= cap:
+                break
+            cap = total.value + total.value // 8 + 64
+        flows = [FlowStats._from_c(arr[i], self._reason) for i in range(n)]
+        flows.sort(key=_SORTS[sort_by], reverse=True)
+        return flows[:limit] if limit else flows
+
+    def lookup_flow(self, src_ip, dst_ip, src_port=0, dst_port=0, proto=6,
+                    vlan=0) -> Optional[FlowStats]:
+        """The active flow of this 5-tuple (either direction), or None."""
+        a, b = ipaddress.ip_address(src_ip), ipaddress.ip_address(dst_ip)
+        if a.version != b.version:
+            raise ValueError("src_ip and dst_ip must be the same IP version")
+        k = CaptureFlowKey(ip_version=a.version, proto=proto, vlan=vlan, src_port=src_port,
+                           dst_port=dst_port)
+        ctypes.memmove(k.src_ip, a.packed, len(a.packed))
+        ctypes.memmove(k.dst_ip, b.packed, len(b.packed))
+        out = CaptureFlow()
+        rc = self._lib.capture_flow_lookup(self._handle(), ctypes.byref(k), ctypes.byref(out))
+        if rc == -1012:
+            return None
+        _check(rc, "capture_flow_lookup", self._h)
+        return FlowStats._from_c(out, self._reason)

@@ -25,6 +25,7 @@
 #define READ_CHUNK (512u << 10)
 #define MAX_RECORD (64u << 20)	/* a larger record means a broken file */
 #define MAX_IFS 256
+#define SKIP_BUDGET 4096	/* non-packet blocks parsed per call before yielding */
 
 enum fmt { FMT_PCAP, FMT_PCAPNG };
 
@@ -33,6 +34,7 @@ struct iface {
 	uint32_t snaplen;
 	bool pow2;		/* resolution 2^-res, else 10^-res */
 	uint8_t res;
+	uint64_t mul, div;	/* 10^-res: ns = ticks * mul / div */
 	int64_t offset_s;
 };
 
@@ -50,8 +52,10 @@ struct file_priv {
 	struct iface ifs[MAX_IFS];
 	unsigned nifs;
 	uint64_t npkts;		/* records parsed */
+	uint64_t last_ts;	/* for simple packet blocks, which carry none */
 	uint64_t consumed;	/* file bytes parsed */
 	int pending_err;	/* reported after the good packets before it */
+	bool warned;		/* one warning per file about clamped stamps */
 	const char *path;
 	struct pc_cap *cap;
 };
@@ -110,11 +114,10 @@ static int fill(struct file_priv *f, size_t need)
 		f->start = 0;
 	}
 	if (need > f->cap_bytes) {
-		size_t ncap = f->cap_bytes;
+		/* only as much as this record needs (records are <= MAX_RECORD) */
+		size_t ncap = (need + 0xffffu) & ~(size_t)0xffffu;
 		uint8_t *nb;
 
-		while (ncap < need)
-			ncap *= 2;
 		nb = realloc(f->buf, ncap);
 		if (!nb)
 			return -ENOMEM;
@@ -174,6 +177,53 @@ static int parse_pcap_header(struct file_priv *f)
 	return 0;
 }
 
+static const uint64_t dec_pow[10] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
+/* @ticks in @ifc's resolution plus its offset, as Unix nanoseconds in *@ns,
+ * in 128 bits (2^64 ticks of 1 s, or an offset of 2^62 s, overflow 64 bits).
+ * Outside 0 .. 2^64-1 ns (1970 .. 2554) it is clamped to the nearer end and
+ * false returned: real files carry such stamps (all-ones high words), and
+ * readers keep their packets, so the file is not refused for it. */
+static bool ticks_to_ns(const struct iface *ifc, uint64_t ticks, uint64_t *ns)
+{
+	__int128 v;
+
+	if (ifc->pow2)
+		v = (__int128)(((unsigned __int128)ticks * 1000000000u) >> ifc->res);
+	else
+		v = (__int128)ticks * ifc->mul / ifc->div;
+	v += (__int128)ifc->offset_s * 1000000000;
+	if (v < 0 || v > (__int128)UINT64_MAX) {
+		*ns = v < 0 ? 0 : UINT64_MAX;
+		return false;
+	}
+	*ns = (uint64_t)v;
+	return true;
+}
+
+static void warn_once(struct file_priv *f, const char *fmt, ...) pc_printf(2, 3);
+
+static void warn_once(struct file_priv *f, const char *fmt, ...)
+{
+	const struct pc_cap_params *p = f->cap->params;
+	char msg[384];
+	int n;
+	va_list ap;
+
+	if (f->warned || !p || !p->log_fn || p->log_level < CAPTURE_LOG_WARN)
+		return;
+	f->warned = true;
+	n = snprintf(msg, sizeof(msg), "%s: ", f->path);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;	/* a path that long: the path alone */
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	p->log_fn(p->log_ctx, CAPTURE_LOG_WARN, msg);
+}
+
 /* Parse one pcapng block at f->start (whole block available). Returns 1 when
  * it produced a packet in @pk, 0 for other blocks, or -err. */
 static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct pc_pkt *pk)
@@ -196,6 +246,8 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 		ifc->linktype = rd16(f, body);
 		ifc->snaplen = rd32(f, body + 4);
 		ifc->res = 6;
+		ifc->mul = 1000;
+		ifc->div = 1;
 		while (off + 4 <= blen) {
 			uint16_t code = rd16(f, body + off), olen = rd16(f, body + off + 2);
 
@@ -208,14 +260,19 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 				ifc->res = v & 0x7f;
 				if ((!ifc->pow2 && ifc->res > 18) || (ifc->pow2 && ifc->res > 63))
 					return fail(f, -CAPTURE_E_FORMAT,
-						    "unsupported timestamp resolution 0x%02x", v);
+						    "interface %u: unsupported timestamp resolution 0x%02x",
+						    f->nifs - 1, v);
+				if (!ifc->pow2) {
+					ifc->mul = ifc->res <= 9 ? dec_pow[9 - ifc->res] : 1;
+					ifc->div = ifc->res > 9 ? dec_pow[ifc->res - 9] : 1;
+				}
 			} else if (code == 14 && olen >= 8) {
 				uint64_t o;
 
 				memcpy(&o, body + off + 4, 8);
 				if (f->swap)
 					o = __builtin_bswap64(o);
-				ifc->offset_s = (int64_t)o;
+				ifc->offset_s = (int64_t)o;	/* seconds; range checked per packet */
 			}
 			off += 4 + ((olen + 3u) & ~3u);
 		}
@@ -226,7 +283,6 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 		uint32_t ifid, caplen, origlen;
 		uint64_t ticks;
 		const struct iface *ifc;
-		unsigned __int128 ns;
 
 		if (blen < 20)
 			return fail(f, -CAPTURE_E_FORMAT, "packet block too short");
@@ -243,29 +299,15 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 				    "packet %llu: interface %u not described (%u defined)",
 				    (unsigned long long)f->npkts + 1, ifid, f->nifs);
 		ifc = &f->ifs[ifid];
-		if (ifc->pow2) {
-			ns = (unsigned __int128)ticks * 1000000000u;
-			ns >>= ifc->res;
-		} else if (ifc->res <= 9) {
-			uint64_t mul = 1;
-			unsigned i;
-
-			for (i = ifc->res; i < 9; i++)
-				mul *= 10;
-			ns = (unsigned __int128)ticks * mul;
-		} else {
-			uint64_t div = 1;
-			unsigned i;
-
-			for (i = 9; i < ifc->res; i++)
-				div *= 10;
-			ns = ticks / div;
-		}
-		ns += (unsigned __int128)(ifc->offset_s * 1000000000ll);
+		if (pc_unlikely(!ticks_to_ns(ifc, ticks, &f->last_ts)))
+			warn_once(f, "packet %llu: timestamp outside 1970..2554 clamped to %s "
+				  "(later ones are not reported)",
+				  (unsigned long long)f->npkts + 1,
+				  f->last_ts ? "2554" : "1970");
 		pk->data = body + 20;
 		pk->caplen = caplen;
 		pk->wirelen = origlen < caplen ? caplen : origlen;
-		pk->ts_ns = (uint64_t)ns;
+		pk->ts_ns = f->last_ts;
 		pk->linktype = ifc->linktype;
 		pk->ifindex = (uint16_t)ifid;
 		return 1;
@@ -285,8 +327,8 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 			caplen = f->ifs[0].snaplen;
 		pk->data = body + 4;
 		pk->caplen = caplen;
-		pk->wirelen = origlen;
-		pk->ts_ns = 0;
+		pk->wirelen = origlen < caplen ? caplen : origlen;
+		pk->ts_ns = f->last_ts;	/* no timestamp of its own: keep time monotonic */
 		pk->linktype = f->ifs[0].linktype;
 		pk->ifindex = 0;
 		return 1;
@@ -357,6 +399,12 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 		return fail(f, -CAPTURE_E_FORMAT,
 			    "packet %llu: capture length %u is impossible (file damaged?)",
 			    (unsigned long long)f->npkts + 1, incl);
+	/* no packet is 0 bytes long on the wire: this is a zero-filled region
+	 * (a tail preallocated and never written), not millions of packets */
+	if (!incl && !orig)
+		return fail(f, -CAPTURE_E_FORMAT,
+			    "packet %llu: empty record at offset %llu (zero-filled file?)",
+			    (unsigned long long)f->npkts + 1, (unsigned long long)f->consumed);
 	if (f->end - f->start < 16 + (size_t)incl) {
 		if (!may_move)
 			return 2;
@@ -385,6 +433,8 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 
 static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 {
+	unsigned others = 0;
+
 	for (;;) {
 		uint32_t type, len;
 		int rc;
@@ -429,6 +479,12 @@ static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 					    "truncated: block of %u bytes cut at offset %llu", len,
 					    (unsigned long long)f->consumed);
 		}
+		if (rd32(f, f->buf + f->start + len - 4) != len)
+			return fail(f, -CAPTURE_E_FORMAT,
+				    "block at offset %llu: trailing length %u differs from %u "
+				    "(file damaged?)",
+				    (unsigned long long)f->consumed,
+				    rd32(f, f->buf + f->start + len - 4), len);
 		rc = pcapng_block(f, type, len, pk);
 		if (rc < 0)
 			return rc;
@@ -438,6 +494,10 @@ static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 			f->npkts++;
 			return 0;
 		}
+		/* a file of nothing but small non-packet blocks: hand back an
+		 * empty burst now and then so the worker can see a stop */
+		if (++others >= SKIP_BUDGET)
+			return 2;
 	}
 }
 
@@ -520,12 +580,16 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 			goto close_fd;
 		}
 	}
-	f->buf = malloc(BUF_MIN);
+	/* a small plain file needs no more than its size (fill() grows the
+	 * buffer if a record ever needs it) */
+	f->cap_bytes = BUF_MIN;
+	if (!f->cr && !f->pipe && cap->input_bytes && cap->input_bytes < BUF_MIN)
+		f->cap_bytes = ((size_t)cap->input_bytes + 0xfffu) & ~(size_t)0xfffu;
+	f->buf = malloc(f->cap_bytes);
 	if (!f->buf) {
 		rc = -ENOMEM;
 		goto close_reader;
 	}
-	f->cap_bytes = BUF_MIN;
 	rc = fill(f, 4);
 	if (rc) {
 		rc = rc < 0 ? rc

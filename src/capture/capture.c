@@ -118,6 +118,12 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 	int ret, last = -CAPTURE_E_BACKEND;
 	size_t i;
 
+	if (!p->interface && !p->pcap_file) {
+		memset(cap, 0, sizeof(*cap));
+		snprintf(cap->err, sizeof(cap->err), "auto: neither an interface nor a file given");
+		snprintf(why, whylen, "%s", cap->err);
+		return -CAPTURE_E_CONFIG;
+	}
 	if (!p->interface && p->pcap_file) {
 		ret = open_one(cap, &pc_cap_file_ops, p, reason, sizeof(reason));
 		if (ret >= 0)

@@ -162,10 +162,8 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 		pthread_mutexattr_destroy(&ma);
 	}
 	pthread_mutex_init(&c->ended_lock, NULL);
-	pthread_mutex_init(&c->done_lock, NULL);
 	pthread_mutex_init(&c->req_lock, NULL);
 	pthread_rwlock_init(&c->stats_lock, NULL);
-	pthread_cond_init(&c->done_cond, NULL);
 	c->cfg = k;
 	c->s_iface = dup_opt(k.interface);
 	c->s_file = dup_opt(k.pcap_file);
@@ -461,7 +459,7 @@ static void emit_record(void *ctx, const struct capture_flow *rec)
 
 	if (pc_likely(pc_ring_push(&w->out, rec)))
 		return;
-	if (w->c->cap.offline || w->c->drain_blocking) {
+	if (w->c->cap.offline) {
 		/* a file can wait: never lose a record to our own speed */
 		unsigned spins = 0;
 
@@ -1098,13 +1096,11 @@ CAPTURE_API int capture_start(struct capture *c)
 	atomic_store(&c->graceful, true);
 	atomic_store(&c->dispatch_done, false);
 	atomic_store(&c->export_delivered, 0);
-	c->drain_blocking = false;
 	c->deadline_ns = c->cfg.duration_sec && !c->cap.offline
 				 ? mono_ns() + (uint64_t)c->cfg.duration_sec * 1000000000ull
 				 : 0;
 	c->start_ns = wall_ns();
 	c->stop_ns = 0;
-	c->export_done = false;
 	atomic_store(&c->workers_running, (int)c->nworkers);
 	atomic_store(&c->state, CAPTURE_STATE_RUNNING);
 	for (i = 0; i < c->nworkers; i++) {
@@ -1257,10 +1253,8 @@ CAPTURE_API void capture_destroy(struct capture *c)
 	pthread_mutex_destroy(&c->ctl_lock);
 	pthread_mutex_destroy(&c->exp_lock);
 	pthread_mutex_destroy(&c->ended_lock);
-	pthread_mutex_destroy(&c->done_lock);
 	pthread_mutex_destroy(&c->req_lock);
 	pthread_rwlock_destroy(&c->stats_lock);
-	pthread_cond_destroy(&c->done_cond);
 	free(c);
 }
 

@@ -162,15 +162,11 @@ struct capture {
 	_Atomic bool stop_req;
 	_Atomic bool graceful;
 	_Atomic uint64_t counted;
-	bool drain_blocking;
 	int worker_err;
 	uint64_t deadline_ns;
 	uint64_t start_ns, stop_ns;
-	bool export_done;
 	struct pc_cap_stats kstats_live;	/* refreshed by stats readers */
 	struct pc_cap_stats kstats_done;
-	pthread_mutex_t done_lock;
-	pthread_cond_t done_cond;
 };
 
 void pc_log(struct capture *c, int level, const char *fmt, ...) pc_printf(3, 4);

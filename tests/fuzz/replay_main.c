@@ -14,6 +14,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A target whose inputs are costly (a whole capture session each) may define
+ * this to lower the default number of mutations per corpus file. */
+extern const unsigned long fuzz_replay_mutations __attribute__((weak));
+
 #define REPLAY_MAX_INPUT (1u << 20)
 #define DEFAULT_MUTATIONS 3000
 
@@ -116,6 +120,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
 		return 2;
 	}
+	if (&fuzz_replay_mutations)
+		mutations = fuzz_replay_mutations;
 	env = getenv("PC_FUZZ_MUTATIONS");
 	if (env) {
 		char *end;

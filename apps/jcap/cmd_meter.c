@@ -559,7 +559,8 @@ static void progress(struct capture *c, bool *shown)
 	int pct, i;
 	char bar[41];
 
-	if (capture_get_status(c, &st) || !st.input_bytes)
+	/* only worth drawing for inputs of a few MB or more */
+	if (capture_get_status(c, &st) || st.input_bytes < (4u << 20))
 		return;
 	pct = (int)(st.input_done * 100 / st.input_bytes);
 	if (pct > 100)

@@ -1162,8 +1162,10 @@ static void join_session(struct capture *c, int final_state)
 		c->writer_done = ws;
 		c->writer = NULL;
 	}
-	/* kernel counters are only readable while the backend is open */
-	c->kstats_done = c->kstats_live;
+	/* kernel counters are only readable while the backend is open: take
+	 * the final values now, after the workers' last reads */
+	memset(&c->kstats_done, 0, sizeof(c->kstats_done));
+	pc_kernel_stats(c, &c->kstats_done);
 	pc_capture_close(&c->cap);
 	release_workers(c);
 	c->threads_live = false;

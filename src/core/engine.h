@@ -170,5 +170,7 @@ struct capture {
 };
 
 void pc_log(struct capture *c, int level, const char *fmt, ...) pc_printf(3, 4);
+/* Sum the backend's kernel counters over its queues (backend open). */
+void pc_kernel_stats(struct capture *c, struct pc_cap_stats *out);
 
 #endif

@@ -45,6 +45,28 @@ static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 	}
 }
 
+void pc_kernel_stats(struct capture *c, struct pc_cap_stats *out)
+{
+	struct pc_cap_stats sum, q;
+	unsigned i;
+
+	if (!c->cap.ops || !c->cap.ops->stats)
+		return;
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < c->cap.nqueues; i++) {
+		memset(&q, 0, sizeof(q));
+		if (c->cap.ops->stats(&c->cap, i, &q) < 0)
+			continue;
+		sum.packets += q.packets;
+		sum.drops += q.drops;
+		sum.freeze_q += q.freeze_q;
+		sum.ifdrops += q.ifdrops;
+		sum.xdp_rx_ring_full += q.xdp_rx_ring_full;
+		sum.xdp_fill_ring_empty += q.xdp_fill_ring_empty;
+	}
+	*out = sum;
+}
+
 static void finish(struct capture_stats *t)
 {
 	t->flows_exported = t->flows_idle + t->flows_active_timeout + t->flows_end +
@@ -56,24 +78,8 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	struct pc_exporter *e;
 
 	/* kernel counters: live from the backend while it is open */
-	if (c->threads_live && c->cap.ops && c->cap.ops->stats) {
-		struct pc_cap_stats sum, q;
-		unsigned i;
-
-		memset(&sum, 0, sizeof(sum));
-		for (i = 0; i < c->cap.nqueues; i++) {
-			memset(&q, 0, sizeof(q));
-			if (c->cap.ops->stats(&c->cap, i, &q) < 0)
-				continue;
-			sum.packets += q.packets;
-			sum.drops += q.drops;
-			sum.freeze_q += q.freeze_q;
-			sum.ifdrops += q.ifdrops;
-			sum.xdp_rx_ring_full += q.xdp_rx_ring_full;
-			sum.xdp_fill_ring_empty += q.xdp_fill_ring_empty;
-		}
-		c->kstats_live = sum;
-	}
+	if (c->threads_live)
+		pc_kernel_stats(c, &c->kstats_live);
 	{
 		const struct pc_cap_stats *k = c->threads_live ? &c->kstats_live : &c->kstats_done;
 

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK and PF_RING: listed so `jcap backends` can say why they are absent.
+ * This build carries no code for them; probe always fails with the reason and
+ * open refuses, so nothing here pretends to capture.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "capture/capture.h"
+
+static int dpdk_probe(const char *ifname, char *reason, size_t len)
+{
+	bool installed = access("/usr/lib/x86_64-linux-gnu/pkgconfig/libdpdk.pc", F_OK) == 0 ||
+			 access("/usr/lib/pkgconfig/libdpdk.pc", F_OK) == 0;
+
+	snprintf(reason, len, "not built with DPDK support (libdpdk-dev %s)",
+		 installed ? "is installed but not used by this build" :
+			     "not installed and not used by this build");
+	return -CAPTURE_E_BACKEND;
+}
+
+static int pfring_probe(const char *ifname, char *reason, size_t len)
+{
+	bool module = access("/proc/net/pf_ring", F_OK) == 0;
+
+	snprintf(reason, len, "not built with PF_RING support (libpfring not used by this build; "
+		 "pf_ring kernel module %s)", module ? "loaded" : "not loaded");
+	return -CAPTURE_E_BACKEND;
+}
+
+static int unavail_open(struct pc_cap *cap, const struct pc_cap_params *p)
+{
+	char reason[256];
+
+	cap->ops->probe(NULL, reason, sizeof(reason));
+	snprintf(cap->err, sizeof(cap->err), "%s: %s", cap->ops->name, reason);
+	return -CAPTURE_E_BACKEND;
+}
+
+const struct pc_capture_ops pc_cap_dpdk_ops = {
+	.name = "dpdk",
+	.preference = 50,
+	.live = true,
+	.probe = dpdk_probe,
+	.open = unavail_open,
+};
+
+const struct pc_capture_ops pc_cap_pfring_ops = {
+	.name = "pfring",
+	.preference = 45,
+	.live = true,
+	.probe = pfring_probe,
+	.open = unavail_open,
+};

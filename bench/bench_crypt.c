@@ -44,7 +44,7 @@ static int mem_close(struct pc_sink *s)
 	return 0; /* the buffer stays with the caller */
 }
 
-static const struct pc_sink_ops mem_ops = {mem_write, mem_flush, mem_close};
+static const struct pc_sink_ops mem_ops = { mem_write, mem_flush, mem_close };
 
 static double now(void)
 {
@@ -139,7 +139,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	static const char *const names[] = {"aes-256-gcm", "aes-128-gcm", "chacha20-poly1305"};
+	static const char *const names[] = { "aes-256-gcm", "aes-128-gcm", "chacha20-poly1305" };
 	unsigned long mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
 	unsigned long chunk = argc > 2 ? strtoul(argv[2], NULL, 10) : 65536;
 	size_t total, cap, i;

@@ -20,7 +20,9 @@
 /* export.c refers to the exporters weakly; these strong references pull them out of a
  * static library. */
 const struct pc_exporter_ops *const bench_linked_ops[] = {
-	&pc_exp_netflow5_ops, &pc_exp_netflow9_ops, &pc_exp_ipfix_ops,
+	&pc_exp_netflow5_ops,
+	&pc_exp_netflow9_ops,
+	&pc_exp_ipfix_ops,
 };
 
 static double now_s(clockid_t c)
@@ -141,8 +143,8 @@ static int run(const char *label, const char *spec, bool uniflow, uint32_t mtu,
 	errs = atomic_load(&e->cnt.errors);
 	printf("%-11s records=%zu messages=%llu errors=%llu wall_s=%.3f cpu_s=%.3f "
 	       "Mrec_per_s=%.2f Mrec_per_cpu_s=%.2f bytes_per_msg=%u\n",
-	       label, total, (unsigned long long)msgs, (unsigned long long)errs, w1 - w0,
-	       c1 - c0, (double)total / (w1 - w0) / 1e6, (double)total / (c1 - c0) / 1e6, mtu);
+	       label, total, (unsigned long long)msgs, (unsigned long long)errs, w1 - w0, c1 - c0,
+	       (double)total / (w1 - w0) / 1e6, (double)total / (c1 - c0) / 1e6, mtu);
 	pc_exporter_destroy(e);
 	return errs ? 1 : 0;
 }

@@ -50,23 +50,23 @@ extern "C" {
  * Project error codes, returned negated. Values start above any errno.
  * X(NAME, value, message)
  */
-#define CAPTURE_ERRORS(X)                                                        \
-	X(CAPTURE_E_STATE, 1000, "operation not valid in the current state")    \
-	X(CAPTURE_E_CONFIG, 1001, "invalid configuration")                      \
-	X(CAPTURE_E_FILTER, 1002, "invalid filter expression")                  \
-	X(CAPTURE_E_FORMAT, 1003, "not a capture file")                         \
-	X(CAPTURE_E_TRUNCATED, 1004, "truncated capture file")                  \
-	X(CAPTURE_E_BACKEND, 1005, "capture backend unavailable")               \
-	X(CAPTURE_E_LINKTYPE, 1006, "unsupported link type")                    \
-	X(CAPTURE_E_VERIFY, 1007, "signature verification failed")             \
-	X(CAPTURE_E_KEY, 1008, "invalid key")                                   \
-	X(CAPTURE_E_WRONG_KEY, 1009, "data was encrypted under another key")    \
-	X(CAPTURE_E_AUTH, 1010, "authentication failed: data damaged")          \
-	X(CAPTURE_E_TARGET, 1011, "invalid export target")                      \
-	X(CAPTURE_E_NOT_FOUND, 1012, "not found")                               \
-	X(CAPTURE_E_PRIV, 1013, "missing privilege")                            \
-	X(CAPTURE_E_DB, 1014, "flow store error")                               \
-	X(CAPTURE_E_CRYPTO, 1015, "cryptographic library error")                \
+#define CAPTURE_ERRORS(X)                                                    \
+	X(CAPTURE_E_STATE, 1000, "operation not valid in the current state") \
+	X(CAPTURE_E_CONFIG, 1001, "invalid configuration")                   \
+	X(CAPTURE_E_FILTER, 1002, "invalid filter expression")               \
+	X(CAPTURE_E_FORMAT, 1003, "not a capture file")                      \
+	X(CAPTURE_E_TRUNCATED, 1004, "truncated capture file")               \
+	X(CAPTURE_E_BACKEND, 1005, "capture backend unavailable")            \
+	X(CAPTURE_E_LINKTYPE, 1006, "unsupported link type")                 \
+	X(CAPTURE_E_VERIFY, 1007, "signature verification failed")           \
+	X(CAPTURE_E_KEY, 1008, "invalid key")                                \
+	X(CAPTURE_E_WRONG_KEY, 1009, "data was encrypted under another key") \
+	X(CAPTURE_E_AUTH, 1010, "authentication failed: data damaged")       \
+	X(CAPTURE_E_TARGET, 1011, "invalid export target")                   \
+	X(CAPTURE_E_NOT_FOUND, 1012, "not found")                            \
+	X(CAPTURE_E_PRIV, 1013, "missing privilege")                         \
+	X(CAPTURE_E_DB, 1014, "flow store error")                            \
+	X(CAPTURE_E_CRYPTO, 1015, "cryptographic library error")             \
 	X(CAPTURE_E_EOF, 1016, "end of input")
 
 enum capture_error {
@@ -96,32 +96,32 @@ enum capture_log_level {
 typedef void (*capture_log_fn)(void *ctx, int level, const char *msg);
 
 enum capture_tstamp {
-	CAPTURE_TSTAMP_KERNEL = 0,	/**< kernel software stamps (default) */
-	CAPTURE_TSTAMP_HARDWARE = 1,	/**< NIC raw hardware stamps, else kernel */
-	CAPTURE_TSTAMP_PTP = 2,		/**< time read from a PTP hardware clock */
-	CAPTURE_TSTAMP_NTP = 3,		/**< system clock, sync state reported */
+	CAPTURE_TSTAMP_KERNEL = 0,   /**< kernel software stamps (default) */
+	CAPTURE_TSTAMP_HARDWARE = 1, /**< NIC raw hardware stamps, else kernel */
+	CAPTURE_TSTAMP_PTP = 2,	     /**< time read from a PTP hardware clock */
+	CAPTURE_TSTAMP_NTP = 3,	     /**< system clock, sync state reported */
 };
 
 struct capture_config {
-	size_t sz;			/**< sizeof(struct capture_config) */
-	const char *interface;		/**< live interface, or NULL */
-	const char *pcap_file;		/**< offline input (pcap, pcapng, encrypted) */
-	const char *backend;		/**< "auto" (or NULL), "pcap", "afpacket",
+	size_t sz;		 /**< sizeof(struct capture_config) */
+	const char *interface;	 /**< live interface, or NULL */
+	const char *pcap_file;	 /**< offline input (pcap, pcapng, encrypted) */
+	const char *backend;	 /**< "auto" (or NULL), "pcap", "afpacket",
 					     "afxdp", "file" */
-	const char *filter;		/**< tcpdump-syntax BPF, or NULL */
-	uint32_t snaplen;		/**< 0: 262144 */
-	uint32_t buffer_size_mb;	/**< live ring size, 0: 64 (64..2048) */
-	uint32_t workers;		/**< 0: 1 */
+	const char *filter;	 /**< tcpdump-syntax BPF, or NULL */
+	uint32_t snaplen;	 /**< 0: 262144 */
+	uint32_t buffer_size_mb; /**< live ring size, 0: 64 (64..2048) */
+	uint32_t workers;	 /**< 0: 1 */
 	bool promiscuous;
-	uint8_t tstamp;			/**< enum capture_tstamp */
-	uint64_t max_packets;		/**< stop after this many; 0: no limit */
-	uint32_t duration_sec;		/**< live: stop after; 0: no limit */
-	capture_log_fn log_fn;		/**< NULL: silent */
+	uint8_t tstamp;	       /**< enum capture_tstamp */
+	uint64_t max_packets;  /**< stop after this many; 0: no limit */
+	uint32_t duration_sec; /**< live: stop after; 0: no limit */
+	capture_log_fn log_fn; /**< NULL: silent */
 	void *log_ctx;
-	int log_level;			/**< highest level passed to log_fn */
-	uint32_t export_queue;		/**< flow records per worker queue, 0: 65536 */
-	const char *decrypt_key_file;	/**< key for encrypted pcap_file input */
-	const char *user;		/**< drop privileges to this user after open */
+	int log_level;		      /**< highest level passed to log_fn */
+	uint32_t export_queue;	      /**< flow records per worker queue, 0: 65536 */
+	const char *decrypt_key_file; /**< key for encrypted pcap_file input */
+	const char *user;	      /**< drop privileges to this user after open */
 };
 
 struct capture;
@@ -149,53 +149,53 @@ CAPTURE_API const char *capture_last_error(const struct capture *c);
 /* ------------------------------------------------------------------------ */
 
 enum capture_end_reason {
-	CAPTURE_END_ACTIVE_FLOW = 0,	/**< still in the table (lookups, snapshots) */
-	CAPTURE_END_IDLE = 1,		/**< no packet for idle_timeout */
-	CAPTURE_END_ACTIVE = 2,		/**< lived longer than active_timeout */
-	CAPTURE_END_END = 3,		/**< TCP FIN from both sides, or RST */
-	CAPTURE_END_EVICTED = 4,	/**< table full: made room for a new flow */
-	CAPTURE_END_SHUTDOWN = 5,	/**< end of input or stop */
+	CAPTURE_END_ACTIVE_FLOW = 0, /**< still in the table (lookups, snapshots) */
+	CAPTURE_END_IDLE = 1,	     /**< no packet for idle_timeout */
+	CAPTURE_END_ACTIVE = 2,	     /**< lived longer than active_timeout */
+	CAPTURE_END_END = 3,	     /**< TCP FIN from both sides, or RST */
+	CAPTURE_END_EVICTED = 4,     /**< table full: made room for a new flow */
+	CAPTURE_END_SHUTDOWN = 5,    /**< end of input or stop */
 };
 
 /** Name of an end reason ("idle", "active", "end", "evicted", "shutdown"). */
 CAPTURE_API const char *capture_end_reason_name(int reason);
 
 struct capture_flow_config {
-	size_t sz;			/**< sizeof(struct capture_flow_config) */
-	uint32_t table_size;		/**< flow slots in all, 4096..16777216; 0: 1048576 */
-	uint32_t idle_timeout_sec;	/**< 0: 30 */
-	uint32_t active_timeout_sec;	/**< 0: 1800 */
-	bool uniflow;			/**< one record per direction */
-	uint32_t ended_ring_size;	/**< recently ended flows kept for
+	size_t sz;		     /**< sizeof(struct capture_flow_config) */
+	uint32_t table_size;	     /**< flow slots in all, 4096..16777216; 0: 1048576 */
+	uint32_t idle_timeout_sec;   /**< 0: 30 */
+	uint32_t active_timeout_sec; /**< 0: 1800 */
+	bool uniflow;		     /**< one record per direction */
+	uint32_t ended_ring_size;    /**< recently ended flows kept for
 					     capture_flow_get_all(); 0: none */
-	uint32_t idle_timeout_ms;	/**< if non-zero, overrides idle_timeout_sec */
+	uint32_t idle_timeout_ms;    /**< if non-zero, overrides idle_timeout_sec */
 };
 
 /** A flow record. IPv4 addresses use the first 4 bytes of the arrays. */
 struct capture_flow {
-	uint8_t src_ip[16];	/**< side that sent first (SYN sender for TCP) */
+	uint8_t src_ip[16]; /**< side that sent first (SYN sender for TCP) */
 	uint8_t dst_ip[16];
-	uint16_t src_port;	/**< 0 for protocols without ports */
+	uint16_t src_port; /**< 0 for protocols without ports */
 	uint16_t dst_port;
-	uint16_t vlan;		/**< outer VLAN id, 0 if none */
-	uint8_t ip_version;	/**< 4 or 6 */
-	uint8_t proto;		/**< IP protocol number */
-	uint8_t tcp_flags;	/**< OR of TCP flags, src -> dst */
-	uint8_t rev_tcp_flags;	/**< OR of TCP flags, dst -> src */
-	uint8_t icmp_type;	/**< ICMP/ICMPv6 flows: first packet's type */
+	uint16_t vlan;	       /**< outer VLAN id, 0 if none */
+	uint8_t ip_version;    /**< 4 or 6 */
+	uint8_t proto;	       /**< IP protocol number */
+	uint8_t tcp_flags;     /**< OR of TCP flags, src -> dst */
+	uint8_t rev_tcp_flags; /**< OR of TCP flags, dst -> src */
+	uint8_t icmp_type;     /**< ICMP/ICMPv6 flows: first packet's type */
 	uint8_t icmp_code;
-	uint8_t end_reason;	/**< enum capture_end_reason */
+	uint8_t end_reason; /**< enum capture_end_reason */
 	uint8_t pad0;
-	uint16_t worker;	/**< worker (table shard) that metered it */
-	uint64_t packets;	/**< src -> dst */
-	uint64_t bytes;		/**< IP-layer octets src -> dst */
+	uint16_t worker;  /**< worker (table shard) that metered it */
+	uint64_t packets; /**< src -> dst */
+	uint64_t bytes;	  /**< IP-layer octets src -> dst */
 	uint64_t rev_packets;
 	uint64_t rev_bytes;
-	uint64_t first_ns;	/**< Unix epoch nanoseconds, first packet */
-	uint64_t last_ns;	/**< last packet */
-	uint64_t rev_first_ns;	/**< first packet dst -> src (0 if none) */
+	uint64_t first_ns;     /**< Unix epoch nanoseconds, first packet */
+	uint64_t last_ns;      /**< last packet */
+	uint64_t rev_first_ns; /**< first packet dst -> src (0 if none) */
 	uint64_t rev_last_ns;
-	uint64_t fwd_first_ns;	/**< first packet src -> dst (0 if none) */
+	uint64_t fwd_first_ns; /**< first packet src -> dst (0 if none) */
 	uint64_t fwd_last_ns;
 };
 
@@ -234,7 +234,7 @@ CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow
 				    struct capture_flow *out);
 
 enum capture_flows_flags {
-	CAPTURE_FLOWS_ACTIVE = 1u << 0,	/**< flows still in the tables */
+	CAPTURE_FLOWS_ACTIVE = 1u << 0, /**< flows still in the tables */
 	CAPTURE_FLOWS_ENDED = 1u << 1,	/**< flows in the recently-ended ring */
 };
 
@@ -243,17 +243,17 @@ enum capture_flows_flags {
  * @return number copied (>= 0), or a negative error. When @total is not NULL
  * it receives the number of matching flows that exist (may exceed @max).
  */
-CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out,
-					 size_t max, unsigned flags, uint64_t *total);
+CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out, size_t max,
+					 unsigned flags, uint64_t *total);
 
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                */
 /* ------------------------------------------------------------------------ */
 
 enum capture_state {
-	CAPTURE_STATE_IDLE = 0,		/**< initialised, not started */
+	CAPTURE_STATE_IDLE = 0, /**< initialised, not started */
 	CAPTURE_STATE_RUNNING = 1,
-	CAPTURE_STATE_DONE = 2,		/**< offline input fully read and flushed */
+	CAPTURE_STATE_DONE = 2, /**< offline input fully read and flushed */
 	CAPTURE_STATE_STOPPED = 3,
 	CAPTURE_STATE_FAILED = 4,
 };
@@ -288,13 +288,13 @@ CAPTURE_API void capture_request_stop(struct capture *c);
 /* ------------------------------------------------------------------------ */
 
 /** Reasons a packet is not in any flow. X(NAME, json_name) */
-#define CAPTURE_SKIP_REASONS(X)                      \
-	X(NON_IP, non_ip)                            \
-	X(TRUNCATED, truncated)                      \
-	X(MALFORMED, malformed)                      \
-	X(UNSUPPORTED_LINK, unsupported_link)        \
-	X(FRAGMENT_UNMATCHED, fragment_unmatched)    \
-	X(FILTERED, filtered)                        \
+#define CAPTURE_SKIP_REASONS(X)                   \
+	X(NON_IP, non_ip)                         \
+	X(TRUNCATED, truncated)                   \
+	X(MALFORMED, malformed)                   \
+	X(UNSUPPORTED_LINK, unsupported_link)     \
+	X(FRAGMENT_UNMATCHED, fragment_unmatched) \
+	X(FILTERED, filtered)                     \
 	X(FLOW_DISABLED, flow_disabled)
 
 enum capture_skip {
@@ -304,50 +304,50 @@ enum capture_skip {
 	CAPTURE_SKIP_COUNT
 };
 
-#define CAPTURE_SKIP_MAX 16	/* room reserved in the stats struct */
+#define CAPTURE_SKIP_MAX 16 /* room reserved in the stats struct */
 
 /** Name of a skip reason as used in JSON ("non_ip", ...), NULL if out of range. */
 CAPTURE_API const char *capture_skip_name(int reason);
 
 struct capture_stats {
-	size_t sz;			/**< sizeof(struct capture_stats) */
-	uint64_t packets_read;		/**< packets delivered to the engine */
-	uint64_t bytes_read;		/**< their wire length */
+	size_t sz;	       /**< sizeof(struct capture_stats) */
+	uint64_t packets_read; /**< packets delivered to the engine */
+	uint64_t bytes_read;   /**< their wire length */
 	uint64_t packets_in_flows;
-	uint64_t bytes_in_flows;	/**< IP-layer octets */
+	uint64_t bytes_in_flows; /**< IP-layer octets */
 	uint64_t skipped[CAPTURE_SKIP_MAX];
 	uint64_t flows_created;
-	uint64_t flows_exported;	/**< records that left the tables */
+	uint64_t flows_exported; /**< records that left the tables */
 	uint64_t flows_active;
-	uint64_t flows_idle;		/**< expired by reason ... */
+	uint64_t flows_idle; /**< expired by reason ... */
 	uint64_t flows_active_timeout;
 	uint64_t flows_end;
 	uint64_t flows_evicted;
 	uint64_t flows_shutdown;
-	uint64_t flows_dropped;		/**< not gracefully stopped: discarded */
-	uint64_t export_queue_drops;	/**< records lost to a full export queue */
+	uint64_t flows_dropped;	     /**< not gracefully stopped: discarded */
+	uint64_t export_queue_drops; /**< records lost to a full export queue */
 	uint64_t packets_in_dropped_records;
-	uint64_t fragments_tracked;	/**< first fragments entered in the table */
-	uint64_t fragments_matched;	/**< later fragments given their ports */
-	uint64_t kernel_packets;	/**< live: packets the kernel saw */
-	uint64_t kernel_drops;		/**< live: tp_drops / ps_drop / XDP rx_dropped */
-	uint64_t kernel_freeze_q;	/**< live: tp_freeze_q_cnt */
-	uint64_t kernel_ifdrops;	/**< live: ps_ifdrop */
+	uint64_t fragments_tracked; /**< first fragments entered in the table */
+	uint64_t fragments_matched; /**< later fragments given their ports */
+	uint64_t kernel_packets;    /**< live: packets the kernel saw */
+	uint64_t kernel_drops;	    /**< live: tp_drops / ps_drop / XDP rx_dropped */
+	uint64_t kernel_freeze_q;   /**< live: tp_freeze_q_cnt */
+	uint64_t kernel_ifdrops;    /**< live: ps_ifdrop */
 	uint64_t xdp_rx_ring_full;
 	uint64_t xdp_fill_ring_empty;
-	uint64_t writer_packets;	/**< packets written by the packet writer */
+	uint64_t writer_packets; /**< packets written by the packet writer */
 	uint64_t writer_bytes;
-	uint64_t writer_queue_drops;	/**< packets lost to a full writer queue */
-	uint64_t writer_files;		/**< files opened (rotations + 1) */
+	uint64_t writer_queue_drops; /**< packets lost to a full writer queue */
+	uint64_t writer_files;	     /**< files opened (rotations + 1) */
 	uint64_t writer_errors;
-	uint64_t export_records;	/**< records handed to exporters */
-	uint64_t export_messages;	/**< NetFlow/IPFIX messages sent */
-	uint64_t export_errors;		/**< send/write failures */
-	uint64_t export_not_exportable;	/**< e.g. IPv6 flows for NetFlow v5 */
-	uint64_t export_tcp_queue_drops;/**< IPFIX/TCP records lost over the bound */
-	uint64_t ended_ring_records;	/**< flows in the recently-ended ring */
-	uint64_t first_ns;		/**< first packet time seen */
-	uint64_t last_ns;		/**< last packet time seen */
+	uint64_t export_records;	 /**< records handed to exporters */
+	uint64_t export_messages;	 /**< NetFlow/IPFIX messages sent */
+	uint64_t export_errors;		 /**< send/write failures */
+	uint64_t export_not_exportable;	 /**< e.g. IPv6 flows for NetFlow v5 */
+	uint64_t export_tcp_queue_drops; /**< IPFIX/TCP records lost over the bound */
+	uint64_t ended_ring_records;	 /**< flows in the recently-ended ring */
+	uint64_t first_ns;		 /**< first packet time seen */
+	uint64_t last_ns;		 /**< last packet time seen */
 	uint32_t workers;
 	uint32_t pad0;
 };
@@ -370,20 +370,20 @@ CAPTURE_API int capture_get_worker_stats(struct capture *c, unsigned worker,
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker);
 
 struct capture_status {
-	size_t sz;			/**< sizeof(struct capture_status) */
-	int state;			/**< enum capture_state */
-	char backend[16];		/**< backend actually in use */
-	char backend_reason[512];	/**< why it was chosen / others passed over */
+	size_t sz;		  /**< sizeof(struct capture_status) */
+	int state;		  /**< enum capture_state */
+	char backend[16];	  /**< backend actually in use */
+	char backend_reason[512]; /**< why it was chosen / others passed over */
 	char interface[64];
 	char pcap_file[256];
-	uint64_t start_ns;		/**< wall clock at start, 0 if not started */
+	uint64_t start_ns; /**< wall clock at start, 0 if not started */
 	uint64_t stop_ns;
 	uint32_t workers;
-	char tstamp_source[32];		/**< "kernel", "hardware", "file", ... */
+	char tstamp_source[32]; /**< "kernel", "hardware", "file", ... */
 	char tstamp_detail[128];
-	char xdp_mode[32];		/**< afxdp: "native copy", "generic copy", ... */
-	uint64_t input_bytes;		/**< offline: size of the input file */
-	uint64_t input_done;		/**< offline: bytes of it consumed so far */
+	char xdp_mode[32];    /**< afxdp: "native copy", "generic copy", ... */
+	uint64_t input_bytes; /**< offline: size of the input file */
+	uint64_t input_done;  /**< offline: bytes of it consumed so far */
 };
 
 CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st);
@@ -393,10 +393,10 @@ CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 /* ------------------------------------------------------------------------ */
 
 struct capture_backend_info {
-	char name[16];			/**< "afxdp", "afpacket", "pcap", "file", ... */
+	char name[16]; /**< "afxdp", "afpacket", "pcap", "file", ... */
 	bool available;
-	int preference;			/**< higher is tried first by auto */
-	char reason[256];		/**< why (un)available */
+	int preference;	  /**< higher is tried first by auto */
+	char reason[256]; /**< why (un)available */
 };
 
 /**
@@ -412,22 +412,22 @@ CAPTURE_API int capture_list_backends(struct capture_backend_info *out, size_t m
 enum capture_transport {
 	CAPTURE_TRANSPORT_UDP = 0,
 	CAPTURE_TRANSPORT_TCP = 1,
-	CAPTURE_TRANSPORT_FILE = 2,	/**< IPFIX file, RFC 5655 */
+	CAPTURE_TRANSPORT_FILE = 2, /**< IPFIX file, RFC 5655 */
 };
 
 struct capture_netflow_config {
-	size_t sz;			/**< sizeof(struct capture_netflow_config) */
-	uint16_t version;		/**< 5, 9 or 10 (IPFIX) */
-	uint8_t transport;		/**< enum capture_transport */
-	bool uniflow;			/**< IPFIX: one record per direction */
-	const char *collector;		/**< host name or address (v4 or v6) */
-	uint16_t port;			/**< 0: 2055 (v5/v9) or 4739 (IPFIX) */
-	const char *path;		/**< FILE transport: output file */
-	uint32_t template_refresh_sec;	/**< 0: 60 */
-	uint32_t observation_domain;	/**< IPFIX domain / v9 source id */
-	uint32_t mtu;			/**< max message size, 0: 1400 */
-	bool nanoseconds;		/**< IPFIX: flowStart/EndNanoseconds */
-	uint32_t tcp_queue_records;	/**< TCP: records kept across an outage, 0: 65536 */
+	size_t sz;		       /**< sizeof(struct capture_netflow_config) */
+	uint16_t version;	       /**< 5, 9 or 10 (IPFIX) */
+	uint8_t transport;	       /**< enum capture_transport */
+	bool uniflow;		       /**< IPFIX: one record per direction */
+	const char *collector;	       /**< host name or address (v4 or v6) */
+	uint16_t port;		       /**< 0: 2055 (v5/v9) or 4739 (IPFIX) */
+	const char *path;	       /**< FILE transport: output file */
+	uint32_t template_refresh_sec; /**< 0: 60 */
+	uint32_t observation_domain;   /**< IPFIX domain / v9 source id */
+	uint32_t mtu;		       /**< max message size, 0: 1400 */
+	bool nanoseconds;	       /**< IPFIX: flowStart/EndNanoseconds */
+	uint32_t tcp_queue_records;    /**< TCP: records kept across an outage, 0: 65536 */
 };
 
 /** Add a NetFlow/IPFIX exporter. Before or during a session. */
@@ -438,8 +438,8 @@ struct capture_export_opts {
 	uint32_t observation_domain;
 	uint32_t template_refresh_sec;
 	uint32_t mtu;
-	uint64_t store_max_rows;	/**< sqlite retention by rows, 0: none */
-	uint32_t store_max_age_sec;	/**< sqlite retention by age, 0: none */
+	uint64_t store_max_rows;    /**< sqlite retention by rows, 0: none */
+	uint32_t store_max_age_sec; /**< sqlite retention by age, 0: none */
 	bool uniflow;
 };
 
@@ -464,19 +464,20 @@ enum capture_pcap_format {
 };
 
 struct capture_pcap_out_config {
-	size_t sz;			/**< sizeof(struct capture_pcap_out_config) */
-	const char *dir;		/**< output directory (holds only captures) */
-	uint8_t format;			/**< enum capture_pcap_format */
-	uint64_t rotate_bytes;		/**< 0: no size rotation */
-	uint32_t rotate_seconds;	/**< 0: no time rotation */
-	uint32_t max_files;		/**< 0: keep all */
-	uint32_t snaplen;		/**< 0: whole packets */
-	const char *filter;		/**< only packets matching, NULL: all */
-	uint32_t queue_packets;		/**< writer queue per worker, 0: 65536 */
+	size_t sz;		 /**< sizeof(struct capture_pcap_out_config) */
+	const char *dir;	 /**< output directory (holds only captures) */
+	uint8_t format;		 /**< enum capture_pcap_format */
+	uint64_t rotate_bytes;	 /**< 0: no size rotation */
+	uint32_t rotate_seconds; /**< 0: no time rotation */
+	uint32_t max_files;	 /**< 0: keep all */
+	uint32_t snaplen;	 /**< 0: whole packets */
+	const char *filter;	 /**< only packets matching, NULL: all */
+	uint32_t queue_packets;	 /**< writer queue per worker, 0: 65536 */
 };
 
 /** Write captured packets to rotating files. Before capture_start. */
-CAPTURE_API int capture_pcap_out_enable(struct capture *c, const struct capture_pcap_out_config *cfg);
+CAPTURE_API int capture_pcap_out_enable(struct capture *c,
+					const struct capture_pcap_out_config *cfg);
 
 enum capture_cipher {
 	CAPTURE_CIPHER_AES_256_GCM = 0,
@@ -485,13 +486,14 @@ enum capture_cipher {
 };
 
 struct capture_encryption_config {
-	size_t sz;			/**< sizeof(struct capture_encryption_config) */
-	const char *key_file;		/**< 32 raw bytes or 64 hex digits */
-	uint8_t cipher;			/**< enum capture_cipher */
+	size_t sz;	      /**< sizeof(struct capture_encryption_config) */
+	const char *key_file; /**< 32 raw bytes or 64 hex digits */
+	uint8_t cipher;	      /**< enum capture_cipher */
 };
 
 /** Encrypt everything the packet writer stores. The key is never logged. */
-CAPTURE_API int capture_set_encryption(struct capture *c, const struct capture_encryption_config *cfg);
+CAPTURE_API int capture_set_encryption(struct capture *c,
+				       const struct capture_encryption_config *cfg);
 
 /**
  * Decrypt an encrypted capture @in into @out (byte-identical to what was
@@ -511,22 +513,22 @@ enum capture_verify_result {
 	CAPTURE_VERIFY_INVALID_SIGNATURE = 1,
 	CAPTURE_VERIFY_WRONG_KEY_TYPE = 2,
 	CAPTURE_VERIFY_UNREADABLE = 3,
-	CAPTURE_VERIFY_WEAK_KEY = 4,	/**< RSA under 2048 bits */
+	CAPTURE_VERIFY_WEAK_KEY = 4, /**< RSA under 2048 bits */
 };
 
 /** Name of a verify result ("valid", "invalid_signature", ...). */
 CAPTURE_API const char *capture_verify_result_name(int result);
 
 enum capture_sig_padding {
-	CAPTURE_SIG_PKCS1 = 0,		/**< RSASSA-PKCS1-v1_5 (RSA default) */
-	CAPTURE_SIG_PSS = 1,		/**< RSASSA-PSS */
-	CAPTURE_SIG_AUTO = 2,		/**< try PKCS#1 v1.5, then PSS */
+	CAPTURE_SIG_PKCS1 = 0, /**< RSASSA-PKCS1-v1_5 (RSA default) */
+	CAPTURE_SIG_PSS = 1,   /**< RSASSA-PSS */
+	CAPTURE_SIG_AUTO = 2,  /**< try PKCS#1 v1.5, then PSS */
 };
 
 struct capture_verify_opts {
 	size_t sz;
-	const char *digest;		/**< "sha256" (NULL), "sha384", "sha512" */
-	uint8_t padding;		/**< enum capture_sig_padding (RSA only) */
+	const char *digest; /**< "sha256" (NULL), "sha384", "sha512" */
+	uint8_t padding;    /**< enum capture_sig_padding (RSA only) */
 };
 
 /**
@@ -537,28 +539,30 @@ struct capture_verify_opts {
  * Thread-safe.
  */
 CAPTURE_API int capture_verify_firmware(const char *image, const char *signature,
-					const char *public_key, const struct capture_verify_opts *opts,
-					char *detail, size_t detail_len);
+					const char *public_key,
+					const struct capture_verify_opts *opts, char *detail,
+					size_t detail_len);
 
 /**
  * Add an artifact (XDP object, firmware image, plugin) that capture_start
  * verifies first; a failure refuses to start and names the artifact.
  */
 CAPTURE_API int capture_add_artifact(struct capture *c, const char *image, const char *signature,
-				     const char *public_key, const struct capture_verify_opts *opts);
+				     const char *public_key,
+				     const struct capture_verify_opts *opts);
 
 /* ------------------------------------------------------------------------ */
 /* Flow store queries                                                       */
 /* ------------------------------------------------------------------------ */
 
 struct capture_query {
-	size_t sz;			/**< sizeof(struct capture_query) */
-	uint64_t since_ns;		/**< flows with last_ns >= since, 0: any */
-	uint64_t until_ns;		/**< flows with first_ns <= until, 0: any */
-	const char *ip;			/**< address or CIDR, either side, NULL: any */
-	int32_t port;			/**< either side, -1: any */
-	int32_t proto;			/**< -1: any */
-	uint64_t limit;			/**< 0: no limit */
+	size_t sz;	   /**< sizeof(struct capture_query) */
+	uint64_t since_ns; /**< flows with last_ns >= since, 0: any */
+	uint64_t until_ns; /**< flows with first_ns <= until, 0: any */
+	const char *ip;	   /**< address or CIDR, either side, NULL: any */
+	int32_t port;	   /**< either side, -1: any */
+	int32_t proto;	   /**< -1: any */
+	uint64_t limit;	   /**< 0: no limit */
 };
 
 /**

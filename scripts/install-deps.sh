@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	build-essential cmake pkg-config clang libclang-rt-14-dev
+	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	# libraries the engine wraps
 	libpcap-dev libxdp-dev libbpf-dev libssl-dev libsqlite3-dev
 	libmicrohttpd-dev libjansson-dev

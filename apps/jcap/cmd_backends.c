@@ -62,8 +62,10 @@ int jcap_cmd_backends(int argc, char **argv)
 		switch (c) {
 		case 'F':
 			if (jcap_parse_format(optarg, &fmt) < 0) {
-				fprintf(stderr, "jcap: backends: unknown format '%s' (table, json, "
-					"csv)\n", optarg);
+				fprintf(stderr,
+					"jcap: backends: unknown format '%s' (table, json, "
+					"csv)\n",
+					optarg);
 				return JCAP_EXIT_USAGE;
 			}
 			break;
@@ -118,8 +120,9 @@ int jcap_cmd_backends(int argc, char **argv)
 	default:
 		printf("%-9s %-9s %4s  %s\n", "BACKEND", "AVAILABLE", "PREF", "REASON");
 		for (i = 0; i < n; i++)
-			printf("%-9s %-9s %4d  %s\n", info[i].name, info[i].available ? "yes" : "no",
-			       info[i].preference, info[i].reason);
+			printf("%-9s %-9s %4d  %s\n", info[i].name,
+			       info[i].available ? "yes" : "no", info[i].preference,
+			       info[i].reason);
 	}
 	return fflush(stdout) == 0 ? JCAP_EXIT_OK : JCAP_EXIT_FAIL;
 }

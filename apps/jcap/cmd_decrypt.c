@@ -23,9 +23,9 @@ static void usage(FILE *f)
 int jcap_cmd_decrypt(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-	    {"key", required_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "key", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *key = NULL, *in, *out;
 	char err[1024] = "";

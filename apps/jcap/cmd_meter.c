@@ -16,7 +16,12 @@
 
 void jcap_print_subcommands(FILE *fp);
 
-enum sort_key { SORT_NONE, SORT_BYTES, SORT_PACKETS, SORT_DURATION };
+enum sort_key {
+	SORT_NONE,
+	SORT_BYTES,
+	SORT_PACKETS,
+	SORT_DURATION
+};
 
 struct collect {
 	pthread_mutex_t lock;
@@ -35,7 +40,7 @@ static void on_signal(int sig)
 
 static void on_log(void *ctx, int level, const char *msg)
 {
-	static const char *const lv[] = {"error", "warning", "info", "debug"};
+	static const char *const lv[] = { "error", "warning", "info", "debug" };
 
 	(void)ctx;
 	fprintf(stderr, "jcap: %s: %s\n", lv[level & 3], msg);
@@ -71,7 +76,9 @@ static int cmp_bytes(const void *a, const void *b)
 	const struct capture_flow *x = a, *y = b;
 	uint64_t bx = x->bytes + x->rev_bytes, by = y->bytes + y->rev_bytes;
 
-	return bx < by ? 1 : bx > by ? -1 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return bx < by	 ? 1
+	       : bx > by ? -1
+			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
 }
 
 static int cmp_packets(const void *a, const void *b)
@@ -79,7 +86,9 @@ static int cmp_packets(const void *a, const void *b)
 	const struct capture_flow *x = a, *y = b;
 	uint64_t px = x->packets + x->rev_packets, py = y->packets + y->rev_packets;
 
-	return px < py ? 1 : px > py ? -1 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return px < py	 ? 1
+	       : px > py ? -1
+			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
 }
 
 static int cmp_duration(const void *a, const void *b)
@@ -87,132 +96,163 @@ static int cmp_duration(const void *a, const void *b)
 	const struct capture_flow *x = a, *y = b;
 	uint64_t dx = x->last_ns - x->first_ns, dy = y->last_ns - y->first_ns;
 
-	return dx < dy ? 1 : dx > dy ? -1 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return dx < dy	 ? 1
+	       : dx > dy ? -1
+			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
 }
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: jcap -r FILE | -i IFACE [options]\n"
-"       jcap COMMAND [options]\n"
-"\n"
-"Meter the flows in a capture file or on an interface and print, export or\n"
-"store them. Flows are bidirectional: src is the side that sent first (the\n"
-"SYN sender for TCP); bytes are IP-layer octets as NetFlow/IPFIX count them.\n"
-"\n"
-"Input:\n"
-"  -r FILE                read a pcap or pcapng file (- for stdin; encrypted: --key)\n"
-"  -i IFACE               capture live on IFACE\n"
-"  -b, --backend NAME     auto|pcap|afpacket|afxdp|file (default: auto live, file offline)\n"
-"  --workers N            worker threads, one flow table shard each (default 1)\n"
-"  --buffer-mb N          live ring size in MiB, 64..2048 (default 64)\n"
-"  --filter EXPR          tcpdump-syntax BPF filter (compiled by libpcap)\n"
-"  --snaplen N            bytes kept per packet (capture and --pcap-out)\n"
-"  --no-promisc           do not put the interface in promiscuous mode\n"
-"  --tstamp SRC           kernel|hardware|ptp|ntp (default kernel)\n"
-"  --duration S           live: stop after S seconds\n"
-"  --count N              stop after N packets\n"
-"  --user NAME            drop privileges to NAME once the sockets are open\n"
-"  --key FILE             key for reading an encrypted capture file\n"
-"  --verify IMG:SIG:KEY   verify an artifact's signature before starting (repeatable)\n"
-"\n"
-"Flow metering:\n"
-"  --idle-timeout S       end a flow after S seconds without packets (default 30)\n"
-"  --active-timeout S     split flows longer than S seconds (default 1800)\n"
-"  --table-size N         flow slots, 4096..16777216 (default 1048576); when full the\n"
-"                         least recently seen flow is evicted (end_reason evicted)\n"
-"  --uniflow              one record per direction instead of biflows\n"
-"\n"
-"Output:\n"
-"  -F, --format FMT       table|json|csv (default: table on a terminal, else JSON Lines)\n"
-"  -w FILE                write the flows to FILE instead of stdout\n"
-"  --top N                only the N largest flows (by --sort, default bytes)\n"
-"  --sort KEY             bytes|packets|duration (descending)\n"
-"  --stats                print the run's counters as JSON on stderr at the end\n"
-"  --no-progress          no progress bar on stderr\n"
-"  -q, --quiet            print no flows (exports and stores still run)\n"
-"  -v, --verbose          log engine messages on stderr\n"
-"\n"
-"Export (repeatable, any number at once):\n"
-"  --export TARGET        ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH\n"
-"                         netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH\n"
-"  --observation-domain N IPFIX observation domain / NetFlow v9 source id (default 0)\n"
-"  --template-refresh S   resend templates every S seconds over UDP (default 60)\n"
-"  --mtu N                largest export datagram in bytes (default 1400)\n"
-"  --store DB             store flows in a SQLite database (= --export sqlite:DB)\n"
-"  --store-max-rows N     keep at most N flows in the store\n"
-"  --store-max-age S      delete stored flows older than S seconds\n"
-"\n"
-"Packet storage:\n"
-"  --pcap-out DIR         write the captured packets to rotating files in DIR\n"
-"  --pcap-format FMT      pcap|pcapng (default pcap)\n"
-"  --rotate-size MB       start a new file after MB megabytes\n"
-"  --rotate-seconds S     start a new file every S seconds\n"
-"  --max-files N          keep only the newest N files\n"
-"  --pcap-filter EXPR     store only packets matching EXPR\n"
-"  --encrypt-key FILE     encrypt stored files (32 raw bytes or 64 hex digits)\n"
-"  --cipher NAME          aes-256-gcm (default), aes-128-gcm, chacha20-poly1305\n"
-"\n"
-"Commands:\n");
+		"usage: jcap -r FILE | -i IFACE [options]\n"
+		"       jcap COMMAND [options]\n"
+		"\n"
+		"Meter the flows in a capture file or on an interface and print, export or\n"
+		"store them. Flows are bidirectional: src is the side that sent first (the\n"
+		"SYN sender for TCP); bytes are IP-layer octets as NetFlow/IPFIX count them.\n"
+		"\n"
+		"Input:\n"
+		"  -r FILE                read a pcap or pcapng file (- for stdin; encrypted: --key)\n"
+		"  -i IFACE               capture live on IFACE\n"
+		"  -b, --backend NAME     auto|pcap|afpacket|afxdp|file (default: auto live, file offline)\n"
+		"  --workers N            worker threads, one flow table shard each (default 1)\n"
+		"  --buffer-mb N          live ring size in MiB, 64..2048 (default 64)\n"
+		"  --filter EXPR          tcpdump-syntax BPF filter (compiled by libpcap)\n"
+		"  --snaplen N            bytes kept per packet (capture and --pcap-out)\n"
+		"  --no-promisc           do not put the interface in promiscuous mode\n"
+		"  --tstamp SRC           kernel|hardware|ptp|ntp (default kernel)\n"
+		"  --duration S           live: stop after S seconds\n"
+		"  --count N              stop after N packets\n"
+		"  --user NAME            drop privileges to NAME once the sockets are open\n"
+		"  --key FILE             key for reading an encrypted capture file\n"
+		"  --verify IMG:SIG:KEY   verify an artifact's signature before starting (repeatable)\n"
+		"\n"
+		"Flow metering:\n"
+		"  --idle-timeout S       end a flow after S seconds without packets (default 30)\n"
+		"  --active-timeout S     split flows longer than S seconds (default 1800)\n"
+		"  --table-size N         flow slots, 4096..16777216 (default 1048576); when full the\n"
+		"                         least recently seen flow is evicted (end_reason evicted)\n"
+		"  --uniflow              one record per direction instead of biflows\n"
+		"\n"
+		"Output:\n"
+		"  -F, --format FMT       table|json|csv (default: table on a terminal, else JSON Lines)\n"
+		"  -w FILE                write the flows to FILE instead of stdout\n"
+		"  --top N                only the N largest flows (by --sort, default bytes)\n"
+		"  --sort KEY             bytes|packets|duration (descending)\n"
+		"  --stats                print the run's counters as JSON on stderr at the end\n"
+		"  --no-progress          no progress bar on stderr\n"
+		"  -q, --quiet            print no flows (exports and stores still run)\n"
+		"  -v, --verbose          log engine messages on stderr\n"
+		"\n"
+		"Export (repeatable, any number at once):\n"
+		"  --export TARGET        ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH\n"
+		"                         netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH\n"
+		"  --observation-domain N IPFIX observation domain / NetFlow v9 source id (default 0)\n"
+		"  --template-refresh S   resend templates every S seconds over UDP (default 60)\n"
+		"  --mtu N                largest export datagram in bytes (default 1400)\n"
+		"  --store DB             store flows in a SQLite database (= --export sqlite:DB)\n"
+		"  --store-max-rows N     keep at most N flows in the store\n"
+		"  --store-max-age S      delete stored flows older than S seconds\n"
+		"\n"
+		"Packet storage:\n"
+		"  --pcap-out DIR         write the captured packets to rotating files in DIR\n"
+		"  --pcap-format FMT      pcap|pcapng (default pcap)\n"
+		"  --rotate-size MB       start a new file after MB megabytes\n"
+		"  --rotate-seconds S     start a new file every S seconds\n"
+		"  --max-files N          keep only the newest N files\n"
+		"  --pcap-filter EXPR     store only packets matching EXPR\n"
+		"  --encrypt-key FILE     encrypt stored files (32 raw bytes or 64 hex digits)\n"
+		"  --cipher NAME          aes-256-gcm (default), aes-128-gcm, chacha20-poly1305\n"
+		"\n"
+		"Commands:\n");
 	jcap_print_subcommands(fp);
-	fprintf(fp,
-"\n"
-"Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
-"Examples:\n"
-"  jcap -r trace.pcap --top 10\n"
-"  jcap -r trace.pcap -F json --stats > flows.json\n"
-"  jcap -i eth0 --workers 4 --export ipfix://127.0.0.1:4739\n");
+	fprintf(fp, "\n"
+		    "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
+		    "Examples:\n"
+		    "  jcap -r trace.pcap --top 10\n"
+		    "  jcap -r trace.pcap -F json --stats > flows.json\n"
+		    "  jcap -i eth0 --workers 4 --export ipfix://127.0.0.1:4739\n");
 }
 
 enum {
-	O_IDLE = 256, O_ACTIVE, O_TABLE, O_UNIFLOW, O_FILTER, O_TOP, O_SORT, O_STATS,
-	O_NOPROG, O_WORKERS, O_BUFMB, O_DURATION, O_COUNT, O_SNAPLEN, O_NOPROMISC, O_TSTAMP,
-	O_USER, O_KEY, O_EXPORT, O_DOMAIN, O_REFRESH, O_MTU, O_PCAPOUT, O_PCAPFMT, O_ROTSIZE,
-	O_ROTSEC, O_MAXFILES, O_PCAPFILTER, O_ENCKEY, O_CIPHER, O_STORE, O_STORE_ROWS,
-	O_STORE_AGE, O_VERIFY, O_HELP,
+	O_IDLE = 256,
+	O_ACTIVE,
+	O_TABLE,
+	O_UNIFLOW,
+	O_FILTER,
+	O_TOP,
+	O_SORT,
+	O_STATS,
+	O_NOPROG,
+	O_WORKERS,
+	O_BUFMB,
+	O_DURATION,
+	O_COUNT,
+	O_SNAPLEN,
+	O_NOPROMISC,
+	O_TSTAMP,
+	O_USER,
+	O_KEY,
+	O_EXPORT,
+	O_DOMAIN,
+	O_REFRESH,
+	O_MTU,
+	O_PCAPOUT,
+	O_PCAPFMT,
+	O_ROTSIZE,
+	O_ROTSEC,
+	O_MAXFILES,
+	O_PCAPFILTER,
+	O_ENCKEY,
+	O_CIPHER,
+	O_STORE,
+	O_STORE_ROWS,
+	O_STORE_AGE,
+	O_VERIFY,
+	O_HELP,
 };
 
 static const struct option longopts[] = {
-	{"format", required_argument, NULL, 'F'},
-	{"backend", required_argument, NULL, 'b'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"idle-timeout", required_argument, NULL, O_IDLE},
-	{"active-timeout", required_argument, NULL, O_ACTIVE},
-	{"table-size", required_argument, NULL, O_TABLE},
-	{"uniflow", no_argument, NULL, O_UNIFLOW},
-	{"filter", required_argument, NULL, O_FILTER},
-	{"top", required_argument, NULL, O_TOP},
-	{"sort", required_argument, NULL, O_SORT},
-	{"stats", no_argument, NULL, O_STATS},
-	{"no-progress", no_argument, NULL, O_NOPROG},
-	{"workers", required_argument, NULL, O_WORKERS},
-	{"buffer-mb", required_argument, NULL, O_BUFMB},
-	{"duration", required_argument, NULL, O_DURATION},
-	{"count", required_argument, NULL, O_COUNT},
-	{"snaplen", required_argument, NULL, O_SNAPLEN},
-	{"no-promisc", no_argument, NULL, O_NOPROMISC},
-	{"tstamp", required_argument, NULL, O_TSTAMP},
-	{"user", required_argument, NULL, O_USER},
-	{"key", required_argument, NULL, O_KEY},
-	{"export", required_argument, NULL, O_EXPORT},
-	{"observation-domain", required_argument, NULL, O_DOMAIN},
-	{"template-refresh", required_argument, NULL, O_REFRESH},
-	{"mtu", required_argument, NULL, O_MTU},
-	{"pcap-out", required_argument, NULL, O_PCAPOUT},
-	{"pcap-format", required_argument, NULL, O_PCAPFMT},
-	{"rotate-size", required_argument, NULL, O_ROTSIZE},
-	{"rotate-seconds", required_argument, NULL, O_ROTSEC},
-	{"max-files", required_argument, NULL, O_MAXFILES},
-	{"pcap-filter", required_argument, NULL, O_PCAPFILTER},
-	{"encrypt-key", required_argument, NULL, O_ENCKEY},
-	{"cipher", required_argument, NULL, O_CIPHER},
-	{"store", required_argument, NULL, O_STORE},
-	{"store-max-rows", required_argument, NULL, O_STORE_ROWS},
-	{"store-max-age", required_argument, NULL, O_STORE_AGE},
-	{"verify", required_argument, NULL, O_VERIFY},
-	{"help", no_argument, NULL, O_HELP},
-	{NULL, 0, NULL, 0},
+	{ "format", required_argument, NULL, 'F' },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "idle-timeout", required_argument, NULL, O_IDLE },
+	{ "active-timeout", required_argument, NULL, O_ACTIVE },
+	{ "table-size", required_argument, NULL, O_TABLE },
+	{ "uniflow", no_argument, NULL, O_UNIFLOW },
+	{ "filter", required_argument, NULL, O_FILTER },
+	{ "top", required_argument, NULL, O_TOP },
+	{ "sort", required_argument, NULL, O_SORT },
+	{ "stats", no_argument, NULL, O_STATS },
+	{ "no-progress", no_argument, NULL, O_NOPROG },
+	{ "workers", required_argument, NULL, O_WORKERS },
+	{ "buffer-mb", required_argument, NULL, O_BUFMB },
+	{ "duration", required_argument, NULL, O_DURATION },
+	{ "count", required_argument, NULL, O_COUNT },
+	{ "snaplen", required_argument, NULL, O_SNAPLEN },
+	{ "no-promisc", no_argument, NULL, O_NOPROMISC },
+	{ "tstamp", required_argument, NULL, O_TSTAMP },
+	{ "user", required_argument, NULL, O_USER },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "export", required_argument, NULL, O_EXPORT },
+	{ "observation-domain", required_argument, NULL, O_DOMAIN },
+	{ "template-refresh", required_argument, NULL, O_REFRESH },
+	{ "mtu", required_argument, NULL, O_MTU },
+	{ "pcap-out", required_argument, NULL, O_PCAPOUT },
+	{ "pcap-format", required_argument, NULL, O_PCAPFMT },
+	{ "rotate-size", required_argument, NULL, O_ROTSIZE },
+	{ "rotate-seconds", required_argument, NULL, O_ROTSEC },
+	{ "max-files", required_argument, NULL, O_MAXFILES },
+	{ "pcap-filter", required_argument, NULL, O_PCAPFILTER },
+	{ "encrypt-key", required_argument, NULL, O_ENCKEY },
+	{ "cipher", required_argument, NULL, O_CIPHER },
+	{ "store", required_argument, NULL, O_STORE },
+	{ "store-max-rows", required_argument, NULL, O_STORE_ROWS },
+	{ "store-max-age", required_argument, NULL, O_STORE_AGE },
+	{ "verify", required_argument, NULL, O_VERIFY },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
 };
 
 #define MAX_LIST 16
@@ -354,8 +394,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "ntp"))
 				o->tstamp = CAPTURE_TSTAMP_NTP;
 			else {
-				jcap_err("--tstamp: unknown source '%s' (kernel, hardware, ptp, ntp)",
-					 optarg);
+				jcap_err(
+					"--tstamp: unknown source '%s' (kernel, hardware, ptp, ntp)",
+					optarg);
 				return -1;
 			}
 			break;
@@ -415,7 +456,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "pcapng"))
 				o->pcap_fmt = CAPTURE_PCAP_FORMAT_PCAPNG;
 			else {
-				jcap_err("--pcap-format: unknown format '%s' (pcap, pcapng)", optarg);
+				jcap_err("--pcap-format: unknown format '%s' (pcap, pcapng)",
+					 optarg);
 				return -1;
 			}
 			break;
@@ -525,8 +567,9 @@ static int setup(struct capture *c, struct opts *o)
 			return rc;
 	}
 	if (o->enc_key) {
-		struct capture_encryption_config ec = {
-			.sz = sizeof(ec), .key_file = o->enc_key, .cipher = o->cipher};
+		struct capture_encryption_config ec = { .sz = sizeof(ec),
+							.key_file = o->enc_key,
+							.cipher = o->cipher };
 
 		rc = capture_set_encryption(c, &ec);
 		if (rc < 0)
@@ -555,7 +598,7 @@ static int setup(struct capture *c, struct opts *o)
 
 static void progress(struct capture *c, bool *shown)
 {
-	struct capture_status st = {.sz = sizeof(st)};
+	struct capture_status st = { .sz = sizeof(st) };
 	int pct, i;
 	char bar[41];
 
@@ -569,7 +612,8 @@ static void progress(struct capture *c, bool *shown)
 		bar[i] = i < pct * 40 / 100 ? '#' : '.';
 	bar[40] = 0;
 	fprintf(stderr, "\r[%s] %3d%% %llu/%llu MB", bar, pct,
-		(unsigned long long)(st.input_done >> 20), (unsigned long long)(st.input_bytes >> 20));
+		(unsigned long long)(st.input_done >> 20),
+		(unsigned long long)(st.input_bytes >> 20));
 	*shown = true;
 }
 
@@ -578,7 +622,7 @@ int jcap_cmd_meter(int argc, char **argv)
 	struct opts o;
 	struct capture_config cfg;
 	struct capture *c = NULL;
-	struct collect col = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct collect col = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	FILE *out = stdout;
 	bool stream, show_progress, shown = false;
 	const char *stream_target = NULL;
@@ -615,7 +659,7 @@ int jcap_cmd_meter(int argc, char **argv)
 		jcap_err("%s", capture_last_error(NULL)[0] ? capture_last_error(NULL)
 							   : capture_strerror(rc));
 		return rc == -CAPTURE_E_FILTER || rc == -CAPTURE_E_CONFIG ? JCAP_EXIT_USAGE
-									    : JCAP_EXIT_FAIL;
+									  : JCAP_EXIT_FAIL;
 	}
 	rc = setup(c, &o);
 	if (rc < 0) {
@@ -643,7 +687,8 @@ int jcap_cmd_meter(int argc, char **argv)
 		if (o.wfile) {
 			out = fopen(o.wfile, "we");
 			if (!out) {
-				jcap_err("%s: cannot open for writing: %s", o.wfile, strerror(errno));
+				jcap_err("%s: cannot open for writing: %s", o.wfile,
+					 strerror(errno));
 				capture_destroy(c);
 				return JCAP_EXIT_FAIL;
 			}
@@ -656,8 +701,8 @@ int jcap_cmd_meter(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rc = capture_start(c);
 	if (rc < 0) {
-		jcap_err("%s", capture_last_error(c)[0] ? capture_last_error(c)
-							: capture_strerror(rc));
+		jcap_err("%s",
+			 capture_last_error(c)[0] ? capture_last_error(c) : capture_strerror(rc));
 		exit_code = JCAP_EXIT_FAIL;
 		goto out;
 	}
@@ -675,8 +720,8 @@ int jcap_cmd_meter(int argc, char **argv)
 	}
 	if (st < 0) {
 		/* flows metered before the failure were flushed and are printed */
-		jcap_err("%s", capture_last_error(c)[0] ? capture_last_error(c)
-							: capture_strerror(st));
+		jcap_err("%s",
+			 capture_last_error(c)[0] ? capture_last_error(c) : capture_strerror(st));
 		exit_code = JCAP_EXIT_FAIL;
 	}
 	if (!stream && !o.quiet) {
@@ -709,7 +754,7 @@ int jcap_cmd_meter(int argc, char **argv)
 		free(buf);
 	}
 	{
-		struct capture_stats s = {.sz = sizeof(s)};
+		struct capture_stats s = { .sz = sizeof(s) };
 
 		if (!capture_get_stats(c, &s) && s.export_errors && exit_code == JCAP_EXIT_OK)
 			fprintf(stderr, "jcap: warning: %llu export errors (see --stats)\n",

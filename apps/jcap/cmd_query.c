@@ -15,14 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: jcap query DB [--since T] [--until T] [--ip ADDR|CIDR] [--port N]\n"
-		"                     [--proto tcp|udp|icmp|icmp6|N] [--limit N]\n"
-		"                     [-F table|json|csv]\n"
-		"  Flows that overlap [since, until] (last packet >= since, first <= until),\n"
-		"  with ADDR/CIDR (IPv4 or IPv6) and port N on either side, newest first.\n"
-		"  T: epoch seconds with an optional fraction (1700000000.25), or ISO-8601\n"
-		"  UTC (2023-11-14T22:13:20Z, 2023-11-14T22:13:20.25Z).\n");
+	fprintf(f, "usage: jcap query DB [--since T] [--until T] [--ip ADDR|CIDR] [--port N]\n"
+		   "                     [--proto tcp|udp|icmp|icmp6|N] [--limit N]\n"
+		   "                     [-F table|json|csv]\n"
+		   "  Flows that overlap [since, until] (last packet >= since, first <= until),\n"
+		   "  with ADDR/CIDR (IPv4 or IPv6) and port N on either side, newest first.\n"
+		   "  T: epoch seconds with an optional fraction (1700000000.25), or ISO-8601\n"
+		   "  UTC (2023-11-14T22:13:20Z, 2023-11-14T22:13:20.25Z).\n");
 }
 
 /* Digits [s, s+n) as a number; false if any is not a digit. */
@@ -88,7 +87,7 @@ static int parse_time(const char *s, uint64_t *out)
 		if (*p == '.' && !fraction(p + 1, &p, &frac))
 			return -1;
 		if (strcmp(p, "Z") && strcmp(p, "+00:00"))
-			return -1;	/* UTC only: no local time guesses */
+			return -1; /* UTC only: no local time guesses */
 		memset(&tm, 0, sizeof(tm));
 		tm.tm_year = y - 1900;
 		tm.tm_mon = mo - 1;
@@ -130,8 +129,8 @@ static int parse_proto(const char *s, int32_t *out)
 		const char *name;
 		int num;
 	} names[] = {
-		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmp6", 58 }, { "ipv6-icmp", 58 },
-		{ "sctp", 132 }, { "gre", 47 }, { "esp", 50 },
+		{ "tcp", 6 },	     { "udp", 17 },   { "icmp", 1 }, { "icmp6", 58 },
+		{ "ipv6-icmp", 58 }, { "sctp", 132 }, { "gre", 47 }, { "esp", 50 },
 	};
 	uint64_t v;
 	size_t i;
@@ -150,7 +149,7 @@ static int parse_proto(const char *s, int32_t *out)
 
 struct sink {
 	enum jcap_format fmt;
-	struct capture_flow *all;	/* table and csv: printed once at the end */
+	struct capture_flow *all; /* table and csv: printed once at the end */
 	size_t n, cap;
 	bool oom, io_err;
 };
@@ -206,7 +205,7 @@ int jcap_cmd_query(int argc, char **argv)
 	int64_t r;
 	int c;
 
-	optind = 0;	/* full getopt reset: main may have parsed before us */
+	optind = 0; /* full getopt reset: main may have parsed before us */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":F:h", lopts, NULL)) != -1) {
 		switch (c) {

@@ -14,14 +14,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: jcap verify-firmware --image FILE --sig FILE --pubkey FILE\n"
-		"                            [--digest sha256|sha384|sha512]\n"
-		"                            [--padding pkcs1|pss|auto] [-F text|json]\n"
-		"  RSA (>= 2048 bits; PKCS#1 v1.5 by default, PSS, or auto: either) or\n"
-		"  Ed25519 (digest and padding do not apply). The key is a PEM or DER\n"
-		"  public key or X.509 certificate. Exit 0: valid; 1: invalid signature,\n"
-		"  wrong key type, weak key or unreadable input; 2: usage.\n");
+	fprintf(f, "usage: jcap verify-firmware --image FILE --sig FILE --pubkey FILE\n"
+		   "                            [--digest sha256|sha384|sha512]\n"
+		   "                            [--padding pkcs1|pss|auto] [-F text|json]\n"
+		   "  RSA (>= 2048 bits; PKCS#1 v1.5 by default, PSS, or auto: either) or\n"
+		   "  Ed25519 (digest and padding do not apply). The key is a PEM or DER\n"
+		   "  public key or X.509 certificate. Exit 0: valid; 1: invalid signature,\n"
+		   "  wrong key type, weak key or unreadable input; 2: usage.\n");
 }
 
 /* Human label of a result, as printed in text mode. */
@@ -83,7 +82,7 @@ int jcap_cmd_verify_firmware(int argc, char **argv)
 	bool json = false;
 	int c, r;
 
-	optind = 0;	/* full getopt reset: main may have parsed before us */
+	optind = 0; /* full getopt reset: main may have parsed before us */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":F:h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -99,8 +98,10 @@ int jcap_cmd_verify_firmware(int argc, char **argv)
 		case 'd':
 			if (strcmp(optarg, "sha256") && strcmp(optarg, "sha384") &&
 			    strcmp(optarg, "sha512")) {
-				fprintf(stderr, "jcap: verify-firmware: unknown digest '%s' "
-					"(sha256, sha384 or sha512)\n", optarg);
+				fprintf(stderr,
+					"jcap: verify-firmware: unknown digest '%s' "
+					"(sha256, sha384 or sha512)\n",
+					optarg);
 				return 2;
 			}
 			digest = optarg;
@@ -114,8 +115,10 @@ int jcap_cmd_verify_firmware(int argc, char **argv)
 			else if (!strcmp(optarg, "auto"))
 				o.padding = CAPTURE_SIG_AUTO;
 			else {
-				fprintf(stderr, "jcap: verify-firmware: unknown padding '%s' "
-					"(pkcs1, pss or auto)\n", optarg);
+				fprintf(stderr,
+					"jcap: verify-firmware: unknown padding '%s' "
+					"(pkcs1, pss or auto)\n",
+					optarg);
 				return 2;
 			}
 			pad_name = optarg;
@@ -126,8 +129,10 @@ int jcap_cmd_verify_firmware(int argc, char **argv)
 			} else if (!strcmp(optarg, "text")) {
 				json = false;
 			} else {
-				fprintf(stderr, "jcap: verify-firmware: unknown format '%s' "
-					"(text or json)\n", optarg);
+				fprintf(stderr,
+					"jcap: verify-firmware: unknown format '%s' "
+					"(text or json)\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -14,7 +14,11 @@
 #define JCAP_EXIT_FAIL 1
 #define JCAP_EXIT_USAGE 2
 
-enum jcap_format { JCAP_FMT_TABLE, JCAP_FMT_JSON, JCAP_FMT_CSV };
+enum jcap_format {
+	JCAP_FMT_TABLE,
+	JCAP_FMT_JSON,
+	JCAP_FMT_CSV
+};
 
 /* "table" | "json" | "csv"; returns 0 or -1. */
 int jcap_parse_format(const char *s, enum jcap_format *out);

@@ -10,11 +10,11 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{"backends", jcap_cmd_backends, "list capture backends and why each is (un)available"},
-	{"decrypt", jcap_cmd_decrypt, "decrypt a stored capture: decrypt --key FILE IN OUT"},
-	{"verify-firmware", jcap_cmd_verify_firmware,
-	 "verify a detached signature: --image F --sig S --pubkey K"},
-	{"query", jcap_cmd_query, "query a SQLite flow store: query DB [filters]"},
+	{ "backends", jcap_cmd_backends, "list capture backends and why each is (un)available" },
+	{ "decrypt", jcap_cmd_decrypt, "decrypt a stored capture: decrypt --key FILE IN OUT" },
+	{ "verify-firmware", jcap_cmd_verify_firmware,
+	  "verify a detached signature: --image F --sig S --pubkey K" },
+	{ "query", jcap_cmd_query, "query a SQLite flow store: query DB [filters]" },
 };
 
 int main(int argc, char **argv)

@@ -121,8 +121,9 @@ static void print_table(FILE *fp, const struct capture_flow *f, size_t n)
 
 		endpoint(&f[i], true, s, sizeof(s));
 		endpoint(&f[i], false, d, sizeof(d));
-		fprintf(fp, "%-*s  %-*s %-5s %4u %10" PRIu64 " %12" PRIu64 " %10" PRIu64
-			    " %12" PRIu64 " %9.3fs  %s\n",
+		fprintf(fp,
+			"%-*s  %-*s %-5s %4u %10" PRIu64 " %12" PRIu64 " %10" PRIu64 " %12" PRIu64
+			" %9.3fs  %s\n",
 			ws, s, wd, d, proto_name(f[i].proto, pb, sizeof(pb)), f[i].vlan,
 			f[i].packets, f[i].bytes, f[i].rev_packets, f[i].rev_bytes, dur,
 			capture_end_reason_name(f[i].end_reason));
@@ -145,10 +146,11 @@ static void print_csv(FILE *fp, const struct capture_flow *f, size_t n)
 		fprintf(fp,
 			"%s,%s,%u,%u,%u,%u,%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 			",%u,%u,%" PRIu64 ",%" PRIu64 ",%u,%u,%s,%u\n",
-			sa, da, f[i].src_port, f[i].dst_port, f[i].proto, f[i].ip_version, f[i].vlan,
-			f[i].packets, f[i].bytes, f[i].rev_packets, f[i].rev_bytes, f[i].tcp_flags,
-			f[i].rev_tcp_flags, f[i].first_ns, f[i].last_ns, f[i].icmp_type,
-			f[i].icmp_code, capture_end_reason_name(f[i].end_reason), f[i].worker);
+			sa, da, f[i].src_port, f[i].dst_port, f[i].proto, f[i].ip_version,
+			f[i].vlan, f[i].packets, f[i].bytes, f[i].rev_packets, f[i].rev_bytes,
+			f[i].tcp_flags, f[i].rev_tcp_flags, f[i].first_ns, f[i].last_ns,
+			f[i].icmp_type, f[i].icmp_code, capture_end_reason_name(f[i].end_reason),
+			f[i].worker);
 	}
 }
 

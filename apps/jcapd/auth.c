@@ -185,7 +185,7 @@ int paths_confine(const char *path, bool must_exist, char *out, size_t outlen)
 	if (!path || !*path || strlen(path) >= sizeof(tmp))
 		return -EINVAL;
 	if (path[0] != '/')
-		return -EINVAL;		/* the daemon's cwd means nothing to a client */
+		return -EINVAL; /* the daemon's cwd means nothing to a client */
 	rp = realpath(path, NULL);
 	if (rp) {
 		if (!inside_allowed(rp)) {

@@ -19,7 +19,7 @@
 #include "jcapd.h"
 
 /* A chunked body over the limit is read and thrown away up to this, then cut. */
-#define DISCARD_MAX	(64u << 20)
+#define DISCARD_MAX (64u << 20)
 
 static struct MHD_Daemon *daemon_h;
 
@@ -27,8 +27,8 @@ struct conn_ctx {
 	char *buf;
 	size_t len;
 	size_t cap;
-	bool answered;		/* a response was queued early (413) */
-	bool too_big;		/* chunked body over the limit: discard, answer 413 at the end */
+	bool answered; /* a response was queued early (413) */
+	bool too_big;  /* chunked body over the limit: discard, answer 413 at the end */
 	size_t discarded;
 	/* a request handed to the slow pool: the connection is suspended meanwhile */
 	struct MHD_Connection *conn;
@@ -76,7 +76,8 @@ static enum MHD_Result queue_resp(struct MHD_Connection *conn, struct resp *rs)
 	const char *ct;
 
 	if (rs->json) {
-		body = json_dumps(rs->json, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+		body = json_dumps(rs->json,
+				  JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
 		if (!body)
 			return MHD_NO;
 		len = strlen(body);
@@ -155,7 +156,7 @@ static void *slow_main(void *arg)
 			pthread_cond_wait(&slow.cv, &slow.mu);
 		cc = slow.head;
 		if (!cc)
-			break;		/* stopping and nothing left */
+			break; /* stopping and nothing left */
 		slow.head = cc->next;
 		if (!slow.head)
 			slow.tail = NULL;
@@ -196,8 +197,8 @@ static bool defer(struct MHD_Connection *conn, struct conn_ctx *cc, const struct
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct conn_ctx *cc = *con_cls;
 	struct req rq = { 0 };
@@ -278,10 +279,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	rq.method = method;
 	rq.path = url;
-	rq.auth_header = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_AUTHORIZATION);
-	rq.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_TYPE);
+	rq.auth_header =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	rq.content_type =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	rq.body = cc->buf ? cc->buf : "";
 	rq.body_len = cc->len;
 	rq.conn = conn;
@@ -484,15 +485,13 @@ int http_start(char *bound, size_t boundlen)
 	for (slow.n_threads = 0; slow.n_threads < SLOW_THREADS; slow.n_threads++)
 		if (pthread_create(&slow.th[slow.n_threads], NULL, slow_main, NULL) != 0)
 			break;
-	daemon_h = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-				    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_opts.http_threads,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)g_opts.max_connections,
-				    MHD_OPTION_CONNECTION_TIMEOUT,
-				    (unsigned)g_opts.connection_timeout_sec,
-				    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				    MHD_OPTION_END);
+	daemon_h = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+		NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)g_opts.http_threads, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)g_opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)g_opts.connection_timeout_sec, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		NULL, MHD_OPTION_END);
 	if (!daemon_h) {
 		jlog(CAPTURE_LOG_ERROR, "cannot listen on %s: %s", g_opts.listen,
 		     strerror(errno ? errno : EADDRINUSE));

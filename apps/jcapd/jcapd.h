@@ -15,34 +15,34 @@
 
 #include "packet_capture.h"
 
-#define JCAPD_MAX_ALLOW_DIRS	16
-#define JCAPD_MAX_EXPORTS	8
-#define JCAPD_PATH_MAX		4096
+#define JCAPD_MAX_ALLOW_DIRS 16
+#define JCAPD_MAX_EXPORTS 8
+#define JCAPD_PATH_MAX 4096
 
 /* ---------------------------------------------------------------- options */
 
 struct jcapd_opts {
-	char listen[128];		/* ADDR:PORT or [V6ADDR]:PORT */
+	char listen[128]; /* ADDR:PORT or [V6ADDR]:PORT */
 	char token_file[JCAPD_PATH_MAX];
 	char *allow_dirs[JCAPD_MAX_ALLOW_DIRS];
 	unsigned n_allow_dirs;
 	bool use_syslog;
-	int log_level;			/* enum capture_log_level */
+	int log_level; /* enum capture_log_level */
 	size_t max_body_bytes;
 	unsigned http_threads;
-	uint32_t http_nice;		/* added to the HTTP threads' nice value */
+	uint32_t http_nice; /* added to the HTTP threads' nice value */
 	unsigned max_connections;
 	unsigned connection_timeout_sec;
-	bool auth_reads;		/* GET endpoints need the token too */
-	bool flow_metering;		/* meter flows in every session unless disabled */
+	bool auth_reads;    /* GET endpoints need the token too */
+	bool flow_metering; /* meter flows in every session unless disabled */
 	uint32_t table_size;
 	uint32_t idle_timeout_sec;
 	uint32_t active_timeout_sec;
 	uint32_t ended_ring_size;
-	uint32_t rate_window_sec;	/* pps/bps window */
-	size_t flows_scan_max;		/* most flows one /flows request copies */
-	char capture_user[64];		/* drop privileges after open, "" = keep */
-	char *exports[JCAPD_MAX_EXPORTS];	/* capture_export_add targets */
+	uint32_t rate_window_sec;	  /* pps/bps window */
+	size_t flows_scan_max;		  /* most flows one /flows request copies */
+	char capture_user[64];		  /* drop privileges after open, "" = keep */
+	char *exports[JCAPD_MAX_EXPORTS]; /* capture_export_add targets */
 	unsigned n_exports;
 };
 
@@ -80,17 +80,17 @@ struct req {
 	const char *content_type;
 	const char *body;
 	size_t body_len;
-	void *conn;			/* MHD connection, for query arguments */
+	void *conn; /* MHD connection, for query arguments */
 };
 
 struct resp {
 	int status;
-	json_t *json;			/* owned; serialised by http.c */
-	char *text;			/* owned malloc'd body when json is NULL */
+	json_t *json; /* owned; serialised by http.c */
+	char *text;   /* owned malloc'd body when json is NULL */
 	size_t text_len;
-	const char *content_type;	/* for text */
-	const char *allow;		/* Allow header for 405 */
-	bool www_auth;			/* add WWW-Authenticate: Bearer */
+	const char *content_type; /* for text */
+	const char *allow;	  /* Allow header for 405 */
+	bool www_auth;		  /* add WWW-Authenticate: Bearer */
 };
 
 /* Query argument lookup: NULL if absent. Duplicates are reported by http_query_dups. */
@@ -161,18 +161,23 @@ int session_netflow_enable(const struct netflow_req *nr, struct resp *rs);
 int session_encryption_enable(const struct crypt_req *cr, struct resp *rs);
 
 struct flow_query {
-	uint64_t limit;			/* 0: all */
-	int sort;			/* FLOW_SORT_* */
-	bool all;			/* active + recently ended */
+	uint64_t limit; /* 0: all */
+	int sort;	/* FLOW_SORT_* */
+	bool all;	/* active + recently ended */
 	bool has_ip;
 	uint8_t ip_version;
 	uint8_t ip[16];
 	unsigned prefix;
-	int32_t port;			/* -1: any */
-	int32_t proto;			/* -1: any */
+	int32_t port;  /* -1: any */
+	int32_t proto; /* -1: any */
 };
 
-enum { FLOW_SORT_BYTES, FLOW_SORT_PACKETS, FLOW_SORT_DURATION, FLOW_SORT_LAST_SEEN };
+enum {
+	FLOW_SORT_BYTES,
+	FLOW_SORT_PACKETS,
+	FLOW_SORT_DURATION,
+	FLOW_SORT_LAST_SEEN
+};
 
 int session_flows(const struct flow_query *q, struct resp *rs);
 

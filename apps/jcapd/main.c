@@ -84,14 +84,23 @@ void jlog_engine(void *ctx, int level, const char *msg)
 
 /* ---------------------------------------------------------------- options */
 
-enum opt_kind { O_STR, O_PATH, O_BOOL, O_U32, O_SIZE, O_LEVEL, O_ALLOW, O_EXPORT };
+enum opt_kind {
+	O_STR,
+	O_PATH,
+	O_BOOL,
+	O_U32,
+	O_SIZE,
+	O_LEVEL,
+	O_ALLOW,
+	O_EXPORT
+};
 
 struct opt {
 	const char *key;
 	enum opt_kind kind;
 	void *ptr;
-	size_t size;		/* O_STR/O_PATH: buffer size */
-	uint64_t min, max;	/* O_U32/O_SIZE */
+	size_t size;	   /* O_STR/O_PATH: buffer size */
+	uint64_t min, max; /* O_U32/O_SIZE */
 	const char *help;
 };
 
@@ -196,7 +205,8 @@ static int set_opt(const struct opt *o, const char *v, const char *where)
 		errno = 0;
 		n = strtoull(v, &end, 10);
 		if (!*v || *v == '-' || errno || *end || n < o->min || n > o->max) {
-			fprintf(stderr, "jcapd: %s: %s: expected an integer in %llu..%llu, got '%s'\n",
+			fprintf(stderr,
+				"jcapd: %s: %s: expected an integer in %llu..%llu, got '%s'\n",
 				where, o->key, (unsigned long long)o->min,
 				(unsigned long long)o->max, v);
 			return -EINVAL;
@@ -295,10 +305,9 @@ static int load_config(const char *file)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: jcapd [--config FILE] [--listen ADDR:PORT] [--token-file FILE]\n"
-		"             [--allow-dir DIR]... [--syslog] [--OPTION VALUE]...\n"
-		"Every config file key is also an option (--key-name VALUE, '_' as '-'):\n");
+	fprintf(out, "usage: jcapd [--config FILE] [--listen ADDR:PORT] [--token-file FILE]\n"
+		     "             [--allow-dir DIR]... [--syslog] [--OPTION VALUE]...\n"
+		     "Every config file key is also an option (--key-name VALUE, '_' as '-'):\n");
 	for (size_t i = 0; i < N_OPTS; i++) {
 		char name[64];
 		size_t k;
@@ -355,7 +364,7 @@ static int parse_args(int argc, char **argv)
 			fprintf(stderr, "jcapd: unexpected argument '%s'\n", arg);
 			return -EINVAL;
 		}
-		for (k = 0; arg[2 + k] && arg[2 + k] != '=' ; k++)
+		for (k = 0; arg[2 + k] && arg[2 + k] != '='; k++)
 			key[k] = arg[2 + k] == '-' ? '_' : arg[2 + k];
 		key[k] = '\0';
 		if (arg[2 + k] == '=')
@@ -417,7 +426,7 @@ int main(int argc, char **argv)
 		}
 	} else {
 		jlog(CAPTURE_LOG_WARN, "no --token-file: mutating endpoints are open to any "
-		     "local client");
+				       "local client");
 	}
 	for (i = 0; i < g_opts.n_allow_dirs; i++) {
 		r = paths_allow_dir(g_opts.allow_dirs[i]);
@@ -452,7 +461,8 @@ int main(int argc, char **argv)
 		base = getpriority(PRIO_PROCESS, (id_t)gettid());
 		if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)gettid(),
 					      base + (int)g_opts.http_nice > 19
-						      ? 19 : base + (int)g_opts.http_nice) != 0)
+						      ? 19
+						      : base + (int)g_opts.http_nice) != 0)
 			jlog(CAPTURE_LOG_WARN, "http_nice: %s", strerror(errno));
 	}
 	if (http_start(bound, sizeof(bound)) < 0)

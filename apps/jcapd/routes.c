@@ -37,7 +37,7 @@ size_t routes_status_counts(int *codes, uint64_t *counts, size_t max)
 	size_t i, n = sizeof(counted) / sizeof(counted[0]);
 
 	for (i = 0; i <= n && i < max; i++) {
-		codes[i] = i < n ? counted[i] : 0;	/* 0: any other status */
+		codes[i] = i < n ? counted[i] : 0; /* 0: any other status */
 		counts[i] = atomic_load_explicit(&status_count[i], memory_order_relaxed);
 	}
 	return i;
@@ -70,7 +70,8 @@ static int check_keys(const json_t *o, const char *const *allowed, struct resp *
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		const char *const *a;
 
 		for (a = allowed; *a; a++)
@@ -177,9 +178,8 @@ static int h_backends(const struct req *rq, const json_t *body, struct resp *rs)
 		bi[i].name[sizeof(bi[i].name) - 1] = '\0';
 		bi[i].reason[sizeof(bi[i].reason) - 1] = '\0';
 		json_array_append_new(arr, json_pack("{s:s, s:b, s:i, s:s}", "name", bi[i].name,
-						     "available", bi[i].available,
-						     "preference", bi[i].preference,
-						     "reason", bi[i].reason));
+						     "available", bi[i].available, "preference",
+						     bi[i].preference, "reason", bi[i].reason));
 	}
 	rs->json = json_pack("{s:o}", "backends", arr);
 	rs->status = 200;
@@ -191,8 +191,10 @@ static const char *const tstamps[] = { "kernel", "hardware", "ptp", "ntp", NULL 
 
 static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *rs)
 {
-	static const char *const keys[] = { "dir", "format", "rotate_size_mb", "rotate_seconds",
-					     "max_files", "snaplen", "filter", NULL };
+	static const char *const keys[] = {
+		"dir",	     "format",	"rotate_size_mb", "rotate_seconds",
+		"max_files", "snaplen", "filter",	  NULL
+	};
 	static const char *const formats[] = { "pcap", "pcapng", NULL };
 	char dir[JCAPD_PATH_MAX], fmt[16] = "pcap";
 	uint64_t v;
@@ -242,10 +244,11 @@ static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *r
 
 static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const keys[] = { "interface", "pcap_file", "backend", "buffer_size_mb",
-					     "workers", "filter", "snaplen", "promiscuous",
-					     "tstamp", "duration_sec", "max_packets",
-					     "decrypt_key_file", "pcap_out", NULL };
+	static const char *const keys[] = { "interface",      "pcap_file",   "backend",
+					    "buffer_size_mb", "workers",     "filter",
+					    "snaplen",	      "promiscuous", "tstamp",
+					    "duration_sec",   "max_packets", "decrypt_key_file",
+					    "pcap_out",	      NULL };
 	struct start_req *sr;
 	char path[JCAPD_PATH_MAX], tst[16] = "kernel";
 	bool has_if, has_file, present;
@@ -358,7 +361,7 @@ static int h_prometheus(const struct req *rq, const json_t *body, struct resp *r
 static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const keys[] = { "table_size", "idle_timeout_sec", "active_timeout_sec",
-					     "uniflow", "ended_ring_size", NULL };
+					    "uniflow",	  "ended_ring_size",  NULL };
 	struct capture_flow_config fc = { .sz = sizeof(fc) };
 	bool present;
 	uint64_t v;
@@ -396,9 +399,17 @@ static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *
 
 static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const keys[] = { "version", "collector", "port", "transport", "path",
-					     "template_refresh_sec", "observation_domain", "mtu",
-					     "uniflow", "nanoseconds", NULL };
+	static const char *const keys[] = { "version",
+					    "collector",
+					    "port",
+					    "transport",
+					    "path",
+					    "template_refresh_sec",
+					    "observation_domain",
+					    "mtu",
+					    "uniflow",
+					    "nanoseconds",
+					    NULL };
 	static const char *const transports[] = { "udp", "tcp", "file", NULL };
 	struct netflow_req *nr;
 	char tr[8] = "udp", path[JCAPD_PATH_MAX];
@@ -494,7 +505,7 @@ static int h_encryption(const struct req *rq, const json_t *body, struct resp *r
 {
 	static const char *const keys[] = { "algorithm", "key_file", NULL };
 	static const char *const ciphers[] = { "aes-256-gcm", "aes-128-gcm", "chacha20-poly1305",
-						NULL };
+					       NULL };
 	struct crypt_req *cr;
 	char alg[32] = "aes-256-gcm", path[JCAPD_PATH_MAX];
 	bool present;
@@ -509,8 +520,9 @@ static int h_encryption(const struct req *rq, const json_t *body, struct resp *r
 	if ((st = get_str(body, "algorithm", sizeof(alg), alg, NULL, rs)))
 		goto out;
 	if (find_name(ciphers, alg) < 0) {
-		st = resp_error(rs, 400, "algorithm",
-				"'algorithm' must be aes-256-gcm, aes-128-gcm or chacha20-poly1305");
+		st = resp_error(
+			rs, 400, "algorithm",
+			"'algorithm' must be aes-256-gcm, aes-128-gcm or chacha20-poly1305");
 		goto out;
 	}
 	cr->cfg.cipher = (uint8_t)find_name(ciphers, alg);
@@ -531,8 +543,8 @@ out:
 
 static int h_verify(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const qkeys[] = { "image", "signature", "public_key", "digest",
-					      "padding", NULL };
+	static const char *const qkeys[] = { "image",  "signature", "public_key",
+					     "digest", "padding",   NULL };
 	static const char *const digests[] = { "sha256", "sha384", "sha512", NULL };
 	static const char *const paddings[] = { "pkcs1", "pss", "auto", NULL };
 	static const char *const fields[] = { "image", "signature", "public_key" };
@@ -567,11 +579,10 @@ static int h_verify(const struct req *rq, const json_t *body, struct resp *rs)
 	if (r < 0)
 		return resp_error(rs, 400, NULL, "verification could not run: %s%s%s",
 				  capture_strerror(r), detail[0] ? ": " : "", detail);
-	rs->json = json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}",
-			     "result", capture_verify_result_name(r),
-			     "valid", r == CAPTURE_VERIFY_VALID, "code", r, "detail", detail,
-			     "image", paths[0], "signature", paths[1], "public_key", paths[2],
-			     "digest", vo.digest);
+	rs->json = json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "result",
+			     capture_verify_result_name(r), "valid", r == CAPTURE_VERIFY_VALID,
+			     "code", r, "detail", detail, "image", paths[0], "signature", paths[1],
+			     "public_key", paths[2], "digest", vo.digest);
 	rs->status = 200;
 	return 200;
 }
@@ -602,7 +613,11 @@ static int h_flows(const struct req *rq, const json_t *body, struct resp *rs);
 
 /* ---------------------------------------------------------------- router */
 
-enum auth_need { AUTH_NONE, AUTH_READ, AUTH_WRITE };
+enum auth_need {
+	AUTH_NONE,
+	AUTH_READ,
+	AUTH_WRITE
+};
 
 struct route {
 	const char *method;
@@ -674,8 +689,8 @@ void routes_dispatch(const struct req *rq, struct resp *rs)
 	if (!rt) {
 		for (i = 0; i < N_ROUTES; i++)
 			if (strcmp(routes[i].path, rq->path) == 0)
-				rs->allow = strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD"
-										 : "POST";
+				rs->allow =
+					strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : "POST";
 		resp_error(rs, 405, NULL, "method %s not allowed on %s", rq->method, rq->path);
 		return;
 	}
@@ -683,7 +698,8 @@ void routes_dispatch(const struct req *rq, struct resp *rs)
 		a = auth_check(rq->auth_header);
 		if (a == 401) {
 			rs->www_auth = true;
-			resp_error(rs, 401, NULL, "missing bearer token (Authorization: Bearer ...)");
+			resp_error(rs, 401, NULL,
+				   "missing bearer token (Authorization: Bearer ...)");
 			return;
 		}
 		if (a == 403) {
@@ -782,12 +798,15 @@ static int parse_ip_filter(const char *s, struct flow_query *q)
 
 static int h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const qkeys[] = { "limit", "sort_by", "ip", "port", "proto", "state",
-					      NULL };
+	static const char *const qkeys[] = { "limit", "sort_by", "ip", "port",
+					     "proto", "state",	 NULL };
 	static const char *const sorts[] = { "bytes", "packets", "duration", "last_seen", NULL };
-	static const struct { const char *name; int num; } protos[] = {
-		{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
-		{ "icmpv6", 58 }, { "sctp", 132 },
+	static const struct {
+		const char *name;
+		int num;
+	} protos[] = {
+		{ "icmp", 1 }, { "tcp", 6 },	 { "udp", 17 },	  { "gre", 47 },
+		{ "esp", 50 }, { "icmpv6", 58 }, { "sctp", 132 },
 	};
 	struct flow_query q = { .limit = 10, .port = -1, .proto = -1 };
 	const char *bad, *v;
@@ -803,8 +822,9 @@ static int h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 	if (v) {
 		q.sort = find_name(sorts, v);
 		if (q.sort < 0)
-			return resp_error(rs, 400, "sort_by",
-					  "'sort_by' must be bytes, packets, duration or last_seen");
+			return resp_error(
+				rs, 400, "sort_by",
+				"'sort_by' must be bytes, packets, duration or last_seen");
 	}
 	v = http_query(rq, "ip");
 	if (v && parse_ip_filter(v, &q))

@@ -20,12 +20,12 @@
 
 #include "jcapd.h"
 
-#define MAX_WORKERS	64
-#define MAX_SAMPLES	61
+#define MAX_WORKERS 64
+#define MAX_SAMPLES 61
 
 struct sample {
 	uint64_t t_ns;
-	uint64_t pk[MAX_WORKERS + 1];	/* [MAX_WORKERS]: total */
+	uint64_t pk[MAX_WORKERS + 1]; /* [MAX_WORKERS]: total */
 	uint64_t by[MAX_WORKERS + 1];
 };
 
@@ -33,9 +33,9 @@ static struct {
 	pthread_mutex_t ctl;
 	pthread_rwlock_t life;
 	struct capture *c;
-	bool stopped;			/* capture_stop was called on c */
+	bool stopped; /* capture_stop was called on c */
 	bool graceful;
-	_Atomic(const char *) cached_state;	/* for /healthz and /metrics, set under ctl */
+	_Atomic(const char *) cached_state; /* for /healthz and /metrics, set under ctl */
 	char backend_requested[16];
 	bool live;
 
@@ -52,7 +52,7 @@ static struct {
 	pthread_mutex_t smu;
 	pthread_cond_t scv;
 	struct sample ring[MAX_SAMPLES];
-	unsigned ring_head;		/* next slot */
+	unsigned ring_head; /* next slot */
 	unsigned ring_n;
 	unsigned ring_workers;
 } S = {
@@ -198,10 +198,14 @@ static int encryption_impl(const struct crypt_req *cr, struct resp *rs);
  * priority: threads inherit their creator's nice value, and the HTTP threads
  * run at http_nice so that serving the API never outranks the capture.
  */
-enum job_kind { JOB_START, JOB_NETFLOW, JOB_CRYPT };
+enum job_kind {
+	JOB_START,
+	JOB_NETFLOW,
+	JOB_CRYPT
+};
 
 static struct {
-	pthread_mutex_t call;		/* one caller at a time */
+	pthread_mutex_t call; /* one caller at a time */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
@@ -398,20 +402,12 @@ static json_t *status_json_locked(void)
 		uptime = end > st.start_ns ? (double)(end - st.start_ns) / 1e9 : 0;
 	}
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:f, s:i, s:s, s:s, s:s}",
-		      "state", state,
-		      "backend", st.backend,
-		      "backend_requested", S.c ? S.backend_requested : "",
-		      "backend_reason", st.backend_reason,
-		      "interface", st.interface,
-		      "pcap_file", st.pcap_file,
-		      "start_time", start_iso,
-		      "start_ns", jint(st.start_ns),
-		      "stop_time", stop_iso,
-		      "stop_ns", jint(st.stop_ns),
-		      "uptime_sec", uptime,
-		      "workers", (int)st.workers,
-		      "tstamp_source", st.tstamp_source,
-		      "tstamp_detail", st.tstamp_detail,
+		      "state", state, "backend", st.backend, "backend_requested",
+		      S.c ? S.backend_requested : "", "backend_reason", st.backend_reason,
+		      "interface", st.interface, "pcap_file", st.pcap_file, "start_time", start_iso,
+		      "start_ns", jint(st.start_ns), "stop_time", stop_iso, "stop_ns",
+		      jint(st.stop_ns), "uptime_sec", uptime, "workers", (int)st.workers,
+		      "tstamp_source", st.tstamp_source, "tstamp_detail", st.tstamp_detail,
 		      "xdp_mode", st.xdp_mode);
 	if (o && st.pcap_file[0]) {
 		json_object_set_new(o, "input_bytes", jint(st.input_bytes));
@@ -654,11 +650,11 @@ void session_shutdown(void)
 
 static json_t *flow_cfg_json(const struct capture_flow_config *f)
 {
-	return json_pack("{s:b, s:i, s:i, s:i, s:b, s:i}", "enabled", S.flow_on,
-			 "table_size", (json_int_t)f->table_size,
-			 "idle_timeout_sec", (json_int_t)f->idle_timeout_sec,
-			 "active_timeout_sec", (json_int_t)f->active_timeout_sec,
-			 "uniflow", f->uniflow, "ended_ring_size", (json_int_t)f->ended_ring_size);
+	return json_pack("{s:b, s:i, s:i, s:i, s:b, s:i}", "enabled", S.flow_on, "table_size",
+			 (json_int_t)f->table_size, "idle_timeout_sec",
+			 (json_int_t)f->idle_timeout_sec, "active_timeout_sec",
+			 (json_int_t)f->active_timeout_sec, "uniflow", f->uniflow,
+			 "ended_ring_size", (json_int_t)f->ended_ring_size);
 }
 
 static bool running_locked(void)
@@ -750,14 +746,13 @@ static int netflow_impl(const struct netflow_req *nr, struct resp *rs)
 	netflow_fixup(&S.exports[i]);
 	if (i == S.n_exports)
 		S.n_exports++;
-	rs->json = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:i}",
-			     "version", (json_int_t)tmp.cfg.version,
-			     "transport", tnames[tmp.cfg.transport],
-			     "collector", tmp.collector, "port", (json_int_t)tmp.cfg.port,
-			     "path", tmp.path,
-			     "template_refresh_sec", (json_int_t)tmp.cfg.template_refresh_sec,
-			     "observation_domain", (json_int_t)tmp.cfg.observation_domain,
-			     "applies", applies, "exporters", (json_int_t)S.n_exports);
+	rs->json = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:i, s:s, s:i}", "version",
+			     (json_int_t)tmp.cfg.version, "transport", tnames[tmp.cfg.transport],
+			     "collector", tmp.collector, "port", (json_int_t)tmp.cfg.port, "path",
+			     tmp.path, "template_refresh_sec",
+			     (json_int_t)tmp.cfg.template_refresh_sec, "observation_domain",
+			     (json_int_t)tmp.cfg.observation_domain, "applies", applies,
+			     "exporters", (json_int_t)S.n_exports);
 	rs->status = rs->json ? 200 : 500;
 out:
 	pthread_mutex_unlock(&S.ctl);
@@ -821,43 +816,38 @@ static json_t *stats_json(const struct capture_stats *st, double pps, double bps
 	skipped = json_object();
 	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
 		json_object_set_new(skipped, capture_skip_name(i), jint(st->skipped[i]));
-	expired = json_pack("{s:o, s:o, s:o, s:o, s:o}", "idle", jint(st->flows_idle),
-			    "active", jint(st->flows_active_timeout), "end", jint(st->flows_end),
-			    "evicted", jint(st->flows_evicted), "shutdown",
-			    jint(st->flows_shutdown));
-	drops = json_pack("{s:{s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o}, s:{s:o}, s:{s:o, s:o}}",
-			  "kernel", "dropped", jint(st->kernel_drops),
-			  "ifdrops", jint(st->kernel_ifdrops),
-			  "freeze_q", jint(st->kernel_freeze_q),
-			  "xdp_rx_ring_full", jint(st->xdp_rx_ring_full),
-			  "xdp_fill_ring_empty", jint(st->xdp_fill_ring_empty),
-			  "export", "queue", jint(st->export_queue_drops),
-			  "tcp_queue", jint(st->export_tcp_queue_drops),
-			  "writer", "queue", jint(st->writer_queue_drops),
-			  "flows", "dropped_records", jint(st->flows_dropped),
-			  "packets_in_dropped_records", jint(st->packets_in_dropped_records));
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:f}",
-		      "packets", jint(st->packets_read), "bytes", jint(st->bytes_read),
-		      "packets_in_flows", jint(st->packets_in_flows),
-		      "bytes_in_flows", jint(st->bytes_in_flows),
-		      "skipped", skipped, "drops", drops, "pps", pps, "bps", bps);
+	expired = json_pack("{s:o, s:o, s:o, s:o, s:o}", "idle", jint(st->flows_idle), "active",
+			    jint(st->flows_active_timeout), "end", jint(st->flows_end), "evicted",
+			    jint(st->flows_evicted), "shutdown", jint(st->flows_shutdown));
+	drops = json_pack(
+		"{s:{s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o}, s:{s:o}, s:{s:o, s:o}}", "kernel",
+		"dropped", jint(st->kernel_drops), "ifdrops", jint(st->kernel_ifdrops), "freeze_q",
+		jint(st->kernel_freeze_q), "xdp_rx_ring_full", jint(st->xdp_rx_ring_full),
+		"xdp_fill_ring_empty", jint(st->xdp_fill_ring_empty), "export", "queue",
+		jint(st->export_queue_drops), "tcp_queue", jint(st->export_tcp_queue_drops),
+		"writer", "queue", jint(st->writer_queue_drops), "flows", "dropped_records",
+		jint(st->flows_dropped), "packets_in_dropped_records",
+		jint(st->packets_in_dropped_records));
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:f}", "packets", jint(st->packets_read),
+		      "bytes", jint(st->bytes_read), "packets_in_flows", jint(st->packets_in_flows),
+		      "bytes_in_flows", jint(st->bytes_in_flows), "skipped", skipped, "drops",
+		      drops, "pps", pps, "bps", bps);
 	if (!o)
 		return json_object();
 	json_object_set_new(o, "flows",
 			    json_pack("{s:o, s:o, s:o, s:o}", "active", jint(st->flows_active),
-				      "created", jint(st->flows_created),
-				      "exported", jint(st->flows_exported), "expired", expired));
+				      "created", jint(st->flows_created), "exported",
+				      jint(st->flows_exported), "expired", expired));
 	json_object_set_new(o, "kernel", json_pack("{s:o}", "packets", jint(st->kernel_packets)));
 	json_object_set_new(o, "export",
 			    json_pack("{s:o, s:o, s:o, s:o}", "records", jint(st->export_records),
-				      "messages", jint(st->export_messages),
-				      "errors", jint(st->export_errors),
-				      "not_exportable", jint(st->export_not_exportable)));
+				      "messages", jint(st->export_messages), "errors",
+				      jint(st->export_errors), "not_exportable",
+				      jint(st->export_not_exportable)));
 	json_object_set_new(o, "writer",
 			    json_pack("{s:o, s:o, s:o, s:o}", "packets", jint(st->writer_packets),
-				      "bytes", jint(st->writer_bytes),
-				      "files", jint(st->writer_files),
-				      "errors", jint(st->writer_errors)));
+				      "bytes", jint(st->writer_bytes), "files",
+				      jint(st->writer_files), "errors", jint(st->writer_errors)));
 	json_object_set_new(o, "fragments",
 			    json_pack("{s:o, s:o}", "tracked", jint(st->fragments_tracked),
 				      "matched", jint(st->fragments_matched)));
@@ -1010,10 +1000,10 @@ static const struct {
 	const char *help;
 	size_t off;
 } total_metrics[] = {
-	{ "jcap_flows_dropped_total", "counter",
-	  "Live flows discarded by a non-graceful stop.", WFIELD(flows_dropped) },
-	{ "jcap_export_queue_drops_total", "counter",
-	  "Flow records lost to a full export queue.", WFIELD(export_queue_drops) },
+	{ "jcap_flows_dropped_total", "counter", "Live flows discarded by a non-graceful stop.",
+	  WFIELD(flows_dropped) },
+	{ "jcap_export_queue_drops_total", "counter", "Flow records lost to a full export queue.",
+	  WFIELD(export_queue_drops) },
 	{ "jcap_kernel_packets_total", "counter", "Packets the kernel saw (live capture).",
 	  WFIELD(kernel_packets) },
 	{ "jcap_kernel_drops_total", "counter",
@@ -1104,23 +1094,25 @@ int session_prometheus(struct resp *rs)
 	       "Packets in no flow, by worker and reason.");
 	for (w = 0; w < nw; w++)
 		for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
-			sb_printf(&b, "jcap_packets_skipped_total{worker=\"%u\",reason=\"%s\"} %llu\n",
+			sb_printf(&b,
+				  "jcap_packets_skipped_total{worker=\"%u\",reason=\"%s\"} %llu\n",
 				  w, capture_skip_name((int)i),
 				  (unsigned long long)ws[w].skipped[i]);
 	family(&b, "jcap_flows_expired_total", "counter",
 	       "Flows that left the table, by worker and end reason.");
 	for (w = 0; w < nw; w++)
 		for (i = 0; i < 5; i++)
-			sb_printf(&b, "jcap_flows_expired_total{worker=\"%u\",reason=\"%s\"} %llu\n",
-				  w, expire_names[i],
-				  (unsigned long long)fld(&ws[w], expire_offs[i]));
+			sb_printf(&b,
+				  "jcap_flows_expired_total{worker=\"%u\",reason=\"%s\"} %llu\n", w,
+				  expire_names[i], (unsigned long long)fld(&ws[w], expire_offs[i]));
 	family(&b, "jcap_packets_per_second", "gauge",
 	       "Packet rate over the rate window, by worker.");
 	for (w = 0; w < nw; w++) {
 		rate_of(w, &pps, &bps, &win);
 		sb_printf(&b, "jcap_packets_per_second{worker=\"%u\"} %.3f\n", w, pps);
 	}
-	family(&b, "jcap_bits_per_second", "gauge", "Wire bit rate over the rate window, by worker.");
+	family(&b, "jcap_bits_per_second", "gauge",
+	       "Wire bit rate over the rate window, by worker.");
 	for (w = 0; w < nw; w++) {
 		rate_of(w, &pps, &bps, &win);
 		sb_printf(&b, "jcap_bits_per_second{worker=\"%u\"} %.3f\n", w, bps);
@@ -1339,9 +1331,9 @@ static struct ranked *order_flows(const struct capture_flow *arr, size_t n, size
 static _Atomic uint64_t flow_ticket;
 
 static struct {
-	struct capture *c;		/* handle the copy came from (under ctl) */
+	struct capture *c; /* handle the copy came from (under ctl) */
 	unsigned flags;
-	uint64_t stamp;			/* ticket taken when the copy began */
+	uint64_t stamp; /* ticket taken when the copy began */
 	struct capture_flow *arr;
 	size_t n;
 	uint64_t total;
@@ -1355,8 +1347,8 @@ static void snap_drop(void)
 }
 
 /* Copy the flows of S.c (ctl held) into a new array. Returns 0 or an HTTP status. */
-static int fetch_flows(unsigned flags, struct capture_flow **out, size_t *nout,
-		       uint64_t *totalp, struct resp *rs)
+static int fetch_flows(unsigned flags, struct capture_flow **out, size_t *nout, uint64_t *totalp,
+		       struct resp *rs)
 {
 	struct capture_flow *arr = NULL;
 	size_t cap = 4096, n = 0;
@@ -1459,7 +1451,8 @@ int session_flows(const struct flow_query *q, struct resp *rs)
 		return resp_error(rs, 500, NULL, "out of memory");
 	}
 	b.p[0] = '\0';
-	sb_printf(&b, "{\"state\":\"%s\",\"sort_by\":\"%s\",\"limit\":%llu,\"matched\":%zu,"
+	sb_printf(&b,
+		  "{\"state\":\"%s\",\"sort_by\":\"%s\",\"limit\":%llu,\"matched\":%zu,"
 		  "\"total\":%llu,\"truncated\":%s,\"returned\":%zu,\"flows\":[",
 		  q->all ? "all" : "active", sort_names[q->sort], (unsigned long long)q->limit, m,
 		  (unsigned long long)total, truncated ? "true" : "false", out_n);

@@ -12,8 +12,8 @@ struct pc_bpf {
 	struct bpf_program prog;
 };
 
-int pc_bpf_create(struct pc_bpf **out, const char *expr, int linktype, uint32_t snaplen,
-		  char *err, size_t errlen)
+int pc_bpf_create(struct pc_bpf **out, const char *expr, int linktype, uint32_t snaplen, char *err,
+		  size_t errlen)
 {
 	struct pc_bpf *f;
 	pcap_t *p;

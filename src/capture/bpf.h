@@ -14,8 +14,8 @@ struct sock_fprog;
 
 /* Compile @expr for @linktype/@snaplen. On failure -CAPTURE_E_FILTER and
  * libpcap's message in @err. */
-int pc_bpf_create(struct pc_bpf **out, const char *expr, int linktype, uint32_t snaplen,
-		  char *err, size_t errlen);
+int pc_bpf_create(struct pc_bpf **out, const char *expr, int linktype, uint32_t snaplen, char *err,
+		  size_t errlen);
 void pc_bpf_destroy(struct pc_bpf *f);
 /* Does @p match? (pcap_offline_filter semantics) */
 bool pc_bpf_match(const struct pc_bpf *f, const struct pc_pkt *p);

@@ -30,9 +30,9 @@
 #include "core/privs.h"
 #include "core/tstamp.h"
 
-#define AFP_BLOCK_SIZE (1u << 20)	/* holds any snaplen (<= 256 KiB) packet */
-#define AFP_FRAME_SIZE 2048		/* only used to size tp_frame_nr */
-#define AFP_RETIRE_TOV_MS 10		/* measured: see docs/BACKENDS.md */
+#define AFP_BLOCK_SIZE (1u << 20) /* holds any snaplen (<= 256 KiB) packet */
+#define AFP_FRAME_SIZE 2048	  /* only used to size tp_frame_nr */
+#define AFP_RETIRE_TOV_MS 10	  /* measured: see docs/BACKENDS.md */
 #define AFP_MIN_MB 64
 #define AFP_MAX_MB 2048
 #define AFP_MAX_QUEUES 64
@@ -42,15 +42,15 @@ struct afp_queue {
 	/* hot: touched every burst by the owning worker only */
 	uint8_t *ring;
 	unsigned nblocks;
-	unsigned cur;			/* block being walked / next to wait for */
-	bool active;			/* cur is owned by us and partly walked */
+	unsigned cur; /* block being walked / next to wait for */
+	bool active;  /* cur is owned by us and partly walked */
 	unsigned pkt_left;
 	uint8_t *pkt_next;
-	unsigned rel_first;		/* first block walked to its end, not released */
+	unsigned rel_first; /* first block walked to its end, not released */
 	unsigned rel_count;
 	int fd;
 	struct pc_tstamp ts;
-	const struct pc_bpf *vlan_filter;	/* user-space check of tagged frames */
+	const struct pc_bpf *vlan_filter; /* user-space check of tagged frames */
 	size_t ring_len;
 	/* read by other threads */
 	_Atomic uint64_t k_packets;
@@ -63,9 +63,9 @@ struct afp {
 	unsigned nq;
 	int ifindex;
 	char ifname[IF_NAMESIZE];
-	uint64_t ifdrop_base;		/* rx_dropped at open */
+	uint64_t ifdrop_base; /* rx_dropped at open */
 	struct pc_bpf *filter;
-	struct pc_tstamp ts;		/* owns the PTP fd, copied per queue */
+	struct pc_tstamp ts; /* owns the PTP fd, copied per queue */
 	struct afp_queue q[];
 };
 
@@ -176,9 +176,9 @@ static unsigned build_fanout_prog(struct sock_filter *p, size_t max)
 	p[n++] = STMT(BPF_LD | BPF_H | BPF_ABS, SKF_NET_OFF + 2);
 	p[n++] = STMT(BPF_LDX | BPF_W | BPF_IMM, VLAN_TAG_LEN);
 	j_ipv4 = n;
-	p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 0);	/* patched */
+	p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 0); /* patched */
 	j_ipv6 = n;
-	p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 0);	/* patched */
+	p[n++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 0); /* patched */
 	ret0 = n;
 	p[n++] = STMT(BPF_RET | BPF_K, 0);
 
@@ -188,11 +188,11 @@ static unsigned build_fanout_prog(struct sock_filter *p, size_t max)
 	p[n++] = STMT(BPF_ST, 0);
 	p[n++] = STMT(BPF_LD | BPF_W | BPF_IND, SKF_NET_OFF + 16);
 	ja_v4 = n;
-	p[n++] = STMT(BPF_JMP | BPF_JA, 0);				/* patched */
+	p[n++] = STMT(BPF_JMP | BPF_JA, 0); /* patched */
 
 	/* IPv6: M0 = XOR of the source words, A = XOR of the destination words */
 	ipv6 = n;
-	p[n++] = STMT(BPF_STX, 2);			/* keep the base offset */
+	p[n++] = STMT(BPF_STX, 2); /* keep the base offset */
 	for (off = 8; off < 40; off += 4) {
 		unsigned m = off < 24 ? 0 : 1;
 
@@ -207,7 +207,7 @@ static unsigned build_fanout_prog(struct sock_filter *p, size_t max)
 			p[n++] = STMT(BPF_ST, m);
 	}
 	ja_v6 = n;
-	p[n++] = STMT(BPF_JMP | BPF_JA, 0);				/* patched */
+	p[n++] = STMT(BPF_JMP | BPF_JA, 0); /* patched */
 
 	/* A = b, M0 = a: order the pair into M0 = min, M1 = max, then mix */
 	pair = n;
@@ -313,12 +313,14 @@ static int setup_socket(struct afp *a, struct afp_queue *q, const struct pc_cap_
 	struct sockaddr_ll sll;
 	int v, ret;
 
-	q->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);	/* protocol 0: nothing yet */
+	q->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); /* protocol 0: nothing yet */
 	if (q->fd < 0) {
 		ret = -errno;
 		if (errno == EPERM || errno == EACCES)
-			snprintf(err, errlen, "socket(AF_PACKET): %s: missing capability "
-				 "CAP_NET_RAW", strerror(errno));
+			snprintf(err, errlen,
+				 "socket(AF_PACKET): %s: missing capability "
+				 "CAP_NET_RAW",
+				 strerror(errno));
 		else
 			snprintf(err, errlen, "socket(AF_PACKET): %s", strerror(errno));
 		return ret;
@@ -326,7 +328,7 @@ static int setup_socket(struct afp *a, struct afp_queue *q, const struct pc_cap_
 	v = TPACKET_V3;
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0)
 		goto fail_opt;
-	v = VLAN_TAG_LEN;	/* room to put a stripped VLAN tag back in front */
+	v = VLAN_TAG_LEN; /* room to put a stripped VLAN tag back in front */
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_RESERVE, &v, sizeof(v)) < 0)
 		goto fail_opt;
 	if (q->ts.hw) {
@@ -355,8 +357,8 @@ static int setup_socket(struct afp *a, struct afp_queue *q, const struct pc_cap_
 	}
 	q->nblocks = req.tp_block_nr;
 	q->ring_len = (size_t)req.tp_block_nr * req.tp_block_size;
-	q->ring = mmap(NULL, q->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       q->fd, 0);
+	q->ring = mmap(NULL, q->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, q->fd,
+		       0);
 	if (q->ring == MAP_FAILED) {
 		ret = -errno;
 		q->ring = NULL;
@@ -500,8 +502,7 @@ static int afp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		a->q[i].vlan_filter = dlt == PC_DLT_EN10MB ? a->filter : NULL;
 		ret = setup_socket(a, &a->q[i], p, per_q, err, sizeof(err));
 		if (ret < 0) {
-			snprintf(cap->err, sizeof(cap->err), "afpacket: %s: %s", p->interface,
-				 err);
+			snprintf(cap->err, sizeof(cap->err), "afpacket: %s: %s", p->interface, err);
 			goto fail;
 		}
 	}
@@ -598,8 +599,9 @@ static unsigned walk(struct afp_queue *q, struct pc_pkt *pkts, unsigned max, int
 		pk->wirelen = h->tp_len;
 		if ((h->tp_status & TP_STATUS_VLAN_VALID) && dlt == PC_DLT_EN10MB &&
 		    pk->caplen >= 2 * ETH_ALEN) {
-			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) ?
-					h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+			uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID)
+						? h->hv1.tp_vlan_tpid
+						: ETH_P_8021Q;
 			uint16_t be;
 
 			/* PACKET_RESERVE left room in front of the MAC header */
@@ -620,8 +622,8 @@ static unsigned walk(struct afp_queue *q, struct pc_pkt *pkts, unsigned max, int
 			}
 		}
 		pk->data = data;
-		pk->ts_ns = pc_tstamp_adjust(&q->ts, (uint64_t)h->tp_sec * 1000000000ull +
-							    h->tp_nsec);
+		pk->ts_ns =
+			pc_tstamp_adjust(&q->ts, (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec);
 		pk->linktype = (uint16_t)dlt;
 		pk->ifindex = 0;
 		n++;
@@ -651,8 +653,10 @@ static int afp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 		return -errno;
 	}
 	if (pfd.revents & (POLLERR | POLLNVAL)) {
-		snprintf(cap->err, sizeof(cap->err), "afpacket: %s: socket error (interface "
-			 "gone?)", cap->params ? cap->params->interface : "?");
+		snprintf(cap->err, sizeof(cap->err),
+			 "afpacket: %s: socket error (interface "
+			 "gone?)",
+			 cap->params ? cap->params->interface : "?");
 		return -ENETDOWN;
 	}
 	return (int)walk(q, pkts, max, cap->linktype);
@@ -685,7 +689,7 @@ static int afp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 	st->packets = atomic_load_explicit(&q->k_packets, memory_order_relaxed);
 	st->drops = atomic_load_explicit(&q->k_drops, memory_order_relaxed);
 	st->freeze_q = atomic_load_explicit(&q->k_freeze, memory_order_relaxed);
-	if (qi == 0)	/* per interface: reported once */
+	if (qi == 0) /* per interface: reported once */
 		st->ifdrops = if_rx_dropped(a->ifname) - a->ifdrop_base;
 	return 0;
 }

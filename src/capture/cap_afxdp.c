@@ -15,7 +15,8 @@
 
 static int xdp_probe(const char *ifname, char *reason, size_t len)
 {
-	snprintf(reason, len, "not built with libxdp (libxdp-dev and libbpf-dev were not found "
+	snprintf(reason, len,
+		 "not built with libxdp (libxdp-dev and libbpf-dev were not found "
 		 "when this library was configured)");
 	return -CAPTURE_E_BACKEND;
 }
@@ -60,9 +61,9 @@ const struct pc_capture_ops pc_cap_afxdp_ops = {
 #include "core/tstamp.h"
 
 #define XDP_FRAME_SIZE 2048u
-#define XDP_MIN_FRAMES 16384u	/* 4096 ran the fill ring empty under contention */
+#define XDP_MIN_FRAMES 16384u /* 4096 ran the fill ring empty under contention */
 #define XDP_MAX_QUEUES 64u
-#define XDP_EBUSY_TRIES 50	/* ~1 s: a just-closed socket holds the queue ~50 ms */
+#define XDP_EBUSY_TRIES 50 /* ~1 s: a just-closed socket holds the queue ~50 ms */
 
 /* netdev generic netlink family (linux/netdev.h, kernel >= 6.3) */
 #define NETDEV_CMD_DEV_GET 1
@@ -79,19 +80,19 @@ struct xq {
 	void *area;
 	size_t area_len;
 	uint32_t frames;
-	uint32_t rx_idx;		/* first descriptor of the held burst */
-	uint32_t held;			/* descriptors consumed, not yet released */
+	uint32_t rx_idx; /* first descriptor of the held burst */
+	uint32_t held;	 /* descriptors consumed, not yet released */
 	int fd;
-	_Atomic uint64_t delivered;	/* frames taken from the RX ring */
+	_Atomic uint64_t delivered; /* frames taken from the RX ring */
 };
 
 struct xdpc {
 	unsigned nq;
 	int ifindex;
-	unsigned next;			/* round-robin start */
+	unsigned next; /* round-robin start */
 	struct pc_bpf *filter;
 	_Atomic uint64_t filtered;
-	uint64_t ifdrop_base;		/* rx_dropped at open */
+	uint64_t ifdrop_base; /* rx_dropped at open */
 	char ifname[IF_NAMESIZE];
 	struct xq q[];
 };
@@ -233,12 +234,14 @@ static int xdp_probe(const char *ifname, char *reason, size_t len)
 		return ret;
 	if (pc_check_capability(PC_CAP_BPF, err, sizeof(err)) < 0 &&
 	    pc_check_capability(PC_CAP_SYS_ADMIN, NULL, 0) < 0) {
-		snprintf(reason, len, "missing capability CAP_BPF (or CAP_SYS_ADMIN) to load the "
+		snprintf(reason, len,
+			 "missing capability CAP_BPF (or CAP_SYS_ADMIN) to load the "
 			 "XDP program");
 		return -CAPTURE_E_PRIV;
 	}
 	if (!ifname) {
-		snprintf(reason, len, "libxdp AF_XDP (zero-copy where the driver allows, else copy)");
+		snprintf(reason, len,
+			 "libxdp AF_XDP (zero-copy where the driver allows, else copy)");
 		return 0;
 	}
 	ifindex = (int)if_nametoindex(ifname);
@@ -252,11 +255,15 @@ static int xdp_probe(const char *ifname, char *reason, size_t len)
 		return 1;
 	}
 	if (zc == 0)
-		snprintf(reason, len, "copy mode only: driver of %s does not offer AF_XDP "
-			 "zero-copy (~1.7 us/packet on veth vs 0.35 for afpacket)", ifname);
+		snprintf(reason, len,
+			 "copy mode only: driver of %s does not offer AF_XDP "
+			 "zero-copy (~1.7 us/packet on veth vs 0.35 for afpacket)",
+			 ifname);
 	else
-		snprintf(reason, len, "copy mode assumed: kernel cannot report XDP features of "
-			 "%s (%s)", ifname, strerror(-zc));
+		snprintf(reason, len,
+			 "copy mode assumed: kernel cannot report XDP features of "
+			 "%s (%s)",
+			 ifname, strerror(-zc));
 	return 0;
 }
 
@@ -326,14 +333,14 @@ static int clear_stale(struct pc_cap *cap, struct xdpc *x)
 		return 0;
 	}
 	/* copy: the name lives in the multiprog object, freed below */
-	snprintf(name, sizeof(name), "%s", main_prog && xdp_program__name(main_prog) ?
-		 xdp_program__name(main_prog) : "?");
+	snprintf(name, sizeof(name), "%s",
+		 main_prog && xdp_program__name(main_prog) ? xdp_program__name(main_prog) : "?");
 	id = main_prog ? xdp_program__id(main_prog) : 0;
 	if (strcmp(name, "xsk_def_prog") != 0 && strcmp(name, "xdp_dispatcher") != 0) {
 		snprintf(cap->err, sizeof(cap->err),
 			 "afxdp: %s already has XDP program '%s' (id %u) attached: remove it "
-			 "(ip link set dev %s xdp off) or use -b afpacket", x->ifname,
-			 name, id, x->ifname);
+			 "(ip link set dev %s xdp off) or use -b afpacket",
+			 x->ifname, name, id, x->ifname);
 		xdp_multiprog__close(mp);
 		return -EBUSY;
 	}
@@ -345,8 +352,10 @@ static int clear_stale(struct pc_cap *cap, struct xdpc *x)
 			 name, id, x->ifname, strerror(-ret));
 		return ret;
 	}
-	snprintf(msg, sizeof(msg), "afxdp: removed stale XDP program '%s' (id %u) left on %s "
-		 "by an earlier run; loading a fresh one", name, id, x->ifname);
+	snprintf(msg, sizeof(msg),
+		 "afxdp: removed stale XDP program '%s' (id %u) left on %s "
+		 "by an earlier run; loading a fresh one",
+		 name, id, x->ifname);
 	logf_(cap, CAPTURE_LOG_WARN, msg);
 	return 1;
 }
@@ -387,7 +396,7 @@ static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp
 		.flags = 0,
 	};
 	struct xsk_socket_config scfg = {
-		.rx_size = frames / 2,	/* the other half stays in the fill ring */
+		.rx_size = frames / 2, /* the other half stays in the fill ring */
 		.tx_size = 0,
 		.xdp_flags = xdp_flags,
 		.bind_flags = bind_flags,
@@ -412,7 +421,7 @@ static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp
 		ret = xsk_socket__create(&q->xsk, x->ifname, qi, q->umem, &q->rx, NULL, &scfg);
 		if (ret != -EBUSY || tries >= XDP_EBUSY_TRIES)
 			break;
-		usleep(20000);	/* the previous socket on this queue is still going away */
+		usleep(20000); /* the previous socket on this queue is still going away */
 	}
 	if (ret) {
 		q->xsk = NULL;
@@ -472,7 +481,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		{ XDP_FLAGS_DRV_MODE, XDP_COPY, "native copy" },
 		{ XDP_FLAGS_SKB_MODE, XDP_COPY, "generic copy" },
 	};
-	const char *want = getenv("PC_XDP_MODE");	/* native|generic|zero-copy|copy */
+	const char *want = getenv("PC_XDP_MODE"); /* native|generic|zero-copy|copy */
 	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : 64;
 	char tried[384] = "";
 	uint32_t frames;
@@ -493,7 +502,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	libxdp_set_print(quiet_xdp);
 	nq = PC_MIN(count_rx_queues(p->interface), XDP_MAX_QUEUES);
 	frames = PC_MAX(XDP_MIN_FRAMES, (uint32_t)(((uint64_t)mb << 20) / XDP_FRAME_SIZE / nq));
-	while (frames & (frames - 1))	/* ring sizes are powers of two */
+	while (frames & (frames - 1)) /* ring sizes are powers of two */
 		frames &= frames - 1;
 	x = calloc(1, sizeof(*x) + nq * sizeof(x->q[0]));
 	if (!x)
@@ -503,8 +512,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	memcpy(x->ifname, p->interface, strlen(p->interface));
 	x->ifindex = (int)if_nametoindex(p->interface);
 	if (!x->ifindex) {
-		snprintf(cap->err, sizeof(cap->err), "afxdp: no such interface '%s'",
-			 p->interface);
+		snprintf(cap->err, sizeof(cap->err), "afxdp: no such interface '%s'", p->interface);
 		ret = -ENODEV;
 		goto fail;
 	}
@@ -528,9 +536,9 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		bool native = all[t].xdp_flags == XDP_FLAGS_DRV_MODE;
 		bool zc = all[t].bind_flags == XDP_ZEROCOPY;
 
-		if (want && ((!strcmp(want, "native") && !native) ||
-			     (!strcmp(want, "generic") && native) ||
-			     (!strcmp(want, "zero-copy") && !zc) || (!strcmp(want, "copy") && zc)))
+		if (want &&
+		    ((!strcmp(want, "native") && !native) || (!strcmp(want, "generic") && native) ||
+		     (!strcmp(want, "zero-copy") && !zc) || (!strcmp(want, "copy") && zc)))
 			continue;
 		for (i = 0; i < nq; i++) {
 			ret = open_queue(x, i, frames, all[t].xdp_flags,
@@ -552,7 +560,8 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		snprintf(cap->err, sizeof(cap->err), "afxdp: %s: no XDP mode worked (%s)%s",
 			 p->interface, tried[0] ? tried : "none allowed by PC_XDP_MODE",
 			 ret == -EPERM ? ": missing capability CAP_NET_ADMIN/CAP_BPF, or "
-			 "RLIMIT_MEMLOCK too small without CAP_IPC_LOCK" : "");
+					 "RLIMIT_MEMLOCK too small without CAP_IPC_LOCK"
+				       : "");
 		goto fail;
 	}
 	cap->nqueues = 1;
@@ -564,9 +573,11 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	if (p->workers > 1) {
 		char msg[256];
 
-		snprintf(msg, sizeof(msg), "afxdp: one worker reads all %u RX queue socket(s): "
+		snprintf(msg, sizeof(msg),
+			 "afxdp: one worker reads all %u RX queue socket(s): "
 			 "RX queues are not split by a symmetric hash, so more workers could "
-			 "split flows", nq);
+			 "split flows",
+			 nq);
 		logf_(cap, CAPTURE_LOG_INFO, msg);
 	}
 	return 0;
@@ -588,7 +599,7 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			struct xq *q = &x->q[(x->next + k) % x->nq];
 			uint32_t got, idx, i;
 
-			if (q->held)	/* engine skipped rx_release: keep order */
+			if (q->held) /* engine skipped rx_release: keep order */
 				continue;
 			got = xsk_ring_cons__peek(&q->rx, max - n, &idx);
 			if (!got)
@@ -639,8 +650,10 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			    getsockopt(pfd[k].fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
 				pfd[k].revents = POLLERR;
 			if (pfd[k].revents & (POLLERR | POLLNVAL)) {
-				snprintf(cap->err, sizeof(cap->err), "afxdp: %s queue %u: socket "
-					 "error (interface gone?)", x->ifname, k);
+				snprintf(cap->err, sizeof(cap->err),
+					 "afxdp: %s queue %u: socket "
+					 "error (interface gone?)",
+					 x->ifname, k);
 				return -ENETDOWN;
 			}
 		}
@@ -669,8 +682,7 @@ static void xdp_rx_release(struct pc_cap *cap, unsigned qi, unsigned n)
 			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, q->rx_idx + i);
 			uint64_t base = xsk_umem__extract_addr(d->addr);
 
-			*xsk_ring_prod__fill_addr(&q->fill, idx + i) =
-				base - base % XDP_FRAME_SIZE;
+			*xsk_ring_prod__fill_addr(&q->fill, idx + i) = base - base % XDP_FRAME_SIZE;
 		}
 		xsk_ring_prod__submit(&q->fill, q->held);
 		xsk_ring_cons__release(&q->rx, q->held);

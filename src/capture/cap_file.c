@@ -23,18 +23,21 @@
 
 #define BUF_MIN (8u << 20)
 #define READ_CHUNK (512u << 10)
-#define MAX_RECORD (64u << 20)	/* a larger record means a broken file */
+#define MAX_RECORD (64u << 20) /* a larger record means a broken file */
 #define MAX_IFS 256
-#define SKIP_BUDGET 4096	/* non-packet blocks parsed per call before yielding */
+#define SKIP_BUDGET 4096 /* non-packet blocks parsed per call before yielding */
 
-enum fmt { FMT_PCAP, FMT_PCAPNG };
+enum fmt {
+	FMT_PCAP,
+	FMT_PCAPNG
+};
 
 struct iface {
 	uint16_t linktype;
 	uint32_t snaplen;
-	bool pow2;		/* resolution 2^-res, else 10^-res */
+	bool pow2; /* resolution 2^-res, else 10^-res */
 	uint8_t res;
-	uint64_t mul, div;	/* 10^-res: ns = ticks * mul / div */
+	uint64_t mul, div; /* 10^-res: ns = ticks * mul / div */
 	int64_t offset_s;
 };
 
@@ -44,18 +47,18 @@ struct file_priv {
 	uint8_t *buf;
 	size_t cap_bytes, start, end;
 	bool src_eof;
-	bool pipe;		/* not seekable: no peek before parsing */
+	bool pipe; /* not seekable: no peek before parsing */
 	enum fmt fmt;
 	bool swap;
 	bool nsec;
-	uint16_t linktype;	/* classic pcap */
+	uint16_t linktype; /* classic pcap */
 	struct iface ifs[MAX_IFS];
 	unsigned nifs;
-	uint64_t npkts;		/* records parsed */
-	uint64_t last_ts;	/* for simple packet blocks, which carry none */
-	uint64_t consumed;	/* file bytes parsed */
-	int pending_err;	/* reported after the good packets before it */
-	bool warned;		/* one warning per file about clamped stamps */
+	uint64_t npkts;	   /* records parsed */
+	uint64_t last_ts;  /* for simple packet blocks, which carry none */
+	uint64_t consumed; /* file bytes parsed */
+	int pending_err;   /* reported after the good packets before it */
+	bool warned;	   /* one warning per file about clamped stamps */
 	const char *path;
 	struct pc_cap *cap;
 };
@@ -164,12 +167,13 @@ static int parse_pcap_header(struct file_priv *f)
 		f->swap = f->nsec = true;
 		break;
 	default:
-		return fail(f, -CAPTURE_E_FORMAT, "not a capture file (unknown magic 0x%08x)", magic);
+		return fail(f, -CAPTURE_E_FORMAT, "not a capture file (unknown magic 0x%08x)",
+			    magic);
 	}
 	if (rd16(f, h + 4) != 2)
-		return fail(f, -CAPTURE_E_FORMAT, "unsupported pcap version %u.%u",
-			    rd16(f, h + 4), rd16(f, h + 6));
-	lt = rd32(f, h + 20) & 0x03ffffff;	/* upper bits: FCS length flags */
+		return fail(f, -CAPTURE_E_FORMAT, "unsupported pcap version %u.%u", rd16(f, h + 4),
+			    rd16(f, h + 6));
+	lt = rd32(f, h + 20) & 0x03ffffff; /* upper bits: FCS length flags */
 	f->linktype = (uint16_t)lt;
 	f->fmt = FMT_PCAP;
 	f->start += 24;
@@ -217,7 +221,7 @@ static void warn_once(struct file_priv *f, const char *fmt, ...)
 	f->warned = true;
 	n = snprintf(msg, sizeof(msg), "%s: ", f->path);
 	if (n < 0 || (size_t)n >= sizeof(msg))
-		n = (int)sizeof(msg) - 1;	/* a path that long: the path alone */
+		n = (int)sizeof(msg) - 1; /* a path that long: the path alone */
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
@@ -233,7 +237,7 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 	uint32_t blen = len - 12;
 
 	switch (type) {
-	case 1: {	/* interface description */
+	case 1: { /* interface description */
 		struct iface *ifc;
 		size_t off = 8;
 
@@ -259,9 +263,10 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 				ifc->pow2 = v & 0x80;
 				ifc->res = v & 0x7f;
 				if ((!ifc->pow2 && ifc->res > 18) || (ifc->pow2 && ifc->res > 63))
-					return fail(f, -CAPTURE_E_FORMAT,
-						    "interface %u: unsupported timestamp resolution 0x%02x",
-						    f->nifs - 1, v);
+					return fail(
+						f, -CAPTURE_E_FORMAT,
+						"interface %u: unsupported timestamp resolution 0x%02x",
+						f->nifs - 1, v);
 				if (!ifc->pow2) {
 					ifc->mul = ifc->res <= 9 ? dec_pow[9 - ifc->res] : 1;
 					ifc->div = ifc->res > 9 ? dec_pow[ifc->res - 9] : 1;
@@ -272,14 +277,14 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 				memcpy(&o, body + off + 4, 8);
 				if (f->swap)
 					o = __builtin_bswap64(o);
-				ifc->offset_s = (int64_t)o;	/* seconds; range checked per packet */
+				ifc->offset_s = (int64_t)o; /* seconds; range checked per packet */
 			}
 			off += 4 + ((olen + 3u) & ~3u);
 		}
 		return 0;
 	}
-	case 6:		/* enhanced packet */
-	case 2: {	/* obsolete packet block */
+	case 6:	  /* enhanced packet */
+	case 2: { /* obsolete packet block */
 		uint32_t ifid, caplen, origlen;
 		uint64_t ticks;
 		const struct iface *ifc;
@@ -300,10 +305,10 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 				    (unsigned long long)f->npkts + 1, ifid, f->nifs);
 		ifc = &f->ifs[ifid];
 		if (pc_unlikely(!ticks_to_ns(ifc, ticks, &f->last_ts)))
-			warn_once(f, "packet %llu: timestamp outside 1970..2554 clamped to %s "
+			warn_once(f,
+				  "packet %llu: timestamp outside 1970..2554 clamped to %s "
 				  "(later ones are not reported)",
-				  (unsigned long long)f->npkts + 1,
-				  f->last_ts ? "2554" : "1970");
+				  (unsigned long long)f->npkts + 1, f->last_ts ? "2554" : "1970");
 		pk->data = body + 20;
 		pk->caplen = caplen;
 		pk->wirelen = origlen < caplen ? caplen : origlen;
@@ -312,7 +317,7 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 		pk->ifindex = (uint16_t)ifid;
 		return 1;
 	}
-	case 3: {	/* simple packet: interface 0, no timestamp */
+	case 3: { /* simple packet: interface 0, no timestamp */
 		uint32_t origlen, caplen;
 
 		if (blen < 4)
@@ -328,13 +333,13 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 		pk->data = body + 4;
 		pk->caplen = caplen;
 		pk->wirelen = origlen < caplen ? caplen : origlen;
-		pk->ts_ns = f->last_ts;	/* no timestamp of its own: keep time monotonic */
+		pk->ts_ns = f->last_ts; /* no timestamp of its own: keep time monotonic */
 		pk->linktype = f->ifs[0].linktype;
 		pk->ifindex = 0;
 		return 1;
 	}
 	default:
-		return 0;	/* statistics, name resolution, custom...: skipped */
+		return 0; /* statistics, name resolution, custom...: skipped */
 	}
 }
 
@@ -377,7 +382,7 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 
 	if (f->end - f->start < 16) {
 		if (!may_move && f->end != f->start)
-			return 2;	/* come back with an empty burst */
+			return 2; /* come back with an empty burst */
 		if (!may_move && !f->src_eof)
 			return 2;
 		rc = fill(f, 16);
@@ -412,10 +417,11 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 		if (rc < 0)
 			return rc;
 		if (rc)
-			return fail(f, -CAPTURE_E_TRUNCATED,
-				    "truncated: packet %llu needs %u bytes, %zu left at offset %llu",
-				    (unsigned long long)f->npkts + 1, incl,
-				    f->end - f->start - 16, (unsigned long long)f->consumed);
+			return fail(
+				f, -CAPTURE_E_TRUNCATED,
+				"truncated: packet %llu needs %u bytes, %zu left at offset %llu",
+				(unsigned long long)f->npkts + 1, incl, f->end - f->start - 16,
+				(unsigned long long)f->consumed);
 		h = f->buf + f->start;
 	}
 	frac = rd32(f, h + 4);
@@ -503,8 +509,9 @@ static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 
 static int file_probe(const char *ifname, char *reason, size_t len)
 {
-	snprintf(reason, len, "offline capture files: pcap (us/ns, both byte orders), pcapng, "
-			      "encrypted containers");
+	snprintf(reason, len,
+		 "offline capture files: pcap (us/ns, both byte orders), pcapng, "
+		 "encrypted containers");
 	return 0;
 }
 
@@ -593,9 +600,9 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	rc = fill(f, 4);
 	if (rc) {
 		rc = rc < 0 ? rc
-			    : fail(f, -CAPTURE_E_FORMAT, f->end == f->start
-								 ? "empty input (0 bytes), not a capture"
-								 : "too short to be a capture file");
+			    : fail(f, -CAPTURE_E_FORMAT,
+				   f->end == f->start ? "empty input (0 bytes), not a capture"
+						      : "too short to be a capture file");
 		goto free_buf;
 	}
 	if (f->pipe && pc_crypt_is_encrypted(f->buf, f->end - f->start)) {

@@ -29,13 +29,13 @@ struct pcl {
 	pcap_t *h;
 	int fd;
 	int dlt;
-	pthread_mutex_t lock;		/* pcap_dispatch vs pcap_stats */
+	pthread_mutex_t lock; /* pcap_dispatch vs pcap_stats */
 	struct pc_bpf *filter;
 	struct pc_tstamp ts;
 	uint8_t *buf;
 	size_t used;
 	uint32_t snaplen;
-	struct pc_pkt *out;		/* dispatch target */
+	struct pc_pkt *out; /* dispatch target */
 	unsigned n, max;
 	uint64_t vlan_filtered;
 	/* pcap_stat counters are 32-bit: widened by adding deltas (under lock) */
@@ -109,8 +109,10 @@ static void choose_tstamp(struct pc_cap *cap, struct pcl *l, const struct pc_cap
 		/* setup already wrote the fall back reason */
 	} else {
 		snprintf(l->ts.source, sizeof(l->ts.source), "kernel");
-		snprintf(l->ts.detail, sizeof(l->ts.detail), "hardware requested, fell back to "
-			 "kernel stamps: libpcap lists no adapter stamp type for %s", p->interface);
+		snprintf(l->ts.detail, sizeof(l->ts.detail),
+			 "hardware requested, fell back to "
+			 "kernel stamps: libpcap lists no adapter stamp type for %s",
+			 p->interface);
 	}
 }
 
@@ -151,8 +153,7 @@ static int set_filter(struct pc_cap *cap, struct pcl *l, const struct pc_cap_par
 	ret = pcap_setfilter(l->h, &prog);
 	free(ins);
 	if (ret < 0) {
-		snprintf(cap->err, sizeof(cap->err), "pcap: pcap_setfilter: %s",
-			 pcap_geterr(l->h));
+		snprintf(cap->err, sizeof(cap->err), "pcap: pcap_setfilter: %s", pcap_geterr(l->h));
 		return -CAPTURE_E_FILTER;
 	}
 	return 0;
@@ -201,14 +202,15 @@ static int pcl_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	if (rc < 0) {
 		ret = map_activate_error(rc);
 		snprintf(cap->err, sizeof(cap->err), "pcap: %s: %s%s", p->interface,
-			 pcap_geterr(l->h), ret == -CAPTURE_E_PRIV ?
-			 " (missing capability CAP_NET_RAW)" : "");
+			 pcap_geterr(l->h),
+			 ret == -CAPTURE_E_PRIV ? " (missing capability CAP_NET_RAW)" : "");
 		goto fail;
 	}
 	if (rc == PCAP_WARNING_TSTAMP_TYPE_NOTSUP) {
 		snprintf(l->ts.source, sizeof(l->ts.source), "kernel");
 		snprintf(l->ts.detail, sizeof(l->ts.detail),
-			 "hardware requested, fell back to kernel stamps: %s", pcap_statustostr(rc));
+			 "hardware requested, fell back to kernel stamps: %s",
+			 pcap_statustostr(rc));
 	}
 	if (pcap_setnonblock(l->h, 1, ebuf) < 0) {
 		snprintf(cap->err, sizeof(cap->err), "pcap: setnonblock: %s", ebuf);
@@ -258,7 +260,8 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char 
 	pk->ifindex = 0;
 	/* tagged frames passed the kernel unfiltered (see set_filter) */
 	if (l->filter && l->dlt == PC_DLT_EN10MB && cl >= 14 &&
-	    (((bytes[12] << 8) | bytes[13]) == 0x8100 || ((bytes[12] << 8) | bytes[13]) == 0x88a8) &&
+	    (((bytes[12] << 8) | bytes[13]) == 0x8100 ||
+	     ((bytes[12] << 8) | bytes[13]) == 0x88a8) &&
 	    !pc_bpf_match(l->filter, pk)) {
 		l->vlan_filtered++;
 		return;
@@ -276,8 +279,8 @@ static int dispatch(struct pc_cap *cap, struct pcl *l)
 	pthread_mutex_lock(&l->lock);
 	rc = pcap_dispatch(l->h, (int)(l->max - l->n), on_packet, (u_char *)l);
 	pthread_mutex_unlock(&l->lock);
-	if (rc == PCAP_ERROR_IFACE_NOT_UP || (rc == PCAP_ERROR && cap->params &&
-					      !if_nametoindex(cap->params->interface))) {
+	if (rc == PCAP_ERROR_IFACE_NOT_UP ||
+	    (rc == PCAP_ERROR && cap->params && !if_nametoindex(cap->params->interface))) {
 		snprintf(cap->err, sizeof(cap->err), "pcap: %s (interface gone?)",
 			 pcap_geterr(l->h));
 		return -ENETDOWN;

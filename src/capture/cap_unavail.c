@@ -16,8 +16,8 @@ static int dpdk_probe(const char *ifname, char *reason, size_t len)
 			 access("/usr/lib/pkgconfig/libdpdk.pc", F_OK) == 0;
 
 	snprintf(reason, len, "not built with DPDK support (libdpdk-dev %s)",
-		 installed ? "is installed but not used by this build" :
-			     "not installed and not used by this build");
+		 installed ? "is installed but not used by this build"
+			   : "not installed and not used by this build");
 	return -CAPTURE_E_BACKEND;
 }
 
@@ -25,8 +25,10 @@ static int pfring_probe(const char *ifname, char *reason, size_t len)
 {
 	bool module = access("/proc/net/pf_ring", F_OK) == 0;
 
-	snprintf(reason, len, "not built with PF_RING support (libpfring not used by this build; "
-		 "pf_ring kernel module %s)", module ? "loaded" : "not loaded");
+	snprintf(reason, len,
+		 "not built with PF_RING support (libpfring not used by this build; "
+		 "pf_ring kernel module %s)",
+		 module ? "loaded" : "not loaded");
 	return -CAPTURE_E_BACKEND;
 }
 

@@ -86,7 +86,8 @@ static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 		char err[sizeof(cap->err)];
 
 		if (!cap->err[0])
-			snprintf(cap->err, sizeof(cap->err), "%s", strerror(ret > -4096 ? -ret : EIO));
+			snprintf(cap->err, sizeof(cap->err), "%s",
+				 strerror(ret > -4096 ? -ret : EIO));
 		/* prefix live errors with the backend name unless the backend
 		 * already did; offline errors already start with the file name */
 		if (ops->live && strncmp(cap->err, ops->name, strlen(ops->name)) != 0) {
@@ -141,14 +142,14 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 		reason[0] = '\0';
 		pr = ops->probe(p->interface, reason, sizeof(reason));
 		if (pr < 0) {
-			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "",
-			       ops->name, reason);
+			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "", ops->name,
+			       reason);
 			continue;
 		}
 		/* AF_XDP in copy mode costs ~5x AF_PACKET per packet: only zero-copy wins */
 		if (ops == &pc_cap_afxdp_ops && pr < 1) {
-			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "",
-			       ops->name, reason);
+			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "", ops->name,
+			       reason);
 			continue;
 		}
 		ret = open_one(cap, ops, p, reason, sizeof(reason));
@@ -169,8 +170,8 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 	return last;
 }
 
-int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_params *p,
-		    char *why, size_t whylen)
+int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_params *p, char *why,
+		    size_t whylen)
 {
 	const struct pc_capture_ops *ops;
 	char reason[256] = "";
@@ -192,7 +193,8 @@ int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_pa
 		memset(cap, 0, sizeof(*cap));
 		snprintf(cap->err, sizeof(cap->err),
 			 "unknown capture backend '%s' (known: auto, afxdp, afpacket, pcap, file, "
-			 "dpdk, pfring)", name);
+			 "dpdk, pfring)",
+			 name);
 		snprintf(why, whylen, "%s", cap->err);
 		return -CAPTURE_E_CONFIG;
 	}

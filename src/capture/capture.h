@@ -18,13 +18,13 @@
 enum pc_linktype {
 	PC_DLT_NULL = 0,
 	PC_DLT_EN10MB = 1,
-	PC_DLT_RAW = 12,	/* also 14 on some systems; normalised to 12 */
+	PC_DLT_RAW = 12, /* also 14 on some systems; normalised to 12 */
 	PC_DLT_LOOP = 108,
 	PC_DLT_LINUX_SLL = 113,
 	PC_DLT_IPV4 = 228,
 	PC_DLT_IPV6 = 229,
 	PC_DLT_LINUX_SLL2 = 276,
-	PC_DLT_RAW_101 = 101,	/* LINKTYPE_RAW in files */
+	PC_DLT_RAW_101 = 101, /* LINKTYPE_RAW in files */
 };
 
 /* A borrowed view of one packet; data valid until rx_release. */
@@ -32,17 +32,17 @@ struct pc_pkt {
 	const uint8_t *data;
 	uint32_t caplen;
 	uint32_t wirelen;
-	uint64_t ts_ns;		/* Unix epoch nanoseconds */
-	uint16_t linktype;	/* DLT of this packet (pcapng: per interface) */
-	uint16_t ifindex;	/* pcapng interface id, live: 0 */
+	uint64_t ts_ns;	   /* Unix epoch nanoseconds */
+	uint16_t linktype; /* DLT of this packet (pcapng: per interface) */
+	uint16_t ifindex;  /* pcapng interface id, live: 0 */
 };
 
 /* Kernel/driver counters a live backend reports (cumulative). */
 struct pc_cap_stats {
-	uint64_t packets;	/* seen by the kernel (incl. drops) */
-	uint64_t drops;		/* tp_drops, ps_drop, XDP rx_dropped */
-	uint64_t freeze_q;	/* tp_freeze_q_cnt */
-	uint64_t ifdrops;	/* ps_ifdrop */
+	uint64_t packets;  /* seen by the kernel (incl. drops) */
+	uint64_t drops;	   /* tp_drops, ps_drop, XDP rx_dropped */
+	uint64_t freeze_q; /* tp_freeze_q_cnt */
+	uint64_t ifdrops;  /* ps_ifdrop */
 	uint64_t xdp_rx_ring_full;
 	uint64_t xdp_fill_ring_empty;
 };
@@ -51,13 +51,13 @@ struct pc_cap_stats {
 struct pc_cap_params {
 	const char *interface;
 	const char *pcap_file;
-	const char *filter;		/* NULL: none */
-	const char *decrypt_key_file;	/* file backend: encrypted input */
+	const char *filter;	      /* NULL: none */
+	const char *decrypt_key_file; /* file backend: encrypted input */
 	uint32_t snaplen;
 	uint32_t buffer_size_mb;
-	uint32_t workers;		/* queues wanted (fanout members) */
+	uint32_t workers; /* queues wanted (fanout members) */
 	bool promiscuous;
-	uint8_t tstamp;			/* enum capture_tstamp */
+	uint8_t tstamp; /* enum capture_tstamp */
 	capture_log_fn log_fn;
 	void *log_ctx;
 	int log_level;
@@ -66,22 +66,22 @@ struct pc_cap_params {
 struct pc_cap {
 	const struct pc_capture_ops *ops;
 	void *priv;
-	unsigned nqueues;		/* set by open: queues the workers read */
-	int linktype;			/* default DLT of delivered packets */
-	bool filter_applied;		/* open applied params->filter itself */
-	bool offline;			/* file input: back-pressure instead of drops */
-	uint64_t input_bytes;		/* offline: size of the input, 0 unknown */
-	uint64_t input_pos;		/* offline: bytes consumed so far (relaxed) */
-	char tstamp_source[32];		/* "kernel", "hardware", "file", ... */
+	unsigned nqueues;	/* set by open: queues the workers read */
+	int linktype;		/* default DLT of delivered packets */
+	bool filter_applied;	/* open applied params->filter itself */
+	bool offline;		/* file input: back-pressure instead of drops */
+	uint64_t input_bytes;	/* offline: size of the input, 0 unknown */
+	uint64_t input_pos;	/* offline: bytes consumed so far (relaxed) */
+	char tstamp_source[32]; /* "kernel", "hardware", "file", ... */
 	char tstamp_detail[128];
-	char mode[32];			/* afxdp: "native copy", ... */
-	char err[512];			/* detailed error set by a failing op */
+	char mode[32]; /* afxdp: "native copy", ... */
+	char err[512]; /* detailed error set by a failing op */
 	const struct pc_cap_params *params;
 };
 
 struct pc_capture_ops {
 	const char *name;
-	int preference;			/* auto tries higher first */
+	int preference; /* auto tries higher first */
 	bool live;
 	/* >= 0 available (1: best mode, e.g. zero-copy; 0: usable), < 0 not;
 	 * @reason says why either way. @ifname may be NULL (listing). */
@@ -104,8 +104,8 @@ const struct pc_capture_ops *pc_capture_find(const char *name);
  * Open the backend named @name ("auto" picks by preference) into @cap.
  * @why receives which one was chosen and why others were passed over.
  */
-int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_params *p,
-		    char *why, size_t whylen);
+int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_params *p, char *why,
+		    size_t whylen);
 void pc_capture_close(struct pc_cap *cap);
 
 /* Backends known to the registry (defined in their own files). */

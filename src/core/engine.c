@@ -45,7 +45,7 @@ static uint64_t mono_ns(void)
 
 static void sleep_us(unsigned us)
 {
-	struct timespec ts = {0, (long)us * 1000};
+	struct timespec ts = { 0, (long)us * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -122,16 +122,15 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 		return -CAPTURE_E_CONFIG;
 	}
 	if (k.buffer_size_mb && (k.buffer_size_mb < 64 || k.buffer_size_mb > 2048)) {
-		snprintf(init_err, sizeof(init_err),
-			 "buffer_size_mb %u out of range (64..2048)", k.buffer_size_mb);
+		snprintf(init_err, sizeof(init_err), "buffer_size_mb %u out of range (64..2048)",
+			 k.buffer_size_mb);
 		return -CAPTURE_E_CONFIG;
 	}
 	if (k.tstamp > CAPTURE_TSTAMP_NTP) {
 		snprintf(init_err, sizeof(init_err), "unknown timestamp source %u", k.tstamp);
 		return -CAPTURE_E_CONFIG;
 	}
-	if (k.backend && *k.backend && strcmp(k.backend, "auto") &&
-	    !pc_capture_find(k.backend)) {
+	if (k.backend && *k.backend && strcmp(k.backend, "auto") && !pc_capture_find(k.backend)) {
 		snprintf(init_err, sizeof(init_err),
 			 "unknown backend '%s' (auto, pcap, afpacket, afxdp, file)", k.backend);
 		return -CAPTURE_E_CONFIG;
@@ -167,8 +166,8 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 	c->cfg = k;
 	c->s_iface = dup_opt(k.interface);
 	c->s_file = dup_opt(k.pcap_file);
-	c->s_backend = dup_opt(k.backend && *k.backend ? k.backend : (k.pcap_file ? "file"
-										     : "auto"));
+	c->s_backend =
+		dup_opt(k.backend && *k.backend ? k.backend : (k.pcap_file ? "file" : "auto"));
 	c->s_filter = dup_opt(k.filter && *k.filter ? k.filter : NULL);
 	c->s_keyfile = dup_opt(k.decrypt_key_file);
 	c->s_user = dup_opt(k.user);
@@ -427,7 +426,7 @@ static void *export_main(void *arg)
 			continue;
 		}
 		if (finished)
-			break;	/* workers done and rings were empty after it */
+			break; /* workers done and rings were empty after it */
 		/* nothing to do: back off gently (1 ms at most) */
 		sleep_us(idle_rounds < 10 ? 50 : 1000);
 		idle_rounds++;
@@ -526,10 +525,9 @@ static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned
 			}
 		}
 		if (c->writer) {
-			struct pc_bpf *f = c->pout_filter
-						   ? filter_for(w, &w->wfilter, c->pout_filter,
-								p->linktype)
-						   : NULL;
+			struct pc_bpf *f = c->pout_filter ? filter_for(w, &w->wfilter,
+								       c->pout_filter, p->linktype)
+							  : NULL;
 
 			/* a file can wait for the writer; live traffic cannot */
 			if (!c->pout_filter || (f && pc_bpf_match(f, p))) {
@@ -753,7 +751,7 @@ static void *worker_main(void *arg)
  * meet in one shard. */
 static void *dispatch_main(void *arg)
 {
-	struct pc_worker *d = arg;	/* the dispatcher's own stats block */
+	struct pc_worker *d = arg; /* the dispatcher's own stats block */
 	struct capture *c = d->c;
 	const struct pc_capture_ops *ops = c->cap.ops;
 	struct pc_pkt pkts[PC_BURST];
@@ -975,11 +973,12 @@ static int setup_workers(struct capture *c)
 				.slots = (c->fcfg.table_size + c->nworkers - 1) / c->nworkers,
 				.idle_ns = c->fcfg.idle_timeout_ms
 						   ? (uint64_t)c->fcfg.idle_timeout_ms * 1000000ull
-						   : (uint64_t)c->fcfg.idle_timeout_sec * 1000000000ull,
+						   : (uint64_t)c->fcfg.idle_timeout_sec *
+							     1000000000ull,
 				.active_ns = (uint64_t)c->fcfg.active_timeout_sec * 1000000000ull,
 				.uniflow = c->fcfg.uniflow,
 				.worker = (uint16_t)i,
-				.seed = {c->seed[0], c->seed[1]},
+				.seed = { c->seed[0], c->seed[1] },
 			};
 
 			rc = pc_flow_table_create(&w->ft, &fp);
@@ -1034,7 +1033,8 @@ CAPTURE_API int capture_start(struct capture *c)
 	memset(&c->cap, 0, sizeof(c->cap));
 	rc = pc_capture_open(&c->cap, c->cfg.backend, &c->params, why, sizeof(why));
 	if (rc < 0) {
-		set_err(c, rc, "%s", c->cap.err[0] ? c->cap.err : (why[0] ? why : capture_strerror(rc)));
+		set_err(c, rc, "%s",
+			c->cap.err[0] ? c->cap.err : (why[0] ? why : capture_strerror(rc)));
 		goto unlock;
 	}
 	pthread_mutex_lock(&c->err_lock);
@@ -1177,8 +1177,8 @@ static void join_session(struct capture *c, int final_state)
 
 CAPTURE_API int capture_poll(struct capture *c, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-					   : mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline =
+		timeout_ms < 0 ? UINT64_MAX : mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int st;
 
 	if (!c)
@@ -1262,7 +1262,8 @@ CAPTURE_API void capture_destroy(struct capture *c)
 
 /* ---------------------------------------------------------------- storage config */
 
-CAPTURE_API int capture_pcap_out_enable(struct capture *c, const struct capture_pcap_out_config *cfg)
+CAPTURE_API int capture_pcap_out_enable(struct capture *c,
+					const struct capture_pcap_out_config *cfg)
 {
 	struct capture_pcap_out_config p;
 
@@ -1301,7 +1302,8 @@ CAPTURE_API int capture_pcap_out_enable(struct capture *c, const struct capture_
 	return 0;
 }
 
-CAPTURE_API int capture_set_encryption(struct capture *c, const struct capture_encryption_config *cfg)
+CAPTURE_API int capture_set_encryption(struct capture *c,
+				       const struct capture_encryption_config *cfg)
 {
 	struct capture_encryption_config e;
 	struct pc_crypt_key key;

@@ -53,8 +53,15 @@ struct pc_worker_stats {
 	struct pc_flow_counters flow;
 };
 
-enum { PC_REQ_IDLE = 0, PC_REQ_PENDING = 1, PC_REQ_DONE = 2 };
-enum { PC_REQ_SNAPSHOT = 0, PC_REQ_LOOKUP = 1 };
+enum {
+	PC_REQ_IDLE = 0,
+	PC_REQ_PENDING = 1,
+	PC_REQ_DONE = 2
+};
+enum {
+	PC_REQ_SNAPSHOT = 0,
+	PC_REQ_LOOKUP = 1
+};
 
 struct pc_worker {
 	struct capture *c;
@@ -63,15 +70,15 @@ struct pc_worker {
 	pthread_t th;
 	bool started;
 	_Atomic bool finished;
-	struct pc_decoder *dec;		/* NULL when fed by the dispatcher */
-	struct pc_flow_table *ft;	/* NULL when metering is off */
-	struct pc_ring out;		/* expired records -> export thread */
-	struct pc_ring in;		/* dispatcher -> shard metas */
-	uint64_t now_ns;		/* newest packet time (live: wall clock) */
-	uint64_t first_ns;		/* first packet time decoded */
-	uint64_t skipped[CAPTURE_SKIP_MAX];	/* private tallies */
-	struct pc_bpf_cache ufilter;	/* user-space capture filter per link type */
-	struct pc_bpf_cache wfilter;	/* packet-writer filter per link type */
+	struct pc_decoder *dec;		    /* NULL when fed by the dispatcher */
+	struct pc_flow_table *ft;	    /* NULL when metering is off */
+	struct pc_ring out;		    /* expired records -> export thread */
+	struct pc_ring in;		    /* dispatcher -> shard metas */
+	uint64_t now_ns;		    /* newest packet time (live: wall clock) */
+	uint64_t first_ns;		    /* first packet time decoded */
+	uint64_t skipped[CAPTURE_SKIP_MAX]; /* private tallies */
+	struct pc_bpf_cache ufilter;	    /* user-space capture filter per link type */
+	struct pc_bpf_cache wfilter;	    /* packet-writer filter per link type */
 	/* control-plane request, served between bursts */
 	_Atomic int req_state;
 	int req_kind;
@@ -93,15 +100,15 @@ struct pc_export_done {
 };
 
 struct capture {
-	struct capture_config cfg;	/* strings point at the s_* copies */
+	struct capture_config cfg; /* strings point at the s_* copies */
 	char *s_iface, *s_file, *s_backend, *s_filter, *s_keyfile, *s_user;
 	uint64_t seed[2];
 
-	pthread_mutex_t ctl_lock;	/* start/stop/enable against each other */
-	pthread_mutex_t err_lock;	/* errmsg and the status strings */
+	pthread_mutex_t ctl_lock; /* start/stop/enable against each other */
+	pthread_mutex_t err_lock; /* errmsg and the status strings */
 	char errmsg[768];
-	pthread_rwlock_t stats_lock;	/* the worker array against its release */
-	pthread_mutex_t req_lock;	/* one flow reader at a time */
+	pthread_rwlock_t stats_lock; /* the worker array against its release */
+	pthread_mutex_t req_lock;    /* one flow reader at a time */
 	char last_backend[16];
 	char tstamp_source[32];
 	char tstamp_detail[128];
@@ -118,7 +125,7 @@ struct capture {
 	struct pc_export_target targets[PC_MAX_EXPORTERS];
 	size_t ntargets;
 	struct pc_exporter *exporters;
-	struct pc_export_done exp_done;	/* counters of closed exporters */
+	struct pc_export_done exp_done; /* counters of closed exporters */
 	uint64_t export_open_errors;
 	_Atomic uint64_t export_delivered;
 
@@ -151,11 +158,11 @@ struct capture {
 	bool dispatch_started;
 	pthread_t dispatch_th;
 	_Atomic bool dispatch_done;
-	struct pc_worker disp;		/* the dispatcher's stats block */
+	struct pc_worker disp; /* the dispatcher's stats block */
 	struct pc_worker disp_prev;
 	unsigned nworkers;
 	struct pc_worker *w;
-	struct pc_worker *w_prev;	/* last session's workers, for its stats */
+	struct pc_worker *w_prev; /* last session's workers, for its stats */
 	unsigned nworkers_prev;
 	pthread_t export_th;
 	_Atomic int workers_running;
@@ -165,7 +172,7 @@ struct capture {
 	int worker_err;
 	uint64_t deadline_ns;
 	uint64_t start_ns, stop_ns;
-	struct pc_cap_stats kstats_live;	/* refreshed by stats readers */
+	struct pc_cap_stats kstats_live; /* refreshed by stats readers */
 	struct pc_cap_stats kstats_done;
 };
 

@@ -73,8 +73,10 @@ int pc_check_capability(int cap, char *err, size_t errlen)
 	if (eff & (UINT64_C(1) << cap))
 		return 0;
 	if (err && errlen)
-		snprintf(err, errlen, "missing capability %s (run as root or grant it, e.g. "
-			 "setcap cap_net_raw,cap_net_admin,cap_bpf+ep)", pc_capability_name(cap));
+		snprintf(err, errlen,
+			 "missing capability %s (run as root or grant it, e.g. "
+			 "setcap cap_net_raw,cap_net_admin,cap_bpf+ep)",
+			 pc_capability_name(cap));
 	return -CAPTURE_E_PRIV;
 }
 

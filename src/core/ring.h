@@ -12,10 +12,10 @@
 #include "compiler.h"
 
 struct pc_ring {
-	_Atomic size_t head pc_cache_aligned;	/* written by the producer */
-	size_t tail_cache;			/* producer's view of tail */
-	_Atomic size_t tail pc_cache_aligned;	/* written by the consumer */
-	size_t head_cache;			/* consumer's view of head */
+	_Atomic size_t head pc_cache_aligned; /* written by the producer */
+	size_t tail_cache;		      /* producer's view of tail */
+	_Atomic size_t tail pc_cache_aligned; /* written by the consumer */
+	size_t head_cache;		      /* consumer's view of head */
 	size_t mask pc_cache_aligned;
 	size_t esz;
 	uint8_t *data;
@@ -90,8 +90,7 @@ static inline size_t pc_ring_pop(struct pc_ring *r, void *out, size_t max)
 	if (n > max)
 		n = max;
 	for (i = 0; i < n; i++)
-		memcpy((uint8_t *)out + i * r->esz, r->data + ((t + i) & r->mask) * r->esz,
-		       r->esz);
+		memcpy((uint8_t *)out + i * r->esz, r->data + ((t + i) & r->mask) * r->esz, r->esz);
 	if (n)
 		atomic_store_explicit(&r->tail, t + n, memory_order_release);
 	return n;

@@ -222,42 +222,45 @@ static void emit_stats(struct out *o, const struct capture_stats *s, bool full)
 {
 	int i;
 
-	emit(o, "\"packets_read\":%llu,\"bytes_read\":%llu,\"packets_in_flows\":%llu,"
-		"\"bytes_in_flows\":%llu,\"flows_created\":%llu,\"flows_exported\":%llu,"
-		"\"flows_active\":%llu,\"skipped\":{",
+	emit(o,
+	     "\"packets_read\":%llu,\"bytes_read\":%llu,\"packets_in_flows\":%llu,"
+	     "\"bytes_in_flows\":%llu,\"flows_created\":%llu,\"flows_exported\":%llu,"
+	     "\"flows_active\":%llu,\"skipped\":{",
 	     U(s->packets_read), U(s->bytes_read), U(s->packets_in_flows), U(s->bytes_in_flows),
 	     U(s->flows_created), U(s->flows_exported), U(s->flows_active));
 	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
 		emit(o, "%s\"%s\":%llu", i ? "," : "", capture_skip_name(i), U(s->skipped[i]));
-	emit(o, "},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
-		"\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
-		"\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
-		"\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
+	emit(o,
+	     "},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
+	     "\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
+	     "\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
+	     "\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
 	     U(s->flows_idle), U(s->flows_active_timeout), U(s->flows_end), U(s->flows_evicted),
 	     U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
 	     U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
 	     U(s->first_ns), U(s->last_ns));
 	if (!full)
 		return;
-	emit(o, ",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
-		"\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
-		"\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
-		"\"errors\":%llu},"
-		"\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
-		"\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
-		"\"ended_ring_records\":%llu,\"workers\":%u",
+	emit(o,
+	     ",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
+	     "\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
+	     "\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
+	     "\"errors\":%llu},"
+	     "\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
+	     "\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
+	     "\"ended_ring_records\":%llu,\"workers\":%u",
 	     U(s->export_records), U(s->export_messages), U(s->export_errors),
 	     U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->writer_packets),
-	     U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files),
-	     U(s->writer_errors), U(s->kernel_packets), U(s->kernel_drops),
-	     U(s->kernel_freeze_q), U(s->kernel_ifdrops), U(s->xdp_rx_ring_full),
-	     U(s->xdp_fill_ring_empty), U(s->ended_ring_records), s->workers);
+	     U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files), U(s->writer_errors),
+	     U(s->kernel_packets), U(s->kernel_drops), U(s->kernel_freeze_q), U(s->kernel_ifdrops),
+	     U(s->xdp_rx_ring_full), U(s->xdp_fill_ring_empty), U(s->ended_ring_records),
+	     s->workers);
 }
 
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)
 {
-	struct capture_stats s = {.sz = sizeof(s)};
-	struct out o = {buf, len, false};
+	struct capture_stats s = { .sz = sizeof(s) };
+	struct out o = { buf, len, false };
 	unsigned i;
 	int rc;
 
@@ -271,7 +274,7 @@ CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, boo
 	if (per_worker) {
 		emit(&o, ",\"per_worker\":[");
 		for (i = 0; i < s.workers; i++) {
-			struct capture_stats w = {.sz = sizeof(w)};
+			struct capture_stats w = { .sz = sizeof(w) };
 
 			if (capture_get_worker_stats(c, i, &w))
 				break;
@@ -320,7 +323,7 @@ CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 
 static int wait_req(struct pc_worker *w)
 {
-	struct timespec ts = {0, 200000};
+	struct timespec ts = { 0, 200000 };
 	int i;
 
 	/* a worker answers between bursts, or within its 100 ms poll when idle */
@@ -387,8 +390,8 @@ unlock:
 	return rc;
 }
 
-CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out,
-					 size_t max, unsigned flags, uint64_t *total)
+CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out, size_t max,
+					 unsigned flags, uint64_t *total)
 {
 	size_t n = 0;
 	uint64_t tot = 0;

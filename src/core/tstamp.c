@@ -56,7 +56,9 @@ void pc_tstamp_ntp_state(char *buf, size_t len, bool *synced)
 	*synced = st != TIME_ERROR && !(tx.status & STA_UNSYNC);
 	snprintf(buf, len, "system clock %s (adjtimex %s%s), maxerror %ld us",
 		 *synced ? "synchronised" : "unsynchronised",
-		 st == TIME_OK ? "TIME_OK" : st == TIME_ERROR ? "TIME_ERROR" : "leap state",
+		 st == TIME_OK	    ? "TIME_OK"
+		 : st == TIME_ERROR ? "TIME_ERROR"
+				    : "leap state",
 		 (tx.status & STA_UNSYNC) ? ", STA_UNSYNC" : "", (long)tx.maxerror);
 }
 
@@ -132,8 +134,9 @@ static int measure_ptp(struct pc_tstamp *ts)
 	if (clock_gettime((clockid_t)ts->ptp_clock, &p) < 0)
 		return -errno;
 	clock_gettime(CLOCK_REALTIME, &b);
-	sys = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec +
-	       (int64_t)b.tv_sec * 1000000000 + b.tv_nsec) / 2;
+	sys = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec + (int64_t)b.tv_sec * 1000000000 +
+	       b.tv_nsec) /
+	      2;
 	phc = (int64_t)p.tv_sec * 1000000000 + p.tv_nsec;
 	ts->ptp_offset_ns = phc - sys;
 	ts->ptp_next_ns = mono_ns() + 1000000000ull;

@@ -12,16 +12,16 @@
 #include <stdint.h>
 
 struct pc_tstamp {
-	int requested;		/* enum capture_tstamp */
-	bool hw;		/* hardware stamps enabled on the device */
-	bool hw_restore;	/* hw_prev holds the device's config before us */
+	int requested;	 /* enum capture_tstamp */
+	bool hw;	 /* hardware stamps enabled on the device */
+	bool hw_restore; /* hw_prev holds the device's config before us */
 	int hw_prev_tx;
 	int hw_prev_rx;
 	char ifname[16];
-	int ptp_fd;		/* -1: none */
-	int ptp_clock;		/* clockid_t of the PHC */
-	int64_t ptp_offset_ns;	/* PHC - CLOCK_REALTIME, added to kernel stamps */
-	uint64_t ptp_next_ns;	/* when to re-measure the offset (monotonic) */
+	int ptp_fd;	       /* -1: none */
+	int ptp_clock;	       /* clockid_t of the PHC */
+	int64_t ptp_offset_ns; /* PHC - CLOCK_REALTIME, added to kernel stamps */
+	uint64_t ptp_next_ns;  /* when to re-measure the offset (monotonic) */
 	char source[32];
 	char detail[128];
 };

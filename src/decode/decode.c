@@ -74,10 +74,10 @@ struct pc_decoder {
 
 /* Where the link stage leaves the IP header. */
 struct lnk {
-	uint32_t off;	/* IP header offset */
-	uint32_t cap;	/* bytes that may be read (caplen; NFLOG: payload TLV end) */
-	uint32_t orig;	/* bytes on the wire, bound for IP length fields */
-	unsigned ver;	/* 4 or 6 */
+	uint32_t off;  /* IP header offset */
+	uint32_t cap;  /* bytes that may be read (caplen; NFLOG: payload TLV end) */
+	uint32_t orig; /* bytes on the wire, bound for IP length fields */
+	unsigned ver;  /* 4 or 6 */
 	uint16_t vlan;
 };
 
@@ -135,10 +135,10 @@ static unsigned af_version(uint32_t af)
 	switch (af) {
 	case 2:
 		return 4;
-	case 10:	/* Linux */
-	case 24:	/* OpenBSD, NetBSD */
-	case 28:	/* FreeBSD, DragonFly */
-	case 30:	/* macOS */
+	case 10: /* Linux */
+	case 24: /* OpenBSD, NetBSD */
+	case 28: /* FreeBSD, DragonFly */
+	case 30: /* macOS */
 		return 6;
 	default:
 		return 0;
@@ -157,7 +157,7 @@ static enum pc_verdict mpls(const uint8_t *pk, struct lnk *l, uint32_t o)
 		if (cap - o < 4)
 			return PC_DEC_TRUNCATED;
 		o += 4;
-		if (pk[o - 2] & 1)	/* bottom of stack */
+		if (pk[o - 2] & 1) /* bottom of stack */
 			break;
 	}
 	/* MPLS names no payload type: guess from the first nibble as routers do */
@@ -165,7 +165,7 @@ static enum pc_verdict mpls(const uint8_t *pk, struct lnk *l, uint32_t o)
 		return PC_DEC_TRUNCATED;
 	l->ver = pk[o] >> 4;
 	if (l->ver != 4 && l->ver != 6)
-		return PC_DEC_NON_IP;	/* pseudowire control word, Ethernet, ... */
+		return PC_DEC_NON_IP; /* pseudowire control word, Ethernet, ... */
 	l->off = o;
 	return PC_DEC_OK;
 }
@@ -210,7 +210,7 @@ static enum pc_verdict ethertype(const uint8_t *pk, struct lnk *l, uint16_t type
 		else if (type == PPP_IPV6)
 			l->ver = 6;
 		else
-			return PC_DEC_NON_IP;	/* LCP, IPCP, ... */
+			return PC_DEC_NON_IP; /* LCP, IPCP, ... */
 		break;
 	default:
 		if (!llc || type > ETH_P_802_3_MAX)
@@ -219,11 +219,11 @@ static enum pc_verdict ethertype(const uint8_t *pk, struct lnk *l, uint16_t type
 		if (cap - o < 3)
 			return PC_DEC_TRUNCATED;
 		if (pk[o] != 0xaa || pk[o + 1] != 0xaa || pk[o + 2] != 0x03)
-			return PC_DEC_NON_IP;	/* STP, NetBIOS, ... */
+			return PC_DEC_NON_IP; /* STP, NetBIOS, ... */
 		if (cap - o < 8)
 			return PC_DEC_TRUNCATED;
 		if (pk[o + 3] | pk[o + 4] | pk[o + 5])
-			return PC_DEC_NON_IP;	/* vendor OUI (CDP, ...) */
+			return PC_DEC_NON_IP; /* vendor OUI (CDP, ...) */
 		type = rd16(pk + o + 6);
 		o += 8;
 		if (type == ETH_P_IP)
@@ -245,7 +245,7 @@ static enum pc_verdict ppp(const uint8_t *pk, struct lnk *l)
 	uint32_t o = 0, cap = l->cap;
 	uint16_t proto;
 
-	if (cap >= 1 && pk[0] == 0xff) {	/* all-stations address: HDLC framing */
+	if (cap >= 1 && pk[0] == 0xff) { /* all-stations address: HDLC framing */
 		if (cap < 2)
 			return PC_DEC_TRUNCATED;
 		if (pk[1] != 0x03)
@@ -254,7 +254,7 @@ static enum pc_verdict ppp(const uint8_t *pk, struct lnk *l)
 	}
 	if (cap - o < 1)
 		return PC_DEC_TRUNCATED;
-	if (pk[o] & 1) {	/* protocol field compression */
+	if (pk[o] & 1) { /* protocol field compression */
 		proto = pk[o];
 		o += 1;
 	} else {
@@ -292,7 +292,7 @@ static enum pc_verdict nflog(const uint8_t *pk, struct lnk *l)
 	for (n = 0; o < orig; n++) {
 		if (n == MAX_NFLOG_TLVS || orig - o < 4)
 			return PC_DEC_MALFORMED;
-		if (o > cap || cap - o < 4)	/* o may pass cap by skipping TLVs */
+		if (o > cap || cap - o < 4) /* o may pass cap by skipping TLVs */
 			return PC_DEC_TRUNCATED;
 		tl = rd16le(pk + o);
 		if (tl < 4 || tl > orig - o)
@@ -315,7 +315,7 @@ static enum pc_verdict nflog(const uint8_t *pk, struct lnk *l)
 			break;
 		o += tl;
 	}
-	return PC_DEC_NON_IP;	/* no packet payload logged */
+	return PC_DEC_NON_IP; /* no packet payload logged */
 }
 
 /*
@@ -323,13 +323,13 @@ static enum pc_verdict nflog(const uint8_t *pk, struct lnk *l)
  * payload the IP header declares.
  */
 static pc_always_inline enum pc_verdict l4(const uint8_t *b, uint32_t room, uint32_t len,
-					    uint8_t proto, struct pc_meta *m)
+					   uint8_t proto, struct pc_meta *m)
 {
 	uint32_t need;
 
 	switch (proto) {
 	case IPPROTO_TCP_:
-		need = 14;	/* ports .. flags */
+		need = 14; /* ports .. flags */
 		break;
 	case IPPROTO_UDP_:
 	case IPPROTO_UDPLITE_:
@@ -348,7 +348,7 @@ static pc_always_inline enum pc_verdict l4(const uint8_t *b, uint32_t room, uint
 		m->flags |= PC_META_HAS_L4;
 		return PC_DEC_OK;
 	default:
-		return PC_DEC_OK;	/* GRE, ESP, ...: address-pair flow */
+		return PC_DEC_OK; /* GRE, ESP, ...: address-pair flow */
 	}
 	if (len < need)
 		return PC_DEC_MALFORMED;
@@ -436,7 +436,7 @@ static enum pc_verdict ip4(struct pc_decoder *d, const uint8_t *pk, const struct
 		return PC_DEC_TRUNCATED;
 	tot = rd16(h + 2);
 	if (tot == 0)
-		tot = orig;	/* TSO/GSO capture: the NIC writes the length later */
+		tot = orig; /* TSO/GSO capture: the NIC writes the length later */
 	else if (tot > orig)
 		return PC_DEC_MALFORMED;
 	if (tot < hl)
@@ -448,7 +448,7 @@ static enum pc_verdict ip4(struct pc_decoder *d, const uint8_t *pk, const struct
 	m->key.ipver = 4;
 	m->ip_bytes = tot;
 	frag = rd16(h + 6);
-	if (pc_likely(!(frag & 0x3fff)))	/* neither MF nor an offset */
+	if (pc_likely(!(frag & 0x3fff))) /* neither MF nor an offset */
 		return l4(h + hl, room - hl, tot - hl, proto, m);
 	m->flags |= PC_META_FRAGMENT;
 	frag_id_fill(&id, h + 12, h + 16, 4, 4, proto, rd16(h + 4));
@@ -470,7 +470,7 @@ static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct
 
 	if (room < 1)
 		return PC_DEC_TRUNCATED;
-	h = pk + l->off;	/* not before: @pk may be NULL when caplen is 0 */
+	h = pk + l->off; /* not before: @pk may be NULL when caplen is 0 */
 	if (h[0] >> 4 != 6)
 		return PC_DEC_MALFORMED;
 	if (room < 40)
@@ -518,8 +518,8 @@ static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct
 		if (room - o < hl)
 			return PC_DEC_TRUNCATED;
 		if (nh == IPPROTO_FRAGMENT_) {
-			fo = rd16(h + o + 2);	/* offset << 3 | res | M */
-			if (fo & 0xfff9) {	/* not an atomic fragment */
+			fo = rd16(h + o + 2); /* offset << 3 | res | M */
+			if (fo & 0xfff9) {    /* not an atomic fragment */
 				if (frag)
 					return PC_DEC_MALFORMED;
 				frag = true;
@@ -533,7 +533,7 @@ static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct
 		o += hl;
 	}
 upper:
-	m->key.proto = nh;	/* ESP and no-next-header end here without ports */
+	m->key.proto = nh; /* ESP and no-next-header end here without ports */
 	if (frag)
 		return frag_first(d, &id, h + o, room - o, len - o, nh, m);
 	return l4(h + o, room - o, len - o, nh, m);

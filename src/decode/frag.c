@@ -82,7 +82,7 @@ bool pc_frag_record(struct pc_frag_table *t, const struct pc_frag_id *id,
 	for (i = 0; i < t->ways; i++) {
 		e = &set[i];
 		if (e->used && !memcmp(&e->id, id, sizeof(*id))) {
-			slot = e;	/* a repeated first fragment refreshes its entry */
+			slot = e; /* a repeated first fragment refreshes its entry */
 			goto fill;
 		}
 	}
@@ -105,11 +105,10 @@ fill:
 	return evicted;
 }
 
-bool pc_frag_lookup(const struct pc_frag_table *t, const struct pc_frag_id *id,
-		    uint64_t now_ns, struct pc_frag_l4 *l4)
+bool pc_frag_lookup(const struct pc_frag_table *t, const struct pc_frag_id *id, uint64_t now_ns,
+		    struct pc_frag_l4 *l4)
 {
-	const struct pc_frag_ent *set =
-		t->ent + (size_t)(frag_hash(t, id) & t->set_mask) * t->ways;
+	const struct pc_frag_ent *set = t->ent + (size_t)(frag_hash(t, id) & t->set_mask) * t->ways;
 	uint32_t i;
 
 	for (i = 0; i < t->ways; i++) {

@@ -35,27 +35,27 @@ struct ie {
 
 /* Field order of the data templates; encode() follows it exactly. */
 static const struct ie head4[] = {
-	{ 8, 4, 0 },	/* sourceIPv4Address */
-	{ 12, 4, 0 },	/* destinationIPv4Address */
+	{ 8, 4, 0 },  /* sourceIPv4Address */
+	{ 12, 4, 0 }, /* destinationIPv4Address */
 };
 static const struct ie head6[] = {
-	{ 27, 16, 0 },	/* sourceIPv6Address */
-	{ 28, 16, 0 },	/* destinationIPv6Address */
+	{ 27, 16, 0 }, /* sourceIPv6Address */
+	{ 28, 16, 0 }, /* destinationIPv6Address */
 };
 static const struct ie common4[] = {
-	{ 7, 2, 0 },	/* sourceTransportPort */
-	{ 11, 2, 0 },	/* destinationTransportPort */
-	{ 4, 1, 0 },	/* protocolIdentifier */
-	{ 58, 2, 0 },	/* vlanId */
-	{ 32, 2, 0 },	/* icmpTypeCodeIPv4 */
-	{ 10, 4, 0 },	/* ingressInterface */
-	{ 61, 1, 0 },	/* flowDirection */
-	{ 136, 1, 0 },	/* flowEndReason */
+	{ 7, 2, 0 },   /* sourceTransportPort */
+	{ 11, 2, 0 },  /* destinationTransportPort */
+	{ 4, 1, 0 },   /* protocolIdentifier */
+	{ 58, 2, 0 },  /* vlanId */
+	{ 32, 2, 0 },  /* icmpTypeCodeIPv4 */
+	{ 10, 4, 0 },  /* ingressInterface */
+	{ 61, 1, 0 },  /* flowDirection */
+	{ 136, 1, 0 }, /* flowEndReason */
 };
 static const struct ie common6[] = {
-	{ 7, 2, 0 }, { 11, 2, 0 }, { 4, 1, 0 }, { 58, 2, 0 },
-	{ 139, 2, 0 },	/* icmpTypeCodeIPv6 */
-	{ 10, 4, 0 }, { 61, 1, 0 }, { 136, 1, 0 },
+	{ 7, 2, 0 },  { 11, 2, 0 },  { 4, 1, 0 },
+	{ 58, 2, 0 }, { 139, 2, 0 }, /* icmpTypeCodeIPv6 */
+	{ 10, 4, 0 }, { 61, 1, 0 },  { 136, 1, 0 },
 };
 _Static_assert(sizeof(common4) == sizeof(common6), "same layout for IPv4 and IPv6");
 /*
@@ -64,46 +64,44 @@ _Static_assert(sizeof(common4) == sizeof(common6), "same layout for IPv4 and IPv
  * elements (it keeps the last value seen), so the forward ones must come last to win.
  */
 static const struct ie reverse[] = {
-	{ 1, 8, PEN_REVERSE },	/* reverseOctetDeltaCount */
-	{ 2, 8, PEN_REVERSE },	/* reversePacketDeltaCount */
-	{ 6, 2, PEN_REVERSE },	/* reverseTcpControlBits */
-	{ IE_START, 8, PEN_REVERSE },
-	{ IE_END, 8, PEN_REVERSE },
+	{ 1, 8, PEN_REVERSE }, /* reverseOctetDeltaCount */
+	{ 2, 8, PEN_REVERSE }, /* reversePacketDeltaCount */
+	{ 6, 2, PEN_REVERSE }, /* reverseTcpControlBits */
+	{ IE_START, 8, PEN_REVERSE }, { IE_END, 8, PEN_REVERSE },
 };
 static const struct ie forward[] = {
-	{ 6, 2, 0 },	/* tcpControlBits */
-	{ 1, 8, 0 },	/* octetDeltaCount */
-	{ 2, 8, 0 },	/* packetDeltaCount */
-	{ IE_START, 8, 0 },
-	{ IE_END, 8, 0 },
+	{ 6, 2, 0 }, /* tcpControlBits */
+	{ 1, 8, 0 }, /* octetDeltaCount */
+	{ 2, 8, 0 }, /* packetDeltaCount */
+	{ IE_START, 8, 0 }, { IE_END, 8, 0 },
 };
 
 /* Exporting process reliability statistics (RFC 7011 section 4.3). */
 static const struct ie opts_ies[] = {
-	{ 144, 4, 0 },	/* exportingProcessId (scope) = observation domain */
-	{ 41, 8, 0 },	/* exportedMessageTotalCount */
-	{ 42, 8, 0 },	/* exportedFlowRecordTotalCount */
-	{ 40, 8, 0 },	/* exportedOctetTotalCount */
-	{ 164, 8, 0 },	/* ignoredPacketTotalCount: packets in no flow */
-	{ 166, 8, 0 },	/* notSentFlowTotalCount */
-	{ 167, 8, 0 },	/* notSentPacketTotalCount */
-	{ 160, 8, 0 },	/* systemInitTimeMilliseconds */
+	{ 144, 4, 0 }, /* exportingProcessId (scope) = observation domain */
+	{ 41, 8, 0 },  /* exportedMessageTotalCount */
+	{ 42, 8, 0 },  /* exportedFlowRecordTotalCount */
+	{ 40, 8, 0 },  /* exportedOctetTotalCount */
+	{ 164, 8, 0 }, /* ignoredPacketTotalCount: packets in no flow */
+	{ 166, 8, 0 }, /* notSentFlowTotalCount */
+	{ 167, 8, 0 }, /* notSentPacketTotalCount */
+	{ 160, 8, 0 }, /* systemInitTimeMilliseconds */
 };
 
 #define OPTS_REC 60
 
 /* Counters that a TCP rewind restores together. */
 struct ipfix_seq {
-	uint64_t seq;			/* data records in messages so far */
+	uint64_t seq; /* data records in messages so far */
 	uint64_t msgs, flow_recs, octets;
 };
 
 struct ipfix {
 	struct nf_cfg cfg;
 	struct nf_io io;
-	struct nf_msg m[3];		/* IPv4 data, IPv6 data, templates + statistics */
+	struct nf_msg m[3]; /* IPv4 data, IPv6 data, templates + statistics */
 	bool uni;
-	uint8_t tmpl[3][200];		/* v4, v6 data templates, options template */
+	uint8_t tmpl[3][200]; /* v4, v6 data templates, options template */
 	uint16_t tmpl_len[3];
 	size_t rlen4, rlen6;
 	uint16_t tid4, tid6;
@@ -113,7 +111,7 @@ struct ipfix {
 	struct ipfix_seq s;
 	/* TCP */
 	struct nf_ring ring;
-	size_t inflight;		/* ring records encoded into io.out */
+	size_t inflight; /* ring records encoded into io.out */
 	uint64_t inflight_msgs;
 	struct ipfix_seq committed;
 	uint32_t conn_gen;
@@ -130,7 +128,7 @@ static size_t build_template(uint8_t *buf, uint16_t tid, bool opts, const struct
 	p = nf_put16(p, tid);
 	p = nf_put16(p, (uint16_t)nfields);
 	if (opts)
-		p = nf_put16(p, 1);	/* scope field count */
+		p = nf_put16(p, 1); /* scope field count */
 	*rlen = 0;
 	for (i = 0; i < nlists; i++) {
 		for (j = 0; j < counts[i]; j++) {
@@ -138,9 +136,9 @@ static size_t build_template(uint8_t *buf, uint16_t tid, bool opts, const struct
 			uint16_t id = f->id;
 
 			if (ns && id == IE_START)
-				id = 156;	/* flowStartNanoseconds */
+				id = 156; /* flowStartNanoseconds */
 			else if (ns && id == IE_END)
-				id = 157;	/* flowEndNanoseconds */
+				id = 157; /* flowEndNanoseconds */
 			p = nf_put16(p, f->pen ? (uint16_t)(id | 0x8000) : id);
 			p = nf_put16(p, f->len);
 			if (f->pen)
@@ -167,8 +165,8 @@ static void build_templates(struct ipfix *x)
 						  x->cfg.nanoseconds, &x->rlen4);
 	x->tmpl_len[1] = (uint16_t)build_template(x->tmpl[1], x->tid6, false, l6, c, 4,
 						  x->cfg.nanoseconds, &x->rlen6);
-	x->tmpl_len[2] = (uint16_t)build_template(x->tmpl[2], TID_OPTS, true, lo, co, 1, false,
-						  &rl);
+	x->tmpl_len[2] =
+		(uint16_t)build_template(x->tmpl[2], TID_OPTS, true, lo, co, 1, false, &rl);
 }
 
 static int ipfix_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -222,7 +220,7 @@ static void finish(struct ipfix *x, int k)
 	p = m->buf;
 	p = nf_put16(p, 10);
 	p = nf_put16(p, (uint16_t)m->len);
-	p = nf_put32(p, (uint32_t)(now / 1000000000ull));	/* export time */
+	p = nf_put32(p, (uint32_t)(now / 1000000000ull)); /* export time */
 	p = nf_put32(p, (uint32_t)x->s.seq);
 	nf_put32(p, x->cfg.domain);
 	x->s.seq += m->ndata;
@@ -253,7 +251,7 @@ static uint8_t *reserve(struct ipfix *x, int k, uint16_t set_id, size_t len, uin
 		pc_nf_msg_begin(m, pc_nf_io_msg(&x->io), x->cfg.mtu, IPFIX_HDR, now);
 		p = pc_nf_msg_add(m, set_id, len, false);
 	}
-	return p;	/* never NULL: NF_MIN_MTU holds the largest record */
+	return p; /* never NULL: NF_MIN_MTU holds the largest record */
 }
 
 static void add_options_record(struct ipfix *x, uint64_t now)
@@ -342,8 +340,8 @@ static uint8_t *encode_head(uint8_t *p, const struct capture_flow *f, const uint
 	p = nf_put8(p, f->proto);
 	p = nf_put16(p, f->vlan);
 	p = nf_put16(p, flow_icmp(f) ? (uint16_t)(itype << 8 | icode) : 0);
-	p = nf_put32(p, 0);		/* ingressInterface: not known per record */
-	p = nf_put8(p, 0);		/* flowDirection: ingress */
+	p = nf_put32(p, 0); /* ingressInterface: not known per record */
+	p = nf_put8(p, 0);  /* flowDirection: ingress */
 	return nf_put8(p, pc_nf_end_reason(f->end_reason));
 }
 
@@ -375,8 +373,7 @@ static void encode_uni(struct ipfix *x, uint8_t *p, const struct capture_flow *f
 		       const struct nf_uni *u)
 {
 	p = encode_head(p, f, u->src, u->dst, u->sport, u->dport, u->icmp_type, u->icmp_code);
-	encode_tail(p, u->flags, u->bytes, u->packets, u->first_ns, u->last_ns,
-		    x->cfg.nanoseconds);
+	encode_tail(p, u->flags, u->bytes, u->packets, u->first_ns, u->last_ns, x->cfg.nanoseconds);
 }
 
 /* Encode one flow record (one or two data records). IPv4 and IPv6 records fill separate
@@ -430,8 +427,7 @@ static void maybe_control(struct ipfix *x, uint64_t now)
 static void tcp_commit(struct ipfix *x)
 {
 	pc_nf_ring_pop(&x->ring, x->inflight);
-	atomic_fetch_add_explicit(&x->io.e->cnt.messages, x->inflight_msgs,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&x->io.e->cnt.messages, x->inflight_msgs, memory_order_relaxed);
 	x->inflight = 0;
 	x->inflight_msgs = 0;
 	x->committed = x->s;
@@ -470,12 +466,12 @@ static int tcp_pump(struct ipfix *x, uint64_t now)
 			if (rc == -EAGAIN)
 				return 0;
 			if (rc < 0)
-				return rc;	/* dropped: rewound at the next connect */
+				return rc; /* dropped: rewound at the next connect */
 		}
 		tcp_commit(x);
 		if (!x->ring.count && !x->tmpl_due && !x->opts_due)
 			return 0;
-		if (x->tmpl_due)	/* new connection: templates before any data */
+		if (x->tmpl_due) /* new connection: templates before any data */
 			send_control(x, now);
 		while (x->inflight < x->ring.count && x->io.out_len < NF_TCP_OUT) {
 			encode_flow(x, pc_nf_ring_at(&x->ring, x->inflight), now);
@@ -549,7 +545,7 @@ static void ipfix_close(struct pc_exporter *e)
 	if (!x)
 		return;
 	now = pc_nf_now_ns();
-	x->opts_due = true;		/* final statistics */
+	x->opts_due = true; /* final statistics */
 	if (x->cfg.transport == CAPTURE_TRANSPORT_TCP) {
 		deadline = now + NF_CLOSE_DRAIN_NS;
 		for (;;) {
@@ -571,7 +567,7 @@ static void ipfix_close(struct pc_exporter *e)
 		pc_nf_ring_release(&x->ring);
 	} else {
 		finish_data(x);
-		send_control(x, now);	/* templates if none went out yet, statistics */
+		send_control(x, now); /* templates if none went out yet, statistics */
 		pc_nf_io_flush(&x->io);
 	}
 	pc_nf_io_close(&x->io);

@@ -66,7 +66,7 @@ static void put_ip(struct jbuf *b, int ver, const uint8_t *a)
 
 CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, size_t len)
 {
-	struct jbuf b = {buf, buf + len, false};
+	struct jbuf b = { buf, buf + len, false };
 	const char *reason = capture_end_reason_name(f->end_reason);
 
 	PUTS(&b, "{\"src_ip\":");

@@ -19,15 +19,15 @@
 struct nf5 {
 	struct nf_cfg cfg;
 	struct nf_io io;
-	uint8_t *msg;			/* datagram being filled, NULL: none */
+	uint8_t *msg; /* datagram being filled, NULL: none */
 	unsigned nrec;
 	uint64_t started_ns;
 	uint64_t first_ms[V5_MAX_REC], last_ms[V5_MAX_REC];
-	uint64_t start_ms;		/* exporter start: sysUptime 0 */
-	uint64_t base_ms;		/* uptime origin; lowered for older (offline) flows */
+	uint64_t start_ms; /* exporter start: sysUptime 0 */
+	uint64_t base_ms;  /* uptime origin; lowered for older (offline) flows */
 	uint64_t max_last_ms;
-	uint64_t flows_sent;		/* flow_sequence */
-	unsigned max_rec;		/* 30, or fewer when the MTU is smaller */
+	uint64_t flows_sent; /* flow_sequence */
+	unsigned max_rec;    /* 30, or fewer when the MTU is smaller */
 };
 
 static int nf5_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -85,9 +85,9 @@ static void nf5_finish(struct nf5 *x)
 	p = nf_put32(p, (uint32_t)(hdr_ms / 1000));
 	p = nf_put32(p, (uint32_t)(hdr_ms % 1000) * 1000000u);
 	p = nf_put32(p, (uint32_t)x->flows_sent);
-	p = nf_put8(p, (uint8_t)(x->cfg.domain >> 8));	/* engine_type */
-	p = nf_put8(p, (uint8_t)x->cfg.domain);		/* engine_id */
-	nf_put16(p, 0);					/* sampling */
+	p = nf_put8(p, (uint8_t)(x->cfg.domain >> 8)); /* engine_type */
+	p = nf_put8(p, (uint8_t)x->cfg.domain);	       /* engine_id */
+	nf_put16(p, 0);				       /* sampling */
 	for (i = 0; i < x->nrec; i++) {
 		uint8_t *r = x->msg + V5_HDR + (size_t)i * V5_REC + 24;
 		uint64_t f = x->first_ms[i] > x->base_ms ? x->first_ms[i] - x->base_ms : 0;
@@ -116,16 +116,16 @@ static void nf5_add(struct nf5 *x, const struct capture_flow *f, const struct nf
 	p = x->msg + V5_HDR + (size_t)x->nrec * V5_REC;
 	memcpy(p, u->src, 4);
 	memcpy(p + 4, u->dst, 4);
-	memset(p + 8, 0, 8);		/* nexthop, input, output */
+	memset(p + 8, 0, 8); /* nexthop, input, output */
 	p = nf_put32(p + 16, pkts);
 	p = nf_put32(p, bytes);
-	p += 8;				/* First, Last: at finish */
+	p += 8; /* First, Last: at finish */
 	p = nf_put16(p, icmp ? 0 : u->sport);
 	p = nf_put16(p, icmp ? (uint16_t)(u->icmp_type << 8 | u->icmp_code) : u->dport);
-	p = nf_put8(p, 0);		/* pad1 */
+	p = nf_put8(p, 0); /* pad1 */
 	p = nf_put8(p, u->flags);
 	p = nf_put8(p, f->proto);
-	memset(p, 0, 9);		/* tos, src_as, dst_as, masks, pad2 */
+	memset(p, 0, 9); /* tos, src_as, dst_as, masks, pad2 */
 	x->first_ms[x->nrec] = u->first_ns / 1000000ull;
 	x->last_ms[x->nrec] = u->last_ns / 1000000ull;
 	if (x->last_ms[x->nrec] > x->max_last_ms)

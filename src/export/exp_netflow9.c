@@ -21,28 +21,28 @@ struct v9_field {
 
 /* Record layouts; v9_encode() writes the fields in this order. */
 static const struct v9_field v9_fields4[] = {
-	{ 8, 4 },	/* IPV4_SRC_ADDR */
-	{ 12, 4 },	/* IPV4_DST_ADDR */
-	{ 7, 2 },	/* L4_SRC_PORT */
-	{ 11, 2 },	/* L4_DST_PORT */
-	{ 4, 1 },	/* PROTOCOL */
-	{ 6, 1 },	/* TCP_FLAGS */
-	{ 58, 2 },	/* SRC_VLAN */
-	{ 32, 2 },	/* ICMP_TYPE: type * 256 + code */
-	{ 10, 4 },	/* INPUT_SNMP */
-	{ 61, 1 },	/* DIRECTION: 0 ingress */
-	{ 136, 1 },	/* flowEndReason */
-	{ 1, 8 },	/* IN_BYTES */
-	{ 2, 8 },	/* IN_PKTS */
-	{ 152, 8 },	/* flowStartMilliseconds */
-	{ 153, 8 },	/* flowEndMilliseconds */
+	{ 8, 4 },   /* IPV4_SRC_ADDR */
+	{ 12, 4 },  /* IPV4_DST_ADDR */
+	{ 7, 2 },   /* L4_SRC_PORT */
+	{ 11, 2 },  /* L4_DST_PORT */
+	{ 4, 1 },   /* PROTOCOL */
+	{ 6, 1 },   /* TCP_FLAGS */
+	{ 58, 2 },  /* SRC_VLAN */
+	{ 32, 2 },  /* ICMP_TYPE: type * 256 + code */
+	{ 10, 4 },  /* INPUT_SNMP */
+	{ 61, 1 },  /* DIRECTION: 0 ingress */
+	{ 136, 1 }, /* flowEndReason */
+	{ 1, 8 },   /* IN_BYTES */
+	{ 2, 8 },   /* IN_PKTS */
+	{ 152, 8 }, /* flowStartMilliseconds */
+	{ 153, 8 }, /* flowEndMilliseconds */
 };
 
 static const struct v9_field v9_fields6[] = {
-	{ 27, 16 },	/* IPV6_SRC_ADDR */
-	{ 28, 16 },	/* IPV6_DST_ADDR */
-	{ 7, 2 }, { 11, 2 }, { 4, 1 }, { 6, 1 }, { 58, 2 }, { 32, 2 }, { 10, 4 },
-	{ 61, 1 }, { 136, 1 }, { 1, 8 }, { 2, 8 }, { 152, 8 }, { 153, 8 },
+	{ 27, 16 }, /* IPV6_SRC_ADDR */
+	{ 28, 16 }, /* IPV6_DST_ADDR */
+	{ 7, 2 },   { 11, 2 },	{ 4, 1 }, { 6, 1 }, { 58, 2 },	{ 32, 2 },  { 10, 4 },
+	{ 61, 1 },  { 136, 1 }, { 1, 8 }, { 2, 8 }, { 152, 8 }, { 153, 8 },
 };
 
 #define V9_REC4 56
@@ -51,11 +51,11 @@ static const struct v9_field v9_fields6[] = {
 struct nf9 {
 	struct nf_cfg cfg;
 	struct nf_io io;
-	struct nf_msg m[3];		/* IPv4 data, IPv6 data, templates */
+	struct nf_msg m[3]; /* IPv4 data, IPv6 data, templates */
 	uint64_t start_ns;
-	uint64_t tmpl_ns;		/* when templates last went out */
+	uint64_t tmpl_ns; /* when templates last went out */
 	bool tmpl_due;
-	uint64_t packets_sent;		/* sequence number */
+	uint64_t packets_sent; /* sequence number */
 };
 
 static int nf9_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -94,10 +94,10 @@ static void nf9_finish(struct nf9 *x, int k)
 	p = m->buf;
 	p = nf_put16(p, 9);
 	p = nf_put16(p, (uint16_t)m->nrec);
-	p = nf_put32(p, (uint32_t)((now - x->start_ns) / 1000000ull));	/* sysUptime */
+	p = nf_put32(p, (uint32_t)((now - x->start_ns) / 1000000ull)); /* sysUptime */
 	p = nf_put32(p, (uint32_t)(now / 1000000000ull));
 	p = nf_put32(p, (uint32_t)x->packets_sent);
-	nf_put32(p, x->cfg.domain);				/* source id */
+	nf_put32(p, x->cfg.domain); /* source id */
 	x->packets_sent++;
 	pc_nf_io_msg_done(&x->io, m->buf, m->len);
 	m->buf = NULL;
@@ -114,7 +114,7 @@ static void add_template(struct nf9 *x, uint16_t id, const struct v9_field *fl, 
 	uint8_t *p = pc_nf_msg_add(&x->m[2], 0, 4 + 4 * nf, true);
 	size_t i;
 
-	if (!p) {		/* only with a small MTU: templates get a datagram each */
+	if (!p) { /* only with a small MTU: templates get a datagram each */
 		nf9_finish(x, 2);
 		nf9_begin(x, 2, now);
 		p = pc_nf_msg_add(&x->m[2], 0, 4 + 4 * nf, true);
@@ -146,8 +146,7 @@ static bool refresh_due(const struct nf9 *x, uint64_t now)
 
 static void v9_encode(uint8_t *p, const struct capture_flow *f, const struct nf_uni *u)
 {
-	bool icmp = (f->ip_version == 4 && f->proto == 1) ||
-		    (f->ip_version == 6 && f->proto == 58);
+	bool icmp = (f->ip_version == 4 && f->proto == 1) || (f->ip_version == 6 && f->proto == 58);
 	size_t al = f->ip_version == 4 ? 4 : 16;
 
 	memcpy(p, u->src, al);

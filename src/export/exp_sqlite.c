@@ -14,7 +14,7 @@
 
 struct sqlite_priv {
 	struct pc_flow_store *st;
-	bool failing;		/* log a run of failures once, and its end */
+	bool failing; /* log a run of failures once, and its end */
 };
 
 static uint64_t wall_now_ns(void)
@@ -105,8 +105,7 @@ static void sqlite_close(struct pc_exporter *e)
 	note(e, del < 0 ? (int)del : 0);
 	if (pc_flow_store_close(p->st) < 0) {
 		atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);
-		pc_export_log(e, CAPTURE_LOG_ERROR, "%s: closing the flow store failed",
-			      e->target);
+		pc_export_log(e, CAPTURE_LOG_ERROR, "%s: closing the flow store failed", e->target);
 	}
 	free(p);
 	e->priv = NULL;

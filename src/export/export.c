@@ -95,14 +95,14 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		uint16_t version, defport;
 		bool path;
 	} kinds[] = {
-		{"ipfix+tcp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_TCP, 10, 4739, false},
-		{"ipfix+udp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false},
-		{"ipfix://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false},
-		{"ipfix-file:", PC_EXP_IPFIX, CAPTURE_TRANSPORT_FILE, 10, 0, true},
-		{"netflow9://", PC_EXP_NETFLOW9, CAPTURE_TRANSPORT_UDP, 9, 2055, false},
-		{"netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false},
-		{"json:", PC_EXP_JSON, 0, 0, 0, true},
-		{"sqlite:", PC_EXP_SQLITE, 0, 0, 0, true},
+		{ "ipfix+tcp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_TCP, 10, 4739, false },
+		{ "ipfix+udp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
+		{ "ipfix://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
+		{ "ipfix-file:", PC_EXP_IPFIX, CAPTURE_TRANSPORT_FILE, 10, 0, true },
+		{ "netflow9://", PC_EXP_NETFLOW9, CAPTURE_TRANSPORT_UDP, 9, 2055, false },
+		{ "netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false },
+		{ "json:", PC_EXP_JSON, 0, 0, 0, true },
+		{ "sqlite:", PC_EXP_SQLITE, 0, 0, 0, true },
 	};
 	size_t i, n;
 
@@ -203,11 +203,9 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_e
 			c.port = t->kind == PC_EXP_IPFIX ? 4739 : 2055;
 		t->port = c.port;
 		snprintf(t->spec, sizeof(t->spec), "%s://%s%s%s:%u",
-			 t->kind == PC_EXP_IPFIX ? (c.transport == CAPTURE_TRANSPORT_TCP
-							    ? "ipfix+tcp"
-							    : "ipfix")
-						 : (t->kind == PC_EXP_NETFLOW9 ? "netflow9"
-									       : "netflow5"),
+			 t->kind == PC_EXP_IPFIX
+				 ? (c.transport == CAPTURE_TRANSPORT_TCP ? "ipfix+tcp" : "ipfix")
+				 : (t->kind == PC_EXP_NETFLOW9 ? "netflow9" : "netflow5"),
 			 strchr(t->host, ':') ? "[" : "", t->host, strchr(t->host, ':') ? "]" : "",
 			 c.port);
 	}

@@ -17,28 +17,28 @@ enum pc_export_kind {
 	PC_EXP_JSON = 0,
 	PC_EXP_NETFLOW5,
 	PC_EXP_NETFLOW9,
-	PC_EXP_IPFIX,		/* transport in nf.transport: UDP, TCP or FILE */
+	PC_EXP_IPFIX, /* transport in nf.transport: UDP, TCP or FILE */
 	PC_EXP_SQLITE,
 };
 
 /* A parsed target; strings are owned by the target (copied). */
 struct pc_export_target {
 	enum pc_export_kind kind;
-	char spec[512];			/* the target as the user wrote it */
-	char host[256];			/* UDP/TCP collector */
+	char spec[512]; /* the target as the user wrote it */
+	char host[256]; /* UDP/TCP collector */
 	uint16_t port;
-	char path[4096];		/* json:, ipfix-file:, sqlite: */
-	struct capture_netflow_config nf;	/* collector/path point into host/path */
+	char path[4096];		  /* json:, ipfix-file:, sqlite: */
+	struct capture_netflow_config nf; /* collector/path point into host/path */
 	struct capture_export_opts opts;
 };
 
 /* Counters an exporter keeps; read by other threads with relaxed loads. */
 struct pc_export_counters {
-	_Atomic uint64_t records;	/* records accepted (after v5 IPv6 filtering) */
-	_Atomic uint64_t messages;	/* datagrams / messages / lines / rows */
-	_Atomic uint64_t errors;	/* failed sends or writes */
+	_Atomic uint64_t records;	 /* records accepted (after v5 IPv6 filtering) */
+	_Atomic uint64_t messages;	 /* datagrams / messages / lines / rows */
+	_Atomic uint64_t errors;	 /* failed sends or writes */
 	_Atomic uint64_t not_exportable; /* e.g. IPv6 for NetFlow v5 */
-	_Atomic uint64_t queue_drops;	/* IPFIX/TCP: records over the outage bound */
+	_Atomic uint64_t queue_drops;	 /* IPFIX/TCP: records over the outage bound */
 };
 
 struct pc_exporter;
@@ -66,13 +66,13 @@ struct pc_exporter {
 	const struct pc_exporter_ops *ops;
 	void *priv;
 	struct pc_export_counters cnt;
-	pc_export_stats_fn stats_fn;	/* may be NULL */
+	pc_export_stats_fn stats_fn; /* may be NULL */
 	void *stats_ctx;
 	capture_log_fn log_fn;
 	void *log_ctx;
 	int log_level;
 	char target[512];
-	bool closed;			/* close op done; counters are final */
+	bool closed; /* close op done; counters are final */
 	struct pc_exporter *next;
 };
 
@@ -81,8 +81,8 @@ struct pc_exporter {
 int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		    struct pc_export_target *t, char *err, size_t errlen);
 /* Fill a target from a capture_netflow_config. */
-int pc_export_from_netflow(const struct capture_netflow_config *cfg,
-			   struct pc_export_target *t, char *err, size_t errlen);
+int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_export_target *t,
+			   char *err, size_t errlen);
 
 /* Create and open an exporter for @t. */
 int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *t,

@@ -105,16 +105,16 @@ int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, c
 	if (!c->mtu)
 		c->mtu = NF_DEFAULT_MTU;
 	if (c->mtu < NF_MIN_MTU || c->mtu > NF_MAX_MTU) {
-		snprintf(err, errlen, "%s: mtu %u out of range %u..%u", t->spec, c->mtu,
-			 NF_MIN_MTU, NF_MAX_MTU);
+		snprintf(err, errlen, "%s: mtu %u out of range %u..%u", t->spec, c->mtu, NF_MIN_MTU,
+			 NF_MAX_MTU);
 		return -CAPTURE_E_TARGET;
 	}
-	c->refresh_sec = nf->template_refresh_sec ? nf->template_refresh_sec :
-			 (has_opts ? o->template_refresh_sec : 0);
+	c->refresh_sec = nf->template_refresh_sec ? nf->template_refresh_sec
+						  : (has_opts ? o->template_refresh_sec : 0);
 	if (!c->refresh_sec)
 		c->refresh_sec = NF_DEFAULT_REFRESH;
-	c->domain = nf->observation_domain ? nf->observation_domain :
-		    (has_opts ? o->observation_domain : 0);
+	c->domain = nf->observation_domain ? nf->observation_domain
+					   : (has_opts ? o->observation_domain : 0);
 	c->uniflow = nf->uniflow || (has_opts && o->uniflow);
 	c->nanoseconds = nf->nanoseconds;
 	c->tcp_queue = nf->tcp_queue_records ? nf->tcp_queue_records : NF_DEFAULT_TCP_QUEUE;
@@ -124,15 +124,15 @@ int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, c
 uint8_t pc_nf_icmp_reply(uint8_t ipver, uint8_t type)
 {
 	if (ipver == 6)
-		return type == 128 ? 129 : type;	/* echo request -> reply */
+		return type == 128 ? 129 : type; /* echo request -> reply */
 	switch (type) {
-	case 8:		/* echo */
+	case 8: /* echo */
 		return 0;
-	case 13:	/* timestamp */
+	case 13: /* timestamp */
 		return 14;
-	case 15:	/* information request */
+	case 15: /* information request */
 		return 16;
-	case 17:	/* address mask */
+	case 17: /* address mask */
 		return 18;
 	default:
 		return type;
@@ -149,9 +149,9 @@ uint8_t pc_nf_end_reason(uint8_t reason)
 	case CAPTURE_END_END:
 		return 3;
 	case CAPTURE_END_EVICTED:
-		return 5;	/* lack of resources */
+		return 5; /* lack of resources */
 	default:
-		return 4;	/* forced end (shutdown, or a snapshot of a live flow) */
+		return 4; /* forced end (shutdown, or a snapshot of a live flow) */
 	}
 }
 
@@ -317,8 +317,7 @@ void pc_nf_io_error(struct nf_io *io, int error, const char *what)
 	io->err_log_ns = now;
 }
 
-static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err,
-		   size_t errlen)
+static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -397,8 +396,9 @@ int pc_nf_io_open(struct nf_io *io, struct pc_exporter *e, const struct nf_cfg *
 			goto fail;
 		return 0;
 	}
-	io->out_cap = c->transport == CAPTURE_TRANSPORT_FILE ? NF_FILE_BUF :
-			NF_TCP_OUT + NF_OPEN_MSGS * (size_t)io->mtu;
+	io->out_cap = c->transport == CAPTURE_TRANSPORT_FILE
+			      ? NF_FILE_BUF
+			      : NF_TCP_OUT + NF_OPEN_MSGS * (size_t)io->mtu;
 	io->out = malloc(io->out_cap);
 	if (!io->out) {
 		rc = -ENOMEM;
@@ -440,7 +440,7 @@ void pc_nf_io_close(struct nf_io *io)
 
 uint8_t *pc_nf_io_msg(struct nf_io *io)
 {
-	if (io->nfree == 0)	/* cannot happen: the batch is sent when it fills */
+	if (io->nfree == 0) /* cannot happen: the batch is sent when it fills */
 		pc_nf_io_flush(io);
 	return io->free_bufs[--io->nfree];
 }
@@ -527,8 +527,8 @@ static int udp_send(struct nf_io *io)
 					continue;
 			}
 		}
-		if (r < 0 && cnt[done] > 1 && (errno == EINVAL || errno == EIO ||
-					       errno == EOPNOTSUPP)) {
+		if (r < 0 && cnt[done] > 1 &&
+		    (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP)) {
 			/* The path cannot segment (route MTU below ours, no UDP GSO): send
 			 * this and every later run one datagram at a time. */
 			pc_nf_log(io->e, CAPTURE_LOG_INFO, "UDP GSO to %s unavailable (%s)",
@@ -673,8 +673,7 @@ bool pc_nf_io_tcp_poll(struct nf_io *io, uint64_t now_ns)
 	if (io->tstate == NF_TCP_DOWN) {
 		if (now_ns < io->next_try_ns)
 			return false;
-		io->fd = socket(io->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				0);
+		io->fd = socket(io->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (io->fd < 0) {
 			pc_nf_io_tcp_drop(io, now_ns, errno);
 			return false;

@@ -16,25 +16,25 @@
 #include "export/export.h"
 
 #define NF_DEFAULT_MTU 1400
-#define NF_MIN_MTU 256		/* room for the largest template set and one record */
-#define NF_MAX_MTU 65535	/* NetFlow/IPFIX length fields are 16 bits */
+#define NF_MIN_MTU 256	 /* room for the largest template set and one record */
+#define NF_MAX_MTU 65535 /* NetFlow/IPFIX length fields are 16 bits */
 #define NF_DEFAULT_REFRESH 60
 #define NF_DEFAULT_TCP_QUEUE 65536
-#define NF_UDP_BATCH 128	/* datagrams per flush (sendmmsg) */
-#define NF_OPEN_MSGS 4		/* messages an exporter may build at once */
+#define NF_UDP_BATCH 128 /* datagrams per flush (sendmmsg) */
+#define NF_OPEN_MSGS 4	 /* messages an exporter may build at once */
 #define NF_POOL (NF_UDP_BATCH + NF_OPEN_MSGS)
-#define NF_GSO_MAX_SEGS 64	/* UDP_MAX_SEGMENTS of older kernels */
-#define NF_GSO_MAX_BYTES 65000	/* a UDP datagram carries at most 65507 */
+#define NF_GSO_MAX_SEGS 64     /* UDP_MAX_SEGMENTS of older kernels */
+#define NF_GSO_MAX_BYTES 65000 /* a UDP datagram carries at most 65507 */
 #define NF_FILE_BUF (256 * 1024)
-#define NF_TCP_OUT (64 * 1024)	/* encoded bytes handed to one send() round */
-#define NF_FLUSH_AGE_NS 500000000ull	/* a partly filled message waits at most this */
+#define NF_TCP_OUT (64 * 1024)	     /* encoded bytes handed to one send() round */
+#define NF_FLUSH_AGE_NS 500000000ull /* a partly filled message waits at most this */
 #define NF_BACKOFF_MIN_NS 100000000ull
 #define NF_BACKOFF_MAX_NS 10000000000ull
-#define NF_CLOSE_DRAIN_NS 3000000000ull	/* TCP: how long close() tries to deliver */
+#define NF_CLOSE_DRAIN_NS 3000000000ull /* TCP: how long close() tries to deliver */
 
 /* Settings resolved from a target: defaults applied, ranges checked. */
 struct nf_cfg {
-	int transport;			/* enum capture_transport */
+	int transport; /* enum capture_transport */
 	char host[256];
 	uint16_t port;
 	char path[4096];
@@ -106,14 +106,18 @@ uint8_t pc_nf_end_reason(uint8_t reason);
 
 /* ------------------------------------------------------------------ transports */
 
-enum nf_tcp_state { NF_TCP_DOWN = 0, NF_TCP_CONNECTING, NF_TCP_UP };
+enum nf_tcp_state {
+	NF_TCP_DOWN = 0,
+	NF_TCP_CONNECTING,
+	NF_TCP_UP
+};
 
 struct nf_io {
 	struct pc_exporter *e;
 	int transport;
 	int fd;
 	uint32_t mtu;
-	char name[4352];		/* collector or file, for logs */
+	char name[4352]; /* collector or file, for logs */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	/* Message buffers (mtu bytes each): the open messages plus, for UDP, the finished
@@ -124,7 +128,7 @@ struct nf_io {
 	uint8_t *batch[NF_UDP_BATCH];
 	uint32_t lens[NF_UDP_BATCH];
 	unsigned nbatch;
-	bool gso;			/* UDP_SEGMENT works: equal datagrams go in one send */
+	bool gso; /* UDP_SEGMENT works: equal datagrams go in one send */
 	/* TCP and FILE: bytes not yet written */
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
@@ -132,7 +136,7 @@ struct nf_io {
 	int tstate;
 	uint64_t next_try_ns, backoff_ns;
 	bool was_up;
-	uint32_t conn_gen;		/* +1 per established connection */
+	uint32_t conn_gen; /* +1 per established connection */
 	/* error log rate limit */
 	uint64_t err_log_ns, err_quiet;
 	uint64_t bytes_sent;
@@ -189,10 +193,10 @@ void pc_nf_ring_pop(struct nf_ring *q, size_t n);
 struct nf_msg {
 	uint8_t *buf;
 	size_t cap, len;
-	size_t set_off;			/* open set's header offset, 0: none */
+	size_t set_off; /* open set's header offset, 0: none */
 	uint16_t set_id;
-	unsigned nrec;			/* all records (v9 header count) */
-	unsigned ndata;			/* data records (IPFIX sequence) */
+	unsigned nrec;	/* all records (v9 header count) */
+	unsigned ndata; /* data records (IPFIX sequence) */
 	uint64_t started_ns;
 };
 

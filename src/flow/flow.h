@@ -38,10 +38,10 @@
 #define PC_FLOW_CLOSE_TIMEOUT_NS (5ull * 1000000000ull)
 
 struct pc_flow_params {
-	uint32_t slots;		/* rounded up to a power of two, >= 4096 */
+	uint32_t slots; /* rounded up to a power of two, >= 4096 */
 	uint64_t idle_ns;
 	uint64_t active_ns;
-	uint64_t close_ns;	/* 0: PC_FLOW_CLOSE_TIMEOUT_NS */
+	uint64_t close_ns; /* 0: PC_FLOW_CLOSE_TIMEOUT_NS */
 	bool uniflow;
 	uint16_t worker;
 	uint64_t seed[2];
@@ -49,11 +49,11 @@ struct pc_flow_params {
 
 /* Single writer (the owning worker); others read them relaxed. */
 struct pc_flow_counters {
-	uint64_t packets;	/* packets accounted in flows */
-	uint64_t bytes;		/* IP octets accounted */
+	uint64_t packets; /* packets accounted in flows */
+	uint64_t bytes;	  /* IP octets accounted */
 	uint64_t created;
-	uint64_t active;	/* flows in the table now */
-	uint64_t ended[CAPTURE_END_SHUTDOWN + 1];	/* by end reason */
+	uint64_t active;			  /* flows in the table now */
+	uint64_t ended[CAPTURE_END_SHUTDOWN + 1]; /* by end reason */
 };
 
 /* Receives each record leaving the table; @rec lives for the call. */

@@ -43,27 +43,27 @@ bool pc_flow_key_canon(struct pc_flow_key *k)
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                \
-	do {                                                                    \
-		v0 += v1;                                                       \
-		v1 = ROTL(v1, 13);                                              \
-		v1 ^= v0;                                                       \
-		v0 = ROTL(v0, 32);                                              \
-		v2 += v3;                                                       \
-		v3 = ROTL(v3, 16);                                              \
-		v3 ^= v2;                                                       \
-		v0 += v3;                                                       \
-		v3 = ROTL(v3, 21);                                              \
-		v3 ^= v0;                                                       \
-		v2 += v1;                                                       \
-		v1 = ROTL(v1, 17);                                              \
-		v1 ^= v2;                                                       \
-		v2 = ROTL(v2, 32);                                              \
+#define SIPROUND                   \
+	do {                       \
+		v0 += v1;          \
+		v1 = ROTL(v1, 13); \
+		v1 ^= v0;          \
+		v0 = ROTL(v0, 32); \
+		v2 += v3;          \
+		v3 = ROTL(v3, 16); \
+		v3 ^= v2;          \
+		v0 += v3;          \
+		v3 = ROTL(v3, 21); \
+		v3 ^= v0;          \
+		v2 += v1;          \
+		v1 = ROTL(v1, 17); \
+		v1 ^= v2;          \
+		v2 = ROTL(v2, 32); \
 	} while (0)
 
 /* SipHash-1-3 over whole 8-byte words (len is a multiple of 8). */
 static pc_always_inline uint64_t siphash13_words(const void *data, size_t len,
-						  const uint64_t seed[2])
+						 const uint64_t seed[2])
 {
 	uint64_t v0 = 0x736f6d6570736575ULL ^ seed[0];
 	uint64_t v1 = 0x646f72616e646f6dULL ^ seed[1];

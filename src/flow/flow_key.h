@@ -11,10 +11,10 @@
  * zero the whole struct before filling it: padding takes part in hashing. */
 struct pc_flow_key {
 	uint8_t addr[2][16];
-	uint16_t port[2];	/* host byte order; ICMP: 0 */
-	uint16_t vlan;		/* outer VLAN id, 0 if none */
+	uint16_t port[2]; /* host byte order; ICMP: 0 */
+	uint16_t vlan;	  /* outer VLAN id, 0 if none */
 	uint8_t proto;
-	uint8_t ipver;		/* 4 or 6 */
+	uint8_t ipver; /* 4 or 6 */
 };
 
 _Static_assert(sizeof(struct pc_flow_key) == 40, "flow key must stay 40 bytes");

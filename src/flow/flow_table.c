@@ -21,17 +21,17 @@
 #define TCP_ACK 0x10
 
 enum {
-	ST_FIN0 = 1u << 0,	/* FIN seen from side 0 */
+	ST_FIN0 = 1u << 0, /* FIN seen from side 0 */
 	ST_FIN1 = 1u << 1,
 	ST_RST = 1u << 2,
-	ST_SRC_LOCKED = 1u << 3,	/* src decided by a SYN */
+	ST_SRC_LOCKED = 1u << 3, /* src decided by a SYN */
 };
 
 struct pc_flow_entry {
 	struct pc_flow_key key;
-	uint64_t pkts[2];	/* indexed by canonical side of the sender */
+	uint64_t pkts[2]; /* indexed by canonical side of the sender */
 	uint64_t bytes[2];
-	uint64_t first[2];	/* 0: no packet from that side yet */
+	uint64_t first[2]; /* 0: no packet from that side yet */
 	uint64_t last[2];
 	uint8_t flags[2];
 	uint8_t src_side;
@@ -44,9 +44,9 @@ struct pc_flow_entry {
 _Static_assert(sizeof(struct pc_flow_entry) == 112, "flow entry layout");
 
 struct pc_flow_table {
-	uint32_t *tags;			/* nbuckets * 16, 0 = empty slot */
-	struct pc_flow_entry *ent;	/* nbuckets * 16 */
-	uint64_t mask;			/* nbuckets - 1 */
+	uint32_t *tags;		   /* nbuckets * 16, 0 = empty slot */
+	struct pc_flow_entry *ent; /* nbuckets * 16 */
+	uint64_t mask;		   /* nbuckets - 1 */
 	size_t slots;
 	uint64_t idle_ns, active_ns, close_ns;
 	uint64_t seed[2];
@@ -65,8 +65,8 @@ struct pc_flow_table {
 static void *alloc_table(size_t n)
 {
 	size_t huge = 2u << 20, len = (n + huge - 1) & ~(huge - 1);
-	uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	uint8_t *p =
+		mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *a;
 
 	if (p == MAP_FAILED)
@@ -169,14 +169,14 @@ static pc_always_inline unsigned match_mask(const uint32_t *line, uint32_t tag)
 {
 #if defined(__SSE2__)
 	__m128i t = _mm_set1_epi32((int)tag);
-	unsigned m0 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
-		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)line), t)));
-	unsigned m1 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
-		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 4)), t)));
-	unsigned m2 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
-		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 8)), t)));
-	unsigned m3 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
-		_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 12)), t)));
+	unsigned m0 = (unsigned)_mm_movemask_ps(
+		_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)line), t)));
+	unsigned m1 = (unsigned)_mm_movemask_ps(
+		_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 4)), t)));
+	unsigned m2 = (unsigned)_mm_movemask_ps(
+		_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 8)), t)));
+	unsigned m3 = (unsigned)_mm_movemask_ps(
+		_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128((const __m128i *)(line + 12)), t)));
 
 	return m0 | m1 << 4 | m2 << 8 | m3 << 12;
 #else
@@ -211,7 +211,7 @@ static pc_always_inline long lookup(const struct pc_flow_table *t, const struct 
 				    uint64_t h)
 {
 	uint32_t tag = tag_of(h);
-	uint64_t bk[2] = {b1_of(t, h), b2_of(t, h)};
+	uint64_t bk[2] = { b1_of(t, h), b2_of(t, h) };
 	int j;
 
 	for (j = 0; j < 2; j++) {
@@ -229,8 +229,8 @@ static pc_always_inline long lookup(const struct pc_flow_table *t, const struct 
 	return -1;
 }
 
-static void make_record(const struct pc_flow_table *t, const struct pc_flow_entry *e,
-			int reason, struct capture_flow *r)
+static void make_record(const struct pc_flow_table *t, const struct pc_flow_entry *e, int reason,
+			struct capture_flow *r)
 {
 	int s = e->src_side, d = 1 - s;
 
@@ -273,8 +273,8 @@ static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_e
 }
 
 /* Start a flow in @e with the packet @m sent by canonical side @dir. */
-static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e,
-		      const struct pc_flow_key *k, const struct pc_meta *m, int dir)
+static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e, const struct pc_flow_key *k,
+		      const struct pc_meta *m, int dir)
 {
 	memset(e, 0, sizeof(*e));
 	e->key = *k;
@@ -318,8 +318,8 @@ static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_ent
 }
 
 /* Why an existing flow must end before @m can be counted, or 0. */
-static pc_always_inline int must_end(const struct pc_flow_table *t,
-				     const struct pc_flow_entry *e, const struct pc_meta *m)
+static pc_always_inline int must_end(const struct pc_flow_table *t, const struct pc_flow_entry *e,
+				     const struct pc_meta *m)
 {
 	uint64_t ts = m->ts_ns, last = ent_last(e);
 
@@ -329,7 +329,7 @@ static pc_always_inline int must_end(const struct pc_flow_table *t,
 		if (ts > last && ts - last > t->close_ns)
 			return CAPTURE_END_END;
 		if (e->key.proto == 6 && (m->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
-			return CAPTURE_END_END;	/* 5-tuple reused */
+			return CAPTURE_END_END; /* 5-tuple reused */
 	}
 	if (ts >= ent_first(e) && ts - ent_first(e) >= t->active_ns)
 		return CAPTURE_END_ACTIVE;
@@ -337,8 +337,8 @@ static pc_always_inline int must_end(const struct pc_flow_table *t,
 }
 
 /* Why a resident flow has expired at @now (sweep), or 0. */
-static pc_always_inline int expired_at(const struct pc_flow_table *t,
-				       const struct pc_flow_entry *e, uint64_t now)
+static pc_always_inline int expired_at(const struct pc_flow_table *t, const struct pc_flow_entry *e,
+				       uint64_t now)
 {
 	uint64_t last = ent_last(e);
 
@@ -359,7 +359,7 @@ static pc_always_inline unsigned free_mask(const struct pc_flow_table *t, uint64
 static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint64_t now,
 			pc_flow_emit_fn emit, void *ctx)
 {
-	uint64_t bk[2] = {b1, b2};
+	uint64_t bk[2] = { b1, b2 };
 	size_t victim = b1 * PC_FLOW_BUCKET_SLOTS;
 	uint64_t oldest = UINT64_MAX;
 	int j, i, why;
@@ -384,8 +384,8 @@ static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint6
 	return victim;
 }
 
-static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int dir,
-		       uint64_t h, const struct pc_meta *m, pc_flow_emit_fn emit, void *ctx)
+static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int dir, uint64_t h,
+		       const struct pc_meta *m, pc_flow_emit_fn emit, void *ctx)
 {
 	long s = lookup(t, k, h);
 	struct pc_flow_entry *e;
@@ -468,7 +468,8 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 					uint64_t b1 = b1_of(t, hash[j]), b2 = b;
 					unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
 
-					if (f1 && __builtin_popcount(f1) >= __builtin_popcount(f2)) {
+					if (f1 &&
+					    __builtin_popcount(f1) >= __builtin_popcount(f2)) {
 						b = b1;
 						mk = f1;
 					} else {
@@ -476,8 +477,9 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 					}
 				}
 				if (mk) {
-					const char *e = (const char *)&t->ent[b * PC_FLOW_BUCKET_SLOTS +
-									     (unsigned)__builtin_ctz(mk)];
+					const char *e =
+						(const char *)&t->ent[b * PC_FLOW_BUCKET_SLOTS +
+								      (unsigned)__builtin_ctz(mk)];
 
 					pc_prefetch_w(e);
 					pc_prefetch_w(e + 64);
@@ -485,8 +487,8 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 				}
 			}
 			if (i >= D2)
-				update_one(t, &keys[i - D2], dir[i - D2], hash[i - D2],
-					   &mb[i - D2], emit, ctx);
+				update_one(t, &keys[i - D2], dir[i - D2], hash[i - D2], &mb[i - D2],
+					   emit, ctx);
 		}
 	}
 }

@@ -28,8 +28,8 @@
 
 #define VERIFY_MIN_RSA_BITS 2048
 #define VERIFY_CHUNK (64 * 1024)
-#define VERIFY_MAX_KEY_FILE (1024 * 1024)	/* a PEM key or certificate is far smaller */
-#define VERIFY_MAX_SIG_FILE (64 * 1024)		/* RSA-16384 signatures are 2 KiB */
+#define VERIFY_MAX_KEY_FILE (1024 * 1024) /* a PEM key or certificate is far smaller */
+#define VERIFY_MAX_SIG_FILE (64 * 1024)	  /* RSA-16384 signatures are 2 KiB */
 #define VERIFY_MAX_ED25519_IMAGE (256ull * 1024 * 1024)
 #define ED25519_SIG_LEN 64
 
@@ -52,13 +52,13 @@ struct vctx {
 	const char *image, *sig_path, *key_path;
 	char *detail;
 	size_t detail_len;
-	const char *md_name;	/* OpenSSL digest name */
-	const char *md_label;	/* "SHA-256" */
-	int padding;		/* enum capture_sig_padding */
+	const char *md_name;  /* OpenSSL digest name */
+	const char *md_label; /* "SHA-256" */
+	int padding;	      /* enum capture_sig_padding */
 	EVP_PKEY *pkey;
 	int bits;
 	bool ed25519;
-	bool rsa_pss_key;	/* SubjectPublicKeyInfo says id-RSASSA-PSS */
+	bool rsa_pss_key; /* SubjectPublicKeyInfo says id-RSASSA-PSS */
 	uint8_t *sig;
 	size_t sig_len;
 };
@@ -162,8 +162,8 @@ static int slurp(struct vctx *v, const char *what, const char *path, size_t max,
 		close(fd);
 		if (!strcmp(what, "signature"))
 			return say(v, CAPTURE_VERIFY_INVALID_SIGNATURE,
-				   "signature %s is %lld bytes: too large to be a signature",
-				   path, (long long)st.st_size);
+				   "signature %s is %lld bytes: too large to be a signature", path,
+				   (long long)st.st_size);
 		return say(v, CAPTURE_VERIFY_UNREADABLE,
 			   "cannot read %s %s: %lld bytes, too large for a key file", what, path,
 			   (long long)st.st_size);
@@ -359,7 +359,8 @@ static int verify_rsa(struct vctx *v)
 		if (v->padding == CAPTURE_SIG_PKCS1)
 			return say(v, CAPTURE_VERIFY_INVALID_SIGNATURE,
 				   "public key %s is an RSA-PSS key: it verifies RSASSA-PSS "
-				   "signatures only (use padding pss or auto)", v->key_path);
+				   "signatures only (use padding pss or auto)",
+				   v->key_path);
 		pads[npad++] = CAPTURE_SIG_PSS;
 	} else if (v->padding == CAPTURE_SIG_AUTO) {
 		pads[npad++] = CAPTURE_SIG_PKCS1;
@@ -372,8 +373,8 @@ static int verify_rsa(struct vctx *v)
 		return unreadable(v, "image", v->image, fd);
 	if (v->sig_len != expect) {
 		r = say(v, CAPTURE_VERIFY_INVALID_SIGNATURE,
-			"signature %s is %zu bytes; an RSA-%d signature is %zu bytes",
-			v->sig_path, v->sig_len, v->bits, expect);
+			"signature %s is %zu bytes; an RSA-%d signature is %zu bytes", v->sig_path,
+			v->sig_len, v->bits, expect);
 		goto out;
 	}
 	chunk = malloc(VERIFY_CHUNK);
@@ -455,8 +456,8 @@ static int verify_ed25519(struct vctx *v)
 		return unreadable(v, "image", v->image, fd);
 	if (v->sig_len != ED25519_SIG_LEN) {
 		r = say(v, CAPTURE_VERIFY_INVALID_SIGNATURE,
-			"signature %s is %zu bytes; an Ed25519 signature is %d bytes",
-			v->sig_path, v->sig_len, ED25519_SIG_LEN);
+			"signature %s is %zu bytes; an Ed25519 signature is %d bytes", v->sig_path,
+			v->sig_len, ED25519_SIG_LEN);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > VERIFY_MAX_ED25519_IMAGE) {
@@ -530,12 +531,15 @@ static int pick_digest(struct vctx *v, const char *name)
 }
 
 int capture_verify_firmware(const char *image, const char *signature, const char *public_key,
-			    const struct capture_verify_opts *opts, char *detail,
-			    size_t detail_len)
+			    const struct capture_verify_opts *opts, char *detail, size_t detail_len)
 {
 	struct vctx v = {
-		.image = image, .sig_path = signature, .key_path = public_key,
-		.detail = detail, .detail_len = detail_len, .padding = CAPTURE_SIG_PKCS1,
+		.image = image,
+		.sig_path = signature,
+		.key_path = public_key,
+		.detail = detail,
+		.detail_len = detail_len,
+		.padding = CAPTURE_SIG_PKCS1,
 	};
 	const char *digest = NULL;
 	int r;

@@ -21,60 +21,59 @@
 #include "compiler.h"
 #include "store/flow_store.h"
 
-#define STORE_APP_ID 0x6a636170	/* "jcap" in PRAGMA application_id */
+#define STORE_APP_ID 0x6a636170 /* "jcap" in PRAGMA application_id */
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_MS 5000
 #define QUERY_BATCH 256
 
 /* Column order shared by INSERT and SELECT; the statements below follow it. */
-#define FLOW_COLS                                                                  \
+#define FLOW_COLS                                                                       \
 	"ip_version, src_ip, dst_ip, src_port, dst_port, proto, vlan, packets, bytes, " \
-	"rev_packets, rev_bytes, tcp_flags, rev_tcp_flags, icmp_type, icmp_code, "       \
-	"end_reason, worker, first_ns, last_ns, rev_first_ns, rev_last_ns, "             \
+	"rev_packets, rev_bytes, tcp_flags, rev_tcp_flags, icmp_type, icmp_code, "      \
+	"end_reason, worker, first_ns, last_ns, rev_first_ns, rev_last_ns, "            \
 	"fwd_first_ns, fwd_last_ns"
 #define FLOW_NCOLS 23
 
-static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS flows ("
-	" id INTEGER PRIMARY KEY,"
-	" ip_version INTEGER NOT NULL,"
-	" src_ip BLOB NOT NULL,"		/* 16 bytes, IPv4 as ::ffff:a.b.c.d */
-	" dst_ip BLOB NOT NULL,"
-	" src_port INTEGER NOT NULL,"
-	" dst_port INTEGER NOT NULL,"
-	" proto INTEGER NOT NULL,"
-	" vlan INTEGER NOT NULL,"
-	" packets INTEGER NOT NULL,"
-	" bytes INTEGER NOT NULL,"
-	" rev_packets INTEGER NOT NULL,"
-	" rev_bytes INTEGER NOT NULL,"
-	" tcp_flags INTEGER NOT NULL,"
-	" rev_tcp_flags INTEGER NOT NULL,"
-	" icmp_type INTEGER NOT NULL,"
-	" icmp_code INTEGER NOT NULL,"
-	" end_reason INTEGER NOT NULL,"
-	" worker INTEGER NOT NULL,"
-	" first_ns INTEGER NOT NULL,"		/* Unix epoch nanoseconds */
-	" last_ns INTEGER NOT NULL,"
-	" rev_first_ns INTEGER NOT NULL,"
-	" rev_last_ns INTEGER NOT NULL,"
-	" fwd_first_ns INTEGER NOT NULL,"
-	" fwd_last_ns INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS flows_first_ns ON flows(first_ns);"
-	"CREATE INDEX IF NOT EXISTS flows_last_ns ON flows(last_ns);"
-	"CREATE INDEX IF NOT EXISTS flows_src_ip ON flows(src_ip);"
-	"CREATE INDEX IF NOT EXISTS flows_dst_ip ON flows(dst_ip);"
-	"CREATE INDEX IF NOT EXISTS flows_src_port ON flows(src_port);"
-	"CREATE INDEX IF NOT EXISTS flows_dst_port ON flows(dst_port);";
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS flows ("
+				 " id INTEGER PRIMARY KEY,"
+				 " ip_version INTEGER NOT NULL,"
+				 " src_ip BLOB NOT NULL," /* 16 bytes, IPv4 as ::ffff:a.b.c.d */
+				 " dst_ip BLOB NOT NULL,"
+				 " src_port INTEGER NOT NULL,"
+				 " dst_port INTEGER NOT NULL,"
+				 " proto INTEGER NOT NULL,"
+				 " vlan INTEGER NOT NULL,"
+				 " packets INTEGER NOT NULL,"
+				 " bytes INTEGER NOT NULL,"
+				 " rev_packets INTEGER NOT NULL,"
+				 " rev_bytes INTEGER NOT NULL,"
+				 " tcp_flags INTEGER NOT NULL,"
+				 " rev_tcp_flags INTEGER NOT NULL,"
+				 " icmp_type INTEGER NOT NULL,"
+				 " icmp_code INTEGER NOT NULL,"
+				 " end_reason INTEGER NOT NULL,"
+				 " worker INTEGER NOT NULL,"
+				 " first_ns INTEGER NOT NULL," /* Unix epoch nanoseconds */
+				 " last_ns INTEGER NOT NULL,"
+				 " rev_first_ns INTEGER NOT NULL,"
+				 " rev_last_ns INTEGER NOT NULL,"
+				 " fwd_first_ns INTEGER NOT NULL,"
+				 " fwd_last_ns INTEGER NOT NULL);"
+				 "CREATE INDEX IF NOT EXISTS flows_first_ns ON flows(first_ns);"
+				 "CREATE INDEX IF NOT EXISTS flows_last_ns ON flows(last_ns);"
+				 "CREATE INDEX IF NOT EXISTS flows_src_ip ON flows(src_ip);"
+				 "CREATE INDEX IF NOT EXISTS flows_dst_ip ON flows(dst_ip);"
+				 "CREATE INDEX IF NOT EXISTS flows_src_port ON flows(src_port);"
+				 "CREATE INDEX IF NOT EXISTS flows_dst_port ON flows(dst_port);";
 
 struct pc_flow_store {
 	sqlite3 *db;
 	sqlite3_stmt *ins, *begin, *commit, *del_age, *del_rows;
 	struct pc_flow_store_params p;
-	uint64_t rows;			/* committed + pending */
-	uint32_t pending;		/* rows in the open transaction */
+	uint64_t rows;	  /* committed + pending */
+	uint32_t pending; /* rows in the open transaction */
 	bool in_txn;
-	uint64_t txn_start_ms;		/* monotonic, when the transaction began */
+	uint64_t txn_start_ms; /* monotonic, when the transaction began */
 	char path[4096];
 	char err[512];
 };
@@ -89,7 +88,7 @@ static uint64_t mono_ms(void)
 
 static const char *errtext(int e, char *buf, size_t len)
 {
-	return strerror_r(e, buf, len);	/* GNU: thread-safe */
+	return strerror_r(e, buf, len); /* GNU: thread-safe */
 }
 
 static int seterr(char *err, size_t errlen, int ret, const char *fmt, ...) pc_printf(4, 5);
@@ -248,11 +247,9 @@ static int check_schema(sqlite3 *db, const char *path, bool create, char *err, s
 }
 
 /* Open an SQLite connection with a clear error; @rw opens read-write. */
-static int db_open(sqlite3 **out, const char *path, bool rw, bool create, char *err,
-		   size_t errlen)
+static int db_open(sqlite3 **out, const char *path, bool rw, bool create, char *err, size_t errlen)
 {
-	int flags = SQLITE_OPEN_NOMUTEX |
-		    (rw ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+	int flags = SQLITE_OPEN_NOMUTEX | (rw ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
 		    (create ? SQLITE_OPEN_CREATE : 0);
 	sqlite3 *db = NULL;
 	char eb[128];
@@ -277,8 +274,8 @@ static int db_open(sqlite3 **out, const char *path, bool rw, bool create, char *
 	return 0;
 }
 
-int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_params *p,
-		       char *err, size_t errlen)
+int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_params *p, char *err,
+		       size_t errlen)
 {
 	struct pc_flow_store *s;
 	sqlite3_int64 n;
@@ -327,26 +324,29 @@ int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_pa
 	/* checkpoints (the only fsyncs under NORMAL) every 64 MiB of WAL rather
 	 * than SQLite's 4 MiB: about a third more rows per second */
 	if (exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 16384; "
-		 "PRAGMA journal_size_limit = 67108864") != SQLITE_OK) {
+			"PRAGMA journal_size_limit = 67108864") != SQLITE_OK) {
 		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: %s", s->path, sqlite3_errmsg(s->db));
 		goto close_db;
 	}
 	rc = check_schema(s->db, s->path, true, err, errlen);
 	if (rc)
 		goto close_db;
-	if (sqlite3_prepare_v3(s->db, "INSERT INTO flows (" FLOW_COLS ") VALUES (?,?,?,?,?,?,?,"
-			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->ins, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v3(s->db,
+			       "INSERT INTO flows (" FLOW_COLS ") VALUES (?,?,?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
 			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db, "DELETE FROM flows WHERE id IN (SELECT id FROM flows "
-			       "WHERE last_ns < ?1 ORDER BY last_ns LIMIT ?2)", -1,
-			       SQLITE_PREPARE_PERSISTENT, &s->del_age, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db, "DELETE FROM flows WHERE id IN (SELECT id FROM flows "
-			       "ORDER BY last_ns, id LIMIT ?1)", -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->del_rows, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v3(s->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &s->commit, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+			       "DELETE FROM flows WHERE id IN (SELECT id FROM flows "
+			       "WHERE last_ns < ?1 ORDER BY last_ns LIMIT ?2)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->del_age, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db,
+			       "DELETE FROM flows WHERE id IN (SELECT id FROM flows "
+			       "ORDER BY last_ns, id LIMIT ?1)",
+			       -1, SQLITE_PREPARE_PERSISTENT, &s->del_rows, NULL) != SQLITE_OK) {
 		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: cannot prepare statements: %s",
 			    s->path, sqlite3_errmsg(s->db));
 		goto finalize;
@@ -461,8 +461,7 @@ int pc_flow_store_insert(struct pc_flow_store *s, const struct capture_flow *rec
 	for (i = 0; i < n; i++) {
 		if (recs[i].ip_version != 4 && recs[i].ip_version != 6)
 			return seterr(s->err, sizeof(s->err), -EINVAL,
-				      "%s: record with IP version %u", s->path,
-				      recs[i].ip_version);
+				      "%s: record with IP version %u", s->path, recs[i].ip_version);
 	}
 	for (i = 0; i < n; i++) {
 		rc = txn_begin(s);
@@ -631,7 +630,7 @@ int pc_flow_store_parse_cidr(const char *str, uint8_t lo[16], uint8_t hi[16], ui
 			return -EINVAL;
 	}
 	if (*version == 4)
-		plen += 96;	/* inside ::ffff:0:0/96 */
+		plen += 96; /* inside ::ffff:0:0/96 */
 	for (i = 0; i < 16; i++) {
 		unsigned long keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
 		uint8_t mask = (uint8_t)(0xff00u >> keep);
@@ -685,8 +684,8 @@ static void sql_add(char *sql, size_t len, size_t *off, const char *frag)
 	}
 }
 
-int64_t pc_flow_store_query(const char *path, const struct capture_query *q,
-			    capture_flow_fn fn, void *ctx, char *err, size_t errlen)
+int64_t pc_flow_store_query(const char *path, const struct capture_query *q, capture_flow_fn fn,
+			    void *ctx, char *err, size_t errlen)
 {
 	struct capture_query all = { .sz = sizeof(all), .port = -1, .proto = -1 };
 	struct capture_flow *batch = NULL;
@@ -709,8 +708,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q,
 	if (q->port < -1 || q->port > 65535)
 		return seterr(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
 	if (q->proto < -1 || q->proto > 255)
-		return seterr(err, errlen, -EINVAL, "protocol %d out of range (0..255)",
-			      q->proto);
+		return seterr(err, errlen, -EINVAL, "protocol %d out of range (0..255)", q->proto);
 	if (q->ip && pc_flow_store_parse_cidr(q->ip, lo, hi, &ver) < 0)
 		return seterr(err, errlen, -EINVAL, "'%s' is not an IPv4/IPv6 address or CIDR",
 			      q->ip);
@@ -724,7 +722,8 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q,
 	if (q->until_ns)
 		sql_add(sql, sizeof(sql), &off, " AND first_ns <= ?");
 	if (q->ip)
-		sql_add(sql, sizeof(sql), &off, " AND ip_version = ? AND "
+		sql_add(sql, sizeof(sql), &off,
+			" AND ip_version = ? AND "
 			"(src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
 	if (q->port >= 0)
 		sql_add(sql, sizeof(sql), &off, " AND (src_port = ? OR dst_port = ?)");

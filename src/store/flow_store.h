@@ -13,17 +13,17 @@
 
 #include "packet_capture.h"
 
-#define PC_STORE_BATCH_ROWS 4096	/* rows per transaction by default */
-#define PC_STORE_COMMIT_MS 1000		/* an open batch is committed by tick after */
-#define PC_STORE_RETAIN_BUDGET 8192	/* rows deleted per tick at most */
+#define PC_STORE_BATCH_ROWS 4096    /* rows per transaction by default */
+#define PC_STORE_COMMIT_MS 1000	    /* an open batch is committed by tick after */
+#define PC_STORE_RETAIN_BUDGET 8192 /* rows deleted per tick at most */
 
 struct pc_flow_store_params {
 	const char *path;
-	uint32_t batch_rows;		/* 0: PC_STORE_BATCH_ROWS */
-	uint32_t commit_ms;		/* 0: PC_STORE_COMMIT_MS */
-	uint64_t max_rows;		/* retention: keep the newest N (by last_ns), 0: all */
-	uint32_t max_age_sec;		/* retention: drop last_ns < now - age, 0: never */
-	uint32_t retain_budget;		/* 0: PC_STORE_RETAIN_BUDGET */
+	uint32_t batch_rows;	/* 0: PC_STORE_BATCH_ROWS */
+	uint32_t commit_ms;	/* 0: PC_STORE_COMMIT_MS */
+	uint64_t max_rows;	/* retention: keep the newest N (by last_ns), 0: all */
+	uint32_t max_age_sec;	/* retention: drop last_ns < now - age, 0: never */
+	uint32_t retain_budget; /* 0: PC_STORE_RETAIN_BUDGET */
 };
 
 struct pc_flow_store;
@@ -31,8 +31,8 @@ struct pc_flow_store;
 /* Open (creating the file and schema if needed) for writing. @err says why on
  * failure: -ENOENT/-EACCES/... for the file, -CAPTURE_E_DB for SQLite errors
  * and for a file that is not a flow store. */
-int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_params *p,
-		       char *err, size_t errlen);
+int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_params *p, char *err,
+		       size_t errlen);
 
 /* Add @n records to the open batch; commits each time batch_rows are pending.
  * Returns n or a negative error (pc_flow_store_error says why). */
@@ -68,8 +68,8 @@ int pc_flow_store_close(struct pc_flow_store *s);
 int pc_flow_store_parse_cidr(const char *s, uint8_t lo[16], uint8_t hi[16], uint8_t *version);
 
 /* Read-only query (see capture_store_query). */
-int64_t pc_flow_store_query(const char *path, const struct capture_query *q,
-			    capture_flow_fn fn, void *ctx, char *err, size_t errlen);
+int64_t pc_flow_store_query(const char *path, const struct capture_query *q, capture_flow_fn fn,
+			    void *ctx, char *err, size_t errlen);
 
 /* PRAGMA integrity_check on @path: 0 when "ok", -CAPTURE_E_DB with the first
  * problem in @err otherwise. @rows (may be NULL) gets the flows row count. */

@@ -99,9 +99,9 @@ static int crypt_close(struct pc_sink *s)
 }
 
 static const struct pc_sink_ops crypt_ops = {
-    .write = crypt_write,
-    .flush = crypt_flush,
-    .close = crypt_close,
+	.write = crypt_write,
+	.flush = crypt_flush,
+	.close = crypt_close,
 };
 
 int pc_sink_crypt_create(struct pc_sink **out, struct pc_sink *next, const struct pc_crypt_key *k,

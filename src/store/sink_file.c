@@ -91,9 +91,9 @@ static int file_close(struct pc_sink *s)
 }
 
 static const struct pc_sink_ops file_ops = {
-    .write = file_write,
-    .flush = file_flush,
-    .close = file_close,
+	.write = file_write,
+	.flush = file_flush,
+	.close = file_close,
 };
 
 int pc_sink_file_open(struct pc_sink **out, const char *path, char *err, size_t errlen)

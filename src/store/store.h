@@ -18,8 +18,8 @@
 /* A loaded key; never logged, wiped on release. */
 struct pc_crypt_key {
 	uint8_t key[32];
-	uint8_t cipher;		/* enum capture_cipher */
-	uint8_t key_id[8];	/* derived from the key: tells a wrong key apart */
+	uint8_t cipher;	   /* enum capture_cipher */
+	uint8_t key_id[8]; /* derived from the key: tells a wrong key apart */
 };
 
 /* Load 32 raw bytes or 64 hex digits (surrounding whitespace allowed). */
@@ -43,7 +43,7 @@ void pc_crypt_reader_close(struct pc_crypt_reader *r);
 
 struct pc_writer_params {
 	const char *dir;
-	uint8_t format;			/* enum capture_pcap_format */
+	uint8_t format; /* enum capture_pcap_format */
 	uint64_t rotate_bytes;
 	uint32_t rotate_seconds;
 	uint32_t max_files;
@@ -51,7 +51,7 @@ struct pc_writer_params {
 	uint32_t queue_packets;		/* per worker, 0: 65536 */
 	unsigned workers;		/* producers; submit's @worker < workers */
 	int linktype;			/* DLT for the file headers */
-	const struct pc_crypt_key *key;	/* NULL: plain files */
+	const struct pc_crypt_key *key; /* NULL: plain files */
 	capture_log_fn log_fn;
 	void *log_ctx;
 	int log_level;

@@ -174,7 +174,7 @@ bool pc_writer_submit(struct pc_writer *w, unsigned worker, const struct pc_pkt 
 
 bool pc_writer_submit_wait(struct pc_writer *w, unsigned worker, const struct pc_pkt *p)
 {
-	const struct timespec nap = {0, 50000};
+	const struct timespec nap = { 0, 50000 };
 	int ret;
 
 	if (pc_unlikely(worker >= w->nq))
@@ -205,7 +205,7 @@ static const char *file_ext(const struct pc_writer *w)
 /* Is @name one of ours (jcap-<digits>-<anything>.pcap[ng][.enc])? Its sequence. */
 static bool parse_name(const char *name, uint32_t *seq)
 {
-	static const char *const exts[] = {".pcap", ".pcapng", ".pcap.enc", ".pcapng.enc"};
+	static const char *const exts[] = { ".pcap", ".pcapng", ".pcap.enc", ".pcapng.enc" };
 	size_t n = strlen(name), i;
 	unsigned long v;
 	char *end;
@@ -570,7 +570,7 @@ static unsigned drain(struct pc_writer *w)
 			pc_prefetch(&w->q[best].desc[(tails[best] + 8) & w->q[best].mask]);
 		if (tails[best] + 2 < heads[best]) {
 			const struct wq_desc *nx =
-			    &w->q[best].desc[(tails[best] + 2) & w->q[best].mask];
+				&w->q[best].desc[(tails[best] + 2) & w->q[best].mask];
 
 			pc_prefetch(w->q[best].data + nx->off);
 			pc_prefetch(w->q[best].data + nx->off + PC_CACHE_LINE);
@@ -593,7 +593,7 @@ static unsigned drain(struct pc_writer *w)
 static void *writer_main(void *arg)
 {
 	struct pc_writer *w = arg;
-	const struct timespec nap = {0, IDLE_SLEEP_NS};
+	const struct timespec nap = { 0, IDLE_SLEEP_NS };
 	uint64_t now;
 	int stopping;
 

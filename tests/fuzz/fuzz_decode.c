@@ -17,7 +17,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_RECORDS 32
-#define RECORD_TICK_NS 100000000ull	/* flags & 0x7f counts 100 ms steps */
+#define RECORD_TICK_NS 100000000ull /* flags & 0x7f counts 100 ms steps */
 
 static const uint16_t links[] = {
 	1, 113, 276, 12, 14, 101, 228, 229, 0, 108, 9, 50, 104, 239, 105, 1,
@@ -64,8 +64,8 @@ static void check_ok(const struct pc_pkt *p, const struct pc_meta *m)
 		fail("ports on a protocol without ports");
 }
 
-static void run(struct pc_decoder *d, uint16_t lt, const uint8_t *b, size_t len,
-		uint32_t wirelen, uint64_t ts)
+static void run(struct pc_decoder *d, uint16_t lt, const uint8_t *b, size_t len, uint32_t wirelen,
+		uint64_t ts)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	struct pc_pkt p = { 0 };

@@ -41,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const unsigned long fuzz_replay_mutations = 400;
 
 /* The test key of the encrypted seeds (64 hex digits, see corpus/pcapfile). */
-static const char test_key[] =
-	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+static const char test_key[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
 
 struct sums {
 	uint64_t records;
@@ -85,7 +84,7 @@ static void *feed_main(void *arg)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			break;	/* the reader gave up (EPIPE): fine */
+			break; /* the reader gave up (EPIPE): fine */
 		off += (size_t)w;
 		sched_yield();
 	}
@@ -145,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (kfd < 0)
 			fail("key memfd", 0, 1);
 		snprintf(key_path, sizeof(key_path), "/proc/self/fd/%d", kfd);
-		signal(SIGPIPE, SIG_IGN);	/* the feeder sees EPIPE instead */
+		signal(SIGPIPE, SIG_IGN); /* the feeder sees EPIPE instead */
 	}
 	if (piped) {
 		int p[2];
@@ -170,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.decrypt_key_file = key_path;
 	/* odd sizes also go through the offline dispatcher and two shards */
 	cfg.workers = (size & 1) ? 2 : 1;
-	cfg.export_queue = 1024;	/* small: cheap to set up per input */
+	cfg.export_queue = 1024; /* small: cheap to set up per input */
 	cfg.log_fn = on_log;
 	cfg.log_level = CAPTURE_LOG_WARN;
 	if (capture_init(&c, &cfg) < 0)
@@ -208,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st.flows_created != st.flows_exported)
 		fail("flows_created == flows_exported", st.flows_created, st.flows_exported);
 	capture_destroy(c);
-	close(fd);	/* the last reader: a feeder still writing gets EPIPE */
+	close(fd); /* the last reader: a feeder still writing gets EPIPE */
 	if (piped)
 		pthread_join(fe.th, NULL);
 	return 0;

@@ -101,7 +101,7 @@ static unsigned long mutate_and_run(const uint8_t *in, size_t len, unsigned long
 			}
 		}
 		if (rng() % 8 == 0)
-			n = 1 + rng() % len;	/* and sometimes cut it short as well */
+			n = 1 + rng() % len; /* and sometimes cut it short as well */
 		run_copy(b, n);
 		runs++;
 	}
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	n = scandir(argv[1], &names, NULL, alphasort);	/* sorted: runs are reproducible */
+	n = scandir(argv[1], &names, NULL, alphasort); /* sorted: runs are reproducible */
 	if (n < 0) {
 		fprintf(stderr, "replay: %s: %s\n", argv[1], strerror(errno));
 		return 1;
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		run_copy(buf, len);
 		for (cut = 0; cut < len; cut++)
 			run_copy(buf, cut);
-		for (c = names[i]->d_name; *c; c++)	/* per-file seed from its name (FNV-1a) */
+		for (c = names[i]->d_name; *c; c++) /* per-file seed from its name (FNV-1a) */
 			seed = (seed ^ (uint8_t)*c) * 0x100000001b3ull;
 		runs += 1 + len + mutate_and_run(buf, len, mutations, seed);
 		free(buf);

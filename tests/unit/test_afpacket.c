@@ -28,14 +28,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
+#define CHECK(cond, ...)                                                                \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			failures++;                                                     \
 			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-		}                                                              \
+			fprintf(stderr, __VA_ARGS__);                                   \
+			fputc('\n', stderr);                                            \
+		}                                                                       \
 	} while (0)
 
 #define NFLOWS 120
@@ -111,11 +111,11 @@ static void add_frame(int f, bool v6, int vlan, bool tcp, bool rev, int frag, ui
 		b[o] = 0x45;
 		if (frag == 2) {
 			put16(b + o + 2, (uint16_t)(20 + 64));
-			put16(b + o + 6, 8);	/* offset 64 bytes, last */
+			put16(b + o + 6, 8); /* offset 64 bytes, last */
 		} else {
 			put16(b + o + 2, (uint16_t)(20 + (frag == 1 ? 64 : l4len)));
 			if (frag == 1)
-				put16(b + o + 6, 0x2000);	/* MF */
+				put16(b + o + 6, 0x2000); /* MF */
 		}
 		put16(b + o + 4, (uint16_t)(f * 7 + 1));
 		b[o + 8] = 64;
@@ -167,7 +167,7 @@ static void build_frames(void)
 
 		add_frame(f, v6, vlan, tcp, false, 0, 10 + (uint32_t)f);
 		add_frame(f, v6, vlan, tcp, true, 0, 100);
-		if (!v6 && !tcp && f % 4 == 3) {	/* a fragmented datagram, both parts */
+		if (!v6 && !tcp && f % 4 == 3) { /* a fragmented datagram, both parts */
 			add_frame(f, false, vlan, false, false, 1, 0);
 			add_frame(f, false, vlan, false, false, 2, 0);
 		}
@@ -226,7 +226,7 @@ static int send_frames(const char *ifname, const bool *only_flow_mask)
 		}
 		sent++;
 		if ((i & 31) == 31)
-			usleep(200);	/* let the receive side keep up on 2 cores */
+			usleep(200); /* let the receive side keep up on 2 cores */
 	}
 	close(fd);
 	return sent;
@@ -236,8 +236,8 @@ struct result {
 	int total;
 	uint64_t bytes;
 	int per_q[4];
-	int flow_q[NFLOWS];		/* member mask per flow */
-	int matched_exact;		/* frames byte-identical to one sent */
+	int flow_q[NFLOWS]; /* member mask per flow */
+	int matched_exact;  /* frames byte-identical to one sent */
 	int vlan_seen;
 };
 
@@ -352,10 +352,10 @@ static void check_backend(const char *backend, unsigned workers, const char *fil
 	CHECK(r.total == want, "%s/%u: got %d packets, sent %d", backend, workers, r.total, want);
 	CHECK(r.bytes == want_bytes, "%s/%u: got %llu bytes, want %llu", backend, workers,
 	      (unsigned long long)r.bytes, (unsigned long long)want_bytes);
-	CHECK(r.matched_exact == r.total, "%s: %d of %d frames differ from what was sent",
-	      backend, r.total - r.matched_exact, r.total);
-	CHECK(r.vlan_seen == want_vlan, "%s: %d VLAN-tagged frames, want %d", backend,
-	      r.vlan_seen, want_vlan);
+	CHECK(r.matched_exact == r.total, "%s: %d of %d frames differ from what was sent", backend,
+	      r.total - r.matched_exact, r.total);
+	CHECK(r.vlan_seen == want_vlan, "%s: %d VLAN-tagged frames, want %d", backend, r.vlan_seen,
+	      want_vlan);
 	for (f = 0; f < NFLOWS; f++) {
 		if (mask && !mask[f])
 			CHECK(r.flow_q[f] == 0, "%s: filtered flow %d delivered", backend, f);
@@ -370,8 +370,8 @@ static void check_backend(const char *backend, unsigned workers, const char *fil
 		kdrop += st.drops;
 	}
 	if (workers > 1 && cap.nqueues > 1)
-		CHECK(members == (int)cap.nqueues, "%s: only %d of %u members got packets",
-		      backend, members, cap.nqueues);
+		CHECK(members == (int)cap.nqueues, "%s: only %d of %u members got packets", backend,
+		      members, cap.nqueues);
 	CHECK(kdrop == 0, "%s: kernel drops %llu", backend, (unsigned long long)kdrop);
 	/* the kernel counts before its filter only for pcap/afpacket on the tagged path */
 	if (!filter)
@@ -397,10 +397,12 @@ static void check_registry(void)
 		if (!strcmp(info[i].name, "dpdk")) {
 			CHECK(!info[i].available, "dpdk available?");
 			CHECK(strstr(info[i].reason, "not built with DPDK support (libdpdk-dev") ==
-			      info[i].reason, "dpdk reason: %s", info[i].reason);
+				      info[i].reason,
+			      "dpdk reason: %s", info[i].reason);
 		}
 		if (!strcmp(info[i].name, "pfring"))
-			CHECK(!info[i].available && strstr(info[i].reason, "not built with PF_RING"),
+			CHECK(!info[i].available &&
+				      strstr(info[i].reason, "not built with PF_RING"),
 			      "pfring: %s", info[i].reason);
 		if (!strcmp(info[i].name, "afpacket"))
 			CHECK(info[i].available, "afpacket: %s", info[i].reason);
@@ -443,7 +445,8 @@ static void check_errors(void)
 	      "dpdk: %d %s", ret, why);
 	p.interface = NULL;
 	ret = pc_capture_open(&cap, "auto", &p, why, sizeof(why));
-	CHECK(ret == -CAPTURE_E_CONFIG && !strcmp(why, "auto: neither an interface nor a file given"),
+	CHECK(ret == -CAPTURE_E_CONFIG &&
+		      !strcmp(why, "auto: neither an interface nor a file given"),
 	      "auto without input: %d %s", ret, why);
 	p.interface = "veth1";
 	ret = pc_capture_open(&cap, "bogus", &p, why, sizeof(why));
@@ -453,7 +456,7 @@ static void check_errors(void)
 	ret = pc_capture_open(&cap, "auto", &p, why, sizeof(why));
 	CHECK(ret >= 0 && cap.ops == &pc_cap_afpacket_ops, "auto: %d %s", ret, why);
 	CHECK((strstr(why, "afxdp: copy mode only") || strstr(why, "afxdp: not built")) &&
-	      strstr(why, "dpdk: not built"),
+		      strstr(why, "dpdk: not built"),
 	      "auto why: %s", why);
 	printf("auto: %s\n", why);
 	if (ret >= 0)
@@ -462,7 +465,7 @@ static void check_errors(void)
 	p.tstamp = CAPTURE_TSTAMP_HARDWARE;
 	ret = pc_capture_open(&cap, "afpacket", &p, why, sizeof(why));
 	CHECK(ret >= 0 && !strcmp(cap.tstamp_source, "kernel") &&
-	      strstr(cap.tstamp_detail, "hardware requested, fell back to kernel stamps"),
+		      strstr(cap.tstamp_detail, "hardware requested, fell back to kernel stamps"),
 	      "hw: %s / %s", cap.tstamp_source, cap.tstamp_detail);
 	if (ret >= 0)
 		pc_capture_close(&cap);
@@ -472,14 +475,15 @@ static void check_errors(void)
 	if (ret >= 0) {
 		if (access("/dev/ptp0", F_OK) != 0)
 			CHECK(!strcmp(cap.tstamp_source, "kernel") &&
-			      strstr(cap.tstamp_detail, "ptp requested, fell back"), "ptp: %s",
-			      cap.tstamp_detail);
+				      strstr(cap.tstamp_detail, "ptp requested, fell back"),
+			      "ptp: %s", cap.tstamp_detail);
 		pc_capture_close(&cap);
 	}
 	p.tstamp = CAPTURE_TSTAMP_NTP;
 	ret = pc_capture_open(&cap, "afpacket", &p, why, sizeof(why));
 	CHECK(ret >= 0 && !strcmp(cap.tstamp_source, "ntp") &&
-	      strstr(cap.tstamp_detail, "synchronised"), "ntp: %s", cap.tstamp_detail);
+		      strstr(cap.tstamp_detail, "synchronised"),
+	      "ntp: %s", cap.tstamp_detail);
 	if (ret >= 0)
 		pc_capture_close(&cap);
 }
@@ -565,7 +569,7 @@ static void check_drops(const char *backend, int nsend)
 		if (sendto(fd, big.b, big.len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 			break;
 		if ((i & 31) == 31)
-			usleep(100);	/* stay under the veth backlog: drop in the ring only */
+			usleep(100); /* stay under the veth backlog: drop in the ring only */
 	}
 	close(fd);
 	CHECK(i == nsend, "sent %d of %d", i, nsend);

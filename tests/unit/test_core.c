@@ -16,21 +16,21 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                        \
-		}                                                                          \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
-#define CHECK_STR(a, b)                                                                    \
-	do {                                                                               \
-		const char *_a = (a), *_b = (b);                                           \
-		if (strcmp(_a, _b)) {                                                      \
+#define CHECK_STR(a, b)                                                                           \
+	do {                                                                                      \
+		const char *_a = (a), *_b = (b);                                                  \
+		if (strcmp(_a, _b)) {                                                             \
 			fprintf(stderr, "%s:%d: \"%s\"\n  expected \"%s\"\n", __FILE__, __LINE__, \
-				_a, _b);                                                   \
-			failures++;                                                        \
-		}                                                                          \
+				_a, _b);                                                          \
+			failures++;                                                               \
+		}                                                                                 \
 	} while (0)
 
 static void test_names(void)
@@ -53,7 +53,7 @@ static void test_names(void)
 static void test_targets(void)
 {
 	struct pc_export_target t;
-	struct capture_export_opts o = {.sz = sizeof(o), .observation_domain = 7, .mtu = 1200};
+	struct capture_export_opts o = { .sz = sizeof(o), .observation_domain = 7, .mtu = 1200 };
 	char err[512];
 
 	CHECK(pc_export_parse("ipfix://127.0.0.1:4739", &o, &t, err, sizeof(err)) == 0);
@@ -76,8 +76,7 @@ static void test_targets(void)
 	CHECK(pc_export_parse("sqlite:flows.db", NULL, &t, err, sizeof(err)) == 0 &&
 	      t.kind == PC_EXP_SQLITE);
 
-	CHECK(pc_export_parse("ipfix://::1:4739", NULL, &t, err, sizeof(err)) ==
-	      -CAPTURE_E_TARGET);
+	CHECK(pc_export_parse("ipfix://::1:4739", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
 	CHECK_STR(err, "invalid export target 'ipfix://::1:4739': IPv6 addresses must be written "
 		       "in brackets: [::1]:4739");
 	CHECK(pc_export_parse("ipfix://host:99999", NULL, &t, err, sizeof(err)) ==
@@ -106,10 +105,10 @@ static void test_json(void)
 	f.dst_port = 443;
 	f.proto = 6;
 	f.vlan = 4094;
-	f.packets = 18446744073709551615ull;	/* 2^64 - 1 stays exact */
+	f.packets = 18446744073709551615ull; /* 2^64 - 1 stays exact */
 	f.bytes = 1;
 	f.rev_packets = 0;
-	f.rev_bytes = 9007199254740993ull;	/* 2^53 + 1: beyond a double */
+	f.rev_bytes = 9007199254740993ull; /* 2^53 + 1: beyond a double */
 	f.tcp_flags = 0x1b;
 	f.rev_tcp_flags = 0x12;
 	f.first_ns = 1700000000123456789ull;
@@ -118,17 +117,18 @@ static void test_json(void)
 	f.worker = 12;
 	n = capture_flow_to_json(&f, buf, sizeof(buf));
 	CHECK(n == (int)strlen(buf));
-	CHECK_STR(buf, "{\"src_ip\":\"198.18.0.1\",\"dst_ip\":\"198.19.255.254\",\"src_port\":40000,"
-		       "\"dst_port\":443,\"proto\":6,\"ip_version\":4,\"vlan\":4094,"
-		       "\"packets\":18446744073709551615,\"bytes\":1,\"rev_packets\":0,"
-		       "\"rev_bytes\":9007199254740993,\"tcp_flags\":27,\"rev_tcp_flags\":18,"
-		       "\"first_ns\":1700000000123456789,\"last_ns\":1700000001000000000,"
-		       "\"icmp_type\":0,\"icmp_code\":0,\"end_reason\":\"evicted\",\"worker\":12}");
+	CHECK_STR(buf,
+		  "{\"src_ip\":\"198.18.0.1\",\"dst_ip\":\"198.19.255.254\",\"src_port\":40000,"
+		  "\"dst_port\":443,\"proto\":6,\"ip_version\":4,\"vlan\":4094,"
+		  "\"packets\":18446744073709551615,\"bytes\":1,\"rev_packets\":0,"
+		  "\"rev_bytes\":9007199254740993,\"tcp_flags\":27,\"rev_tcp_flags\":18,"
+		  "\"first_ns\":1700000000123456789,\"last_ns\":1700000001000000000,"
+		  "\"icmp_type\":0,\"icmp_code\":0,\"end_reason\":\"evicted\",\"worker\":12}");
 	memset(&f, 0, sizeof(f));
 	f.ip_version = 6;
 	f.src_ip[0] = 0x20, f.src_ip[1] = 0x01, f.src_ip[2] = 0x0d, f.src_ip[3] = 0xb8;
 	f.src_ip[15] = 1;
-	f.dst_ip[15] = 1;	/* ::1 */
+	f.dst_ip[15] = 1; /* ::1 */
 	f.proto = 58;
 	f.icmp_type = 128;
 	f.end_reason = CAPTURE_END_SHUTDOWN;
@@ -145,11 +145,11 @@ static void test_ring(void)
 	size_t n, total = 0, next = 0;
 	uint64_t i;
 
-	CHECK(pc_ring_init(&r, 20, sizeof(uint64_t)) == 0);	/* rounds up to 32 */
+	CHECK(pc_ring_init(&r, 20, sizeof(uint64_t)) == 0); /* rounds up to 32 */
 	for (i = 0; i < 32; i++)
 		CHECK(pc_ring_push(&r, &i));
 	v = 99;
-	CHECK(!pc_ring_push(&r, &v));	/* full: refused, never overwritten */
+	CHECK(!pc_ring_push(&r, &v)); /* full: refused, never overwritten */
 	n = pc_ring_pop(&r, out, 10);
 	CHECK(n == 10 && out[0] == 0 && out[9] == 9);
 	{
@@ -157,7 +157,7 @@ static void test_ring(void)
 
 		for (i = 0; i < 16; i++)
 			batch[i] = 32 + i;
-		CHECK(pc_ring_push_n(&r, batch, 16) == 10);	/* room for 10 */
+		CHECK(pc_ring_push_n(&r, batch, 16) == 10); /* room for 10 */
 	}
 	next = 10;
 	while ((n = pc_ring_pop(&r, out, 64)) > 0) {
@@ -200,7 +200,7 @@ static void test_config_checks(void)
 	cfg.filter = NULL;
 	CHECK(capture_init(&c, &cfg) == 0);
 	{
-		struct capture_flow_config fc = {.sz = sizeof(fc), .table_size = 100};
+		struct capture_flow_config fc = { .sz = sizeof(fc), .table_size = 100 };
 
 		CHECK(capture_flow_enable(c, &fc) == -CAPTURE_E_CONFIG);
 		CHECK_STR(capture_last_error(c), "table_size 100 out of range (4096..16777216)");
@@ -214,8 +214,8 @@ static void test_config_checks(void)
 /* A pcap with 5 packets: TCP SYN, SYN-ACK (one flow), a UDP packet, an ARP
  * frame (non_ip) and an Ethernet frame cut inside its IPv4 header. */
 static const uint8_t pcap_hdr[24] = {
-	0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0xff, 0xff, 0, 0, 1, 0, 0, 0,	/* snaplen 65535, Ethernet */
+	0xd4, 0xc3, 0xb2, 0xa1, 2,    0,    4, 0, 0, 0, 0, 0,
+	0,    0,    0,	  0,	0xff, 0xff, 0, 0, 1, 0, 0, 0, /* snaplen 65535, Ethernet */
 };
 
 static size_t frame_ipv4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, uint16_t sp,
@@ -225,7 +225,7 @@ static size_t frame_ipv4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, 
 	uint16_t tot = (uint16_t)(20 + l4);
 
 	memset(p, 0, 14 + tot);
-	p[12] = 0x08;	/* ethertype IPv4 */
+	p[12] = 0x08; /* ethertype IPv4 */
 	p[14] = 0x45;
 	p[16] = (uint8_t)(tot >> 8);
 	p[17] = (uint8_t)tot;
@@ -248,7 +248,7 @@ static size_t frame_ipv4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, 
 
 static void put_rec(FILE *fp, uint32_t sec, const uint8_t *p, uint32_t caplen, uint32_t len)
 {
-	uint32_t h[4] = {sec, 0, caplen, len};
+	uint32_t h[4] = { sec, 0, caplen, len };
 
 	fwrite(h, 4, 4, fp);
 	fwrite(p, 1, caplen, fp);
@@ -276,11 +276,11 @@ static void test_session(void)
 	uint8_t p[128];
 	size_t n;
 	struct capture_config cfg;
-	struct capture_flow_config fc = {.sz = sizeof(fc)};
-	struct capture_stats st = {.sz = sizeof(st)};
-	struct capture_status ss = {.sz = sizeof(ss)};
+	struct capture_flow_config fc = { .sz = sizeof(fc) };
+	struct capture_stats st = { .sz = sizeof(st) };
+	struct capture_status ss = { .sz = sizeof(ss) };
 	struct capture *c;
-	struct got g = {.n = 0};
+	struct got g = { .n = 0 };
 	int rc, i;
 	uint64_t skipped = 0;
 
@@ -296,10 +296,10 @@ static void test_session(void)
 	n = frame_ipv4(p, 0xc6120002, 0xc6130002, 17, 5353, 53, 0);
 	put_rec(fp, 102, p, (uint32_t)n, (uint32_t)n);
 	memset(p, 0, 60);
-	p[12] = 0x08, p[13] = 0x06;	/* ARP */
+	p[12] = 0x08, p[13] = 0x06; /* ARP */
 	put_rec(fp, 103, p, 60, 60);
 	n = frame_ipv4(p, 0xc6120003, 0xc6130003, 6, 1, 2, 0);
-	put_rec(fp, 104, p, 24, (uint32_t)n);	/* cut 10 bytes into IPv4 */
+	put_rec(fp, 104, p, 24, (uint32_t)n); /* cut 10 bytes into IPv4 */
 	fclose(fp);
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -332,7 +332,8 @@ static void test_session(void)
 		if (g.r[i].proto == 6) {
 			CHECK(g.r[i].src_port == 1024 && g.r[i].packets == 1 &&
 			      g.r[i].rev_packets == 1);
-			CHECK(g.r[i].first_ns == 100000000000ull && g.r[i].last_ns == 101000000000ull);
+			CHECK(g.r[i].first_ns == 100000000000ull &&
+			      g.r[i].last_ns == 101000000000ull);
 		} else {
 			CHECK(g.r[i].proto == 17 && g.r[i].dst_port == 53 && g.r[i].bytes == 28);
 		}

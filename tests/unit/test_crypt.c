@@ -18,25 +18,24 @@
 
 static int failures, checks;
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		checks++;                                                                \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			failures++;                                                      \
-		}                                                                        \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		checks++;                                                                        \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                    \
-	do {                                                                              \
-		long long a_ = (long long)(a), b_ = (long long)(b);                       \
-		checks++;                                                                 \
-		if (a_ != b_) {                                                           \
+#define CHECK_EQ(a, b)                                                                        \
+	do {                                                                                  \
+		long long a_ = (long long)(a), b_ = (long long)(b);                           \
+		checks++;                                                                     \
+		if (a_ != b_) {                                                               \
 			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
-				__LINE__, #a, a_, #b, b_);                                \
-			failures++;                                                       \
-		}                                                                         \
+				__LINE__, #a, a_, #b, b_);                                    \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
 
 #define CHUNK PC_CRYPT_CHUNK_DEFAULT
@@ -179,8 +178,8 @@ static void encrypt_to(const char *name, const struct pc_crypt_key *k, const uin
 
 /* Read @name back with key @k. Returns the reader's result (0 = verified end)
  * and the plaintext it handed out in @out / @outlen. */
-static int decrypt_from(const char *name, const struct pc_crypt_key *k, uint8_t *out,
-			size_t cap, size_t *outlen, char *msg, size_t msglen)
+static int decrypt_from(const char *name, const struct pc_crypt_key *k, uint8_t *out, size_t cap,
+			size_t *outlen, char *msg, size_t msglen)
 {
 	struct pc_crypt_reader *r;
 	char p[512];
@@ -303,7 +302,7 @@ static int try_decrypt(const char *name, const struct pc_crypt_key *k, size_t *g
 
 static void test_damage(void)
 {
-	const size_t n = 2 * CHUNK + 100;	/* chunks: full, full, final 100 */
+	const size_t n = 2 * CHUNK + 100; /* chunks: full, full, final 100 */
 	const size_t c0 = PC_CRYPT_HDR_LEN, c1 = c0 + REC(CHUNK), c2 = c1 + REC(CHUNK);
 	uint8_t *pt = malloc(n), *f, *g;
 	struct pc_crypt_key k, other;
@@ -342,11 +341,21 @@ static void test_damage(void)
 
 	/* flipped bit in a chunk header, ciphertext and tag of each chunk */
 	{
-		const size_t at[] = { c0 + 1, c0 + 5, c0 + 8, c0 + 8 + 1000, c1 - 1, c1 + 2,
-				      c1 + 8 + CHUNK - 1, c2 + 3, c2 + 8, c2 + 8 + 99,
-				      flen - 16, flen - 1 };
-		const size_t plain_ok[] = { 0, 0, 0, 0, 0, CHUNK, CHUNK, 2 * CHUNK, 2 * CHUNK,
-					    2 * CHUNK, 2 * CHUNK, 2 * CHUNK };
+		const size_t at[] = { c0 + 1,
+				      c0 + 5,
+				      c0 + 8,
+				      c0 + 8 + 1000,
+				      c1 - 1,
+				      c1 + 2,
+				      c1 + 8 + CHUNK - 1,
+				      c2 + 3,
+				      c2 + 8,
+				      c2 + 8 + 99,
+				      flen - 16,
+				      flen - 1 };
+		const size_t plain_ok[] = { 0,	       0,	  0,	     0,
+					    0,	       CHUNK,	  CHUNK,     2 * CHUNK,
+					    2 * CHUNK, 2 * CHUNK, 2 * CHUNK, 2 * CHUNK };
 
 		for (i = 0; i < PC_ARRAY_SIZE(at); i++) {
 			put_flipped("bad.enc", f, flen, at[i], (int)(i % 8));
@@ -360,17 +369,24 @@ static void test_damage(void)
 
 	/* truncation at many points */
 	{
-		const size_t at[] = { 1, 5, 8, 40, 63, c0, c0 + 4, c0 + 8, c0 + 500, c1 - 1, c1,
-				      c1 + 7, c2, c2 + 8 + 50, flen - 1 };
-		const char *why[] = { "inside the 64-byte header", "inside the 64-byte header",
-				      "inside the 64-byte header", "inside the 64-byte header",
-				      "inside the 64-byte header", "no chunk after the header",
-				      "inside the header of chunk 0", "inside chunk 0",
-				      "inside chunk 0", "inside chunk 0",
+		const size_t at[] = { 1,  5,	  8,	  40,	       63,
+				      c0, c0 + 4, c0 + 8, c0 + 500,    c1 - 1,
+				      c1, c1 + 7, c2,	  c2 + 8 + 50, flen - 1 };
+		const char *why[] = { "inside the 64-byte header",
+				      "inside the 64-byte header",
+				      "inside the 64-byte header",
+				      "inside the 64-byte header",
+				      "inside the 64-byte header",
+				      "no chunk after the header",
+				      "inside the header of chunk 0",
+				      "inside chunk 0",
+				      "inside chunk 0",
+				      "inside chunk 0",
 				      "after chunk 0, its final chunk is missing",
 				      "inside the header of chunk 1",
 				      "after chunk 1, its final chunk is missing",
-				      "inside chunk 2", "inside chunk 2" };
+				      "inside chunk 2",
+				      "inside chunk 2" };
 
 		for (i = 0; i < PC_ARRAY_SIZE(at); i++) {
 			put_file("cut.enc", f, at[i]);
@@ -388,7 +404,7 @@ static void test_damage(void)
 	}
 
 	/* a dropped empty final chunk is a truncation too */
-	encrypt_to("exact.enc", &k, pt, CHUNK * 2, CHUNK * 2);	/* full, full(final) */
+	encrypt_to("exact.enc", &k, pt, CHUNK * 2, CHUNK * 2); /* full, full(final) */
 	g = get_file("exact.enc", &got);
 	CHECK_EQ(got, c2);
 	put_file("cut.enc", g, c1);
@@ -397,7 +413,7 @@ static void test_damage(void)
 
 	/* reordered, duplicated, dropped chunks; data appended after the end */
 	g = malloc(flen + 10);
-	memcpy(g, f, c0);			/* swap chunks 0 and 1 */
+	memcpy(g, f, c0); /* swap chunks 0 and 1 */
 	memcpy(g + c0, f + c1, REC(CHUNK));
 	memcpy(g + c1, f + c0, REC(CHUNK));
 	memcpy(g + c2, f + c2, flen - c2);
@@ -406,20 +422,20 @@ static void test_damage(void)
 	CHECK(strstr(msg, "damaged: chunk 0 failed authentication") != NULL);
 	CHECK_EQ(got, 0);
 
-	memcpy(g, f, flen);			/* chunk 0 twice */
+	memcpy(g, f, flen); /* chunk 0 twice */
 	memcpy(g + c1, f + c0, REC(CHUNK));
 	put_file("bad.enc", g, flen);
 	CHECK_EQ(try_decrypt("bad.enc", &k, &got, msg, sizeof(msg)), -CAPTURE_E_AUTH);
 	CHECK(strstr(msg, "damaged: chunk 1 failed authentication") != NULL);
 	CHECK_EQ(got, CHUNK);
 
-	memcpy(g, f, c1);			/* chunk 1 dropped */
+	memcpy(g, f, c1); /* chunk 1 dropped */
 	memcpy(g + c1, f + c2, flen - c2);
 	put_file("bad.enc", g, flen - REC(CHUNK));
 	CHECK_EQ(try_decrypt("bad.enc", &k, &got, msg, sizeof(msg)), -CAPTURE_E_AUTH);
 	CHECK(strstr(msg, "damaged: chunk 1 failed authentication") != NULL);
 
-	memcpy(g, f, flen);			/* trailing bytes */
+	memcpy(g, f, flen); /* trailing bytes */
 	memcpy(g + flen, "0123456789", 10);
 	put_file("bad.enc", g, flen + 10);
 	CHECK_EQ(try_decrypt("bad.enc", &k, &got, msg, sizeof(msg)), -CAPTURE_E_AUTH);
@@ -507,25 +523,25 @@ static void test_mutations(void)
 		memcpy(m, f, flen);
 		mlen = flen;
 		switch (it % 6) {
-		case 0:		/* one bit */
+		case 0: /* one bit */
 			m[at] ^= (uint8_t)(1u << (seed & 7));
 			break;
-		case 1:		/* one byte to another value */
+		case 1: /* one byte to another value */
 			m[at] ^= (uint8_t)(1 + (seed & 0x7f));
 			break;
-		case 2:		/* truncation */
+		case 2: /* truncation */
 			mlen = at;
 			break;
-		case 3:		/* a byte inserted */
+		case 3: /* a byte inserted */
 			memmove(m + at + 1, m + at, flen - at);
 			m[at] = (uint8_t)seed;
 			mlen = flen + 1;
 			break;
-		case 4:		/* a byte deleted */
+		case 4: /* a byte deleted */
 			memmove(m + at, m + at + 1, flen - at - 1);
 			mlen = flen - 1;
 			break;
-		default:	/* a whole chunk record removed */
+		default: /* a whole chunk record removed */
 			i = (seed >> 4) % 4;
 			at = PC_CRYPT_HDR_LEN + i * REC(chunk);
 			memmove(m + at, m + at + REC(chunk), flen - at - REC(chunk));
@@ -541,8 +557,10 @@ static void test_mutations(void)
 			failures++;
 		}
 		checks++;
-		counts[ret == -CAPTURE_E_AUTH ? 0 : ret == -CAPTURE_E_TRUNCATED ? 1
-			: ret == -CAPTURE_E_FORMAT ? 2 : 3]++;
+		counts[ret == -CAPTURE_E_AUTH	     ? 0
+		       : ret == -CAPTURE_E_TRUNCATED ? 1
+		       : ret == -CAPTURE_E_FORMAT    ? 2
+						     : 3]++;
 		/* whatever came out is a prefix of the truth, in whole chunks */
 		CHECK(got % chunk == 0 && got < n && memcmp(back, pt, got) == 0);
 	}

@@ -13,23 +13,22 @@
 
 /* ------------------------------------------------------------ assertions */
 
-#define CHECK(c)                                                                   \
-	do {                                                                       \
-		if (!(c)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,     \
-				__LINE__, #c);                                     \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+			exit(1);                                                              \
+		}                                                                             \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                             \
-	do {                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s is %lld, expected %s = %lld\n",  \
-				__FILE__, __LINE__, #a, a_, #b, b_);               \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK_EQ(a, b)                                                                       \
+	do {                                                                                 \
+		long long a_ = (long long)(a), b_ = (long long)(b);                          \
+		if (a_ != b_) {                                                              \
+			fprintf(stderr, "%s:%d: %s is %lld, expected %s = %lld\n", __FILE__, \
+				__LINE__, #a, a_, #b, b_);                                   \
+			exit(1);                                                             \
+		}                                                                            \
 	} while (0)
 
 static void hexdump(const char *what, const void *p, size_t n)
@@ -43,21 +42,20 @@ static void hexdump(const char *what, const void *p, size_t n)
 	fprintf(stderr, "\n");
 }
 
-#define CHECK_KEY(got, want)                                                       \
-	do {                                                                       \
-		if (memcmp(&(got), &(want), sizeof(want))) {                       \
-			fprintf(stderr, "%s:%d: flow key differs\n", __FILE__,     \
-				__LINE__);                                         \
-			hexdump("got ", &(got), sizeof(got));                      \
-			hexdump("want", &(want), sizeof(want));                    \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK_KEY(got, want)                                                              \
+	do {                                                                              \
+		if (memcmp(&(got), &(want), sizeof(want))) {                              \
+			fprintf(stderr, "%s:%d: flow key differs\n", __FILE__, __LINE__); \
+			hexdump("got ", &(got), sizeof(got));                             \
+			hexdump("want", &(want), sizeof(want));                           \
+			exit(1);                                                          \
+		}                                                                         \
 	} while (0)
 
 /* ------------------------------------------------------- packet builders */
 
 #define HI(x) (uint8_t)(((x) >> 8) & 0xff)
-#define LO(x) (uint8_t)((x) & 0xff)
+#define LO(x) (uint8_t)((x)&0xff)
 #define MAC_A 0x02, 0x00, 0x5e, 0x00, 0x00, 0x01
 #define MAC_B 0x02, 0x00, 0x5e, 0x00, 0x00, 0x02
 /* Ethernet: dst MAC, src MAC, ethertype */
@@ -65,28 +63,30 @@ static void hexdump(const char *what, const void *p, size_t n)
 /* VLAN tag after a TPID: TCI (PCP/DEI/VID), next ethertype */
 #define TCI(tci, next) HI(tci), LO(tci), HI(next), LO(next)
 /* MPLS label stack entry: label, TC 0, bottom-of-stack bit, TTL 64 */
-#define MPLS(label, s) (uint8_t)((label) >> 12), (uint8_t)((label) >> 4), \
-	(uint8_t)(((label) & 0xf) << 4 | (s)), 64
+#define MPLS(label, s) \
+	(uint8_t)((label) >> 12), (uint8_t)((label) >> 4), (uint8_t)(((label)&0xf) << 4 | (s)), 64
 #define A4 198, 18, 0, 1
 #define B4 198, 19, 0, 1
 #define A6 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01
 #define B6 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02
 /* IPv4 header: version/IHL byte, total length, id, flags+offset, protocol, src, dst */
-#define IP4X(vihl, tot, id, frag, proto, ...) (vihl), 0x00, HI(tot), LO(tot), HI(id), LO(id), \
-	HI(frag), LO(frag), 64, (proto), 0x00, 0x00, __VA_ARGS__
+#define IP4X(vihl, tot, id, frag, proto, ...)                                                  \
+	(vihl), 0x00, HI(tot), LO(tot), HI(id), LO(id), HI(frag), LO(frag), 64, (proto), 0x00, \
+		0x00, __VA_ARGS__
 #define IP4(tot, id, frag, proto) IP4X(0x45, tot, id, frag, proto, A4, B4)
 /* IPv6 header: payload length, next header, src A6, dst B6 */
 #define IP6(plen, nh) 0x60, 0x00, 0x00, 0x00, HI(plen), LO(plen), (nh), 64, A6, B6
 /* TCP header (20 bytes): ports, seq 1, ack 0, data offset 5, flags, window */
-#define TCP(sp, dp, flags) HI(sp), LO(sp), HI(dp), LO(dp), 0, 0, 0, 1, 0, 0, 0, 0, \
-	0x50, (flags), 0xff, 0xff, 0, 0, 0, 0
+#define TCP(sp, dp, flags)                                                                       \
+	HI(sp), LO(sp), HI(dp), LO(dp), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, (flags), 0xff, 0xff, 0, 0, \
+		0, 0
 /* UDP header (8 bytes): ports, length, checksum 0 */
 #define UDP(sp, dp, len) HI(sp), LO(sp), HI(dp), LO(dp), HI(len), LO(len), 0, 0
 /* IPv6 destination options / hop-by-hop header of 8 bytes (PadN 4) */
 #define OPT8(nh) (nh), 0, 0x01, 0x04, 0, 0, 0, 0
 /* IPv6 fragment header: next header, offset in 8-byte units, M flag, id */
-#define FRAG6(nh, off, m, id) (nh), 0, HI((off) << 3 | (m)), LO((off) << 3 | (m)), \
-	0, 0, HI(id), LO(id)
+#define FRAG6(nh, off, m, id) \
+	(nh), 0, HI((off) << 3 | (m)), LO((off) << 3 | (m)), 0, 0, HI(id), LO(id)
 
 static const uint8_t a4[] = { A4 }, b4[] = { B4 }, a6[] = { A6 }, b6[] = { B6 };
 
@@ -117,8 +117,7 @@ static uint64_t now_ns = 1700000000000000000ull;
 
 /* Decode the first @cap bytes of @b (wire length @n) from an exact-size heap
  * copy, so sanitizer builds catch any read past caplen. */
-static enum pc_verdict decode_cap(int lt, const uint8_t *b, size_t n, size_t cap,
-				  struct pc_meta *m)
+static enum pc_verdict decode_cap(int lt, const uint8_t *b, size_t n, size_t cap, struct pc_meta *m)
 {
 	uint8_t *copy = malloc(cap ? cap : 1);
 	struct pc_pkt p;
@@ -179,11 +178,10 @@ static void expect_at(int line, int lt, const uint8_t *b, size_t n, struct pc_fl
 		fprintf(stderr, "%s:%d: verdict %d, expected OK\n", __FILE__, line, v);
 		exit(1);
 	}
-	if (memcmp(&m.key, &k, sizeof(k)) || m.ip_bytes != ip_bytes ||
-	    m.tcp_flags != tcp_flags || m.flags != flags) {
-		fprintf(stderr, "%s:%d: ip_bytes %u/%u tcp_flags %#x/%#x flags %#x/%#x\n",
-			__FILE__, line, m.ip_bytes, ip_bytes, m.tcp_flags, tcp_flags, m.flags,
-			flags);
+	if (memcmp(&m.key, &k, sizeof(k)) || m.ip_bytes != ip_bytes || m.tcp_flags != tcp_flags ||
+	    m.flags != flags) {
+		fprintf(stderr, "%s:%d: ip_bytes %u/%u tcp_flags %#x/%#x flags %#x/%#x\n", __FILE__,
+			line, m.ip_bytes, ip_bytes, m.tcp_flags, tcp_flags, m.flags, flags);
 		hexdump("got key ", &m.key, sizeof(m.key));
 		hexdump("want key", &k, sizeof(k));
 		exit(1);
@@ -217,7 +215,9 @@ static void test_ethernet_ipv4_tcp(void)
 {
 	/* Ethernet | IPv4 198.18.0.1 -> 198.19.0.1 DF | TCP 1024 -> 80 SYN */
 	static const uint8_t pkt[] = {
-		ETH(0x0800), IP4(40, 0x1234, 0x4000, 6), TCP(1024, 80, TCP_SYN),
+		ETH(0x0800),
+		IP4(40, 0x1234, 0x4000, 6),
+		TCP(1024, 80, TCP_SYN),
 	};
 	struct pc_meta m;
 
@@ -233,8 +233,27 @@ static void test_ethernet_padding(void)
 {
 	/* Ethernet | IPv4 total length 28 | UDP 7 -> 9 | 18 bytes of minimum-frame padding */
 	static const uint8_t pkt[] = {
-		ETH(0x0800), IP4(28, 1, 0, 17), UDP(7, 9, 8),
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		ETH(0x0800),
+		IP4(28, 1, 0, 17),
+		UDP(7, 9, 8),
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
 	};
 
 	EXPECT(EN, pkt, key(4, 7, 9, 17, 0), 28, 0, L4);
@@ -244,7 +263,10 @@ static void test_vlan(void)
 {
 	/* Ethernet | 802.1Q PCP 5 vid 100 | IPv4 198.18.0.1 -> 198.19.0.1 | UDP 5353 -> 53 */
 	static const uint8_t pkt[] = {
-		ETH(0x8100), TCI(0xa000 | 100, 0x0800), IP4(28, 1, 0, 17), UDP(5353, 53, 8),
+		ETH(0x8100),
+		TCI(0xa000 | 100, 0x0800),
+		IP4(28, 1, 0, 17),
+		UDP(5353, 53, 8),
 	};
 
 	EXPECT(EN, pkt, key(4, 5353, 53, 17, 100), 28, 0, L4);
@@ -255,8 +277,8 @@ static void test_qinq(void)
 {
 	/* Ethernet | 802.1ad vid 200 | 802.1Q vid 100 | IPv4 | TCP 40000 -> 443 ACK */
 	static const uint8_t qinq[] = {
-		ETH(0x88a8), TCI(200, 0x8100), TCI(100, 0x0800), IP4(40, 2, 0, 6),
-		TCP(40000, 443, 0x10),
+		ETH(0x88a8),	  TCI(200, 0x8100),	 TCI(100, 0x0800),
+		IP4(40, 2, 0, 6), TCP(40000, 443, 0x10),
 	};
 	/* Ethernet | 0x9100 tag vid 4095 | 802.1Q vid 7 | IPv6 2001:db8::1 -> ::2 | UDP 1 -> 2 */
 	static const uint8_t old_qinq[] = {
@@ -272,14 +294,14 @@ static void test_vlan_tag_limit(void)
 {
 	/* Ethernet | 8 x 802.1Q (vid 10, 11, ...) | IPv4 | UDP 1 -> 2: the most tags allowed */
 	static const uint8_t eight[] = {
-		ETH(0x8100), TCI(10, 0x8100), TCI(11, 0x8100), TCI(12, 0x8100),
-		TCI(13, 0x8100), TCI(14, 0x8100), TCI(15, 0x8100), TCI(16, 0x8100),
+		ETH(0x8100),	 TCI(10, 0x8100),   TCI(11, 0x8100), TCI(12, 0x8100),
+		TCI(13, 0x8100), TCI(14, 0x8100),   TCI(15, 0x8100), TCI(16, 0x8100),
 		TCI(17, 0x0800), IP4(28, 1, 0, 17), UDP(1, 2, 8),
 	};
 	/* Ethernet | 9 x 802.1Q | IPv4 | UDP: one tag too many -> malformed */
 	static const uint8_t nine[] = {
-		ETH(0x8100), TCI(10, 0x8100), TCI(11, 0x8100), TCI(12, 0x8100),
-		TCI(13, 0x8100), TCI(14, 0x8100), TCI(15, 0x8100), TCI(16, 0x8100),
+		ETH(0x8100),	 TCI(10, 0x8100), TCI(11, 0x8100),   TCI(12, 0x8100),
+		TCI(13, 0x8100), TCI(14, 0x8100), TCI(15, 0x8100),   TCI(16, 0x8100),
 		TCI(17, 0x8100), TCI(18, 0x0800), IP4(28, 1, 0, 17), UDP(1, 2, 8),
 	};
 
@@ -303,17 +325,17 @@ static void test_mpls(void)
 	};
 	/* Ethernet | 16 MPLS labels, the 16th bottom of stack | IPv4 | UDP 1 -> 2 */
 	static const uint8_t deep[] = {
-		ETH(0x8847), MPLS(1, 0), MPLS(2, 0), MPLS(3, 0), MPLS(4, 0), MPLS(5, 0),
-		MPLS(6, 0), MPLS(7, 0), MPLS(8, 0), MPLS(9, 0), MPLS(10, 0), MPLS(11, 0),
-		MPLS(12, 0), MPLS(13, 0), MPLS(14, 0), MPLS(15, 0), MPLS(16, 1),
-		IP4(28, 1, 0, 17), UDP(1, 2, 8),
+		ETH(0x8847), MPLS(1, 0),  MPLS(2, 0),	     MPLS(3, 0),   MPLS(4, 0),
+		MPLS(5, 0),  MPLS(6, 0),  MPLS(7, 0),	     MPLS(8, 0),   MPLS(9, 0),
+		MPLS(10, 0), MPLS(11, 0), MPLS(12, 0),	     MPLS(13, 0),  MPLS(14, 0),
+		MPLS(15, 0), MPLS(16, 1), IP4(28, 1, 0, 17), UDP(1, 2, 8),
 	};
 	/* Ethernet | 17 MPLS labels, none the bottom within the bound -> malformed */
 	static const uint8_t too_deep[] = {
-		ETH(0x8847), MPLS(1, 0), MPLS(2, 0), MPLS(3, 0), MPLS(4, 0), MPLS(5, 0),
-		MPLS(6, 0), MPLS(7, 0), MPLS(8, 0), MPLS(9, 0), MPLS(10, 0), MPLS(11, 0),
-		MPLS(12, 0), MPLS(13, 0), MPLS(14, 0), MPLS(15, 0), MPLS(16, 0), MPLS(17, 1),
-		IP4(28, 1, 0, 17), UDP(1, 2, 8),
+		ETH(0x8847), MPLS(1, 0),  MPLS(2, 0),  MPLS(3, 0),	  MPLS(4, 0),
+		MPLS(5, 0),  MPLS(6, 0),  MPLS(7, 0),  MPLS(8, 0),	  MPLS(9, 0),
+		MPLS(10, 0), MPLS(11, 0), MPLS(12, 0), MPLS(13, 0),	  MPLS(14, 0),
+		MPLS(15, 0), MPLS(16, 0), MPLS(17, 1), IP4(28, 1, 0, 17), UDP(1, 2, 8),
 	};
 
 	EXPECT(EN, two, key(4, 1024, 80, 6, 0), 40, 0x12, L4);
@@ -329,18 +351,18 @@ static void test_pppoe(void)
 {
 	/* Ethernet | PPPoE session 0x1234 | PPP IPv4 | IPv4 | UDP 500 -> 4500 */
 	static const uint8_t v4[] = {
-		ETH(0x8864), 0x11, 0x00, 0x12, 0x34, 0x00, 30, 0x00, 0x21,
-		IP4(28, 9, 0, 17), UDP(500, 4500, 8),
+		ETH(0x8864),	   0x11, 0x00, 0x12, 0x34, 0x00, 30, 0x00, 0x21, IP4(28, 9, 0, 17),
+		UDP(500, 4500, 8),
 	};
 	/* Ethernet | PPPoE session | PPP IPv6 | IPv6 | TCP 22 -> 50000 FIN+ACK */
 	static const uint8_t v6[] = {
-		ETH(0x8864), 0x11, 0x00, 0x12, 0x34, 0x00, 62, 0x00, 0x57,
-		IP6(20, 6), TCP(22, 50000, 0x11),
+		ETH(0x8864),	      0x11, 0x00, 0x12, 0x34, 0x00, 62, 0x00, 0x57, IP6(20, 6),
+		TCP(22, 50000, 0x11),
 	};
 	/* Ethernet | PPPoE session | PPP LCP echo request -> non-IP */
 	static const uint8_t lcp[] = {
 		ETH(0x8864), 0x11, 0x00, 0x12, 0x34, 0x00, 10, 0xc0, 0x21,
-		0x09, 0x01, 0x00, 0x08, 0, 0, 0, 0,
+		0x09,	     0x01, 0x00, 0x08, 0,    0,	   0,  0,
 	};
 
 	EXPECT(EN, v4, key(4, 500, 4500, 17, 0), 28, 0, L4);
@@ -353,13 +375,13 @@ static void test_llc_snap(void)
 {
 	/* Ethernet 802.3 length 36 | LLC AA AA 03 | SNAP OUI 0 type IPv4 | IPv4 | UDP 67 -> 68 */
 	static const uint8_t snap[] = {
-		ETH(36), 0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00,
+		ETH(36),	   0xaa,	   0xaa, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00,
 		IP4(28, 1, 0, 17), UDP(67, 68, 8),
 	};
 	/* Ethernet 802.3 length 38 | LLC 42 42 03 | STP configuration BPDU -> non-IP */
 	static const uint8_t stp[] = {
-		ETH(38), 0x42, 0x42, 0x03, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, MAC_A,
-		0, 0, 0, 0, 0x80, 0x00, MAC_A, 0x80, 0x01, 0, 0, 0x14, 0, 0x02, 0, 0x0f, 0,
+		ETH(38), 0x42, 0x42, 0x03,  0x00, 0x00, 0x00, 0x00, 0x80, 0x00, MAC_A, 0, 0,	0,
+		0,	 0x80, 0x00, MAC_A, 0x80, 0x01, 0,    0,    0x14, 0,	0x02,  0, 0x0f, 0,
 	};
 	/* Ethernet 802.3 | LLC AA AA 03 | SNAP OUI 00000c (Cisco) type 2000 CDP -> non-IP */
 	static const uint8_t cdp[] = {
@@ -377,7 +399,7 @@ static void test_non_ip(void)
 	/* Ethernet | ARP request who-has 198.19.0.1 tell 198.18.0.1 -> non-IP */
 	static const uint8_t arp[] = {
 		ETH(0x0806), 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01,
-		MAC_A, A4, 0, 0, 0, 0, 0, 0, B4,
+		MAC_A,	     A4,   0,	 0,    0,    0, 0, 0,	 B4,
 	};
 	/* Ethernet | 802.1Q vid 3 | LLDP (0x88cc) -> non-IP */
 	static const uint8_t lldp[] = { ETH(0x8100), TCI(3, 0x88cc), 0x02, 0x07, 0x04 };
@@ -392,18 +414,30 @@ static void test_sll(void)
 {
 	/* SLL outgoing, ARPHRD_ETHER, 6-byte address, protocol IPv4 | IPv4 | TCP 1024 -> 80 SYN */
 	static const uint8_t v4[] = {
-		0x00, 0x04, 0x00, 0x01, 0x00, 0x06, MAC_A, 0x00, 0x00, 0x08, 0x00,
-		IP4(40, 1, 0, 6), TCP(1024, 80, TCP_SYN),
+		0x00,
+		0x04,
+		0x00,
+		0x01,
+		0x00,
+		0x06,
+		MAC_A,
+		0x00,
+		0x00,
+		0x08,
+		0x00,
+		IP4(40, 1, 0, 6),
+		TCP(1024, 80, TCP_SYN),
 	};
 	/* SLL, protocol 802.1Q (not offloaded) | vid 42 | IPv6 | UDP 1 -> 2 */
 	static const uint8_t vlan[] = {
-		0x00, 0x00, 0x00, 0x01, 0x00, 0x06, MAC_A, 0x00, 0x00, 0x81, 0x00,
-		TCI(42, 0x86dd), IP6(8, 17), UDP(1, 2, 8),
+		0x00,	    0x00,	  0x00, 0x01, 0x00, 0x06,
+		MAC_A,	    0x00,	  0x00, 0x81, 0x00, TCI(42, 0x86dd),
+		IP6(8, 17), UDP(1, 2, 8),
 	};
 	/* SLL, protocol 0x0004 (802.2 LLC frame) -> non-IP (no 802.3 length semantics) */
 	static const uint8_t llc[] = {
-		0x00, 0x00, 0x00, 0x01, 0x00, 0x06, MAC_A, 0x00, 0x00, 0x00, 0x04,
-		0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00,
+		0x00, 0x00, 0x00, 0x01, 0x00, 0x06, MAC_A, 0x00, 0x00, 0x00,
+		0x04, 0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00,  0x08, 0x00,
 	};
 
 	EXPECT(SLL, v4, key(4, 1024, 80, 6, 0), 40, TCP_SYN, L4);
@@ -417,13 +451,28 @@ static void test_sll2(void)
 	/* SLL2 protocol IPv6, ifindex 3, ARPHRD_ETHER, host, 6-byte address |
 	 * IPv6 | UDP 53 -> 3333 */
 	static const uint8_t v6[] = {
-		0x86, 0xdd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x06,
-		MAC_A, 0x00, 0x00, IP6(8, 17), UDP(53, 3333, 8),
+		0x86,
+		0xdd,
+		0x00,
+		0x00,
+		0x00,
+		0x00,
+		0x00,
+		0x03,
+		0x00,
+		0x01,
+		0x00,
+		0x06,
+		MAC_A,
+		0x00,
+		0x00,
+		IP6(8, 17),
+		UDP(53, 3333, 8),
 	};
 	/* SLL2 protocol ARP -> non-IP */
 	static const uint8_t arp[] = {
-		0x08, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x06,
-		MAC_A, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
+		0x08, 0x06, 0x00,  0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01,
+		0x00, 0x06, MAC_A, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00,
 	};
 
 	EXPECT(SLL2, v6, key(6, 53, 3333, 17, 0), 48, 0, L4);
@@ -518,27 +567,50 @@ static void test_ppp_hdlc_nflog(void)
 	/* NFLOG AF_INET | TLV hwproto (8) | TLV payload (4 + 28): IPv4 | UDP 1 -> 2 |
 	 * TLV prefix "abc" */
 	static const uint8_t nflog4[] = {
-		2, 0, 0, 1,  8, 0, 1, 0, 0x08, 0x00, 3, 0,
-		32, 0, 9, 0, IP4(28, 1, 0, 17), UDP(1, 2, 8),
-		8, 0, 10, 0, 'a', 'b', 'c', 0,
+		2,
+		0,
+		0,
+		1,
+		8,
+		0,
+		1,
+		0,
+		0x08,
+		0x00,
+		3,
+		0,
+		32,
+		0,
+		9,
+		0,
+		IP4(28, 1, 0, 17),
+		UDP(1, 2, 8),
+		8,
+		0,
+		10,
+		0,
+		'a',
+		'b',
+		'c',
+		0,
 	};
 	/* NFLOG AF_INET6 | TLV payload (4 + 42) + 2 bytes of TLV padding:
 	 * IPv6 | ICMPv6 router solicitation type/code only (2 bytes) */
 	static const uint8_t nflog6[] = {
-		10, 0, 0, 1,  46, 0, 9, 0, IP6(2, 58), 133, 0, 0, 0,
+		10, 0, 0, 1, 46, 0, 9, 0, IP6(2, 58), 133, 0, 0, 0,
 	};
 	/* the same with next header UDP: 2 bytes are no UDP header -> malformed, although
 	 * the padding would let a careless decoder read 4 */
 	static const uint8_t nflog6_udp[] = {
-		10, 0, 0, 1,  46, 0, 9, 0, IP6(2, 17), 133, 0, 0, 0,
+		10, 0, 0, 1, 46, 0, 9, 0, IP6(2, 17), 133, 0, 0, 0,
 	};
 	/* NFLOG AF_INET whose IPv4 total length (29) overruns its payload TLV -> malformed */
 	static const uint8_t nflog_over[] = {
-		2, 0, 0, 1,  32, 0, 9, 0, IP4(29, 1, 0, 17), UDP(1, 2, 8),
+		2, 0, 0,  1, 32,  0,   9,   0, IP4(29, 1, 0, 17), UDP(1, 2, 8),
 		8, 0, 10, 0, 'a', 'b', 'c', 0,
 	};
 	/* NFLOG AF_INET, only a prefix TLV, no packet payload -> non-IP */
-	static const uint8_t nflog_none[] = { 2, 0, 0, 1,  8, 0, 10, 0, 'a', 'b', 'c', 0 };
+	static const uint8_t nflog_none[] = { 2, 0, 0, 1, 8, 0, 10, 0, 'a', 'b', 'c', 0 };
 
 	EXPECT(9, ppp4, key(4, 1, 2, 6, 0), 40, 2, L4);
 	EXPECT(50, ppp4, key(4, 1, 2, 6, 0), 40, 2, L4);
@@ -577,14 +649,53 @@ static void test_ipv4_options(void)
 {
 	/* Ethernet | IPv4 IHL 6 with router alert option | TCP 1024 -> 80 PSH+ACK */
 	static const uint8_t ra[] = {
-		ETH(0x0800), IP4X(0x46, 44, 1, 0, 6, A4, B4), 0x94, 0x04, 0x00, 0x00,
+		ETH(0x0800),	     IP4X(0x46, 44, 1, 0, 6, A4, B4), 0x94, 0x04, 0x00, 0x00,
 		TCP(1024, 80, 0x18),
 	};
 	/* Ethernet | IPv4 IHL 15 (40 bytes of NOP/EOL options) | UDP 1 -> 2 */
 	static const uint8_t full[] = {
-		ETH(0x0800), IP4X(0x4f, 68, 1, 0, 17, A4, B4),
-		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+		ETH(0x0800),
+		IP4X(0x4f, 68, 1, 0, 17, A4, B4),
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		1,
+		0,
 		UDP(1, 2, 8),
 	};
 
@@ -598,11 +709,15 @@ static void test_ipv4_malformed(void)
 {
 	/* Ethernet | IPv4 IHL 4 (< 5) | ... -> malformed */
 	static const uint8_t ihl4[] = {
-		ETH(0x0800), IP4X(0x44, 40, 1, 0, 6, A4, B4), TCP(1, 2, 2),
+		ETH(0x0800),
+		IP4X(0x44, 40, 1, 0, 6, A4, B4),
+		TCP(1, 2, 2),
 	};
 	/* Ethernet type IPv4 but version 6 nibble -> malformed */
 	static const uint8_t ver6[] = {
-		ETH(0x0800), IP4X(0x65, 40, 1, 0, 6, A4, B4), TCP(1, 2, 2),
+		ETH(0x0800),
+		IP4X(0x65, 40, 1, 0, 6, A4, B4),
+		TCP(1, 2, 2),
 	};
 	/* Ethernet | IPv4 total length 19 (< IHL*4) -> malformed */
 	static const uint8_t short_tot[] = { ETH(0x0800), IP4(19, 1, 0, 6), TCP(1, 2, 2) };
@@ -656,23 +771,63 @@ static void test_ipv6_ext(void)
 	};
 	/* Ethernet | IPv6 | destination options 16 bytes (PadN 12) | UDP 1 -> 2 */
 	static const uint8_t dst[] = {
-		ETH(0x86dd), IP6(24, 60), 17, 1, 0x01, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		UDP(1, 2, 8),
+		ETH(0x86dd), IP6(24, 60), 17, 1, 0x01, 12,	     0, 0, 0, 0, 0, 0, 0,
+		0,	     0,		  0,  0, 0,    UDP(1, 2, 8),
 	};
 	/* Ethernet | IPv6 | atomic fragment (offset 0, M 0) | UDP 1 -> 2: a whole packet */
 	static const uint8_t atomic[] = {
-		ETH(0x86dd), IP6(16, 44), FRAG6(17, 0, 0, 7), UDP(1, 2, 8),
+		ETH(0x86dd),
+		IP6(16, 44),
+		FRAG6(17, 0, 0, 7),
+		UDP(1, 2, 8),
 	};
 	/* Ethernet | IPv6 | AH (len 4: 24 bytes) | TCP 1 -> 2 SYN */
 	static const uint8_t ah[] = {
-		ETH(0x86dd), IP6(44, 51), 6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, TCP(1, 2, 2),
+		ETH(0x86dd), IP6(44, 51), 6, 4, 0, 0, 0, 0, 1,
+		0,	     0,		  0, 0, 1, 0, 0, 0, 0,
+		0,	     0,		  0, 0, 0, 0, 0, 0, TCP(1, 2, 2),
 	};
 	/* Ethernet | IPv6 | hop-by-hop | dst opts | routing | atomic fragment | AH | TCP 1 -> 2 */
 	static const uint8_t chain[] = {
-		ETH(0x86dd), IP6(92, 0), OPT8(60), OPT8(43), 44, 2, 2, 1, 0, 0, 0, 0, A6,
-		FRAG6(51, 0, 0, 1), 6, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, TCP(1, 2, 2),
+		ETH(0x86dd),
+		IP6(92, 0),
+		OPT8(60),
+		OPT8(43),
+		44,
+		2,
+		2,
+		1,
+		0,
+		0,
+		0,
+		0,
+		A6,
+		FRAG6(51, 0, 0, 1),
+		6,
+		4,
+		0,
+		0,
+		0,
+		0,
+		1,
+		0,
+		0,
+		0,
+		0,
+		1,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		TCP(1, 2, 2),
 	};
 	/* Ethernet | IPv6 | ESP SPI 0x100 seq 1 + 8 bytes: proto 50, no ports */
 	static const uint8_t esp[] = {
@@ -700,17 +855,15 @@ static void test_ipv6_malformed(void)
 {
 	/* Ethernet | IPv6 | 16 x dst opts | UDP 1 -> 2: the most extension headers allowed */
 	static const uint8_t ext16[] = {
-		ETH(0x86dd), IP6(136, 60),
-		OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60),
-		OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(17),
-		UDP(1, 2, 8),
+		ETH(0x86dd), IP6(136, 60), OPT8(60), OPT8(60), OPT8(60),     OPT8(60), OPT8(60),
+		OPT8(60),    OPT8(60),	   OPT8(60), OPT8(60), OPT8(60),     OPT8(60), OPT8(60),
+		OPT8(60),    OPT8(60),	   OPT8(60), OPT8(17), UDP(1, 2, 8),
 	};
 	/* Ethernet | IPv6 | 17 x dst opts | UDP: over the bound -> malformed */
 	static const uint8_t ext17[] = {
-		ETH(0x86dd), IP6(144, 60),
-		OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60),
-		OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60), OPT8(60),
-		OPT8(17), UDP(1, 2, 8),
+		ETH(0x86dd), IP6(144, 60), OPT8(60), OPT8(60), OPT8(60), OPT8(60),     OPT8(60),
+		OPT8(60),    OPT8(60),	   OPT8(60), OPT8(60), OPT8(60), OPT8(60),     OPT8(60),
+		OPT8(60),    OPT8(60),	   OPT8(60), OPT8(60), OPT8(17), UDP(1, 2, 8),
 	};
 	/* Ethernet | IPv6 payload 8 | dst opts claiming 16 bytes -> malformed */
 	static const uint8_t ext_over[] = {
@@ -724,8 +877,29 @@ static void test_ipv6_malformed(void)
 	/* Ethernet | IPv6 payload 21 in a frame carrying 20 -> malformed */
 	static const uint8_t long_plen[] = { ETH(0x86dd), IP6(21, 6), TCP(1, 2, 2) };
 	/* Ethernet type IPv6 carrying a version 4 header -> malformed */
-	static const uint8_t ver4[] = { ETH(0x86dd), IP4(40, 1, 0, 6), TCP(1, 2, 2), 0, 0, 0, 0,
-					0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t ver4[] = { ETH(0x86dd),
+					IP4(40, 1, 0, 6),
+					TCP(1, 2, 2),
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0,
+					0 };
 	/* Ethernet | IPv6 | UDP payload length 3 -> malformed */
 	static const uint8_t udp_cut[] = { ETH(0x86dd), IP6(3, 17), UDP(1, 2, 8) };
 	/* Ethernet | IPv6 | first of two fragment headers, then a second one -> malformed */
@@ -768,8 +942,15 @@ static void test_l4(void)
 	static const uint8_t udplite[] = { ETH(0x86dd), IP6(8, 136), UDP(5004, 5005, 8) };
 	/* Ethernet | IPv4 | DCCP 5001 -> 5002 (first 4 bytes of a generic header) */
 	static const uint8_t dccp[] = {
-		ETH(0x0800), IP4(36, 1, 0, 33), 0x13, 0x89, 0x13, 0x8a, 3, 0, 0, 0,
-		0, 0, 0, 0, 0, 0, 0, 0,
+		ETH(0x0800), IP4(36, 1, 0, 33),
+		0x13,	     0x89,
+		0x13,	     0x8a,
+		3,	     0,
+		0,	     0,
+		0,	     0,
+		0,	     0,
+		0,	     0,
+		0,	     0,
 	};
 	/* Ethernet | IPv4 | ICMP echo request id 1 seq 1 */
 	static const uint8_t echo[] = { ETH(0x0800), IP4(28, 1, 0, 1), 8, 0, 0, 0, 0, 1, 0, 1 };
@@ -815,8 +996,9 @@ static void test_fragment_unmatched(void)
 		ETH(0x0800), IP4(28, 77, 185, 17), 1, 2, 3, 4, 5, 6, 7, 8,
 	};
 	/* Ethernet | IPv6 | fragment offset 181 id 77, first never seen -> unmatched */
-	static const uint8_t later6[] = { ETH(0x86dd), IP6(16, 44), FRAG6(17, 181, 0, 77),
-					  1, 2, 3, 4, 5, 6, 7, 8 };
+	static const uint8_t later6[] = {
+		ETH(0x86dd), IP6(16, 44), FRAG6(17, 181, 0, 77), 1, 2, 3, 4, 5, 6, 7, 8
+	};
 
 	struct pc_meta m;
 	size_t cap;

@@ -8,21 +8,21 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                  \
-		}                                                                    \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
-#define CHECK_EQ(a, b)                                                                   \
-	do {                                                                             \
+#define CHECK_EQ(a, b)                                                                         \
+	do {                                                                                   \
 		unsigned long long _a = (unsigned long long)(a), _b = (unsigned long long)(b); \
-		if (_a != _b) {                                                          \
-			fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__, \
-				__LINE__, #a, _a, #b, _b);                              \
-			failures++;                                                      \
-		}                                                                        \
+		if (_a != _b) {                                                                \
+			fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__,  \
+				__LINE__, #a, _a, #b, _b);                                     \
+			failures++;                                                            \
+		}                                                                              \
 	} while (0)
 
 #define SEC 1000000000ull
@@ -71,8 +71,8 @@ static struct pc_meta pkt4(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp,
 	return m;
 }
 
-#define C 0xc6120001u	/* 198.18.0.1, client */
-#define S 0xc6130001u	/* 198.19.0.1, server */
+#define C 0xc6120001u /* 198.18.0.1, client */
+#define S 0xc6130001u /* 198.19.0.1, server */
 #define SYN 0x02
 #define ACK 0x10
 #define FIN 0x01
@@ -81,9 +81,12 @@ static struct pc_meta pkt4(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp,
 
 static struct pc_flow_table *mk(uint32_t slots, uint64_t idle, uint64_t active, bool uni)
 {
-	struct pc_flow_params p = {
-		.slots = slots, .idle_ns = idle, .active_ns = active, .uniflow = uni,
-		.worker = 3, .seed = {0x1234, 0x5678}};
+	struct pc_flow_params p = { .slots = slots,
+				    .idle_ns = idle,
+				    .active_ns = active,
+				    .uniflow = uni,
+				    .worker = 3,
+				    .seed = { 0x1234, 0x5678 } };
 	struct pc_flow_table *t;
 
 	if (pc_flow_table_create(&t, &p)) {
@@ -101,20 +104,20 @@ static void one(struct pc_flow_table *t, struct pc_meta m, struct sink *s)
 static void test_canon_and_hash(void)
 {
 	struct pc_flow_key a, b;
-	uint64_t seed[2] = {1, 2};
+	uint64_t seed[2] = { 1, 2 };
 	struct pc_meta m1 = pkt4(C, 1024, S, 80, 6, 0, 40, T0);
 	struct pc_meta m2 = pkt4(S, 80, C, 1024, 6, 0, 40, T0);
 
 	a = m1.key;
 	b = m2.key;
-	CHECK(!pc_flow_key_canon(&a));	/* 198.18 < 198.19: already canonical */
+	CHECK(!pc_flow_key_canon(&a)); /* 198.18 < 198.19: already canonical */
 	CHECK(pc_flow_key_canon(&b));
 	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
 	CHECK_EQ(pc_flow_key_hash(&a, seed), pc_flow_key_hash(&b, seed));
 	CHECK_EQ(pc_flow_key_sym_hash(&m1.key, seed), pc_flow_key_sym_hash(&m2.key, seed));
 	/* a different seed gives a different hash */
 	{
-		uint64_t seed2[2] = {3, 4};
+		uint64_t seed2[2] = { 3, 4 };
 
 		CHECK(pc_flow_key_hash(&a, seed) != pc_flow_key_hash(&a, seed2));
 	}
@@ -131,7 +134,7 @@ static void test_canon_and_hash(void)
 static void test_biflow_tcp_session(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 	const struct capture_flow *r;
 
 	/* SYN-ACK seen first (capture started mid-handshake): the SYN sender,
@@ -142,7 +145,7 @@ static void test_biflow_tcp_session(void)
 	one(t, pkt4(S, 80, C, 1024, 6, ACK, 52, T0 + 4), &s);
 	one(t, pkt4(C, 1024, S, 80, 6, FIN | ACK, 52, T0 + 5), &s);
 	one(t, pkt4(S, 80, C, 1024, 6, FIN | ACK, 52, T0 + 6), &s);
-	CHECK_EQ(s.n, 0);	/* closing: waits for the last ACK */
+	CHECK_EQ(s.n, 0); /* closing: waits for the last ACK */
 	one(t, pkt4(C, 1024, S, 80, 6, ACK, 52, T0 + 7), &s);
 	CHECK_EQ(s.n, 0);
 	CHECK_EQ(pc_flow_table_counters(t)->active, 1);
@@ -160,7 +163,7 @@ static void test_biflow_tcp_session(void)
 	CHECK_EQ(s.n, 1);
 	r = &s.r[0];
 	CHECK_EQ(r->src_ip[3], 1);
-	CHECK_EQ(r->src_ip[1], 18);	/* client 198.18.0.1 */
+	CHECK_EQ(r->src_ip[1], 18); /* client 198.18.0.1 */
 	CHECK_EQ(r->src_port, 1024);
 	CHECK_EQ(r->dst_port, 80);
 	CHECK_EQ(r->packets, 4);
@@ -184,7 +187,7 @@ static void test_biflow_tcp_session(void)
 static void test_reuse_rst_and_idle(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 
 	/* RST closes; a new SYN on the same 5-tuple starts a new flow at once */
 	one(t, pkt4(C, 1024, S, 80, 6, SYN, 60, T0), &s);
@@ -215,7 +218,7 @@ static void test_reuse_rst_and_idle(void)
 static void test_active_timeout(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 60 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 	uint64_t i;
 
 	/* one UDP packet every 10 s for 125 s: splits at 60 s of age */
@@ -223,8 +226,8 @@ static void test_active_timeout(void)
 		one(t, pkt4(C, 5000, S, 53, 17, 0, 100, T0 + i * 10 * SEC), &s);
 	CHECK_EQ(s.n, 2);
 	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_ACTIVE);
-	CHECK_EQ(s.r[0].packets, 6);	/* t = 0..50 */
-	CHECK_EQ(s.r[1].packets, 6);	/* t = 60..110 */
+	CHECK_EQ(s.r[0].packets, 6); /* t = 0..50 */
+	CHECK_EQ(s.r[1].packets, 6); /* t = 60..110 */
 	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
 	CHECK_EQ(s.r[2].packets, 1);
 	CHECK_EQ(s.r[2].end_reason, CAPTURE_END_SHUTDOWN);
@@ -236,7 +239,7 @@ static void test_active_timeout(void)
 static void test_uniflow(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, true);
-	struct sink s = {0};
+	struct sink s = { 0 };
 
 	one(t, pkt4(C, 1024, S, 53, 17, 0, 70, T0), &s);
 	one(t, pkt4(S, 53, C, 1024, 17, 0, 170, T0 + 5), &s);
@@ -252,7 +255,7 @@ static void test_uniflow(void)
 static void test_sweep_and_find(void)
 {
 	struct pc_flow_table *t = mk(4096, 10 * SEC, 1800 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 	struct capture_flow f, snap[200];
 	struct pc_meta m;
 	size_t cursor = 0, n;
@@ -287,7 +290,7 @@ static void test_sweep_and_find(void)
 static void test_eviction(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 	const struct pc_flow_counters *fc = pc_flow_table_counters(t);
 	uint32_t i;
 
@@ -296,7 +299,7 @@ static void test_eviction(void)
 		one(t, pkt4(C + i, 1024, S, 80, 6, SYN, 60, T0 + i), &s);
 	CHECK_EQ(fc->created, 6000);
 	CHECK(fc->active <= 4096);
-	CHECK(fc->active > 3800);	/* two-choice buckets fill to > 90% */
+	CHECK(fc->active > 3800); /* two-choice buckets fill to > 90% */
 	CHECK_EQ(fc->ended[CAPTURE_END_EVICTED], 6000 - fc->active);
 	CHECK_EQ(s.n, 6000 - fc->active);
 	/* the evicted are the least recently seen of their candidates: all
@@ -311,7 +314,7 @@ static void test_eviction(void)
 static void test_ipv6_and_icmp(void)
 {
 	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
-	struct sink s = {0};
+	struct sink s = { 0 };
 	struct pc_meta a, b;
 
 	memset(&a, 0, sizeof(a));
@@ -322,18 +325,18 @@ static void test_ipv6_and_icmp(void)
 	a.key.addr[1][0] = 0x20;
 	a.key.addr[1][15] = 1;
 	a.ip_bytes = 104;
-	a.icmp_type = 128;	/* echo request */
+	a.icmp_type = 128; /* echo request */
 	a.ts_ns = T0;
 	b = a;
 	memcpy(b.key.addr[0], a.key.addr[1], 16);
 	memcpy(b.key.addr[1], a.key.addr[0], 16);
-	b.icmp_type = 129;	/* echo reply */
+	b.icmp_type = 129; /* echo reply */
 	b.ts_ns = T0 + 1000;
 	one(t, a, &s);
 	one(t, b, &s);
 	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
 	CHECK_EQ(s.n, 1);
-	CHECK_EQ(s.r[0].icmp_type, 128);	/* from the first packet */
+	CHECK_EQ(s.r[0].icmp_type, 128); /* from the first packet */
 	CHECK_EQ(s.r[0].src_ip[15], 9);
 	CHECK_EQ(s.r[0].packets, 1);
 	CHECK_EQ(s.r[0].rev_packets, 1);

@@ -22,17 +22,16 @@
 static int failures;
 static char dir[64];
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			failures++;                                                   \
-		}                                                                     \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
-#define T0 1700000000000000000ull	/* 2023-11-14T22:13:20Z in ns */
-#define S(x) ((uint64_t)(x) * 1000000000ull)
+#define T0 1700000000000000000ull /* 2023-11-14T22:13:20Z in ns */
+#define S(x) ((uint64_t)(x)*1000000000ull)
 #define NREC 12
 
 static const char *path(const char *name)
@@ -57,8 +56,8 @@ static void addr(uint8_t out[16], const char *s)
 /* The reference records; `packets` is the tag that names each one (1..12). */
 static struct capture_flow recs[NREC];
 
-static void mk(int tag, const char *src, const char *dst, uint16_t sp, uint16_t dp,
-	       uint8_t proto, unsigned first_s, unsigned last_s)
+static void mk(int tag, const char *src, const char *dst, uint16_t sp, uint16_t dp, uint8_t proto,
+	       unsigned first_s, unsigned last_s)
 {
 	struct capture_flow *f = &recs[tag - 1];
 
@@ -73,7 +72,7 @@ static void mk(int tag, const char *src, const char *dst, uint16_t sp, uint16_t 
 	f->bytes = 1000u * (unsigned)tag + 40;
 	f->rev_packets = (uint64_t)tag * 2;
 	f->rev_bytes = 3000u * (unsigned)tag;
-	f->first_ns = T0 + S(first_s) + 123456789u;	/* sub-second part kept exactly */
+	f->first_ns = T0 + S(first_s) + 123456789u; /* sub-second part kept exactly */
 	f->last_ns = T0 + S(last_s) + 987654321u;
 	f->fwd_first_ns = f->first_ns;
 	f->fwd_last_ns = f->last_ns - 1;
@@ -98,10 +97,10 @@ static void make_records(void)
 	mk(5, "255.255.255.255", "0.0.0.0", 68, 67, 17, 50, 50);
 	mk(6, "2001:db8::1", "2001:db8:0:1::5", 1000, 443, 6, 1, 100);
 	recs[5].vlan = 4094;
-	recs[5].bytes = UINT64_MAX - 5;		/* above INT64_MAX: stored bit for bit */
+	recs[5].bytes = UINT64_MAX - 5; /* above INT64_MAX: stored bit for bit */
 	recs[5].rev_packets = (1ull << 63) + 7;
 	mk(7, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::1", 40000, 53, 17, 60, 61);
-	mk(8, "::ffff:10.0.0.1", "::1", 2000, 80, 6, 70, 71);	/* real IPv6, v4-mapped */
+	mk(8, "::ffff:10.0.0.1", "::1", 2000, 80, 6, 70, 71); /* real IPv6, v4-mapped */
 	mk(9, "::", "ff02::1", 0, 0, 58, 80, 80);
 	recs[8].icmp_type = 135;
 	mk(10, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::2", 3000, 80, 17, 90, 95);
@@ -249,8 +248,12 @@ static struct pc_flow_store *open_store(const char *name, uint32_t batch, uint32
 					uint64_t max_rows, uint32_t max_age, uint32_t budget)
 {
 	struct pc_flow_store_params p = {
-		.path = path(name), .batch_rows = batch, .commit_ms = commit_ms,
-		.max_rows = max_rows, .max_age_sec = max_age, .retain_budget = budget,
+		.path = path(name),
+		.batch_rows = batch,
+		.commit_ms = commit_ms,
+		.max_rows = max_rows,
+		.max_age_sec = max_age,
+		.retain_budget = budget,
 	};
 	struct pc_flow_store *s = NULL;
 	char err[256];
@@ -286,7 +289,7 @@ static void test_queries(void)
 
 	CHECK(pc_flow_store_insert(s, recs, NREC) == NREC);
 	CHECK(pc_flow_store_rows(s) == NREC);
-	CHECK(pc_flow_store_pending(s) == 2);	/* 12 = 2 batches of 5 + 2 open */
+	CHECK(pc_flow_store_pending(s) == 2); /* 12 = 2 batches of 5 + 2 open */
 	CHECK(pc_flow_store_close(s) == 0);
 
 	/* exact round trip of every field; newest (last_ns) first */
@@ -396,7 +399,7 @@ static void test_queries(void)
 	CHECK(capture_store_query(db, &q, collect, &g, err, sizeof(err)) == -EINVAL);
 	CHECK(!strcmp(err, "'10.0.0.0/33' is not an IPv4/IPv6 address or CIDR"));
 	q = qdef();
-	q.ip = "1.2.3.4' OR 1=1 --";	/* never reaches SQL text anyway */
+	q.ip = "1.2.3.4' OR 1=1 --"; /* never reaches SQL text anyway */
 	CHECK(capture_store_query(db, &q, collect, &g, err, sizeof(err)) == -EINVAL);
 	q = qdef();
 	q.since_ns = 10;
@@ -427,7 +430,7 @@ static void test_big_result_batches(void)
 	CHECK(capture_store_query(path("many.db"), &q, NULL, NULL, err, sizeof(err)) == 1000);
 	q.limit = 600;
 	CHECK(capture_store_query(path("many.db"), &q, collect, &g, err, sizeof(err)) == 600);
-	CHECK(g.calls == 3);	/* 256 + 256 + 88 */
+	CHECK(g.calls == 3); /* 256 + 256 + 88 */
 	CHECK(g.f[0].last_ns == T0 + 999 && g.f[63].last_ns == T0 + 936);
 }
 
@@ -452,7 +455,7 @@ static void test_batching(void)
 
 	/* tick commits a batch open for commit_ms */
 	s = open_store("b.db", 100, 20, 0, 0, 0);
-	CHECK(pc_flow_store_rows(s) == 10);	/* reopened: appends */
+	CHECK(pc_flow_store_rows(s) == 10); /* reopened: appends */
 	CHECK(pc_flow_store_insert(s, recs + 10, 2) == 2);
 	CHECK(pc_flow_store_tick(s, T0) == 0);
 	CHECK(pc_flow_store_pending(s) == 2);
@@ -494,7 +497,7 @@ static void test_retention_rows(void)
 	/* bounded: 3 rows per tick, oldest last_ns first */
 	CHECK(pc_flow_store_tick(s, T0) == 3);
 	CHECK(pc_flow_store_rows(s) == 9);
-	CHECK(pc_flow_store_pending(s) == 0);	/* deletions are committed */
+	CHECK(pc_flow_store_pending(s) == 0); /* deletions are committed */
 	EXPECT_Q(db, &q, 6, 12, 11, 10, 9, 8, 7, 5, 4);
 	CHECK(pc_flow_store_tick(s, T0) == 3);
 	CHECK(pc_flow_store_tick(s, T0) == 1);
@@ -573,8 +576,7 @@ static void test_open_errors(void)
 	CHECK(pc_flow_store_open(&s, &p, err, sizeof(err)) == -CAPTURE_E_DB);
 	CHECK(strstr(err, "file is not a database") != NULL);
 
-	CHECK(capture_store_query(path("missing.db"), &q, NULL, NULL, err, sizeof(err)) ==
-	      -ENOENT);
+	CHECK(capture_store_query(path("missing.db"), &q, NULL, NULL, err, sizeof(err)) == -ENOENT);
 	CHECK(strstr(err, "missing.db: No such file or directory") != NULL);
 	/* a query never creates the file */
 	CHECK(access(path("missing.db"), F_OK) != 0);
@@ -606,7 +608,10 @@ static void test_open_errors(void)
  */
 static void test_crash(void)
 {
-	enum { BATCH = 50, WAIT_COMMITS = 6 };
+	enum {
+		BATCH = 50,
+		WAIT_COMMITS = 6
+	};
 	const char *db = path("crash.db");
 	int pfd[2], status, commits = 0;
 	uint64_t rows = 0;
@@ -642,7 +647,7 @@ static void test_crash(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	close(pfd[0]);
 	CHECK(commits == WAIT_COMMITS);
-	CHECK(access(path("crash.db-wal"), F_OK) == 0);	/* it really died mid-flight */
+	CHECK(access(path("crash.db-wal"), F_OK) == 0); /* it really died mid-flight */
 	CHECK(pc_flow_store_check(db, &rows, err, sizeof(err)) == 0);
 	CHECK(rows >= (uint64_t)WAIT_COMMITS * BATCH);
 	CHECK(rows % BATCH == 0);

@@ -10,27 +10,26 @@
 
 #include "decode/decode.h"
 
-#define CHECK(c)                                                                   \
-	do {                                                                       \
-		if (!(c)) {                                                        \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,     \
-				__LINE__, #c);                                     \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK(c)                                                                              \
+	do {                                                                                  \
+		if (!(c)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+			exit(1);                                                              \
+		}                                                                             \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                             \
-	do {                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                \
-		if (a_ != b_) {                                                    \
-			fprintf(stderr, "%s:%d: %s is %lld, expected %s = %lld\n",  \
-				__FILE__, __LINE__, #a, a_, #b, b_);               \
-			exit(1);                                                   \
-		}                                                                  \
+#define CHECK_EQ(a, b)                                                                       \
+	do {                                                                                 \
+		long long a_ = (long long)(a), b_ = (long long)(b);                          \
+		if (a_ != b_) {                                                              \
+			fprintf(stderr, "%s:%d: %s is %lld, expected %s = %lld\n", __FILE__, \
+				__LINE__, #a, a_, #b, b_);                                   \
+			exit(1);                                                             \
+		}                                                                            \
 	} while (0)
 
 #define HI(x) (uint8_t)(((x) >> 8) & 0xff)
-#define LO(x) (uint8_t)((x) & 0xff)
+#define LO(x) (uint8_t)((x)&0xff)
 /* Ethernet: dst MAC, src MAC, ethertype */
 #define ETH(type) 0x02, 0, 0x5e, 0, 0, 2, 0x02, 0, 0x5e, 0, 0, 1, HI(type), LO(type)
 #define A4 198, 18, 0, 1
@@ -38,8 +37,9 @@
 #define C4 198, 18, 0, 9
 /* IPv4 header: total length, id, flags+offset (MF = 0x2000, offset in 8-byte units),
  * protocol, src, dst */
-#define IP4S(tot, id, frag, proto, ...) 0x45, 0x00, HI(tot), LO(tot), HI(id), LO(id), \
-	HI(frag), LO(frag), 64, (proto), 0x00, 0x00, __VA_ARGS__
+#define IP4S(tot, id, frag, proto, ...)                                                            \
+	0x45, 0x00, HI(tot), LO(tot), HI(id), LO(id), HI(frag), LO(frag), 64, (proto), 0x00, 0x00, \
+		__VA_ARGS__
 #define IP4(tot, id, frag, proto) IP4S(tot, id, frag, proto, A4, B4)
 #define MF 0x2000
 #define A6 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01
@@ -47,11 +47,13 @@
 /* IPv6 header: payload length, next header, src A6, dst B6 */
 #define IP6(plen, nh) 0x60, 0x00, 0x00, 0x00, HI(plen), LO(plen), (nh), 64, A6, B6
 /* IPv6 fragment header: next header, offset in 8-byte units, M flag, 32-bit id */
-#define FRAG6(nh, off, m, id) (nh), 0, HI((off) << 3 | (m)), LO((off) << 3 | (m)), \
-	HI((id) >> 16), LO((id) >> 16), HI(id), LO(id)
+#define FRAG6(nh, off, m, id)                                                                \
+	(nh), 0, HI((off) << 3 | (m)), LO((off) << 3 | (m)), HI((id) >> 16), LO((id) >> 16), \
+		HI(id), LO(id)
 /* TCP header (20 bytes): ports, seq, ack, data offset 5, flags, window */
-#define TCP(sp, dp, flags) HI(sp), LO(sp), HI(dp), LO(dp), 0, 0, 0, 1, 0, 0, 0, 0, \
-	0x50, (flags), 0xff, 0xff, 0, 0, 0, 0
+#define TCP(sp, dp, flags)                                                                       \
+	HI(sp), LO(sp), HI(dp), LO(dp), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, (flags), 0xff, 0xff, 0, 0, \
+		0, 0
 #define UDP(sp, dp, len) HI(sp), LO(sp), HI(dp), LO(dp), HI(len), LO(len), 0, 0
 #define DATA8 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7
 #define SEC 1000000000ull
@@ -112,7 +114,10 @@ static void check_key6(const struct pc_meta *m, uint16_t sp, uint16_t dp, uint8_
 
 /* Ethernet | IPv4 198.18.0.1 -> 198.19.0.1 id 0x4242 MF offset 0 | UDP 5000 -> 6000 | 8 bytes */
 static const uint8_t udp_first[] = {
-	ETH(0x0800), IP4(36, 0x4242, MF, 17), UDP(5000, 6000, 24), DATA8,
+	ETH(0x0800),
+	IP4(36, 0x4242, MF, 17),
+	UDP(5000, 6000, 24),
+	DATA8,
 };
 /* Ethernet | IPv4 id 0x4242 MF offset 16 bytes (2 units) | 8 bytes: a middle fragment */
 static const uint8_t udp_middle[] = { ETH(0x0800), IP4(28, 0x4242, MF | 2, 17), DATA8 };
@@ -123,7 +128,10 @@ static void test_ipv4_first_then_later(void)
 {
 	/* Ethernet | IPv4 id 7 MF | TCP 1024 -> 80 PSH+ACK | 8 bytes */
 	static const uint8_t tcp_first[] = {
-		ETH(0x0800), IP4(48, 7, MF, 6), TCP(1024, 80, 0x18), DATA8,
+		ETH(0x0800),
+		IP4(48, 7, MF, 6),
+		TCP(1024, 80, 0x18),
+		DATA8,
 	};
 	/* Ethernet | IPv4 id 7 offset 32 bytes (4 units), last | 16 bytes */
 	static const uint8_t tcp_last[] = { ETH(0x0800), IP4(36, 7, 4, 6), DATA8, DATA8 };
@@ -159,7 +167,7 @@ static void test_ipv4_first_then_later(void)
 	CHECK_EQ(m.ip_bytes, 48);
 	CHECK_EQ(DEC(d, tcp_last, 2 * SEC, &m), PC_DEC_OK);
 	check_key4(&m, 1024, 80, 6);
-	CHECK_EQ(m.tcp_flags, 0);	/* flags belong to the first fragment only */
+	CHECK_EQ(m.tcp_flags, 0); /* flags belong to the first fragment only */
 	CHECK_EQ(m.ip_bytes, 36);
 	CHECK_EQ(m.flags, BOTH);
 
@@ -184,20 +192,29 @@ static void test_ipv6_first_then_later(void)
 	};
 	/* Ethernet | IPv6 | fragment id 0x12345678 offset 16 bytes, last | 8 bytes */
 	static const uint8_t later[] = {
-		ETH(0x86dd), IP6(16, 44), FRAG6(17, 2, 0, 0x12345678), DATA8,
+		ETH(0x86dd),
+		IP6(16, 44),
+		FRAG6(17, 2, 0, 0x12345678),
+		DATA8,
 	};
 	/* Ethernet | IPv6 | fragment id 5 offset 0 M | dst opts (PadN) | TCP 443 -> 1025 ACK */
 	static const uint8_t first_opt[] = {
-		ETH(0x86dd), IP6(36, 44), FRAG6(60, 0, 1, 5), 6, 0, 1, 4, 0, 0, 0, 0,
-		TCP(443, 1025, 0x10),
+		ETH(0x86dd), IP6(36, 44), FRAG6(60, 0, 1, 5),	6, 0, 1, 4, 0, 0,
+		0,	     0,		  TCP(443, 1025, 0x10),
 	};
 	/* Ethernet | IPv6 | fragment id 5 offset 32 bytes, last, next header dst opts | 8 bytes */
 	static const uint8_t later_opt[] = {
-		ETH(0x86dd), IP6(16, 44), FRAG6(60, 4, 0, 5), DATA8,
+		ETH(0x86dd),
+		IP6(16, 44),
+		FRAG6(60, 4, 0, 5),
+		DATA8,
 	};
 	/* Ethernet | IPv6 | fragment id 0x12345679 (other datagram) offset 16 bytes | 8 bytes */
 	static const uint8_t other_id[] = {
-		ETH(0x86dd), IP6(16, 44), FRAG6(17, 2, 0, 0x12345679), DATA8,
+		ETH(0x86dd),
+		IP6(16, 44),
+		FRAG6(17, 2, 0, 0x12345679),
+		DATA8,
 	};
 	struct pc_decoder *d;
 	struct pc_meta m;
@@ -231,7 +248,9 @@ static void test_unmatched(void)
 {
 	/* Ethernet | IPv4 198.18.0.9 -> 198.19.0.1 id 0x4242 offset 24, last: other source */
 	static const uint8_t other_src[] = {
-		ETH(0x0800), IP4S(28, 0x4242, 3, 17, C4, B4), DATA8,
+		ETH(0x0800),
+		IP4S(28, 0x4242, 3, 17, C4, B4),
+		DATA8,
 	};
 	/* Ethernet | IPv4 id 0x4242 offset 24, last, protocol TCP: other protocol */
 	static const uint8_t other_proto[] = { ETH(0x0800), IP4(28, 0x4242, 3, 6), DATA8 };
@@ -244,8 +263,7 @@ static void test_unmatched(void)
 	/* the later fragment arrives first: never guessed */
 	CHECK_EQ(DEC(d, udp_last, SEC, &m), PC_DEC_FRAGMENT_UNMATCHED);
 	/* a first fragment cut before its ports is truncated and not remembered */
-	CHECK_EQ(dec_at(d, udp_first, sizeof(udp_first), 14 + 20 + 3, SEC, &m),
-		 PC_DEC_TRUNCATED);
+	CHECK_EQ(dec_at(d, udp_first, sizeof(udp_first), 14 + 20 + 3, SEC, &m), PC_DEC_TRUNCATED);
 	CHECK_EQ(pc_decoder_stats(d)->fragments_tracked, 0);
 	CHECK_EQ(DEC(d, udp_middle, SEC, &m), PC_DEC_FRAGMENT_UNMATCHED);
 	/* then the first fragment: from now on the later ones match */
@@ -267,7 +285,7 @@ static void test_expiry(void)
 
 	CHECK_EQ(pc_decoder_create(&d, 64, 2 * SEC), 0);
 	CHECK_EQ(DEC(d, udp_first, 10 * SEC, &m), PC_DEC_OK);
-	CHECK_EQ(DEC(d, udp_middle, 12 * SEC, &m), PC_DEC_OK);	/* exactly the timeout */
+	CHECK_EQ(DEC(d, udp_middle, 12 * SEC, &m), PC_DEC_OK); /* exactly the timeout */
 	CHECK_EQ(DEC(d, udp_last, 12 * SEC + 1, &m), PC_DEC_FRAGMENT_UNMATCHED);
 	/* packet time going backwards (merged files) does not expire it either */
 	CHECK_EQ(DEC(d, udp_last, 5 * SEC, &m), PC_DEC_OK);

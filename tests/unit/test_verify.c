@@ -18,13 +18,12 @@
 static int failures;
 static char dir[64];
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                               \
-			failures++;                                                   \
-		}                                                                     \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
 static const char *path(const char *name)
@@ -90,22 +89,25 @@ static void flip_copy(const char *src, const char *dst, long off)
 static int verify(const char *img, const char *sig, const char *key, const char *digest,
 		  int padding, char *detail, size_t len)
 {
-	struct capture_verify_opts o = { .sz = sizeof(o), .digest = digest,
+	struct capture_verify_opts o = { .sz = sizeof(o),
+					 .digest = digest,
 					 .padding = (uint8_t)padding };
 
 	return capture_verify_firmware(path(img), path(sig), path(key), &o, detail, len);
 }
 
-#define EXPECT(res, substr, img, sig, key, dg, pad)                                        \
-	do {                                                                               \
-		char d_[1024];                                                             \
-		int r_ = verify(img, sig, key, dg, pad, d_, sizeof(d_));                   \
-		if (r_ != (res) || !strstr(d_, substr)) {                                  \
-			fprintf(stderr, "%s:%d: verify(%s,%s,%s,%s,%d) = %d (%s), want %d " \
-				"with \"%s\"\n", __FILE__, __LINE__, img, sig, key,        \
-				dg ? dg : "-", pad, r_, d_, res, substr);                  \
-			failures++;                                                        \
-		}                                                                          \
+#define EXPECT(res, substr, img, sig, key, dg, pad)                                            \
+	do {                                                                                   \
+		char d_[1024];                                                                 \
+		int r_ = verify(img, sig, key, dg, pad, d_, sizeof(d_));                       \
+		if (r_ != (res) || !strstr(d_, substr)) {                                      \
+			fprintf(stderr,                                                        \
+				"%s:%d: verify(%s,%s,%s,%s,%d) = %d (%s), want %d "            \
+				"with \"%s\"\n",                                               \
+				__FILE__, __LINE__, img, sig, key, dg ? dg : "-", pad, r_, d_, \
+				res, substr);                                                  \
+			failures++;                                                            \
+		}                                                                              \
 	} while (0)
 
 static void make_keys(void)
@@ -135,8 +137,8 @@ static void make_keys(void)
 	CHECK(sh("openssl genpkey -algorithm ED448 -out %s", path("ed448.pem")) == 0);
 	CHECK(sh("openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 -out %s",
 		 path("rsapss.pem")) == 0);
-	static const char *const keys[] = { "rsa4096", "rsa2048", "other2048", "rsa1024", "ed",
-					    "ed_other", "ec", "ed448", "rsapss" };
+	static const char *const keys[] = { "rsa4096",	"rsa2048", "other2048", "rsa1024", "ed",
+					    "ed_other", "ec",	   "ed448",	"rsapss" };
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		char pub[64], priv[64];
 
@@ -159,8 +161,7 @@ static void test_names(void)
 	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_VALID), "valid"));
 	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_INVALID_SIGNATURE),
 		      "invalid_signature"));
-	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_WRONG_KEY_TYPE),
-		      "wrong_key_type"));
+	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_WRONG_KEY_TYPE), "wrong_key_type"));
 	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_UNREADABLE), "unreadable"));
 	CHECK(!strcmp(capture_verify_result_name(CAPTURE_VERIFY_WEAK_KEY), "weak_key"));
 	CHECK(capture_verify_result_name(5) == NULL);
@@ -193,27 +194,27 @@ static void test_rsa(void)
 
 		/* PSS, with openssl's default (maximum) salt length */
 		snprintf(sig, sizeof(sig), "pss_%s.sig", dg[i]);
-		CHECK(sh("openssl dgst -%s -sigopt rsa_padding_mode:pss -sign %s -out %s %s",
-			 dg[i], path("rsa4096.pem"), path(sig), path("image.bin")) == 0);
+		CHECK(sh("openssl dgst -%s -sigopt rsa_padding_mode:pss -sign %s -out %s %s", dg[i],
+			 path("rsa4096.pem"), path(sig), path("image.bin")) == 0);
 		snprintf(want, sizeof(want), "RSASSA-PSS %s signature verified with RSA-4096",
 			 label[i]);
 		EXPECT(CAPTURE_VERIFY_VALID, want, "image.bin", sig, "rsa4096.pub", dg[i],
 		       CAPTURE_SIG_PSS);
 		EXPECT(CAPTURE_VERIFY_VALID, want, "image.bin", sig, "rsa4096.pub", dg[i],
 		       CAPTURE_SIG_AUTO);
-		EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "RSASSA-PKCS1-v1_5 " , "image.bin", sig,
+		EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "RSASSA-PKCS1-v1_5 ", "image.bin", sig,
 		       "rsa4096.pub", dg[i], CAPTURE_SIG_PKCS1);
 	}
 	/* PSS with a digest-length salt, as other signers make it */
 	CHECK(sh("openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest "
-		 "-sign %s -out %s %s", path("rsa2048.pem"), path("pss_d.sig"),
-		 path("image.bin")) == 0);
+		 "-sign %s -out %s %s",
+		 path("rsa2048.pem"), path("pss_d.sig"), path("image.bin")) == 0);
 	EXPECT(CAPTURE_VERIFY_VALID, "RSASSA-PSS SHA-256 signature verified with RSA-2048",
 	       "image.bin", "pss_d.sig", "rsa2048.pub", NULL, CAPTURE_SIG_PSS);
 
 	/* 2048-bit key, default options (NULL opts: sha256, PKCS#1 v1.5) */
-	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsa2048.pem"),
-		 path("r2048.sig"), path("image.bin")) == 0);
+	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsa2048.pem"), path("r2048.sig"),
+		 path("image.bin")) == 0);
 	{
 		char d[512];
 		int r = capture_verify_firmware(path("image.bin"), path("r2048.sig"),
@@ -233,9 +234,8 @@ static void test_rsa(void)
 	EXPECT(CAPTURE_VERIFY_VALID, "RSA-2048", "image.bin", "r2048.sig", "rsa2048.crt", NULL, 0);
 
 	/* another key of the same type and size */
-	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE,
-	       "RSASSA-PKCS1-v1_5 SHA-256 signature", "image.bin", "r2048.sig", "other2048.pub",
-	       NULL, 0);
+	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "RSASSA-PKCS1-v1_5 SHA-256 signature", "image.bin",
+	       "r2048.sig", "other2048.pub", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "neither RSASSA-PKCS1-v1_5 nor RSASSA-PSS",
 	       "image.bin", "r2048.sig", "other2048.pub", NULL, CAPTURE_SIG_AUTO);
 	/* one flipped bit in the image: first byte, middle, last */
@@ -256,9 +256,8 @@ static void test_rsa(void)
 	       "rsa2048.pub", NULL, CAPTURE_SIG_AUTO);
 	/* a signature of the wrong length */
 	write_file(path("short.sig"), "0123456789", 10);
-	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE,
-	       "is 10 bytes; an RSA-2048 signature is 256 bytes", "image.bin", "short.sig",
-	       "rsa2048.pub", NULL, 0);
+	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "is 10 bytes; an RSA-2048 signature is 256 bytes",
+	       "image.bin", "short.sig", "rsa2048.pub", NULL, 0);
 	write_file(path("empty.sig"), "", 0);
 	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "is 0 bytes", "image.bin", "empty.sig",
 	       "rsa2048.pub", NULL, 0);
@@ -269,8 +268,8 @@ static void test_rsa(void)
 	       "sha512", CAPTURE_SIG_AUTO);
 
 	/* a key whose SubjectPublicKeyInfo is id-RSASSA-PSS */
-	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsapss.pem"),
-		 path("rsapss.sig"), path("image.bin")) == 0);
+	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsapss.pem"), path("rsapss.sig"),
+		 path("image.bin")) == 0);
 	EXPECT(CAPTURE_VERIFY_VALID, "RSASSA-PSS SHA-256 signature verified with RSA-2048",
 	       "image.bin", "rsapss.sig", "rsapss.pub", NULL, CAPTURE_SIG_AUTO);
 	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "is an RSA-PSS key", "image.bin", "rsapss.sig",
@@ -279,8 +278,8 @@ static void test_rsa(void)
 
 static void test_weak(void)
 {
-	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsa1024.pem"),
-		 path("r1024.sig"), path("image.bin")) == 0);
+	CHECK(sh("openssl dgst -sha256 -sign %s -out %s %s", path("rsa1024.pem"), path("r1024.sig"),
+		 path("image.bin")) == 0);
 	EXPECT(CAPTURE_VERIFY_WEAK_KEY, "is RSA-1024: RSA keys under 2048 bits are refused",
 	       "image.bin", "r1024.sig", "rsa1024.pub", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_WEAK_KEY, "RSA-1024", "image.bin", "r1024.sig", "rsa1024.pub",
@@ -294,8 +293,8 @@ static void test_ed25519(void)
 	EXPECT(CAPTURE_VERIFY_VALID, "Ed25519 signature verified with key", "image.bin", "ed.sig",
 	       "ed.pub", NULL, 0);
 	/* digest and padding options do not apply to pure Ed25519 */
-	EXPECT(CAPTURE_VERIFY_VALID, "Ed25519 signature verified", "image.bin", "ed.sig",
-	       "ed.pub", "sha384", CAPTURE_SIG_PSS);
+	EXPECT(CAPTURE_VERIFY_VALID, "Ed25519 signature verified", "image.bin", "ed.sig", "ed.pub",
+	       "sha384", CAPTURE_SIG_PSS);
 	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "Ed25519 signature", "image.bin", "ed.sig",
 	       "ed_other.pub", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_INVALID_SIGNATURE, "does not match", "img_flipm.bin", "ed.sig",
@@ -328,11 +327,11 @@ static void test_wrong_key_type(void)
 	       "image.bin", "ec.sig", "ec.pub", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "is an EC (prime256v1) key", "image.bin", "ec.sig",
 	       "ec.crt", NULL, 0);
-	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "is an ED448 key", "image.bin", "ec.sig",
-	       "ed448.pub", NULL, 0);
+	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "is an ED448 key", "image.bin", "ec.sig", "ed448.pub",
+	       NULL, 0);
 	/* private keys are refused: the verifier must not hold the signing key */
-	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "holds a private key, not a public key",
-	       "image.bin", "r2048.sig", "rsa2048.pem", NULL, 0);
+	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "holds a private key, not a public key", "image.bin",
+	       "r2048.sig", "rsa2048.pem", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_WRONG_KEY_TYPE, "holds a private key", "image.bin", "ed.sig",
 	       "ed.pem", NULL, 0);
 }
@@ -353,8 +352,8 @@ static void test_unreadable(void)
 	       "missing.pub", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_UNREADABLE, "missing.pub: No such file or directory", "image.bin",
 	       "r2048.sig", "missing.pub", NULL, 0);
-	EXPECT(CAPTURE_VERIFY_UNREADABLE, "not a PEM or DER public key or certificate",
-	       "image.bin", "r2048.sig", "garbage.pem", NULL, 0);
+	EXPECT(CAPTURE_VERIFY_UNREADABLE, "not a PEM or DER public key or certificate", "image.bin",
+	       "r2048.sig", "garbage.pem", NULL, 0);
 	EXPECT(CAPTURE_VERIFY_UNREADABLE, "file is empty", "image.bin", "r2048.sig", "empty.bin",
 	       NULL, 0);
 	CHECK(mkdir(path("adir"), 0700) == 0);
@@ -374,7 +373,8 @@ static void test_unreadable(void)
 
 		CHECK(f != NULL);
 		fputs("-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n"
-		      "-----END PUBLIC KEY-----\n", f);
+		      "-----END PUBLIC KEY-----\n",
+		      f);
 		fclose(f);
 		EXPECT(CAPTURE_VERIFY_UNREADABLE, "damaged PEM PUBLIC KEY block", "image.bin",
 		       "r2048.sig", "damaged.pub", NULL, 0);
@@ -404,21 +404,21 @@ static void test_args(void)
 	CHECK(capture_verify_firmware(NULL, "a", "b", NULL, d, sizeof(d)) == -EINVAL);
 	CHECK(capture_verify_firmware("a", "", "b", NULL, d, sizeof(d)) == -EINVAL);
 	o.digest = "md5";
-	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"),
-				      &o, d, sizeof(d)) == -EINVAL);
+	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"), &o,
+				      d, sizeof(d)) == -EINVAL);
 	CHECK(!strcmp(d, "unsupported digest 'md5' (sha256, sha384 or sha512)"));
 	o.digest = "SHA-256";
-	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"),
-				      &o, d, sizeof(d)) == CAPTURE_VERIFY_VALID);
+	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"), &o,
+				      d, sizeof(d)) == CAPTURE_VERIFY_VALID);
 	o.digest = NULL;
 	o.padding = 7;
-	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"),
-				      &o, d, sizeof(d)) == -EINVAL);
+	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"), &o,
+				      d, sizeof(d)) == -EINVAL);
 	CHECK(!strcmp(d, "unknown signature padding 7"));
 	o.padding = 0;
 	o.sz = 4;
-	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"),
-				      &o, d, sizeof(d)) == -EINVAL);
+	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"), &o,
+				      d, sizeof(d)) == -EINVAL);
 	/* a tiny detail buffer is truncated, never overrun */
 	CHECK(capture_verify_firmware(path("image.bin"), path("r2048.sig"), path("rsa2048.pub"),
 				      NULL, d, 6) == CAPTURE_VERIFY_VALID);

@@ -24,28 +24,27 @@
 
 static int failures, checks;
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		checks++;                                                                \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			failures++;                                                      \
-		}                                                                        \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		checks++;                                                                        \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                              \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                    \
-	do {                                                                              \
-		long long a_ = (long long)(a), b_ = (long long)(b);                       \
-		checks++;                                                                 \
-		if (a_ != b_) {                                                           \
+#define CHECK_EQ(a, b)                                                                        \
+	do {                                                                                  \
+		long long a_ = (long long)(a), b_ = (long long)(b);                           \
+		checks++;                                                                     \
+		if (a_ != b_) {                                                               \
 			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
-				__LINE__, #a, a_, #b, b_);                                \
-			failures++;                                                       \
-		}                                                                         \
+				__LINE__, #a, a_, #b, b_);                                    \
+			failures++;                                                           \
+		}                                                                             \
 	} while (0)
 
-#define T0 1700000000ull	/* 2023-11-14T22:13:20Z */
+#define T0 1700000000ull /* 2023-11-14T22:13:20Z */
 #define NS 1000000000ull
 #define MAXPKT 2000
 #define MAXFILES 64
@@ -210,8 +209,7 @@ static int parse(const uint8_t *f, size_t len, struct rec *r, int max, uint32_t 
 				*snaplen = rd32(f + off + 12);
 			}
 			/* if_tsresol = 9 must be there */
-			if (blen != 32 || rd32(f + off + 16) != (9 | 1u << 16) ||
-			    f[off + 20] != 9)
+			if (blen != 32 || rd32(f + off + 16) != (9 | 1u << 16) || f[off + 20] != 9)
 				return -1;
 			(*nifs)++;
 		} else if (type == 6) {
@@ -258,12 +256,12 @@ static int tool_count(bool tshark, const char *path)
 #define TSHARK true
 
 static bool have_tools;
-static const char *enc_key;	/* check_files decrypts *.enc with it */
+static const char *enc_key; /* check_files decrypts *.enc with it */
 
 /* Check every file in @d against the expected per-file packet counts and the
  * packets pkts[first ...] in order; snaplen @snap (0: whole). */
-static void check_files(const char *d, const char *ext, const int *counts, int nfiles,
-			int first, uint32_t snap, uint64_t limit, bool tools)
+static void check_files(const char *d, const char *ext, const int *counts, int nfiles, int first,
+			uint32_t snap, uint64_t limit, bool tools)
 {
 	static struct rec r[MAXPKT];
 	struct listing l;
@@ -277,8 +275,8 @@ static void check_files(const char *d, const char *ext, const int *counts, int n
 		size_t len;
 		uint8_t *f;
 
-		CHECK(strstr(l.names[i], ext) && strcmp(l.names[i] + strlen(l.names[i]) -
-							    strlen(ext), ext) == 0);
+		CHECK(strstr(l.names[i], ext) &&
+		      strcmp(l.names[i] + strlen(l.names[i]) - strlen(ext), ext) == 0);
 		snprintf(path, sizeof(path), "%s/%s", d, l.names[i]);
 		if (enc_key && strstr(l.names[i], ".enc")) {
 			char dec[400], err[512];
@@ -358,7 +356,7 @@ static void uniform(int n, uint32_t len, uint64_t step)
 
 static void test_rotate_size(void)
 {
-	const int counts[] = { 86, 86, 28 };	/* (10000 - 24) / (16 + 100) = 86 */
+	const int counts[] = { 86, 86, 28 }; /* (10000 - 24) / (16 + 100) = 86 */
 	const int kept[] = { 86, 28 };
 	struct pc_writer_stats st;
 	struct pc_writer *w;
@@ -429,7 +427,7 @@ static void test_rotate_time(void)
 	char d[300];
 	int i;
 
-	uniform(35, 80, NS);	/* one packet a second */
+	uniform(35, 80, NS); /* one packet a second */
 	subdir(d, sizeof(d), "time");
 	w = mk(d, CAPTURE_PCAP_FORMAT_PCAP, 0, 10, 0, 0, NULL);
 	feed(w, 0, 35);
@@ -456,7 +454,7 @@ static void test_rotate_time(void)
 
 static void test_pcapng_snaplen(void)
 {
-	const int counts[] = { 75, 75, 50 };	/* (10000 - 72) / (32 + 100) = 75 */
+	const int counts[] = { 75, 75, 50 }; /* (10000 - 72) / (32 + 100) = 75 */
 	const int snapped[] = { 200 };
 	static struct rec r[8];
 	uint32_t sl, lt;
@@ -497,7 +495,7 @@ static void test_pcapng_snaplen(void)
 		make_pkt(&pkts[i], (uint32_t)i, 60, T0 * NS + i);
 		view(&v, &pkts[i]);
 		if (i == 1) {
-			v.linktype = PC_DLT_RAW;	/* raw IPv4 */
+			v.linktype = PC_DLT_RAW; /* raw IPv4 */
 			v.data += 14;
 			v.caplen = v.wirelen = 46;
 		}
@@ -550,7 +548,7 @@ static void test_encrypted(void)
 		subdir(de, sizeof(de), name);
 		CHECK_EQ(pc_crypt_key_load(&key, kp, (uint8_t)c, err, sizeof(err)), 0);
 		w = mk(de, CAPTURE_PCAP_FORMAT_PCAP, 10000, 0, 0, 0, &key);
-		pc_crypt_key_wipe(&key);	/* the writer keeps its own copy */
+		pc_crypt_key_wipe(&key); /* the writer keeps its own copy */
 		feed(w, 0, 200);
 		pc_writer_destroy(w);
 		list_dir(de, &le);
@@ -703,7 +701,7 @@ static void test_queues(void)
 		struct pc_pkt v;
 
 		view(&v, &pkts[0]);
-		CHECK(!pc_writer_submit(w, 2, &v));	/* no such worker */
+		CHECK(!pc_writer_submit(w, 2, &v)); /* no such worker */
 	}
 	pc_writer_destroy(w);
 	list_dir(d, &l);
@@ -774,7 +772,7 @@ static void test_idle_close(void)
 	snprintf(in, sizeof(in), "%s/%s", d, l.names[0]);
 	snprintf(out, sizeof(out), "%s/idle-dec.pcap", top);
 	CHECK_EQ(capture_decrypt_file(kp, in, out, err, sizeof(err)), 0);
-	feed(w, 3, 2);	/* packet time 0.3 s later, but the first file is closed */
+	feed(w, 3, 2); /* packet time 0.3 s later, but the first file is closed */
 	pc_writer_destroy(w);
 	enc_key = kp;
 	check_files(d, ".pcap.enc", counts, 2, 0, 0, 0, false);

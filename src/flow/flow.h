@@ -69,7 +69,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 			  pc_flow_emit_fn emit, void *ctx);
 
 /* Sweep a slice of the table sized to the packet time elapsed since the
- * last call (a full pass every half idle timeout, at least every second),
+ * last call (a full pass per idle timeout, at most one per second),
  * visiting at most @max_slots slots. Returns the number of flows ended. */
 unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
 			pc_flow_emit_fn emit, void *ctx);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Flow key canonical order and keyed hashing. SipHash-1-3 under a random
- * per-process seed: traffic cannot be crafted to collide without the seed.
+ * Flow key canonical order, the hash key and the dispatch hash. The flow
+ * hash itself is inline in flow_key.h (NH universal hashing under a random
+ * per-process key).
  */
 #include <string.h>
 
@@ -42,74 +43,24 @@ bool pc_flow_key_canon(struct pc_flow_key *k)
 	return true;
 }
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                   \
-	do {                       \
-		v0 += v1;          \
-		v1 = ROTL(v1, 13); \
-		v1 ^= v0;          \
-		v0 = ROTL(v0, 32); \
-		v2 += v3;          \
-		v3 = ROTL(v3, 16); \
-		v3 ^= v2;          \
-		v0 += v3;          \
-		v3 = ROTL(v3, 21); \
-		v3 ^= v0;          \
-		v2 += v1;          \
-		v1 = ROTL(v1, 17); \
-		v1 ^= v2;          \
-		v2 = ROTL(v2, 32); \
-	} while (0)
-
-/* SipHash-1-3 over whole 8-byte words (len is a multiple of 8). */
-static pc_always_inline uint64_t siphash13_words(const void *data, size_t len,
-						 const uint64_t seed[2])
+/* splitmix64: expands the seed into the hash key */
+static uint64_t splitmix(uint64_t *x)
 {
-	uint64_t v0 = 0x736f6d6570736575ULL ^ seed[0];
-	uint64_t v1 = 0x646f72616e646f6dULL ^ seed[1];
-	uint64_t v2 = 0x6c7967656e657261ULL ^ seed[0];
-	uint64_t v3 = 0x7465646279746573ULL ^ seed[1];
-	const uint8_t *p = data;
-	size_t i;
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
 
-	for (i = 0; i < len; i += 8) {
-		uint64_t m;
-
-		memcpy(&m, p + i, 8);
-		v3 ^= m;
-		SIPROUND;
-		v0 ^= m;
-	}
-	{
-		uint64_t b = (uint64_t)len << 56;
-
-		v3 ^= b;
-		SIPROUND;
-		v0 ^= b;
-	}
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
 }
 
-uint64_t pc_flow_key_hash(const struct pc_flow_key *k, const uint64_t seed[2])
+void pc_hash_key_init(struct pc_hash_key *hk, const uint64_t seed[2])
 {
-	if (pc_likely(k->ipver == 4)) {
-		/* IPv4 keys carry 16 meaningful bytes: hash those (6 SipRounds
-		 * instead of 9); the length byte keeps them apart from IPv6 */
-		uint8_t b[16];
+	uint64_t x = seed[0] ^ (seed[1] * 0xff51afd7ed558ccdull);
+	unsigned i;
 
-		memcpy(b, k->addr[0], 4);
-		memcpy(b + 4, k->addr[1], 4);
-		memcpy(b + 8, k->port, 4);
-		memcpy(b + 12, &k->vlan, 2);
-		b[14] = k->proto;
-		b[15] = k->ipver;
-		return siphash13_words(b, sizeof(b), seed);
-	}
-	return siphash13_words(k, sizeof(*k), seed);
+	for (i = 0; i < 6; i++)
+		hk->k[i] = splitmix(&x);
+	hk->k[5] |= 1; /* the last lane multiplies by a key word alone: keep it odd */
 }
 
 uint32_t pc_flow_key_sym_hash(const struct pc_flow_key *k, const uint64_t seed[2])

@@ -49,7 +49,7 @@ struct pc_flow_table {
 	uint64_t mask;		   /* nbuckets - 1 */
 	size_t slots;
 	uint64_t idle_ns, active_ns, close_ns;
-	uint64_t seed[2];
+	struct pc_hash_key hk;
 	bool uniflow;
 	uint16_t worker;
 	/* sweep state */
@@ -113,8 +113,7 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 	t->close_ns = p->close_ns ? p->close_ns : PC_FLOW_CLOSE_TIMEOUT_NS;
 	t->uniflow = p->uniflow;
 	t->worker = p->worker;
-	t->seed[0] = p->seed[0];
-	t->seed[1] = p->seed[1];
+	pc_hash_key_init(&t->hk, p->seed);
 	*out = t;
 	return 0;
 }
@@ -349,6 +348,15 @@ static pc_always_inline int expired_at(const struct pc_flow_table *t, const stru
 	return now - last > t->idle_ns ? CAPTURE_END_IDLE : 0;
 }
 
+/* Population count of a 16-bit mask (no popcnt instruction assumed). */
+static pc_always_inline unsigned pop16(unsigned m)
+{
+	m = m - ((m >> 1) & 0x5555u);
+	m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+	m = (m + (m >> 4)) & 0x0f0fu;
+	return (m + (m >> 8)) & 0x1fu;
+}
+
 static pc_always_inline unsigned free_mask(const struct pc_flow_table *t, uint64_t b)
 {
 	return match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], 0);
@@ -411,7 +419,7 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 		uint64_t b1 = b1_of(t, h), b2 = b2_of(t, h);
 		unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
 
-		if (f1 && __builtin_popcount(f1) >= __builtin_popcount(f2))
+		if (f1 && pop16(f1) >= pop16(f2))
 			slot = b1 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f1);
 		else if (f2)
 			slot = b2 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f2);
@@ -449,7 +457,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 			if (i < cnt) {
 				keys[i] = mb[i].key;
 				dir[i] = t->uniflow ? 0 : pc_flow_key_canon(&keys[i]);
-				hash[i] = pc_flow_key_hash(&keys[i], t->seed);
+				hash[i] = pc_flow_key_hash(&keys[i], &t->hk);
 				pc_prefetch(&t->tags[b1_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
 				pc_prefetch(&t->tags[b2_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
 			}
@@ -468,8 +476,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 					uint64_t b1 = b1_of(t, hash[j]), b2 = b;
 					unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
 
-					if (f1 &&
-					    __builtin_popcount(f1) >= __builtin_popcount(f2)) {
+					if (f1 && pop16(f1) >= pop16(f2)) {
 						b = b1;
 						mk = f1;
 					} else {
@@ -496,7 +503,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
 			pc_flow_emit_fn emit, void *ctx)
 {
-	uint64_t period = t->idle_ns / 2;
+	uint64_t period = t->idle_ns;
 	uint64_t dt;
 	double want;
 	size_t visits, i;
@@ -573,14 +580,14 @@ int pc_flow_find(const struct pc_flow_table *t, const struct pc_flow_key *key,
 
 	if (!t->uniflow)
 		pc_flow_key_canon(&k);
-	s = lookup(t, &k, pc_flow_key_hash(&k, t->seed));
+	s = lookup(t, &k, pc_flow_key_hash(&k, &t->hk));
 	if (s < 0 && t->uniflow) {
 		/* uniflow: each direction is its own flow; try the other one */
 		memcpy(k.addr[0], key->addr[1], 16);
 		memcpy(k.addr[1], key->addr[0], 16);
 		k.port[0] = key->port[1];
 		k.port[1] = key->port[0];
-		s = lookup(t, &k, pc_flow_key_hash(&k, t->seed));
+		s = lookup(t, &k, pc_flow_key_hash(&k, &t->hk));
 	}
 	if (s < 0)
 		return -CAPTURE_E_NOT_FOUND;

@@ -14,7 +14,7 @@ PKGS=(
 	nfdump tshark tcpreplay python3 python3-pytest libfixbuf-tools pmacct
 	tcpdump iproute2 openssl sqlite3 xdp-tools
 	# benchmarks: peers and load generators
-	softflowd wrk
+	softflowd wrk fprobe argus-server argus-client
 )
 
 missing=()

@@ -6,7 +6,9 @@
 # ../shared/bench/run_peers.sh on the same file when it is there.
 #
 # usage: bench/bench_offline.sh [BUILD_DIR] [RUNS]
-#   PACKETS / FLOWS env vars shrink the workload for a quick look.
+#   PACKETS / FLOWS env vars shrink the workload for a quick look;
+#   WORKERS="1 2 4" times several worker counts (the last one is also
+#   checked against the truth); PEERS_RUN=0 skips the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -31,21 +33,31 @@ fi
 # warm the page cache so every run reads from memory, as the peers do
 cat "$PCAP" > /dev/null
 
-best=""
-for i in $(seq 1 "$RUNS"); do
-	out=$( { /usr/bin/time -f '%e %U %S %M' "$JCAP" -r "$PCAP" -q --no-progress; } 2>&1 | tail -1)
-	read -r wall user sys rss <<<"$out"
-	if [ -z "$best" ] || awk -v a="$wall" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
-		best="$wall $user $sys $rss"
-	fi
+# WORKERS: the worker counts to time (default 1); the first is the one the
+# peers are compared with
+WORKERS=${WORKERS:-1}
+first_wall=""
+for nw in $WORKERS; do
+	best=""
+	for i in $(seq 1 "$RUNS"); do
+		out=$( { /usr/bin/time -f '%e %U %S %M' "$JCAP" -r "$PCAP" -q --no-progress \
+			--workers "$nw"; } 2>&1 | tail -1)
+		read -r wall user sys rss <<<"$out"
+		if [ -z "$best" ] || awk -v a="$wall" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
+			best="$wall $user $sys $rss"
+		fi
+	done
+	read -r wall user sys rss <<<"$best"
+	[ -n "$first_wall" ] || first_wall=$wall
+	awk -v p="$PACKETS" -v n="$nw" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN{
+		printf "jcap offline, %d worker(s): %d packets in %.2f s wall (%.2f user + %.2f sys): %.2f Mpps, %.0f ns/packet, peak RSS %.0f MB\n",
+			n, p, w, u, s, p / w / 1e6, w * 1e9 / p, r / 1024 }'
 done
-read -r wall user sys rss <<<"$best"
-awk -v p="$PACKETS" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN{
-	printf "jcap offline, 1 worker: %d packets in %.2f s wall (%.2f user + %.2f sys): %.2f Mpps, %.0f ns/packet, peak RSS %.0f MB\n",
-		p, w, u, s, p / w / 1e6, w * 1e9 / p, r / 1024 }'
+wall=$first_wall
 
 # exactness: every flow against the truth
-"$JCAP" -r "$PCAP" -F json -w "$DIR/flows.json" --no-progress --stats 2> "$DIR/stats.json"
+"$JCAP" -r "$PCAP" -F json -w "$DIR/flows.json" --no-progress --stats \
+	--workers "${WORKERS##* }" 2> "$DIR/stats.json"
 /usr/bin/python3 bench/check_truth.py "$TRUTH" "$DIR/flows.json"
 /usr/bin/python3 - "$DIR/stats.json" <<'PY'
 import json, sys
@@ -55,7 +67,7 @@ print(f"conservation: packets_read={s['packets_read']} packets_in_flows={s['pack
       f"skipped={sum(s['skipped'].values())} evicted={s['expired']['evicted']} holds={'yes' if ok else 'NO'}")
 PY
 
-if [ -x "$PEERS" ] || [ -r "$PEERS" ]; then
+if [ "${PEERS_RUN:-1}" = 1 ] && [ -r "$PEERS" ]; then
 	echo "peers (run_peers.sh, best of $RUNS):"
 	bash "$PEERS" -r "$RUNS" -T "$TRUTH" -l softflowd,fprobe,nfpcapd,pmacctd,argus,tcpdump,cat "$PCAP" | tee "$DIR/peers.tsv"
 	awk -F'\t' -v w="$wall" 'NR>1 && $3 != "NA" && $3 > 0 {

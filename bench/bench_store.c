@@ -2,7 +2,7 @@
 /*
  * Flow store throughput: rows per second inserted through the sqlite exporter ops (in the
  * export thread's batches, with a tick every 100 ms), then the time of each documented
- * query filter over the result. Usage: bench_store [-n RECORDS] [-b BATCH] [-o DB]
+ * query filter over the result. Usage: bench_store [-n RECORDS] [-b BATCH] [-o DB] [-Q]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,9 +122,9 @@ int main(int argc, char **argv)
 	struct capture_flow *recs;
 	char err[512], wal[4200];
 	double w0, c0, w1, c1, last_tick;
-	int opt, rc;
+	int opt, rc, queries = 1;
 
-	while ((opt = getopt(argc, argv, "n:b:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:o:Q")) != -1) {
 		switch (opt) {
 		case 'n':
 			total = parse_ul(optarg, "record count");
@@ -135,8 +135,12 @@ int main(int argc, char **argv)
 		case 'o':
 			db = optarg;
 			break;
+		case 'Q':
+			queries = 0;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_store [-n RECORDS] [-b BATCH] [-o DB]\n");
+			fprintf(stderr,
+				"usage: bench_store [-n RECORDS] [-b BATCH] [-o DB] [-Q: no queries]\n");
 			return 2;
 		}
 	}
@@ -191,7 +195,7 @@ int main(int argc, char **argv)
 	pc_exporter_destroy(e);
 	free(recs);
 
-	{
+	if (queries) {
 		uint64_t mid = 1700000000000000000ull + total / 2 * 1000000ull;
 		struct capture_query q = { .sz = sizeof(q), .port = -1, .proto = -1 };
 

@@ -25,6 +25,7 @@
 #define STORE_SCHEMA_VERSION 1
 #define STORE_BUSY_MS 5000
 #define QUERY_BATCH 256
+#define STORE_CHECKPOINT_BYTES (64 << 20) /* WAL size that triggers a checkpoint */
 
 /* Column order shared by INSERT and SELECT; the statements below follow it. */
 #define FLOW_COLS                                                                       \
@@ -59,7 +60,6 @@ static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS flows ("
 				 " rev_last_ns INTEGER NOT NULL,"
 				 " fwd_first_ns INTEGER NOT NULL,"
 				 " fwd_last_ns INTEGER NOT NULL);"
-				 "CREATE INDEX IF NOT EXISTS flows_first_ns ON flows(first_ns);"
 				 "CREATE INDEX IF NOT EXISTS flows_last_ns ON flows(last_ns);"
 				 "CREATE INDEX IF NOT EXISTS flows_src_ip ON flows(src_ip);"
 				 "CREATE INDEX IF NOT EXISTS flows_dst_ip ON flows(dst_ip);"
@@ -301,6 +301,12 @@ int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_pa
 	rc = db_open(&s->db, s->path, true, true, err, errlen);
 	if (rc)
 		goto free_s;
+	/* 8 KiB pages for a new file (a no-op for an existing one): shallower
+	 * index trees, about 15 % more rows per second than 4 KiB in paired runs */
+	if (exec(s->db, "PRAGMA page_size = 8192") != SQLITE_OK) {
+		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		goto close_db;
+	}
 	/* WAL: readers (jcap query) never block the writer; with NORMAL a crash
 	 * of the process loses nothing committed, a power loss at most the last
 	 * transactions, and the file is never corrupt */
@@ -322,16 +328,31 @@ int pc_flow_store_open(struct pc_flow_store **out, const struct pc_flow_store_pa
 		goto close_db;
 	}
 	/* checkpoints (the only fsyncs under NORMAL) every 64 MiB of WAL rather
-	 * than SQLite's 4 MiB: about a third more rows per second */
-	if (exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 16384; "
+	 * than SQLite's 4 MiB: about a third more rows per second. A 64 MiB page
+	 * cache (SQLite's default is 2 MiB) keeps the inner pages of the address
+	 * and port indexes, where each row lands at a random place, in memory. */
+	if (exec(s->db, "PRAGMA synchronous = NORMAL; "
 			"PRAGMA journal_size_limit = 67108864; PRAGMA cache_size = -65536; "
 			"PRAGMA temp_store = MEMORY") != SQLITE_OK) {
+		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		goto close_db;
+	}
+	n = pragma_int(s->db, "PRAGMA page_size"); /* 8192, or an older file's */
+	if (n < 512 ||
+	    sqlite3_wal_autocheckpoint(s->db, (int)(STORE_CHECKPOINT_BYTES / n)) != SQLITE_OK) {
 		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: %s", s->path, sqlite3_errmsg(s->db));
 		goto close_db;
 	}
 	rc = check_schema(s->db, s->path, true, err, errlen);
 	if (rc)
 		goto close_db;
+	/* no documented query used flows_first_ns (the planner walks flows_last_ns
+	 * for --until, in output order), and every index costs each insert: stores
+	 * made before it was dropped lose it here, once */
+	if (exec(s->db, "DROP INDEX IF EXISTS flows_first_ns") != SQLITE_OK) {
+		rc = seterr(err, errlen, -CAPTURE_E_DB, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		goto close_db;
+	}
 	if (sqlite3_prepare_v3(s->db,
 			       "INSERT INTO flows (" FLOW_COLS ") VALUES (?,?,?,?,?,?,?,"
 			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -420,6 +441,12 @@ int pc_flow_store_commit(struct pc_flow_store *s)
 	return (int)n;
 }
 
+/*
+ * One execution of the prepared INSERT, reused for every row (no per-row
+ * parsing or allocation: the address keys are bound SQLITE_STATIC from the
+ * stack, valid until the step below). A 32-row INSERT ... VALUES statement
+ * measured no faster.
+ */
 static int insert_one(struct pc_flow_store *s, const struct capture_flow *f)
 {
 	sqlite3_stmt *st = s->ins;

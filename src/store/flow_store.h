@@ -13,7 +13,7 @@
 
 #include "packet_capture.h"
 
-#define PC_STORE_BATCH_ROWS 4096    /* rows per transaction by default */
+#define PC_STORE_BATCH_ROWS 65536   /* rows per transaction by default */
 #define PC_STORE_COMMIT_MS 1000	    /* an open batch is committed by tick after */
 #define PC_STORE_RETAIN_BUDGET 8192 /* rows deleted per tick at most */
 

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -96,7 +97,7 @@ def test_everything_stored(store):
         assert con.execute("SELECT count(*) FROM flows").fetchone()[0] == 400
         idx = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
-        assert idx == {"flows_first_ns", "flows_last_ns", "flows_src_ip", "flows_dst_ip",
+        assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
                        "flows_src_port", "flows_dst_port"}
         # addresses are 16-byte keys: IPv4 as ::ffff:a.b.c.d
         for ver, src in con.execute("SELECT ip_version, src_ip FROM flows LIMIT 50"):
@@ -312,17 +313,133 @@ def udp_pairs_pcap(nflows, t0_ns):
     return b"".join(out)
 
 
+def test_query_plans_use_indexes(store):
+    """Every documented filter is answered through an index (the SQL that
+    flow_store.c builds, with the same parameters), never a full table scan."""
+    base = "SELECT * FROM flows WHERE 1"
+    order = " ORDER BY last_ns DESC, id DESC LIMIT ?"
+    ip = " AND ip_version = ? AND (src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)"
+    lo, hi = b"\0" * 10 + b"\xff\xff\xc6\x12\0\0", b"\0" * 10 + b"\xff\xff\xc6\x12\xff\xff"
+    cases = [
+        (" AND last_ns >= ?", (T0,), {"SEARCH flows USING INDEX flows_last_ns (last_ns>?)"}),
+        (" AND first_ns <= ?", (T0,), {"SCAN flows USING INDEX flows_last_ns"}),
+        (" AND last_ns >= ? AND first_ns <= ?", (T0, T0),
+         {"SEARCH flows USING INDEX flows_last_ns (last_ns>?)"}),
+        (ip, (4, lo, hi, lo, hi),
+         {"SEARCH flows USING INDEX flows_src_ip (src_ip>? AND src_ip<?)",
+          "SEARCH flows USING INDEX flows_dst_ip (dst_ip>? AND dst_ip<?)"}),
+        (" AND (src_port = ? OR dst_port = ?)", (53, 53),
+         {"SEARCH flows USING INDEX flows_src_port (src_port=?)",
+          "SEARCH flows USING INDEX flows_dst_port (dst_port=?)"}),
+        (" AND proto = ?", (17,), {"SCAN flows USING INDEX flows_last_ns"}),
+    ]
+    con = sqlite3.connect("file:%s?mode=ro" % store["db"], uri=True)
+    try:
+        for where, args, want in cases:
+            plan = {r[3] for r in con.execute("EXPLAIN QUERY PLAN " + base + where + order,
+                                                args + (100,))}
+            assert want <= plan, (where, plan)
+            assert "SCAN flows" not in plan, (where, plan)
+    finally:
+        con.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE flows (id INTEGER PRIMARY KEY, ip_version INTEGER NOT NULL,
+  src_ip BLOB NOT NULL, dst_ip BLOB NOT NULL, src_port INTEGER NOT NULL,
+  dst_port INTEGER NOT NULL, proto INTEGER NOT NULL, vlan INTEGER NOT NULL,
+  packets INTEGER NOT NULL, bytes INTEGER NOT NULL, rev_packets INTEGER NOT NULL,
+  rev_bytes INTEGER NOT NULL, tcp_flags INTEGER NOT NULL, rev_tcp_flags INTEGER NOT NULL,
+  icmp_type INTEGER NOT NULL, icmp_code INTEGER NOT NULL, end_reason INTEGER NOT NULL,
+  worker INTEGER NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,
+  rev_first_ns INTEGER NOT NULL, rev_last_ns INTEGER NOT NULL,
+  fwd_first_ns INTEGER NOT NULL, fwd_last_ns INTEGER NOT NULL);
+CREATE INDEX flows_first_ns ON flows(first_ns);
+CREATE INDEX flows_last_ns ON flows(last_ns);
+CREATE INDEX flows_src_ip ON flows(src_ip);
+CREATE INDEX flows_dst_ip ON flows(dst_ip);
+CREATE INDEX flows_src_port ON flows(src_port);
+CREATE INDEX flows_dst_port ON flows(dst_port);
+PRAGMA application_id = 1784897904;
+PRAGMA user_version = 1;
+"""
+
+
+def test_older_store_keeps_rows_loses_unused_index(store, tmp_path):
+    """A store written before flows_first_ns was dropped (4 KiB pages, six
+    indexes) is written into: its row stays, the unused index goes, new rows
+    are added, and the page size of an existing file is left alone."""
+    db = str(tmp_path / "old.db")
+    con = sqlite3.connect(db)
+    con.executescript(OLD_SCHEMA)
+    key = b"\0" * 10 + b"\xff\xff" + bytes((192, 0, 2, 7))
+    con.execute("INSERT INTO flows VALUES (1, 4, ?, ?, 1234, 80, 6, 0, 3, 180, 2, 120, 2, 18,"
+                " 0, 0, 1, 0, 5, 9, 6, 8, 5, 9)", (key, key))
+    con.commit()
+    assert con.execute("PRAGMA page_size").fetchone()[0] == 4096
+    con.close()
+    p = jcaptest.run(["-r", store["pcap"], "--store", db, "-F", "json", "-w", "/dev/null",
+                      "--no-progress"])
+    assert p.returncode == 0, p.stderr
+    con = sqlite3.connect(db)
+    try:
+        idx = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
+        assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
+                       "flows_src_port", "flows_dst_port"}
+        assert con.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT count(*) FROM flows").fetchone()[0] == 401
+        assert con.execute("SELECT src_port, dst_port, packets, last_ns FROM flows "
+                           "WHERE id = 1").fetchone() == (1234, 80, 3, 9)
+    finally:
+        con.close()
+    # a new store gets 8 KiB pages
+    con = sqlite3.connect(store["db"])
+    try:
+        assert con.execute("PRAGMA page_size").fetchone()[0] == 8192
+    finally:
+        con.close()
+    got = query_json(db, "--ip", "192.0.2.7")
+    assert len(got) == 1
+    r = json.loads(got[0])
+    assert (r["src_ip"], r["dst_ip"], r["src_port"], r["dst_port"], r["bytes"]) == \
+        ("192.0.2.7", "192.0.2.7", 1234, 80, 180)
+
+
 def test_kill9_mid_store(tmp_path):
-    """jcap storing flows is killed with SIGKILL as soon as the first batch is
+    """jcap storing flows is killed with SIGKILL after its first batch is
     committed, while it goes on inserting: the database passes
-    integrity_check, holds whole committed flow records only, and opens again."""
+    integrity_check, holds whole committed flow records only, and opens again.
+    The input comes through a FIFO that is never closed, so jcap cannot finish
+    before the kill however fast the store is."""
     jcaptest.require_jcap()
     db = str(tmp_path / "crash.db")
+    fifo = str(tmp_path / "in.fifo")
+    os.mkfifo(fifo)
     # 60000 two-packet UDP flows over 30 s of packet time: with a 1 s idle
     # timeout they expire (and are stored) all along the input
     nflows = 60000
-    (tmp_path / "many.pcap").write_bytes(udp_pairs_pcap(nflows, T0))
-    proc = subprocess.Popen([jcaptest.jcap_path(), "-r", str(tmp_path / "many.pcap"),
+    data = udp_pairs_pcap(nflows, T0)
+    rec = (len(data) - 24) // (2 * nflows)  # every packet record has one size
+    half = 24 + nflows * rec  # the first 30000 flows
+    go, stop = threading.Event(), threading.Event()
+
+    def feed():
+        try:
+            with open(fifo, "wb") as f:
+                f.write(data[:half])
+                f.flush()
+                go.wait(60)
+                f.write(data[half:])
+                f.flush()
+                stop.wait(60)  # never EOF: jcap has to be killed
+        except (BrokenPipeError, OSError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    proc = subprocess.Popen([jcaptest.jcap_path(), "-r", fifo,
                              "--store", db, "--idle-timeout", "1", "-F", "json",
                              "--no-progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -338,12 +455,17 @@ def test_kill9_mid_store(tmp_path):
                     c.close()
                 except sqlite3.Error:
                     rows = 0
+        go.set()  # the second half streams in and is being stored: kill now
+        time.sleep(0.05)
         proc.kill()
         proc.wait(timeout=10)
     finally:
+        go.set()
+        stop.set()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        feeder.join(10)
     assert proc.returncode == -9, "jcap ended before it could be killed"
     assert rows > 0, "no committed rows seen before the kill"
     con = sqlite3.connect(db)

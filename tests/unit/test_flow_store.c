@@ -434,6 +434,34 @@ static void test_big_result_batches(void)
 	CHECK(g.f[0].last_ns == T0 + 999 && g.f[63].last_ns == T0 + 936);
 }
 
+/* The default batch (params 0): one commit per PC_STORE_BATCH_ROWS rows, the
+ * rest open until the tick or close; a concurrent reader sees whole batches. */
+static void test_default_batch(void)
+{
+	struct pc_flow_store *s = open_store("d.db", 0, 3600000, 0, 0, 0);
+	const char *db = path("d.db");
+	struct capture_query q = qdef();
+	struct capture_flow chunk[256];
+	size_t i, done = 0, total = PC_STORE_BATCH_ROWS + 3;
+	char err[128];
+
+	for (i = 0; i < 256; i++) {
+		chunk[i] = recs[i % NREC];
+		chunk[i].packets = i + 1;
+	}
+	while (done < total) {
+		size_t n = total - done < 256 ? total - done : 256;
+
+		CHECK(pc_flow_store_insert(s, chunk, n) == (int)n);
+		done += n;
+	}
+	CHECK(pc_flow_store_pending(s) == 3);
+	CHECK(pc_flow_store_rows(s) == total);
+	CHECK(capture_store_query(db, &q, NULL, NULL, err, sizeof(err)) == PC_STORE_BATCH_ROWS);
+	CHECK(pc_flow_store_close(s) == 0);
+	CHECK(rows_of(db) == total);
+}
+
 static void test_batching(void)
 {
 	struct pc_flow_store *s = open_store("b.db", 4, 3600000, 0, 0, 0);
@@ -696,6 +724,7 @@ int main(void)
 	test_queries();
 	test_big_result_batches();
 	test_batching();
+	test_default_batch();
 	test_retention_rows();
 	test_retention_age();
 	test_open_errors();

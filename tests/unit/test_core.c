@@ -14,24 +14,7 @@
 #include "core/ring.h"
 #include "export/export.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-#define CHECK_STR(a, b)                                                                           \
-	do {                                                                                      \
-		const char *_a = (a), *_b = (b);                                                  \
-		if (strcmp(_a, _b)) {                                                             \
-			fprintf(stderr, "%s:%d: \"%s\"\n  expected \"%s\"\n", __FILE__, __LINE__, \
-				_a, _b);                                                          \
-			failures++;                                                               \
-		}                                                                                 \
-	} while (0)
+#include "check.h"
 
 static void test_names(void)
 {
@@ -356,10 +339,5 @@ int main(void)
 	test_ring();
 	test_config_checks();
 	test_session();
-	if (failures) {
-		fprintf(stderr, "unit.core: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("unit.core: all checks passed\n");
-	return 0;
+	return check_finish("unit.core");
 }

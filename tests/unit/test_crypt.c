@@ -16,27 +16,7 @@
 #include "compiler.h"
 #include "store/sink.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		checks++;                                                                        \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                        \
-	do {                                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);                           \
-		checks++;                                                                     \
-		if (a_ != b_) {                                                               \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
-				__LINE__, #a, a_, #b, b_);                                    \
-			failures++;                                                           \
-		}                                                                             \
-	} while (0)
+#include "check.h"
 
 #define CHUNK PC_CRYPT_CHUNK_DEFAULT
 #define REC(n) (PC_CRYPT_CHUNK_HDR_LEN + (n) + PC_CRYPT_TAG_LEN)
@@ -599,10 +579,5 @@ int main(void)
 	test_damage();
 	test_mutations();
 	cleanup();
-	if (failures) {
-		fprintf(stderr, "test_crypt: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_crypt: all %d checks passed\n", checks);
-	return 0;
+	return check_finish("unit.crypt");
 }

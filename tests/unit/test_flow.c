@@ -6,24 +6,7 @@
 
 #include "flow/flow.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-#define CHECK_EQ(a, b)                                                                         \
-	do {                                                                                   \
-		unsigned long long _a = (unsigned long long)(a), _b = (unsigned long long)(b); \
-		if (_a != _b) {                                                                \
-			fprintf(stderr, "%s:%d: %s == %llu, expected %s == %llu\n", __FILE__,  \
-				__LINE__, #a, _a, #b, _b);                                     \
-			failures++;                                                            \
-		}                                                                              \
-	} while (0)
+#include "check.h"
 
 #define SEC 1000000000ull
 #define T0 (1700000000ull * SEC)
@@ -358,10 +341,5 @@ int main(void)
 	test_sweep_and_find();
 	test_eviction();
 	test_ipv6_and_icmp();
-	if (failures) {
-		fprintf(stderr, "unit.flow: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("unit.flow: all checks passed\n");
-	return 0;
+	return check_finish("unit.flow");
 }

@@ -22,27 +22,7 @@
 #include "compiler.h"
 #include "store/sink.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		checks++;                                                                        \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                        \
-	do {                                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);                           \
-		checks++;                                                                     \
-		if (a_ != b_) {                                                               \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
-				__LINE__, #a, a_, #b, b_);                                    \
-			failures++;                                                           \
-		}                                                                             \
-	} while (0)
+#include "check.h"
 
 #define T0 1700000000ull /* 2023-11-14T22:13:20Z */
 #define NS 1000000000ull
@@ -865,10 +845,5 @@ int main(void)
 	test_write_errors();
 	test_idle_close();
 	rm_rf(top);
-	if (failures) {
-		fprintf(stderr, "test_writer: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_writer: all %d checks passed\n", checks);
-	return 0;
+	return check_finish("unit.writer");
 }

@@ -8,7 +8,10 @@
 # receiver CPU seconds (user+sys, /usr/bin/time) per million packets. Root only.
 #
 #   bench/bench_live.sh [-n PACKETS] [-l LOOPS] [-f FLOWS] [-s 64|imix|1500] [-r "RECEIVERS"]
-#       [-o OUT.tsv] [-B BUILD_DIR] [-t JCAP_TABLE_SIZE (65536)]
+#       [-o OUT.tsv] [-B BUILD_DIR] [-t JCAP_TABLE_SIZE (65536)] [-I]
+# -I: also run each receiver once more without traffic for the same time and add
+#   cpu_idle_s and (cpu_s - cpu_idle_s) per million packets (start-up, ring
+#   allocation and idle wake-ups taken out).
 # RECEIVERS (default all): jcap:pcap:1 jcap:afpacket:1 jcap:afpacket:2 jcap:afxdp:1
 #   tcpdump softflowd ; a jcap:afxdp:W:generic entry forces generic XDP mode.
 set -euo pipefail
@@ -22,9 +25,10 @@ size=64
 table=65536
 build=${PC_BUILD_DIR:-$src/build}
 out=""
+idle=0
 receivers="jcap:pcap:1 jcap:afpacket:1 jcap:afpacket:2 jcap:afxdp:1 jcap:afxdp:1:generic tcpdump softflowd"
 
-while getopts "n:l:f:s:r:o:B:t:h" o; do
+while getopts "n:l:f:s:r:o:B:t:Ih" o; do
 	case $o in
 	n) packets=$OPTARG ;;
 	l) loops=$OPTARG ;;
@@ -34,7 +38,8 @@ while getopts "n:l:f:s:r:o:B:t:h" o; do
 	o) out=$OPTARG ;;
 	B) build=$OPTARG ;;
 	t) table=$OPTARG ;;
-	*) sed -n '2,14p' "$0"; exit 2 ;;
+	I) idle=1 ;;
+	*) sed -n '2,17p' "$0"; exit 2 ;;
 	esac
 done
 
@@ -74,13 +79,15 @@ ip -n "$ns" link set v1 up
 # GRO would merge TCP segments before the capture point on real NICs; on a veth it is off
 nsx ethtool -K v1 gro off >/dev/null 2>&1 || true
 
-printf 'receiver\tpackets\toffered_kpps\tdelivered\tdelivered_kpps\tlost\tdrops_reported\tcpu_s\tcpu_s_per_Mpkt\n' \
-	>"$work/table.tsv"
+hdr='receiver\tpackets\toffered_kpps\tdelivered\tdelivered_kpps\tlost\tdrops_reported\tcpu_s\tcpu_s_per_Mpkt'
+[ "$idle" = 1 ] && hdr="$hdr\tcpu_idle_s\tcpu_s_minus_idle_per_Mpkt"
+printf "$hdr\n" >"$work/table.tsv"
 
-run_one() {
-	local spec=$1 kind backend workers mode rpid t0 t1 rate delivered drops cpu wall
-	IFS=: read -r kind backend workers mode <<<"$spec"
-	rm -f "$work/time" "$work/rx.out" "$work/rx.err"
+# start RECEIVER SPEC in the namespace under /usr/bin/time; sets rpid
+start_rx() {
+	local kind backend workers mode
+	IFS=: read -r kind backend workers mode <<<"$1"
+	rm -f "$work/time" "$work/rx.out" "$work/rx.err" "$work/sf.ctl"
 	case $kind in
 	jcap)
 		PC_XDP_MODE=${mode:-} ip netns exec "$ns" /usr/bin/time -f '%U %S' -o "$work/time" "$jcap" -i v1 \
@@ -98,6 +105,32 @@ run_one() {
 		;;
 	esac
 	rpid=$!	# ip netns exec execs /usr/bin/time: the receiver is its child
+}
+
+stop_rx() {
+	# (softflowd ignores SIGINT: escalate)
+	for sig in INT TERM KILL; do
+		kill -0 "$rpid" 2>/dev/null || break
+		pkill -"$sig" -P "$rpid" 2>/dev/null || true
+		for _ in $(seq 20); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
+	done
+	wait "$rpid" 2>/dev/null || true
+}
+
+# CPU seconds of SPEC left running without traffic as long as the measured run
+idle_cpu() {
+	local rpid
+	start_rx "$1"
+	sleep "$2"
+	stop_rx
+	tail -1 "$work/time" 2>/dev/null | awk '{ printf "%.2f", $1 + $2 }'
+}
+
+run_one() {
+	local spec=$1 kind rpid t0 t1 ts tend rate delivered drops cpu wall idle_s
+	kind=${spec%%:*}
+	start_rx "$spec"
+	ts=$(date +%s.%N)
 	sleep 1.5
 	t0=$(date +%s.%N)
 	rate=$(nsx tcpreplay -i v0 --topspeed -K --loop "$loops" "$pcap" 2>&1 |
@@ -109,13 +142,8 @@ run_one() {
 	fi
 	# give the receiver 3 s to finish what is queued, then stop it
 	for _ in $(seq 30); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
-	# (softflowd ignores SIGINT: escalate)
-	for sig in INT TERM KILL; do
-		kill -0 "$rpid" 2>/dev/null || break
-		pkill -"$sig" -P "$rpid" 2>/dev/null || true
-		for _ in $(seq 20); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.1; done
-	done
-	wait "$rpid" 2>/dev/null || true
+	stop_rx
+	tend=$(date +%s.%N)
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	delivered=NA
 	drops=NA
@@ -144,17 +172,26 @@ print(s["packets_read"], k["drops"] + k["ifdrops"]) if s else print("NA NA")' "$
 	# the last line: /usr/bin/time may first say how the command ended
 	cpu=$(tail -1 "$work/time" 2>/dev/null | awk '{ printf "%.2f", $1 + $2 }')
 	cpu=${cpu:-NA}
-	/usr/bin/python3 - "$spec" "$total" "${rate:-0}" "$delivered" "$wall" "$drops" "$cpu" \
+	idle_s=""
+	if [ "$idle" = 1 ]; then
+		idle_s=$(idle_cpu "$spec" "$(awk -v a="$ts" -v b="$tend" 'BEGIN { printf "%.2f", b - a }')")
+		idle_s=${idle_s:-NA}
+	fi
+	/usr/bin/python3 - "$spec" "$total" "${rate:-0}" "$delivered" "$wall" "$drops" "$cpu" "$idle_s" \
 		>>"$work/table.tsv" <<'EOF'
 import sys
-spec, total, rate, dlv, wall, drops, cpu = sys.argv[1:]
+spec, total, rate, dlv, wall, drops, cpu, idle = sys.argv[1:]
 name = spec.replace("jcap:", "jcap -b ").replace(":", " w", 1).replace(":", " ")
 kpps = "%.0f" % (float(rate) / 1000)
 dk = "%.0f" % (int(dlv) / float(wall) / 1000) if dlv not in ("NA", "") else "NA"
 base = int(dlv) if dlv not in ("NA", "") else int(total)
 per = "%.2f" % (float(cpu) / base * 1e6) if cpu != "NA" else "NA"
 lost = str(int(total) - int(dlv)) if dlv not in ("NA", "") else "NA"
-print("\t".join([name, total, kpps, dlv or "NA", dk, lost, drops or "NA", cpu, per]))
+row = [name, total, kpps, dlv or "NA", dk, lost, drops or "NA", cpu, per]
+if idle:
+    net = "%.3f" % ((float(cpu) - float(idle)) / base * 1e6) if "NA" not in (cpu, idle) else "NA"
+    row += [idle, net]
+print("\t".join(row))
 EOF
 }
 

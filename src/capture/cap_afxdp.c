@@ -64,6 +64,13 @@ const struct pc_capture_ops pc_cap_afxdp_ops = {
 #define XDP_MIN_FRAMES 16384u /* 4096 ran the fill ring empty under contention */
 #define XDP_MAX_QUEUES 64u
 #define XDP_EBUSY_TRIES 50 /* ~1 s: a just-closed socket holds the queue ~50 ms */
+/* RX coalescing: while traffic flows, an empty RX ring is given this long to
+ * fill before the next look instead of a poll() that wakes on the first frame
+ * (measured on a veth at ~350 kpps: one wake-up per 1-2 frames cost ~1.2 CPU s
+ * per million packets). An RX ring of >= 16384 entries overflows in 500 us
+ * only above 30 Mpps. PC_XDP_COALESCE_US=N (0..5000, 0 = off) overrides it. */
+#define XDP_COALESCE_US 500u
+#define XDP_COALESCE_MAX_US 5000u
 
 /* netdev generic netlink family (linux/netdev.h, kernel >= 6.3) */
 #define NETDEV_CMD_DEV_GET 1
@@ -90,6 +97,8 @@ struct xdpc {
 	unsigned nq;
 	int ifindex;
 	unsigned next; /* round-robin start */
+	unsigned coalesce_us;
+	bool flowing; /* the last look found frames: coalesce before polling */
 	struct pc_bpf *filter;
 	_Atomic uint64_t filtered;
 	uint64_t ifdrop_base; /* rx_dropped at open */
@@ -257,7 +266,7 @@ static int xdp_probe(const char *ifname, char *reason, size_t len)
 	if (zc == 0)
 		snprintf(reason, len,
 			 "copy mode only: driver of %s does not offer AF_XDP "
-			 "zero-copy (~1.7 us/packet on veth vs 0.35 for afpacket)",
+			 "zero-copy (veth: ~0.2 CPU s per million packets vs 0.12 for afpacket)",
 			 ifname);
 	else
 		snprintf(reason, len,
@@ -384,6 +393,32 @@ static void close_queue(struct xq *q)
 	q->area = NULL;
 }
 
+/* UMEM memory, 2 MiB aligned and marked for transparent huge pages where the
+ * system allows it (madvise mode): every frame is 2 KiB apart, so with 4 KiB
+ * pages nearly every packet costs a TLB miss when it is decoded. Populated
+ * here so that no page fault happens on the packet path. */
+static void *umem_area(size_t len)
+{
+	const size_t huge = 2u << 20;
+	uint8_t *raw, *a;
+	size_t head, tail;
+
+	raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+	head = (size_t)(a - raw);
+	tail = huge - head;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap(a + len, tail);
+	(void)madvise(a, len, MADV_HUGEPAGE); /* best effort: THP may be off */
+	for (size_t off = 0; off < len; off += 4096)
+		a[off] = 0;
+	return a;
+}
+
 static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp_flags,
 		      uint16_t bind_flags)
 {
@@ -396,7 +431,9 @@ static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp
 		.flags = 0,
 	};
 	struct xsk_socket_config scfg = {
-		.rx_size = frames / 2, /* the other half stays in the fill ring */
+		/* as large as the UMEM: a stalled reader fills every frame before the
+		 * kernel drops (with half, the frames still in the fill ring sat idle) */
+		.rx_size = frames,
 		.tx_size = 0,
 		.xdp_flags = xdp_flags,
 		.bind_flags = bind_flags,
@@ -406,12 +443,9 @@ static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp
 
 	q->frames = frames;
 	q->area_len = (size_t)frames * XDP_FRAME_SIZE;
-	q->area = mmap(NULL, q->area_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (q->area == MAP_FAILED) {
-		q->area = NULL;
+	q->area = umem_area(q->area_len);
+	if (!q->area)
 		return -errno;
-	}
 	ret = xsk_umem__create(&q->umem, q->area, q->area_len, &q->fill, &q->comp, &ucfg);
 	if (ret) {
 		q->umem = NULL;
@@ -474,6 +508,18 @@ struct xdp_try {
 	const char *mode;
 };
 
+static unsigned coalesce_us(void)
+{
+	const char *e = getenv("PC_XDP_COALESCE_US");
+	unsigned long v;
+	char *end;
+
+	if (!e || !*e)
+		return XDP_COALESCE_US;
+	v = strtoul(e, &end, 10);
+	return (*end || v > XDP_COALESCE_MAX_US) ? XDP_COALESCE_US : (unsigned)v;
+}
+
 static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 {
 	static const struct xdp_try all[] = {
@@ -509,6 +555,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		return -ENOMEM;
 	cap->priv = x;
 	x->nq = nq;
+	x->coalesce_us = coalesce_us();
 	memcpy(x->ifname, p->interface, strlen(p->interface));
 	x->ifindex = (int)if_nametoindex(p->interface);
 	if (!x->ifindex) {
@@ -594,7 +641,7 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 	unsigned n = 0, k, pass;
 	uint64_t now = 0;
 
-	for (pass = 0; pass < 2; pass++) {
+	for (pass = 0; pass < 3; pass++) {
 		for (k = 0; k < x->nq && n < max; k++) {
 			struct xq *q = &x->q[(x->next + k) % x->nq];
 			uint32_t got, idx, i;
@@ -615,6 +662,10 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 				struct pc_pkt *pk = &pkts[n];
 
 				pk->data = xsk_umem__get_data(q->area, addr);
+				/* the kernel just wrote the frame from another CPU: start
+				 * the misses now, the engine decodes the whole burst later */
+				pc_prefetch(pk->data);
+				pc_prefetch((const uint8_t *)pk->data + 64);
 				pk->caplen = d->len;
 				pk->wirelen = d->len;
 				pk->ts_ns = now;
@@ -629,8 +680,24 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			}
 		}
 		x->next = (x->next + 1) % x->nq;
-		if (n || timeout_ms == 0 || pass)
+		if (n || timeout_ms == 0 || pass == 2)
 			break;
+		if (pass == 0 && x->flowing && x->coalesce_us) {
+			/* traffic was flowing: let the ring fill up for a while rather
+			 * than waking per frame; look again before blocking in poll */
+			unsigned us = x->coalesce_us;
+			struct timespec d;
+
+			if (timeout_ms > 0 && (unsigned)timeout_ms * 1000u < us)
+				us = (unsigned)timeout_ms * 1000u;
+			d.tv_sec = 0;
+			d.tv_nsec = (long)us * 1000;
+			nanosleep(&d, NULL);
+			x->flowing = false;
+			continue;
+		}
+		x->flowing = false;
+		pass = 1; /* one look after the poll */
 		for (k = 0; k < x->nq; k++) {
 			pfd[k].fd = x->q[k].fd;
 			pfd[k].events = POLLIN;
@@ -658,6 +725,8 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			}
 		}
 	}
+	if (now)
+		x->flowing = true;
 	/* a burst that was all filtered out still has frames to give back */
 	if (!n)
 		cap->ops->rx_release(cap, qi, 0);

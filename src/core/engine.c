@@ -1041,6 +1041,9 @@ CAPTURE_API int capture_start(struct capture *c)
 		goto unlock;
 	}
 	c->errmsg[0] = 0;
+	/* cleared before the (possibly slow) open: a stop asked for meanwhile,
+	 * say a Ctrl-C, ends the session as soon as it starts */
+	atomic_store(&c->stop_req, false);
 	rc = verify_artifacts(c);
 	if (rc)
 		goto unlock;
@@ -1119,7 +1122,6 @@ CAPTURE_API int capture_start(struct capture *c)
 	open_exporters(c);
 	c->worker_err = 0;
 	atomic_store(&c->counted, 0);
-	atomic_store(&c->stop_req, false);
 	atomic_store(&c->graceful, true);
 	atomic_store(&c->dispatch_done, false);
 	atomic_store(&c->export_delivered, 0);

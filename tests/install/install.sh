@@ -5,6 +5,8 @@
 # and check that the shared library exports the public API only.
 set -eu
 build=$1
+# a sanitized library needs its runtime in the program too
+san=${2:+-fsanitize=$2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" > /dev/null
@@ -25,7 +27,7 @@ int main(void)
 }
 C
 libdir=$(pkg-config --variable=libdir libpacket_capture)
-cc "$tmp/t.c" $(pkg-config --cflags --libs libpacket_capture) -Wl,-rpath,"$libdir" -o "$tmp/t"
+cc $san "$tmp/t.c" $(pkg-config --cflags --libs libpacket_capture) -Wl,-rpath,"$libdir" -o "$tmp/t"
 "$tmp/t"
 # the export list: everything global is capture_*
 bad=$(nm -D --defined-only "$libdir/libpacket_capture.so" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^capture_' || true)

@@ -400,7 +400,7 @@ static void tick_exporters(struct capture *c, bool flush)
 static void *export_main(void *arg)
 {
 	struct capture *c = arg;
-	struct capture_flow *batch = malloc(EXPORT_BATCH * sizeof(*batch));
+	struct capture_flow batch[EXPORT_BATCH]; /* ~78 KB: threads have MBs */
 	uint64_t last_tick = mono_ns();
 	unsigned idle_rounds = 0;
 
@@ -409,7 +409,7 @@ static void *export_main(void *arg)
 		unsigned i;
 		bool finished = atomic_load(&c->workers_running) == 0;
 
-		for (i = 0; i < c->nworkers && batch; i++) {
+		for (i = 0; i < c->nworkers; i++) {
 			size_t n = pc_ring_pop(&c->w[i].out, batch, EXPORT_BATCH);
 
 			if (n) {
@@ -435,7 +435,6 @@ static void *export_main(void *arg)
 		sleep_us(idle_rounds < 10 && c->cap.offline ? 50 : 1000);
 		idle_rounds++;
 	}
-	free(batch);
 	tick_exporters(c, true);
 	close_exporters(c);
 	return NULL;
@@ -1131,6 +1130,14 @@ CAPTURE_API int capture_start(struct capture *c)
 	c->start_ns = wall_ns();
 	c->stop_ns = 0;
 	atomic_store(&c->workers_running, (int)c->nworkers);
+	/* the export thread first: a file's workers wait on it */
+	rc = pthread_create(&c->export_th, NULL, export_main, c);
+	if (rc) {
+		set_err(c, -rc, "cannot start the export thread: %s", strerror(rc));
+		rc = -rc;
+		close_exporters(c);
+		goto free_workers;
+	}
 	atomic_store(&c->state, CAPTURE_STATE_RUNNING);
 	for (i = 0; i < c->nworkers; i++) {
 		rc = pthread_create(&c->w[i].th, NULL, c->dispatch ? shard_main : worker_main,
@@ -1148,7 +1155,6 @@ CAPTURE_API int capture_start(struct capture *c)
 		c->dispatch_started = true;
 	else if (c->dispatch)
 		atomic_store(&c->dispatch_done, true);
-	pthread_create(&c->export_th, NULL, export_main, c);
 	c->threads_live = true;
 	pc_log(c, CAPTURE_LOG_INFO, "capture started: backend %s, %u worker(s)%s%s",
 	       c->cap.ops->name, c->nworkers, c->why[0] ? ": " : "", c->why);

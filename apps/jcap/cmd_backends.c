@@ -18,22 +18,6 @@ static void usage(FILE *f)
 		   "  machine and why. Interface-specific checks (zero-copy) happen at open.\n");
 }
 
-static void json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
-}
-
 static void csv_str(FILE *fp, const char *s)
 {
 	fputc('"', fp);
@@ -100,10 +84,10 @@ int jcap_cmd_backends(int argc, char **argv)
 		fputc('[', stdout);
 		for (i = 0; i < n; i++) {
 			printf("%s{\"name\":", i ? "," : "");
-			json_str(stdout, info[i].name);
+			jcap_json_str(stdout, info[i].name);
 			printf(",\"available\":%s,\"preference\":%d,\"reason\":",
 			       info[i].available ? "true" : "false", info[i].preference);
-			json_str(stdout, info[i].reason);
+			jcap_json_str(stdout, info[i].reason);
 			fputc('}', stdout);
 		}
 		fputs("]\n", stdout);

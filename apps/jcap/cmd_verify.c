@@ -42,26 +42,6 @@ static const char *label(int r)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 int jcap_cmd_verify_firmware(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -168,15 +148,15 @@ int jcap_cmd_verify_firmware(int argc, char **argv)
 		snprintf(detail, sizeof(detail), "%s", capture_strerror(r));
 	if (json) {
 		printf("{\"result\":");
-		json_str(stdout, r >= 0 ? capture_verify_result_name(r) : "error");
+		jcap_json_str(stdout, r >= 0 ? capture_verify_result_name(r) : "error");
 		printf(",\"valid\":%s,\"image\":", r == CAPTURE_VERIFY_VALID ? "true" : "false");
-		json_str(stdout, image);
+		jcap_json_str(stdout, image);
 		printf(",\"signature\":");
-		json_str(stdout, sig);
+		jcap_json_str(stdout, sig);
 		printf(",\"pubkey\":");
-		json_str(stdout, key);
+		jcap_json_str(stdout, key);
 		printf(",\"digest\":\"%s\",\"padding\":\"%s\",\"detail\":", digest, pad_name);
-		json_str(stdout, detail);
+		jcap_json_str(stdout, detail);
 		printf("}\n");
 	} else {
 		printf("%s: %s\n", label(r), detail);

@@ -32,6 +32,9 @@ int jcap_print_flows(FILE *fp, const struct capture_flow *f, size_t n, enum jcap
  * error itself and returns -1 when it is not one. */
 int jcap_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Print @s as a quoted JSON string (escapes quotes, backslashes, controls). */
+void jcap_json_str(FILE *fp, const char *s);
+
 /* Print "jcap: " + message to stderr. */
 void jcap_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

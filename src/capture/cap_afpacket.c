@@ -73,24 +73,6 @@ struct afp {
 	struct afp_queue q[];
 };
 
-/* The interface's own receive drops (driver, veth XDP ring): counted before
- * any socket sees the packet, so reported as ifdrops (like libpcap's). */
-static uint64_t if_rx_dropped(const char *ifname)
-{
-	char path[96], buf[32];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_dropped", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtoull(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 static int afp_probe(const char *ifname, char *reason, size_t len)
 {
 	int fd, ret;
@@ -491,7 +473,7 @@ static int afp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		goto fail;
 	}
 	snprintf(a->ifname, sizeof(a->ifname), "%s", p->interface);
-	a->ifdrop_base = if_rx_dropped(a->ifname);
+	a->ifdrop_base = pc_if_rx_dropped(a->ifname);
 	ret = linktype_of(p->interface, &dlt, cap->err, sizeof(cap->err));
 	if (ret < 0)
 		goto fail;
@@ -694,7 +676,7 @@ static int afp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 	st->drops = atomic_load_explicit(&q->k_drops, memory_order_relaxed);
 	st->freeze_q = atomic_load_explicit(&q->k_freeze, memory_order_relaxed);
 	if (qi == 0) /* per interface: reported once */
-		st->ifdrops = if_rx_dropped(a->ifname) - a->ifdrop_base;
+		st->ifdrops = pc_if_rx_dropped(a->ifname) - a->ifdrop_base;
 	return 0;
 }
 

@@ -276,24 +276,6 @@ static int xdp_probe(const char *ifname, char *reason, size_t len)
 	return 0;
 }
 
-/* The interface's own receive drops (driver, veth XDP ring): counted before
- * any socket sees the packet, so reported as ifdrops (like libpcap's). */
-static uint64_t if_rx_dropped(const char *ifname)
-{
-	char path[96], buf[32];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_dropped", ifname);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtoull(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 static unsigned count_rx_queues(const char *ifname)
 {
 	char path[128];
@@ -573,7 +555,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 			goto fail;
 		}
 	}
-	x->ifdrop_base = if_rx_dropped(x->ifname);
+	x->ifdrop_base = pc_if_rx_dropped(x->ifname);
 	stale = clear_stale(cap, x);
 	if (stale < 0) {
 		ret = stale;
@@ -789,7 +771,7 @@ static int xdp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 	 * ring in its rx_dropped (veth does: measured 1064 = 1064): only the excess
 	 * over what the sockets counted is reported, so no frame counts twice.
 	 */
-	ifd = if_rx_dropped(x->ifname) - x->ifdrop_base;
+	ifd = pc_if_rx_dropped(x->ifname) - x->ifdrop_base;
 	st->ifdrops = ifd > st->drops ? ifd - st->drops : 0;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "capture/capture.h"
@@ -244,4 +245,22 @@ int capture_list_backends(struct capture_backend_info *out, size_t max)
 		b->available = ret >= 0;
 	}
 	return (int)i;
+}
+
+/* The interface's own receive drops (driver, veth XDP ring): counted before
+ * any socket sees the packet, so reported as ifdrops (like libpcap's). */
+uint64_t pc_if_rx_dropped(const char *ifname)
+{
+	char path[96], buf[32];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_dropped", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoull(buf, NULL, 10);
+	fclose(f);
+	return v;
 }

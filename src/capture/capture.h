@@ -108,6 +108,9 @@ int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_pa
 		    size_t whylen);
 void pc_capture_close(struct pc_cap *cap);
 
+/* The interface's rx_dropped counter from sysfs (0 when unreadable). */
+uint64_t pc_if_rx_dropped(const char *ifname);
+
 /* Backends known to the registry (defined in their own files). */
 extern const struct pc_capture_ops pc_cap_file_ops;
 extern const struct pc_capture_ops pc_cap_pcap_ops;

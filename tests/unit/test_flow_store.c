@@ -17,18 +17,10 @@
 #include <unistd.h>
 
 #include "packet_capture.h"
+#include "check.h"
 #include "store/flow_store.h"
 
-static int failures;
 static char dir[64];
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
 
 #define T0 1700000000000000000ull /* 2023-11-14T22:13:20Z in ns */
 #define S(x) ((uint64_t)(x)*1000000000ull)
@@ -733,10 +725,5 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "warning: could not remove %s\n", dir);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_flow_store: all checks passed\n");
-	return 0;
+	return check_finish("unit.flow_store");
 }

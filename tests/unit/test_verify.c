@@ -14,17 +14,9 @@
 #include <unistd.h>
 
 #include "packet_capture.h"
+#include "check.h"
 
-static int failures;
 static char dir[64];
-
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
 
 static const char *path(const char *name)
 {
@@ -450,10 +442,5 @@ int main(void)
 	st = sh("rm -rf %s", dir);
 	if (st != 0)
 		fprintf(stderr, "warning: could not remove %s\n", dir);
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_verify: all checks passed\n");
-	return 0;
+	return check_finish("unit.verify");
 }

@@ -606,7 +606,6 @@ static void serve_requests(struct pc_worker *w, size_t budget)
 	}
 	w->req_n += pc_flow_snapshot(w->ft, &w->req_cursor, budget, w->req_buf + w->req_n,
 				     w->req_max - w->req_n);
-	w->req_total = pc_flow_table_counters(w->ft)->active;
 	if (w->req_cursor >= pc_flow_table_slots(w->ft) || w->req_n >= w->req_max) {
 		w->req_rc = 0;
 		atomic_store_explicit(&w->req_state, PC_REQ_DONE, memory_order_release);

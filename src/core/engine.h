@@ -85,7 +85,6 @@ struct pc_worker {
 	struct pc_flow_key req_key;
 	struct capture_flow *req_buf;
 	size_t req_max, req_n, req_cursor;
-	uint64_t req_total;
 	int req_rc;
 	struct pc_worker_stats st pc_cache_aligned;
 } pc_cache_aligned;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "export/export.h"
-#include "store/flow_store.h"
+#include "export/flow_store.h"
 
 /* export.c refers to the exporters weakly: pull the sqlite one out of the archive */
 const struct pc_exporter_ops *const bench_linked_ops[] = { &pc_exp_sqlite_ops };

@@ -26,9 +26,9 @@
 
 #include "capture/bpf.h"
 #include "capture/capture.h"
-#include "compiler.h"
-#include "core/privs.h"
-#include "core/tstamp.h"
+#include "util/compiler.h"
+#include "util/privs.h"
+#include "capture/tstamp.h"
 
 #define AFP_BLOCK_SIZE (1u << 20) /* holds any snaplen (<= 256 KiB) packet */
 #define AFP_FRAME_SIZE 2048	  /* only used to size tp_frame_nr */

@@ -56,9 +56,9 @@ const struct pc_capture_ops pc_cap_afxdp_ops = {
 #include <xdp/xsk.h>
 
 #include "capture/bpf.h"
-#include "compiler.h"
-#include "core/privs.h"
-#include "core/tstamp.h"
+#include "util/compiler.h"
+#include "util/privs.h"
+#include "capture/tstamp.h"
 
 #define XDP_FRAME_SIZE 2048u
 #define XDP_MIN_FRAMES 16384u /* 4096 ran the fill ring empty under contention */

@@ -18,9 +18,9 @@
 
 #include "capture/bpf.h"
 #include "capture/capture.h"
-#include "compiler.h"
-#include "core/privs.h"
-#include "core/tstamp.h"
+#include "util/compiler.h"
+#include "util/privs.h"
+#include "capture/tstamp.h"
 
 #define PCAP_COPY_BUF (8u << 20)
 #define PCAP_BLOCK_TOV_MS 10

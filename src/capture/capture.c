@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
-#include "compiler.h"
+#include "util/compiler.h"
 
 static const struct pc_capture_ops *const registry[] = {
 	&pc_cap_dpdk_ops,

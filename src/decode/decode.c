@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "decode/decode.h"
 #include "decode/frag.h"
 

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
-#include "flow/flow_key.h"
+#include "decode/meta.h"
 
 /* Verdict - 1 == enum capture_skip index for every non-OK verdict. */
 enum pc_verdict {
@@ -24,23 +24,6 @@ enum pc_verdict {
 	PC_DEC_MALFORMED = 3,	       /* header fields contradict each other */
 	PC_DEC_UNSUPPORTED_LINK = 4,   /* link type we do not decode */
 	PC_DEC_FRAGMENT_UNMATCHED = 5, /* non-first fragment, first never seen */
-};
-
-/* What the flow table needs from one packet. */
-struct pc_meta {
-	struct pc_flow_key key; /* as on the wire: addr[0]/port[0] = sender */
-	uint64_t ts_ns;
-	uint32_t ip_bytes; /* IPv4 total length / IPv6 payload length + 40 */
-	uint32_t wirelen;
-	uint8_t tcp_flags; /* TCP only (first fragment or whole packet) */
-	uint8_t icmp_type; /* ICMP/ICMPv6 only */
-	uint8_t icmp_code;
-	uint8_t flags; /* PC_META_* */
-};
-
-enum pc_meta_flags {
-	PC_META_FRAGMENT = 1u << 0, /* an IP fragment (first or later) */
-	PC_META_HAS_L4 = 1u << 1,   /* ports / type-code valid */
 };
 
 struct pc_decode_stats {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "export/nf_common.h"
 
 #define IPFIX_HDR 16

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "export/nf_common.h"
 
 #define V9_HDR 20

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "export/export.h"
-#include "store/flow_store.h"
+#include "export/flow_store.h"
 
 struct sqlite_priv {
 	struct pc_flow_store *st;

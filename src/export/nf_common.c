@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "export/nf_common.h"
 
 #ifndef SOL_UDP

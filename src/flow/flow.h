@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "packet_capture.h"
-#include "decode/decode.h"
+#include "decode/meta.h"
 #include "flow/flow_key.h"
 
 #define PC_FLOW_BUCKET_SLOTS 16

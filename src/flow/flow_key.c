@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "flow/flow_key.h"
 
 /* memcmp order of two 16-byte addresses, with two big-endian word compares */

@@ -12,7 +12,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "flow/flow.h"
 
 #define TCP_FIN 0x01
@@ -439,17 +439,19 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
  * latency, few enough to fit the line-fill buffers. */
 #define D1 8
 #define D2 16
+/* Packets staged at a time: one capture burst, so a live burst is one chunk. */
+#define FT_CHUNK 64
 
 void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
 			  pc_flow_emit_fn emit, void *ctx)
 {
-	struct pc_flow_key keys[PC_BURST];
-	uint64_t hash[PC_BURST];
-	uint8_t dir[PC_BURST];
+	struct pc_flow_key keys[FT_CHUNK];
+	uint64_t hash[FT_CHUNK];
+	uint8_t dir[FT_CHUNK];
 	unsigned base;
 
-	for (base = 0; base < n; base += PC_BURST) {
-		unsigned cnt = n - base < PC_BURST ? n - base : PC_BURST;
+	for (base = 0; base < n; base += FT_CHUNK) {
+		unsigned cnt = n - base < FT_CHUNK ? n - base : FT_CHUNK;
 		const struct pc_meta *mb = m + base;
 		unsigned i;
 

@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 
 #include "packet_capture.h"
-#include "compiler.h"
+#include "util/compiler.h"
 
 #define VERIFY_MIN_RSA_BITS 2048
 #define VERIFY_CHUNK (64 * 1024)

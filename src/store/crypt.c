@@ -21,7 +21,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "store/sink.h"
 
 #define KEY_FILE_MAX 256 /* longer than any valid key file */

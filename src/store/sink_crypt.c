@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "store/sink.h"
 
 struct sink_crypt {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "store/sink.h"
 
 #define FILE_BUF (256u << 10)

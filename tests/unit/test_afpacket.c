@@ -24,7 +24,7 @@
 
 #include "capture/bpf.h"
 #include "capture/capture.h"
-#include "core/privs.h"
+#include "util/privs.h"
 
 static int failures;
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "packet_capture.h"
-#include "core/ring.h"
+#include "util/ring.h"
 #include "export/export.h"
 
 #include "check.h"

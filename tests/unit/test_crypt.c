@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "store/sink.h"
 
 #include "check.h"

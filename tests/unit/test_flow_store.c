@@ -18,7 +18,7 @@
 
 #include "packet_capture.h"
 #include "check.h"
-#include "store/flow_store.h"
+#include "export/flow_store.h"
 
 static char dir[64];
 

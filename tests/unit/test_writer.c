@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 #include "store/sink.h"
 
 #include "check.h"

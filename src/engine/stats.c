@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/engine.h"
+#include "engine/engine.h"
 
 static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 {

@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 #include "packet_capture.h"
-#include "compiler.h"
+#include "util/compiler.h"
 #include "capture/bpf.h"
 #include "capture/capture.h"
-#include "core/ring.h"
+#include "util/ring.h"
 #include "decode/decode.h"
 #include "export/export.h"
 #include "flow/flow.h"

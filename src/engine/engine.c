@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "compiler.h"
-#include "core/engine.h"
-#include "core/privs.h"
+#include "util/compiler.h"
+#include "engine/engine.h"
+#include "util/privs.h"
 
 /* How long an idle live worker waits for packets: bounds the latency of
  * flow snapshots and lookups, which workers serve between bursts. */

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "core/privs.h"
+#include "util/privs.h"
 #include "packet_capture.h"
 
 const char *pc_capability_name(int cap)

@@ -18,8 +18,8 @@
 
 #include <sqlite3.h>
 
-#include "compiler.h"
-#include "store/flow_store.h"
+#include "util/compiler.h"
+#include "export/flow_store.h"
 
 #define STORE_APP_ID 0x6a636170 /* "jcap" in PRAGMA application_id */
 #define STORE_SCHEMA_VERSION 1

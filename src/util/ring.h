@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler.h"
+#include "util/compiler.h"
 
 struct pc_ring {
 	_Atomic size_t head pc_cache_aligned; /* written by the producer */

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/tstamp.h"
+#include "capture/tstamp.h"
 #include "packet_capture.h"
 
 /* dynamic POSIX clock of an open /dev/ptpN (see clock_gettime(2)) */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The contract between the decoder and the flow table: what one decoded
+ * packet carries to its flow. decode/ fills it, flow/ consumes it (and the
+ * offline dispatcher ships it between threads), so neither module includes
+ * the other.
+ */
+#ifndef PC_META_H
+#define PC_META_H
+
+#include <stdint.h>
+
+#include "flow/flow_key.h"
+
+/* What the flow table needs from one packet. */
+struct pc_meta {
+	struct pc_flow_key key; /* as on the wire: addr[0]/port[0] = sender */
+	uint64_t ts_ns;
+	uint32_t ip_bytes; /* IPv4 total length / IPv6 payload length + 40 */
+	uint32_t wirelen;
+	uint8_t tcp_flags; /* TCP only (first fragment or whole packet) */
+	uint8_t icmp_type; /* ICMP/ICMPv6 only */
+	uint8_t icmp_code;
+	uint8_t flags; /* PC_META_* */
+};
+
+enum pc_meta_flags {
+	PC_META_FRAGMENT = 1u << 0, /* an IP fragment (first or later) */
+	PC_META_HAS_L4 = 1u << 1,   /* ports / type-code valid */
+};
+
+#endif

@@ -102,6 +102,10 @@ enum capture_tstamp {
 	CAPTURE_TSTAMP_NTP = 3,	     /**< system clock, sync state reported */
 };
 
+/** Accepted live ring sizes (capture_config.buffer_size_mb), in MiB. */
+#define CAPTURE_BUFFER_MB_MIN 64
+#define CAPTURE_BUFFER_MB_MAX 2048
+
 struct capture_config {
 	size_t sz;		 /**< sizeof(struct capture_config) */
 	const char *interface;	 /**< live interface, or NULL */
@@ -484,6 +488,12 @@ enum capture_cipher {
 	CAPTURE_CIPHER_AES_128_GCM = 1,
 	CAPTURE_CIPHER_CHACHA20_POLY1305 = 2,
 };
+
+/** The cipher's name ("aes-256-gcm", "aes-128-gcm", "chacha20-poly1305"),
+ *  or NULL for an unknown id. */
+CAPTURE_API const char *capture_cipher_name(int cipher);
+/** The enum capture_cipher for @name, or -CAPTURE_E_CONFIG. */
+CAPTURE_API int capture_cipher_from_name(const char *name);
 
 struct capture_encryption_config {
 	size_t sz;	      /**< sizeof(struct capture_encryption_config) */

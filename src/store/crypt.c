@@ -84,6 +84,29 @@ uint32_t pc_crypt_crc32(const uint8_t *p, size_t len)
 	return ~c;
 }
 
+static const char *const cipher_names[] = {
+	[CAPTURE_CIPHER_AES_256_GCM] = "aes-256-gcm",
+	[CAPTURE_CIPHER_AES_128_GCM] = "aes-128-gcm",
+	[CAPTURE_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+};
+
+CAPTURE_API const char *capture_cipher_name(int cipher)
+{
+	if (cipher < 0 || (size_t)cipher >= sizeof(cipher_names) / sizeof(cipher_names[0]))
+		return NULL;
+	return cipher_names[cipher];
+}
+
+CAPTURE_API int capture_cipher_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++)
+		if (!strcmp(name, cipher_names[i]))
+			return (int)i;
+	return -CAPTURE_E_CONFIG;
+}
+
 static const EVP_CIPHER *cipher_of(uint8_t id)
 {
 	switch (id) {

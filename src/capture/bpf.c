@@ -61,3 +61,25 @@ void pc_bpf_kernel_prog(const struct pc_bpf *f, struct sock_fprog *out)
 	out->len = (unsigned short)f->prog.bf_len;
 	out->filter = (struct sock_filter *)f->prog.bf_insns;
 }
+
+int pc_bpf_socket_prog(const struct pc_bpf *f, int dlt, uint32_t snaplen, struct sock_filter **out)
+{
+	struct sock_filter *ins;
+	struct sock_fprog kp;
+	unsigned pre = dlt == PC_DLT_EN10MB ? 3 : 0;
+
+	pc_bpf_kernel_prog(f, &kp);
+	ins = calloc(kp.len + pre, sizeof(*ins));
+	if (!ins)
+		return -ENOMEM;
+	if (pre) {
+		/* a tag in metadata: accept whole, user space decides */
+		ins[0] = (struct sock_filter){ BPF_LD | BPF_B | BPF_ABS, 0, 0,
+					       (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT) };
+		ins[1] = (struct sock_filter){ BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0 };
+		ins[2] = (struct sock_filter){ BPF_RET | BPF_K, 0, 0, snaplen };
+	}
+	memcpy(ins + pre, kp.filter, kp.len * sizeof(*ins));
+	*out = ins;
+	return (int)(kp.len + pre);
+}

@@ -26,15 +26,15 @@
 
 #include "capture/bpf.h"
 #include "capture/capture.h"
-#include "util/compiler.h"
-#include "util/privs.h"
 #include "capture/tstamp.h"
+#include "util/compiler.h"
+#include "util/env.h"
+#include "util/log.h"
+#include "util/privs.h"
 
 #define AFP_BLOCK_SIZE (1u << 20) /* holds any snaplen (<= 256 KiB) packet */
 #define AFP_FRAME_SIZE 2048	  /* only used to size tp_frame_nr */
 #define AFP_RETIRE_TOV_MS 10	  /* measured: see docs/BACKENDS.md */
-#define AFP_MIN_MB 64
-#define AFP_MAX_MB 2048
 #define AFP_MAX_QUEUES 64
 #define VLAN_TAG_LEN 4
 /* prefetch distance in the block: the header load of the next packet was the
@@ -230,18 +230,13 @@ static int attach(int fd, struct sock_filter *insns, unsigned n)
 }
 
 /*
- * The capture filter for the kernel. The kernel runs it on frames whose outer
- * VLAN tag has been moved to metadata; user space sees the tag reinserted (as
- * in a file). So tagged frames pass the kernel unconditionally and get the
- * same compiled program in user space, on the frame as delivered, which keeps
- * "the same expression gives the same flows" true on every backend.
+ * The capture filter for the kernel (pc_bpf_socket_prog: tagged frames pass
+ * it and walk() runs the same program on them in user space).
  */
 static int build_filter(struct afp *a, const struct pc_cap_params *p, int dlt,
 			struct sock_filter **out, unsigned *nout, char *err, size_t errlen)
 {
-	struct sock_fprog prog;
 	struct sock_filter *ins;
-	unsigned pre = 0;
 	int ret;
 
 	if (!p->filter || !p->filter[0]) {
@@ -256,39 +251,17 @@ static int build_filter(struct afp *a, const struct pc_cap_params *p, int dlt,
 	ret = pc_bpf_create(&a->filter, p->filter, dlt, p->snaplen, err, errlen);
 	if (ret < 0)
 		return ret;
-	pc_bpf_kernel_prog(a->filter, &prog);
-	if (dlt == PC_DLT_EN10MB)
-		pre = 3;
-	if (prog.len + pre > BPF_MAXINSNS) {
-		snprintf(err, errlen, "filter too long for the kernel (%u instructions)",
-			 prog.len + pre);
-		return -CAPTURE_E_FILTER;
+	ret = pc_bpf_socket_prog(a->filter, dlt, p->snaplen, &ins);
+	if (ret < 0)
+		return ret;
+	if (ret > BPF_MAXINSNS) {
+		free(ins);
+		return pc_errf(err, errlen, -CAPTURE_E_FILTER,
+			       "filter too long for the kernel (%u instructions)", (unsigned)ret);
 	}
-	ins = calloc(prog.len + pre, sizeof(*ins));
-	if (!ins)
-		return -ENOMEM;
-	if (pre) {
-		ins[0] = STMT(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT);
-		ins[1] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
-		ins[2] = STMT(BPF_RET | BPF_K, p->snaplen);
-	}
-	memcpy(ins + pre, prog.filter, prog.len * sizeof(*ins));
 	*out = ins;
-	*nout = prog.len + pre;
+	*nout = (unsigned)ret;
 	return 0;
-}
-
-/* PC_AFP_BLOCK_TOV_MS overrides the block retire timeout (1..1000 ms). */
-static unsigned retire_tov_ms(void)
-{
-	const char *e = getenv("PC_AFP_BLOCK_TOV_MS");
-	unsigned long v;
-	char *end;
-
-	if (!e || !*e)
-		return AFP_RETIRE_TOV_MS;
-	v = strtoul(e, &end, 10);
-	return (*end || v < 1 || v > 1000) ? AFP_RETIRE_TOV_MS : (unsigned)v;
 }
 
 static int setup_socket(struct afp *a, struct afp_queue *q, const struct pc_cap_params *p,
@@ -333,7 +306,8 @@ static int setup_socket(struct afp *a, struct afp_queue *q, const struct pc_cap_
 	req.tp_block_nr = (unsigned)(ring_bytes / AFP_BLOCK_SIZE);
 	req.tp_frame_size = AFP_FRAME_SIZE;
 	req.tp_frame_nr = req.tp_block_nr * (AFP_BLOCK_SIZE / AFP_FRAME_SIZE);
-	req.tp_retire_blk_tov = retire_tov_ms();
+	/* PC_AFP_BLOCK_TOV_MS overrides the block retire timeout (1..1000 ms) */
+	req.tp_retire_blk_tov = pc_env_uint("PC_AFP_BLOCK_TOV_MS", AFP_RETIRE_TOV_MS, 1, 1000);
 	req.tp_feature_req_word = 0;
 	if (setsockopt(q->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0) {
 		ret = -errno;
@@ -436,19 +410,16 @@ static void afp_close(struct pc_cap *cap)
 static int afp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 {
 	struct sock_filter *fprog = NULL;
-	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : AFP_MIN_MB;
+	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : CAPTURE_BUFFER_MB_MIN;
 	unsigned nq = p->workers ? p->workers : 1;
 	unsigned i, nfprog = 0;
 	size_t per_q;
 	struct afp *a;
 	int dlt = PC_DLT_EN10MB, ret;
 
-	if (mb < AFP_MIN_MB || mb > AFP_MAX_MB) {
-		snprintf(cap->err, sizeof(cap->err),
-			 "afpacket: buffer size %u MB out of range (accepted: %u..%u MB)", mb,
-			 AFP_MIN_MB, AFP_MAX_MB);
-		return -CAPTURE_E_CONFIG;
-	}
+	ret = pc_capture_check_buffer_mb("afpacket", mb, cap->err, sizeof(cap->err));
+	if (ret < 0)
+		return ret;
 	if (nq > AFP_MAX_QUEUES) {
 		snprintf(cap->err, sizeof(cap->err), "afpacket: %u workers, at most %u", nq,
 			 AFP_MAX_QUEUES);
@@ -683,7 +654,7 @@ static int afp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_afpacket_ops = {
 	.name = "afpacket",
 	.preference = 30,
-	.live = true,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO,
 	.probe = afp_probe,
 	.open = afp_open,
 	.rx_burst = afp_rx_burst,

@@ -27,14 +27,6 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	return -CAPTURE_E_BACKEND;
 }
 
-const struct pc_capture_ops pc_cap_afxdp_ops = {
-	.name = "afxdp",
-	.preference = 40,
-	.live = true,
-	.probe = xdp_probe,
-	.open = xdp_open,
-};
-
 #else /* HAVE_AFXDP */
 
 #include <bpf/libbpf.h>
@@ -56,9 +48,11 @@ const struct pc_capture_ops pc_cap_afxdp_ops = {
 #include <xdp/xsk.h>
 
 #include "capture/bpf.h"
+#include "util/clock.h"
 #include "util/compiler.h"
+#include "util/env.h"
+#include "util/log.h"
 #include "util/privs.h"
-#include "capture/tstamp.h"
 
 #define XDP_FRAME_SIZE 2048u
 #define XDP_MIN_FRAMES 16384u /* 4096 ran the fill ring empty under contention */
@@ -105,14 +99,6 @@ struct xdpc {
 	char ifname[IF_NAMESIZE];
 	struct xq q[];
 };
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 /* Append one netlink attribute; returns new offset or 0 if it does not fit. */
 static size_t nla_put(uint8_t *buf, size_t off, size_t cap, uint16_t type, const void *data,
@@ -185,47 +171,49 @@ static const uint8_t *nla_find(const uint8_t *rep, int len, uint16_t type, uint1
 }
 
 /*
+ * One genetlink question (attribute @atype = @adata) and the first @wlen bytes
+ * of attribute @want of the answer into @out. 0, -ENOENT when the answer
+ * lacks it (or it is shorter), or -errno.
+ */
+static int genl_query(int fd, uint16_t family, uint8_t cmd, uint16_t atype, const void *adata,
+		      uint16_t alen, uint16_t want, void *out, uint16_t wlen)
+{
+	uint8_t rep[1024];
+	const uint8_t *a;
+	uint16_t plen;
+	int len;
+
+	len = genl_ask(fd, family, cmd, atype, adata, alen, rep, sizeof(rep));
+	if (len < 0)
+		return len;
+	a = nla_find(rep, len, want, &plen);
+	if (!a || plen < wlen)
+		return -ENOENT;
+	memcpy(out, a, wlen);
+	return 0;
+}
+
+/*
  * Does the driver of @ifindex advertise AF_XDP zero-copy? 1 yes, 0 no,
  * < 0 the kernel cannot say (no "netdev" genetlink family).
  */
 static int driver_zero_copy(int ifindex)
 {
-	uint8_t rep[1024];
-	const uint8_t *a;
-	uint16_t fam = 0, alen;
+	uint16_t fam = 0;
 	uint64_t feat = 0;
 	uint32_t idx = (uint32_t)ifindex;
-	int fd, len, ret;
+	int fd, ret;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (fd < 0)
 		return -errno;
-	len = genl_ask(fd, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, "netdev", 7,
-		       rep, sizeof(rep));
-	if (len < 0) {
-		ret = len;
-		goto out;
-	}
-	a = nla_find(rep, len, CTRL_ATTR_FAMILY_ID, &alen);
-	if (!a || alen < 2) {
-		ret = -ENOENT;
-		goto out;
-	}
-	memcpy(&fam, a, 2);
-	len = genl_ask(fd, fam, NETDEV_CMD_DEV_GET, NETDEV_A_DEV_IFINDEX, &idx, 4, rep,
-		       sizeof(rep));
-	if (len < 0) {
-		ret = len;
-		goto out;
-	}
-	a = nla_find(rep, len, NETDEV_A_DEV_XDP_FEATURES, &alen);
-	if (!a || alen < 8) {
-		ret = -ENOENT;
-		goto out;
-	}
-	memcpy(&feat, a, 8);
-	ret = (feat & NETDEV_XDP_ACT_XSK_ZEROCOPY) ? 1 : 0;
-out:
+	ret = genl_query(fd, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, "netdev", 7,
+			 CTRL_ATTR_FAMILY_ID, &fam, sizeof(fam));
+	if (!ret)
+		ret = genl_query(fd, fam, NETDEV_CMD_DEV_GET, NETDEV_A_DEV_IFINDEX, &idx,
+				 sizeof(idx), NETDEV_A_DEV_XDP_FEATURES, &feat, sizeof(feat));
+	if (!ret)
+		ret = (feat & NETDEV_XDP_ACT_XSK_ZEROCOPY) ? 1 : 0;
 	close(fd);
 	return ret;
 }
@@ -294,25 +282,16 @@ static unsigned count_rx_queues(const char *ifname)
 	return n ? n : 1;
 }
 
-static void logf_(struct pc_cap *cap, int level, const char *msg)
-{
-	const struct pc_cap_params *p = cap->params;
-
-	if (p && p->log_fn && level <= p->log_level)
-		p->log_fn(p->log_ctx, level, msg);
-}
-
 /*
  * An XDP program already on the interface: libxdp's XSK default program left
  * by a killed run is removed (libxdp would silently reuse it); anything else
  * belongs to someone and is refused.
  */
-static int clear_stale(struct pc_cap *cap, struct xdpc *x)
+static int clear_stale(struct pc_cap *cap, const struct pc_cap_params *p, struct xdpc *x)
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(x->ifindex);
 	struct xdp_program *main_prog;
 	char name[64];
-	char msg[256];
 	uint32_t id;
 	int ret;
 
@@ -343,11 +322,10 @@ static int clear_stale(struct pc_cap *cap, struct xdpc *x)
 			 name, id, x->ifname, strerror(-ret));
 		return ret;
 	}
-	snprintf(msg, sizeof(msg),
-		 "afxdp: removed stale XDP program '%s' (id %u) left on %s "
-		 "by an earlier run; loading a fresh one",
-		 name, id, x->ifname);
-	logf_(cap, CAPTURE_LOG_WARN, msg);
+	pc_logf(p->log_fn, p->log_ctx, p->log_level, CAPTURE_LOG_WARN,
+		"afxdp: removed stale XDP program '%s' (id %u) left on %s "
+		"by an earlier run; loading a fresh one",
+		name, id, x->ifname);
 	return 1;
 }
 
@@ -437,7 +415,7 @@ static int open_queue(struct xdpc *x, unsigned qi, uint32_t frames, uint32_t xdp
 		ret = xsk_socket__create(&q->xsk, x->ifname, qi, q->umem, &q->rx, NULL, &scfg);
 		if (ret != -EBUSY || tries >= XDP_EBUSY_TRIES)
 			break;
-		usleep(20000); /* the previous socket on this queue is still going away */
+		pc_sleep_us(20000); /* the previous socket on this queue is still going away */
 	}
 	if (ret) {
 		q->xsk = NULL;
@@ -490,38 +468,66 @@ struct xdp_try {
 	const char *mode;
 };
 
-static unsigned coalesce_us(void)
-{
-	const char *e = getenv("PC_XDP_COALESCE_US");
-	unsigned long v;
-	char *end;
-
-	if (!e || !*e)
-		return XDP_COALESCE_US;
-	v = strtoul(e, &end, 10);
-	return (*end || v > XDP_COALESCE_MAX_US) ? XDP_COALESCE_US : (unsigned)v;
-}
-
-static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
+/*
+ * One socket per RX queue, in the best XDP mode that works for all of them
+ * (PC_XDP_MODE=native|generic|zero-copy|copy narrows the choice). Returns 0
+ * with cap->mode set, or < 0 with what every mode tried said in cap->err.
+ */
+static int open_sockets(struct pc_cap *cap, struct xdpc *x, uint32_t frames)
 {
 	static const struct xdp_try all[] = {
 		{ XDP_FLAGS_DRV_MODE, XDP_ZEROCOPY, "native zero-copy" },
 		{ XDP_FLAGS_DRV_MODE, XDP_COPY, "native copy" },
 		{ XDP_FLAGS_SKB_MODE, XDP_COPY, "generic copy" },
 	};
-	const char *want = getenv("PC_XDP_MODE"); /* native|generic|zero-copy|copy */
-	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : 64;
+	const char *want = getenv("PC_XDP_MODE");
 	char tried[384] = "";
+	int ret = -CAPTURE_E_BACKEND;
+	unsigned i, t;
+
+	for (t = 0; t < PC_ARRAY_SIZE(all); t++) {
+		bool native = all[t].xdp_flags == XDP_FLAGS_DRV_MODE;
+		bool zc = all[t].bind_flags == XDP_ZEROCOPY;
+
+		if (want &&
+		    ((!strcmp(want, "native") && !native) || (!strcmp(want, "generic") && native) ||
+		     (!strcmp(want, "zero-copy") && !zc) || (!strcmp(want, "copy") && zc)))
+			continue;
+		for (i = 0; i < x->nq; i++) {
+			ret = open_queue(x, i, frames, all[t].xdp_flags,
+					 all[t].bind_flags | XDP_USE_NEED_WAKEUP);
+			if (ret < 0)
+				break;
+		}
+		if (ret >= 0) {
+			snprintf(cap->mode, sizeof(cap->mode), "%s", all[t].mode);
+			return 0;
+		}
+		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s: queue %u: %s",
+			 tried[0] ? "; " : "", all[t].mode, i, strerror(-ret));
+		for (i = 0; i < x->nq; i++)
+			close_queue(&x->q[i]);
+		detach_leftover(x);
+	}
+	snprintf(cap->err, sizeof(cap->err), "afxdp: %s: no XDP mode worked (%s)%s", x->ifname,
+		 tried[0] ? tried : "none allowed by PC_XDP_MODE",
+		 ret == -EPERM ? ": missing capability CAP_NET_ADMIN/CAP_BPF, or "
+				 "RLIMIT_MEMLOCK too small without CAP_IPC_LOCK"
+			       : "");
+	return ret;
+}
+
+static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
+{
+	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : 64;
 	uint32_t frames;
 	struct xdpc *x;
-	unsigned i, t, nq;
-	int ret = -CAPTURE_E_BACKEND, stale;
+	unsigned nq;
+	int ret, stale;
 
-	if (mb < 64 || mb > 2048) {
-		snprintf(cap->err, sizeof(cap->err),
-			 "afxdp: buffer size %u MB out of range (accepted: 64..2048 MB)", mb);
-		return -CAPTURE_E_CONFIG;
-	}
+	ret = pc_capture_check_buffer_mb("afxdp", mb, cap->err, sizeof(cap->err));
+	if (ret < 0)
+		return ret;
 	if (strnlen(p->interface, IF_NAMESIZE) >= IF_NAMESIZE) {
 		snprintf(cap->err, sizeof(cap->err), "afxdp: interface name too long");
 		return -CAPTURE_E_CONFIG;
@@ -537,7 +543,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		return -ENOMEM;
 	cap->priv = x;
 	x->nq = nq;
-	x->coalesce_us = coalesce_us();
+	x->coalesce_us = pc_env_uint("PC_XDP_COALESCE_US", XDP_COALESCE_US, 0, XDP_COALESCE_MAX_US);
 	memcpy(x->ifname, p->interface, strlen(p->interface));
 	x->ifindex = (int)if_nametoindex(p->interface);
 	if (!x->ifindex) {
@@ -556,59 +562,26 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		}
 	}
 	x->ifdrop_base = pc_if_rx_dropped(x->ifname);
-	stale = clear_stale(cap, x);
+	stale = clear_stale(cap, p, x);
 	if (stale < 0) {
 		ret = stale;
 		goto fail;
 	}
-	for (t = 0; t < PC_ARRAY_SIZE(all); t++) {
-		bool native = all[t].xdp_flags == XDP_FLAGS_DRV_MODE;
-		bool zc = all[t].bind_flags == XDP_ZEROCOPY;
-
-		if (want &&
-		    ((!strcmp(want, "native") && !native) || (!strcmp(want, "generic") && native) ||
-		     (!strcmp(want, "zero-copy") && !zc) || (!strcmp(want, "copy") && zc)))
-			continue;
-		for (i = 0; i < nq; i++) {
-			ret = open_queue(x, i, frames, all[t].xdp_flags,
-					 all[t].bind_flags | XDP_USE_NEED_WAKEUP);
-			if (ret < 0)
-				break;
-		}
-		if (ret >= 0) {
-			snprintf(cap->mode, sizeof(cap->mode), "%s", all[t].mode);
-			break;
-		}
-		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s: queue %u: %s",
-			 tried[0] ? "; " : "", all[t].mode, i, strerror(-ret));
-		for (i = 0; i < nq; i++)
-			close_queue(&x->q[i]);
-		detach_leftover(x);
-	}
-	if (ret < 0) {
-		snprintf(cap->err, sizeof(cap->err), "afxdp: %s: no XDP mode worked (%s)%s",
-			 p->interface, tried[0] ? tried : "none allowed by PC_XDP_MODE",
-			 ret == -EPERM ? ": missing capability CAP_NET_ADMIN/CAP_BPF, or "
-					 "RLIMIT_MEMLOCK too small without CAP_IPC_LOCK"
-				       : "");
+	ret = open_sockets(cap, x, frames);
+	if (ret < 0)
 		goto fail;
-	}
 	cap->nqueues = 1;
 	cap->linktype = PC_DLT_EN10MB;
 	cap->filter_applied = x->filter != NULL;
 	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "user");
 	snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail),
 		 "AF_XDP frames carry no kernel stamp: CLOCK_REALTIME read once per burst");
-	if (p->workers > 1) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg),
-			 "afxdp: one worker reads all %u RX queue socket(s): "
-			 "RX queues are not split by a symmetric hash, so more workers could "
-			 "split flows",
-			 nq);
-		logf_(cap, CAPTURE_LOG_INFO, msg);
-	}
+	if (p->workers > 1)
+		pc_logf(p->log_fn, p->log_ctx, p->log_level, CAPTURE_LOG_INFO,
+			"afxdp: one worker reads all %u RX queue socket(s): "
+			"RX queues are not split by a symmetric hash, so more workers could "
+			"split flows",
+			nq);
 	return 0;
 fail:
 	xdp_close(cap);
@@ -634,7 +607,7 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			if (!got)
 				continue;
 			if (!now)
-				now = realtime_ns();
+				now = pc_wall_ns();
 			q->rx_idx = idx;
 			q->held = got;
 			atomic_fetch_add_explicit(&q->delivered, got, memory_order_relaxed);
@@ -668,13 +641,10 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			/* traffic was flowing: let the ring fill up for a while rather
 			 * than waking per frame; look again before blocking in poll */
 			unsigned us = x->coalesce_us;
-			struct timespec d;
 
 			if (timeout_ms > 0 && (unsigned)timeout_ms * 1000u < us)
 				us = (unsigned)timeout_ms * 1000u;
-			d.tv_sec = 0;
-			d.tv_nsec = (long)us * 1000;
-			nanosleep(&d, NULL);
+			pc_sleep_us(us);
 			x->flowing = false;
 			continue;
 		}
@@ -776,16 +746,18 @@ static int xdp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 	return 0;
 }
 
+#endif /* HAVE_AFXDP */
+
 const struct pc_capture_ops pc_cap_afxdp_ops = {
 	.name = "afxdp",
 	.preference = 40,
-	.live = true,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_AUTO_BEST_ONLY,
 	.probe = xdp_probe,
 	.open = xdp_open,
+#ifdef HAVE_AFXDP
 	.rx_burst = xdp_rx_burst,
 	.rx_release = xdp_rx_release,
 	.stats = xdp_stats,
 	.close = xdp_close,
+#endif
 };
-
-#endif /* HAVE_AFXDP */

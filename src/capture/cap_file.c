@@ -17,9 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/compiler.h"
 #include "capture/capture.h"
 #include "store/store.h"
+#include "util/compiler.h"
+#include "util/log.h"
 
 #define BUF_MIN (8u << 20)
 #define READ_CHUNK (512u << 10)
@@ -148,6 +149,26 @@ static int fill(struct file_priv *f, size_t need)
 	return f->end - f->start >= need ? 0 : 1;
 }
 
+/*
+ * Make the @need bytes of a record or block header available at f->start.
+ * Returns 0, 1 at a clean end of input, 2 to come back with an empty burst
+ * (views of this burst pin the buffer: @may_move false), 3 when the input
+ * ends inside the header (the caller says where), or -err.
+ */
+static int need_header(struct file_priv *f, size_t need, bool may_move)
+{
+	int rc;
+
+	if (f->end - f->start >= need)
+		return 0;
+	if (!may_move && !(f->src_eof && f->end == f->start))
+		return 2;
+	rc = fill(f, need);
+	if (rc <= 0)
+		return rc;
+	return f->end == f->start ? 1 : 3;
+}
+
 static int parse_pcap_header(struct file_priv *f)
 {
 	const uint8_t *h = f->buf + f->start;
@@ -209,23 +230,70 @@ static bool ticks_to_ns(const struct iface *ifc, uint64_t ticks, uint64_t *ns)
 
 static void warn_once(struct file_priv *f, const char *fmt, ...) pc_printf(2, 3);
 
+/* A warning about the file, prefixed with its path; only the first one is
+ * given (a run of odd stamps would flood the log). */
 static void warn_once(struct file_priv *f, const char *fmt, ...)
 {
 	const struct pc_cap_params *p = f->cap->params;
 	char msg[384];
-	int n;
 	va_list ap;
 
 	if (f->warned || !p || !p->log_fn || p->log_level < CAPTURE_LOG_WARN)
 		return;
 	f->warned = true;
-	n = snprintf(msg, sizeof(msg), "%s: ", f->path);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		n = (int)sizeof(msg) - 1; /* a path that long: the path alone */
 	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	p->log_fn(p->log_ctx, CAPTURE_LOG_WARN, msg);
+	pc_logf(p->log_fn, p->log_ctx, p->log_level, CAPTURE_LOG_WARN, "%s: %s", f->path, msg);
+}
+
+/* An interface description block (@body, @blen bytes): link type, snap
+ * length, and the if_tsresol / if_tsoffset options. 0 or -err. */
+static int pcapng_idb(struct file_priv *f, const uint8_t *body, uint32_t blen)
+{
+	struct iface *ifc;
+	size_t off = 8;
+
+	if (blen < 8)
+		return fail(f, -CAPTURE_E_FORMAT, "interface block too short");
+	if (f->nifs >= MAX_IFS)
+		return fail(f, -CAPTURE_E_FORMAT, "more than %d interfaces", MAX_IFS);
+	ifc = &f->ifs[f->nifs++];
+	memset(ifc, 0, sizeof(*ifc));
+	ifc->linktype = rd16(f, body);
+	ifc->snaplen = rd32(f, body + 4);
+	ifc->res = 6;
+	ifc->mul = 1000;
+	ifc->div = 1;
+	while (off + 4 <= blen) {
+		uint16_t code = rd16(f, body + off), olen = rd16(f, body + off + 2);
+
+		if (code == 0 || off + 4 + olen > blen)
+			break;
+		if (code == 9 && olen >= 1) {
+			uint8_t v = body[off + 4];
+
+			ifc->pow2 = v & 0x80;
+			ifc->res = v & 0x7f;
+			if ((!ifc->pow2 && ifc->res > 18) || (ifc->pow2 && ifc->res > 63))
+				return fail(f, -CAPTURE_E_FORMAT,
+					    "interface %u: unsupported timestamp resolution 0x%02x",
+					    f->nifs - 1, v);
+			if (!ifc->pow2) {
+				ifc->mul = ifc->res <= 9 ? dec_pow[9 - ifc->res] : 1;
+				ifc->div = ifc->res > 9 ? dec_pow[ifc->res - 9] : 1;
+			}
+		} else if (code == 14 && olen >= 8) {
+			uint64_t o;
+
+			memcpy(&o, body + off + 4, 8);
+			if (f->swap)
+				o = __builtin_bswap64(o);
+			ifc->offset_s = (int64_t)o; /* seconds; range checked per packet */
+		}
+		off += 4 + ((olen + 3u) & ~3u);
+	}
+	return 0;
 }
 
 /* Parse one pcapng block at f->start (whole block available). Returns 1 when
@@ -237,52 +305,8 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 	uint32_t blen = len - 12;
 
 	switch (type) {
-	case 1: { /* interface description */
-		struct iface *ifc;
-		size_t off = 8;
-
-		if (blen < 8)
-			return fail(f, -CAPTURE_E_FORMAT, "interface block too short");
-		if (f->nifs >= MAX_IFS)
-			return fail(f, -CAPTURE_E_FORMAT, "more than %d interfaces", MAX_IFS);
-		ifc = &f->ifs[f->nifs++];
-		memset(ifc, 0, sizeof(*ifc));
-		ifc->linktype = rd16(f, body);
-		ifc->snaplen = rd32(f, body + 4);
-		ifc->res = 6;
-		ifc->mul = 1000;
-		ifc->div = 1;
-		while (off + 4 <= blen) {
-			uint16_t code = rd16(f, body + off), olen = rd16(f, body + off + 2);
-
-			if (code == 0 || off + 4 + olen > blen)
-				break;
-			if (code == 9 && olen >= 1) {
-				uint8_t v = body[off + 4];
-
-				ifc->pow2 = v & 0x80;
-				ifc->res = v & 0x7f;
-				if ((!ifc->pow2 && ifc->res > 18) || (ifc->pow2 && ifc->res > 63))
-					return fail(
-						f, -CAPTURE_E_FORMAT,
-						"interface %u: unsupported timestamp resolution 0x%02x",
-						f->nifs - 1, v);
-				if (!ifc->pow2) {
-					ifc->mul = ifc->res <= 9 ? dec_pow[9 - ifc->res] : 1;
-					ifc->div = ifc->res > 9 ? dec_pow[ifc->res - 9] : 1;
-				}
-			} else if (code == 14 && olen >= 8) {
-				uint64_t o;
-
-				memcpy(&o, body + off + 4, 8);
-				if (f->swap)
-					o = __builtin_bswap64(o);
-				ifc->offset_s = (int64_t)o; /* seconds; range checked per packet */
-			}
-			off += 4 + ((olen + 3u) & ~3u);
-		}
-		return 0;
-	}
+	case 1: /* interface description */
+		return pcapng_idb(f, body, blen);
 	case 6:	  /* enhanced packet */
 	case 2: { /* obsolete packet block */
 		uint32_t ifid, caplen, origlen;
@@ -380,23 +404,13 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 	uint32_t incl, orig, frac;
 	int rc;
 
-	if (f->end - f->start < 16) {
-		if (!may_move && f->end != f->start)
-			return 2; /* come back with an empty burst */
-		if (!may_move && !f->src_eof)
-			return 2;
-		rc = fill(f, 16);
-		if (rc < 0)
-			return rc;
-		if (rc) {
-			if (f->end == f->start)
-				return 1;
-			return fail(f, -CAPTURE_E_TRUNCATED,
-				    "truncated: record header of packet %llu cut at offset %llu",
-				    (unsigned long long)f->npkts + 1,
-				    (unsigned long long)f->consumed);
-		}
-	}
+	rc = need_header(f, 16, may_move);
+	if (rc == 3)
+		return fail(f, -CAPTURE_E_TRUNCATED,
+			    "truncated: record header of packet %llu cut at offset %llu",
+			    (unsigned long long)f->npkts + 1, (unsigned long long)f->consumed);
+	if (rc)
+		return rc;
 	h = f->buf + f->start;
 	incl = rd32(f, h + 8);
 	orig = rd32(f, h + 12);
@@ -445,20 +459,13 @@ static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 		uint32_t type, len;
 		int rc;
 
-		if (f->end - f->start < 12) {
-			if (!may_move && !(f->src_eof && f->end == f->start))
-				return 2;
-			rc = fill(f, 12);
-			if (rc < 0)
-				return rc;
-			if (rc) {
-				if (f->end == f->start)
-					return 1;
-				return fail(f, -CAPTURE_E_TRUNCATED,
-					    "truncated: block header cut at offset %llu",
-					    (unsigned long long)f->consumed);
-			}
-		}
+		rc = need_header(f, 12, may_move);
+		if (rc == 3)
+			return fail(f, -CAPTURE_E_TRUNCATED,
+				    "truncated: block header cut at offset %llu",
+				    (unsigned long long)f->consumed);
+		if (rc)
+			return rc;
 		memcpy(&type, f->buf + f->start, 4);
 		if (type == 0x0a0d0d0a) {
 			if (!may_move)
@@ -515,6 +522,47 @@ static int file_probe(const char *ifname, char *reason, size_t len)
 	return 0;
 }
 
+/* Read the input through the store's AEAD reader, with the key in
+ * p->decrypt_key_file. 0 or -err (the message in cap->err). */
+static int open_encrypted(struct file_priv *f, const struct pc_cap_params *p)
+{
+	struct pc_crypt_key key;
+	char err[256];
+	int rc;
+
+	if (!p->decrypt_key_file)
+		return fail(f, -CAPTURE_E_KEY,
+			    "encrypted capture: give the key file (jcap --key FILE)");
+	rc = pc_crypt_key_load(&key, p->decrypt_key_file, CAPTURE_CIPHER_AES_256_GCM, err,
+			       sizeof(err));
+	if (rc < 0)
+		return fail(f, rc, "%s", err);
+	rc = pc_crypt_reader_open(&f->cr, f->fd, &key, err, sizeof(err));
+	pc_crypt_key_wipe(&key);
+	if (rc < 0)
+		return fail(f, rc, "%s", err);
+	return 0;
+}
+
+/* The first bytes decide the format: a pcapng section header or a classic
+ * pcap file header. 0 or -err. */
+static int read_file_header(struct file_priv *f)
+{
+	uint32_t magic;
+	int rc;
+
+	memcpy(&magic, f->buf, 4);
+	if (magic == 0x0a0d0d0a)
+		return pcapng_section(f);
+	rc = fill(f, 24);
+	if (rc > 0)
+		return fail(f, -CAPTURE_E_TRUNCATED, "truncated: file header is %zu of 24 bytes",
+			    f->end - f->start);
+	if (rc < 0)
+		return rc;
+	return parse_pcap_header(f);
+}
+
 static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 {
 	struct file_priv *f;
@@ -566,26 +614,9 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		goto close_fd;
 	}
 	if (pc_crypt_is_encrypted(head, (size_t)hn)) {
-		struct pc_crypt_key key;
-		char err[256];
-
-		if (!p->decrypt_key_file) {
-			rc = fail(f, -CAPTURE_E_KEY,
-				  "encrypted capture: give the key file (jcap --key FILE)");
+		rc = open_encrypted(f, p);
+		if (rc < 0)
 			goto close_fd;
-		}
-		rc = pc_crypt_key_load(&key, p->decrypt_key_file, CAPTURE_CIPHER_AES_256_GCM, err,
-				       sizeof(err));
-		if (rc < 0) {
-			rc = fail(f, rc, "%s", err);
-			goto close_fd;
-		}
-		rc = pc_crypt_reader_open(&f->cr, f->fd, &key, err, sizeof(err));
-		pc_crypt_key_wipe(&key);
-		if (rc < 0) {
-			rc = fail(f, rc, "%s", err);
-			goto close_fd;
-		}
 	}
 	/* a small plain file needs no more than its size (fill() grows the
 	 * buffer if a record ever needs it) */
@@ -610,24 +641,9 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 			  "encrypted captures are read from regular files, not pipes");
 		goto free_buf;
 	}
-	{
-		uint32_t magic;
-
-		memcpy(&magic, f->buf, 4);
-		if (magic == 0x0a0d0d0a) {
-			rc = pcapng_section(f);
-		} else {
-			rc = fill(f, 24);
-			if (rc > 0)
-				rc = fail(f, -CAPTURE_E_TRUNCATED,
-					  "truncated: file header is %zu of 24 bytes",
-					  f->end - f->start);
-			if (rc == 0)
-				rc = parse_pcap_header(f);
-		}
-		if (rc)
-			goto free_buf;
-	}
+	rc = read_file_header(f);
+	if (rc)
+		goto free_buf;
 	cap->priv = f;
 	cap->nqueues = 1;
 	cap->offline = true;
@@ -702,7 +718,7 @@ static void file_close(struct pc_cap *cap)
 const struct pc_capture_ops pc_cap_file_ops = {
 	.name = "file",
 	.preference = 0,
-	.live = false,
+	.flags = PC_CAP_F_OFFLINE,
 	.probe = file_probe,
 	.open = file_open,
 	.rx_burst = file_rx_burst,

@@ -117,16 +117,14 @@ static void choose_tstamp(struct pc_cap *cap, struct pcl *l, const struct pc_cap
 }
 
 /*
- * Same filter program and VLAN handling as afpacket (see build_filter there):
- * the kernel passes tagged frames, user space checks them after libpcap has
- * put the tag back, so the verdict is that of the program run on the file.
+ * Same socket program as afpacket (pc_bpf_socket_prog): the kernel passes
+ * tagged frames, on_packet checks them after libpcap has put the tag back, so
+ * the verdict is that of the program run on the file.
  */
 static int set_filter(struct pc_cap *cap, struct pcl *l, const struct pc_cap_params *p)
 {
 	struct bpf_program prog;
-	struct sock_fprog kp;
-	struct bpf_insn *ins;
-	unsigned pre = 0;
+	struct sock_filter *ins;
 	char err[256];
 	int ret;
 
@@ -135,21 +133,12 @@ static int set_filter(struct pc_cap *cap, struct pcl *l, const struct pc_cap_par
 		snprintf(cap->err, sizeof(cap->err), "pcap: %s", err);
 		return ret;
 	}
-	pc_bpf_kernel_prog(l->filter, &kp);
-	if (l->dlt == PC_DLT_EN10MB)
-		pre = 3;
-	ins = calloc(kp.len + pre, sizeof(*ins));
-	if (!ins)
-		return -ENOMEM;
-	if (pre) {
-		ins[0] = (struct bpf_insn){ BPF_LD | BPF_B | BPF_ABS, 0, 0,
-					    (uint32_t)(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT) };
-		ins[1] = (struct bpf_insn){ BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0 };
-		ins[2] = (struct bpf_insn){ BPF_RET | BPF_K, 0, 0, l->snaplen };
-	}
-	memcpy(ins + pre, kp.filter, kp.len * sizeof(*ins));
-	prog.bf_len = kp.len + pre;
-	prog.bf_insns = ins;
+	ret = pc_bpf_socket_prog(l->filter, l->dlt, l->snaplen, &ins);
+	if (ret < 0)
+		return ret;
+	/* struct bpf_insn and struct sock_filter are the same classic BPF layout */
+	prog.bf_len = (unsigned)ret;
+	prog.bf_insns = (struct bpf_insn *)ins;
 	ret = pcap_setfilter(l->h, &prog);
 	free(ins);
 	if (ret < 0) {
@@ -166,11 +155,9 @@ static int pcl_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	struct pcl *l;
 	int rc, ret;
 
-	if (mb < 64 || mb > 2048) {
-		snprintf(cap->err, sizeof(cap->err),
-			 "pcap: buffer size %u MB out of range (accepted: 64..2048 MB)", mb);
-		return -CAPTURE_E_CONFIG;
-	}
+	ret = pc_capture_check_buffer_mb("pcap", mb, cap->err, sizeof(cap->err));
+	if (ret < 0)
+		return ret;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -359,7 +346,7 @@ static int pcl_stats(struct pc_cap *cap, unsigned q, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_pcap_ops = {
 	.name = "pcap",
 	.preference = 20,
-	.live = true,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO,
 	.probe = pcl_probe,
 	.open = pcl_open,
 	.rx_burst = pcl_rx_burst,

@@ -44,7 +44,7 @@ static int unavail_open(struct pc_cap *cap, const struct pc_cap_params *p)
 const struct pc_capture_ops pc_cap_dpdk_ops = {
 	.name = "dpdk",
 	.preference = 50,
-	.live = true,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_PLACEHOLDER,
 	.probe = dpdk_probe,
 	.open = unavail_open,
 };
@@ -52,7 +52,7 @@ const struct pc_capture_ops pc_cap_dpdk_ops = {
 const struct pc_capture_ops pc_cap_pfring_ops = {
 	.name = "pfring",
 	.preference = 45,
-	.live = true,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_PLACEHOLDER,
 	.probe = pfring_probe,
 	.open = unavail_open,
 };

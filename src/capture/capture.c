@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Backend registry and selection. One static table in preference order; "auto"
- * walks it for live input and records in @why which backend it took and why
- * every other one was passed over (probe reason or open failure).
+ * Backend registry and selection. One static table in preference order; what
+ * the generic layer does with an entry follows from its PC_CAP_F_* flags.
+ * "auto" walks it for live input and records in @why which backend it took
+ * and why every other one was passed over (probe reason or open failure).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "capture/capture.h"
 #include "util/compiler.h"
+#include "util/log.h"
 
 static const struct pc_capture_ops *const registry[] = {
 	&pc_cap_dpdk_ops,
@@ -40,6 +42,17 @@ const struct pc_capture_ops *pc_capture_find(const char *name)
 	return NULL;
 }
 
+/* The first entry with every flag of @flags, or NULL. */
+static const struct pc_capture_ops *find_flags(unsigned flags)
+{
+	size_t i;
+
+	for (i = 0; registry[i]; i++)
+		if ((registry[i]->flags & flags) == flags)
+			return registry[i];
+	return NULL;
+}
+
 /* Append formatted text to @buf (bounded, always NUL-terminated). */
 pc_printf(3, 4) static void append(char *buf, size_t len, const char *fmt, ...)
 {
@@ -56,6 +69,27 @@ pc_printf(3, 4) static void append(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+void pc_capture_names(char *buf, size_t len)
+{
+	size_t i;
+
+	if (!buf || !len)
+		return;
+	snprintf(buf, len, "auto");
+	for (i = 0; registry[i]; i++)
+		if (!(registry[i]->flags & PC_CAP_F_PLACEHOLDER))
+			append(buf, len, ", %s", registry[i]->name);
+}
+
+int pc_capture_check_buffer_mb(const char *backend, unsigned mb, char *err, size_t errlen)
+{
+	if (mb >= CAPTURE_BUFFER_MB_MIN && mb <= CAPTURE_BUFFER_MB_MAX)
+		return 0;
+	return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+		       "%s: buffer size %u MB out of range (accepted: %u..%u MB)", backend, mb,
+		       CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX);
+}
+
 static void reset_cap(struct pc_cap *cap, const struct pc_capture_ops *ops,
 		      const struct pc_cap_params *p)
 {
@@ -65,7 +99,7 @@ static void reset_cap(struct pc_cap *cap, const struct pc_capture_ops *ops,
 	cap->nqueues = 1;
 	cap->linktype = PC_DLT_EN10MB;
 	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "%s",
-		 ops->live ? "kernel" : "file");
+		 (ops->flags & PC_CAP_F_LIVE) ? "kernel" : "file");
 }
 
 /* Open exactly @ops; on failure cap->err holds the detail and cap is reset. */
@@ -91,7 +125,8 @@ static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 				 strerror(ret > -4096 ? -ret : EIO));
 		/* prefix live errors with the backend name unless the backend
 		 * already did; offline errors already start with the file name */
-		if (ops->live && strncmp(cap->err, ops->name, strlen(ops->name)) != 0) {
+		if ((ops->flags & PC_CAP_F_LIVE) &&
+		    strncmp(cap->err, ops->name, strlen(ops->name)) != 0) {
 			size_t pl = strlen(ops->name) + 2;
 			size_t el = strnlen(cap->err, sizeof(cap->err) - 1);
 
@@ -115,6 +150,7 @@ static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 
 static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *why, size_t whylen)
 {
+	const struct pc_capture_ops *offline = find_flags(PC_CAP_F_OFFLINE);
 	char passed[768] = "";
 	char reason[256];
 	int ret, last = -CAPTURE_E_BACKEND;
@@ -126,10 +162,10 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 		snprintf(why, whylen, "%s", cap->err);
 		return -CAPTURE_E_CONFIG;
 	}
-	if (!p->interface && p->pcap_file) {
-		ret = open_one(cap, &pc_cap_file_ops, p, reason, sizeof(reason));
+	if (!p->interface && p->pcap_file && offline) {
+		ret = open_one(cap, offline, p, reason, sizeof(reason));
 		if (ret >= 0)
-			snprintf(why, whylen, "file: offline input %s", p->pcap_file);
+			snprintf(why, whylen, "%s: offline input %s", offline->name, p->pcap_file);
 		else
 			snprintf(why, whylen, "%s", cap->err);
 		return ret;
@@ -138,17 +174,11 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 		const struct pc_capture_ops *ops = registry[i];
 		int pr;
 
-		if (!ops->live)
+		if (!(ops->flags & PC_CAP_F_AUTO))
 			continue;
 		reason[0] = '\0';
 		pr = ops->probe(p->interface, reason, sizeof(reason));
-		if (pr < 0) {
-			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "", ops->name,
-			       reason);
-			continue;
-		}
-		/* AF_XDP in copy mode costs ~5x AF_PACKET per packet: only zero-copy wins */
-		if (ops == &pc_cap_afxdp_ops && pr < 1) {
+		if (pr < 0 || ((ops->flags & PC_CAP_F_AUTO_BEST_ONLY) && pr < 1)) {
 			append(passed, sizeof(passed), "%s%s: %s", passed[0] ? "; " : "", ops->name,
 			       reason);
 			continue;
@@ -191,15 +221,16 @@ int pc_capture_open(struct pc_cap *cap, const char *name, const struct pc_cap_pa
 
 	ops = pc_capture_find(name);
 	if (!ops) {
+		char names[128];
+
+		pc_capture_names(names, sizeof(names));
 		memset(cap, 0, sizeof(*cap));
-		snprintf(cap->err, sizeof(cap->err),
-			 "unknown capture backend '%s' (known: auto, afxdp, afpacket, pcap, file, "
-			 "dpdk, pfring)",
-			 name);
+		snprintf(cap->err, sizeof(cap->err), "unknown capture backend '%s' (known: %s)",
+			 name, names);
 		snprintf(why, whylen, "%s", cap->err);
 		return -CAPTURE_E_CONFIG;
 	}
-	if (ops->live && !p->interface) {
+	if ((ops->flags & PC_CAP_F_LIVE) && !p->interface) {
 		memset(cap, 0, sizeof(*cap));
 		snprintf(cap->err, sizeof(cap->err), "%s: live backend needs an interface",
 			 ops->name);

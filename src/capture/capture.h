@@ -79,10 +79,24 @@ struct pc_cap {
 	const struct pc_cap_params *params;
 };
 
+/*
+ * What a backend is, for the generic layer (struct pc_capture_ops.flags).
+ * Selection reads these and never compares ops pointers.
+ */
+#define PC_CAP_F_LIVE (1u << 0)	   /* reads an interface: params->interface needed */
+#define PC_CAP_F_OFFLINE (1u << 1) /* reads a capture file: what auto opens for a file */
+#define PC_CAP_F_AUTO (1u << 2)	   /* auto tries it (in registry order) for live input */
+/* auto takes it only when probe reports its best mode (1), e.g. AF_XDP whose
+ * copy mode costs ~5x AF_PACKET per packet: only zero-copy wins */
+#define PC_CAP_F_AUTO_BEST_ONLY (1u << 3)
+/* no build of this library captures with it: listed only so the backends
+ * listing can say why it is absent, and left out of pc_capture_names() */
+#define PC_CAP_F_PLACEHOLDER (1u << 4)
+
 struct pc_capture_ops {
 	const char *name;
-	int preference; /* auto tries higher first */
-	bool live;
+	int preference; /* reported by the listing; the registry is in this order */
+	unsigned flags; /* PC_CAP_F_* */
 	/* >= 0 available (1: best mode, e.g. zero-copy; 0: usable), < 0 not;
 	 * @reason says why either way. @ifname may be NULL (listing). */
 	int (*probe)(const char *ifname, char *reason, size_t len);
@@ -99,6 +113,21 @@ struct pc_capture_ops {
 /* Registry: every backend known, in preference order (NULL-terminated). */
 const struct pc_capture_ops *const *pc_capture_registry(void);
 const struct pc_capture_ops *pc_capture_find(const char *name);
+
+/*
+ * The backend names a user may choose from, as "auto, afxdp, afpacket, pcap,
+ * file": "auto", then every registry entry in registry order except the
+ * placeholders (PC_CAP_F_PLACEHOLDER). Cut short (always NUL-terminated) when
+ * @len is too small. For "unknown backend" messages. Thread-safe.
+ */
+void pc_capture_names(char *buf, size_t len);
+
+/*
+ * Check a ring/buffer size @mb against CAPTURE_BUFFER_MB_MIN..MAX. Returns 0,
+ * or -CAPTURE_E_CONFIG with "<backend>: buffer size N MB out of range
+ * (accepted: 64..2048 MB)" in @err.
+ */
+int pc_capture_check_buffer_mb(const char *backend, unsigned mb, char *err, size_t errlen);
 
 /*
  * Open the backend named @name ("auto" picks by preference) into @cap.

@@ -21,25 +21,10 @@
 
 #include "capture/tstamp.h"
 #include "packet_capture.h"
+#include "util/clock.h"
 
 /* dynamic POSIX clock of an open /dev/ptpN (see clock_gettime(2)) */
 #define FD_TO_CLOCKID(fd) ((~(clockid_t)(fd) << 3) | 3)
-
-uint64_t pc_tstamp_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 void pc_tstamp_ntp_state(char *buf, size_t len, bool *synced)
 {
@@ -126,20 +111,18 @@ static int phc_index(const char *ifname)
 
 static int measure_ptp(struct pc_tstamp *ts)
 {
-	struct timespec a, p, b;
-	int64_t sys, phc;
+	struct timespec p;
+	uint64_t a, b;
+	int64_t phc;
 
 	/* bracket the PHC read with two system reads: offset to the midpoint */
-	clock_gettime(CLOCK_REALTIME, &a);
+	a = pc_wall_ns();
 	if (clock_gettime((clockid_t)ts->ptp_clock, &p) < 0)
 		return -errno;
-	clock_gettime(CLOCK_REALTIME, &b);
-	sys = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec + (int64_t)b.tv_sec * 1000000000 +
-	       b.tv_nsec) /
-	      2;
+	b = pc_wall_ns();
 	phc = (int64_t)p.tv_sec * 1000000000 + p.tv_nsec;
-	ts->ptp_offset_ns = phc - sys;
-	ts->ptp_next_ns = mono_ns() + 1000000000ull;
+	ts->ptp_offset_ns = phc - (int64_t)((a + b) / 2);
+	ts->ptp_next_ns = pc_mono_ns() + 1000000000ull;
 	return 0;
 }
 
@@ -210,7 +193,7 @@ int pc_tstamp_setup(struct pc_tstamp *ts, int requested, const char *ifname)
 
 void pc_tstamp_refresh(struct pc_tstamp *ts)
 {
-	if (ts->ptp_fd < 0 || mono_ns() < ts->ptp_next_ns)
+	if (ts->ptp_fd < 0 || pc_mono_ns() < ts->ptp_next_ns)
 		return;
 	measure_ptp(ts);
 }

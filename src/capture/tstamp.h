@@ -44,9 +44,6 @@ static inline uint64_t pc_tstamp_adjust(const struct pc_tstamp *ts, uint64_t ns)
 	return ts->ptp_fd >= 0 ? (uint64_t)((int64_t)ns + ts->ptp_offset_ns) : ns;
 }
 
-/* Current CLOCK_REALTIME in ns. */
-uint64_t pc_tstamp_now(void);
-
 /* "synchronised (TIME_OK), maxerror N us" or "unsynchronised (...)". */
 void pc_tstamp_ntp_state(char *buf, size_t len, bool *synced);
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "decode/frag.h"
+#include "util/clock.h"
 
 #define FRAG_DEFAULT_SLOTS 4096u
 #define FRAG_MAX_SLOTS (1u << 20)
@@ -36,12 +36,8 @@ int pc_frag_init(struct pc_frag_table *t, uint32_t slots, uint64_t timeout_ns)
 	if (!t->ent)
 		return -ENOMEM;
 	/* A random seed keeps crafted fragment ids from piling into one set. */
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		t->seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)t->ent;
-	}
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = pc_mono_ns() * 0x9e3779b97f4a7c15ull ^ (uintptr_t)t->ent;
 	return 0;
 }
 

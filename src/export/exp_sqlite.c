@@ -7,23 +7,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "export/export.h"
 #include "export/flow_store.h"
+#include "util/clock.h"
 
 struct sqlite_priv {
 	struct pc_flow_store *st;
 	bool failing; /* log a run of failures once, and its end */
 };
-
-static uint64_t wall_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void note(struct pc_exporter *e, int rc)
 {
@@ -101,7 +93,7 @@ static void sqlite_close(struct pc_exporter *e)
 	if (!p)
 		return;
 	/* at stop the retention limits hold exactly, whatever the tick budget left */
-	del = pc_flow_store_retain_all(p->st, wall_now_ns());
+	del = pc_flow_store_retain_all(p->st, pc_wall_ns());
 	note(e, del < 0 ? (int)del : 0);
 	if (pc_flow_store_close(p->st) < 0) {
 		atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);

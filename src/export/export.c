@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "util/log.h"
+#include "util/opts.h"
 
 static int bad(char *err, size_t errlen, const char *spec, const char *why)
 {
-	snprintf(err, errlen, "invalid export target '%s': %s", spec, why);
-	return -CAPTURE_E_TARGET;
+	return pc_errf(err, errlen, -CAPTURE_E_TARGET, "invalid export target '%s': %s", spec, why);
 }
 
 /* "HOST:PORT" or "[V6]:PORT"; the port may be omitted (@defport). */
@@ -105,6 +106,7 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		{ "sqlite:", PC_EXP_SQLITE, 0, 0, 0, true },
 	};
 	size_t i, n;
+	int rc;
 
 	memset(t, 0, sizeof(*t));
 	if (!spec || !*spec)
@@ -113,13 +115,17 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 	if (n >= sizeof(t->spec))
 		return bad(err, errlen, "...", "too long");
 	memcpy(t->spec, spec, n + 1);
-	if (opts)
-		memcpy(&t->opts, opts, opts->sz < sizeof(t->opts) ? opts->sz : sizeof(t->opts));
+	/* any size: what an older caller does not know stays at its default */
+	if (opts) {
+		rc = pc_opts_copy(&t->opts, sizeof(t->opts), opts, 0, "capture_export_opts", err,
+				  errlen);
+		if (rc < 0)
+			return rc;
+	}
 	t->opts.sz = sizeof(t->opts);
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		size_t pl = strlen(kinds[i].prefix);
 		const char *rest = spec + pl, *why = NULL;
-		int rc;
 
 		if (strncmp(spec, kinds[i].prefix, pl))
 			continue;
@@ -155,10 +161,13 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_e
 {
 	struct capture_netflow_config c;
 	size_t n;
+	int rc;
 
-	memset(&c, 0, sizeof(c));
-	memcpy(&c, cfg, cfg->sz < sizeof(c) ? cfg->sz : sizeof(c));
 	memset(t, 0, sizeof(*t));
+	/* any size: what an older caller does not know stays zero (default) */
+	rc = pc_opts_copy(&c, sizeof(c), cfg, 0, "capture_netflow_config", err, errlen);
+	if (rc < 0)
+		return rc;
 	switch (c.version) {
 	case 5:
 		t->kind = PC_EXP_NETFLOW5;
@@ -170,33 +179,28 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_e
 		t->kind = PC_EXP_IPFIX;
 		break;
 	default:
-		snprintf(err, errlen, "invalid NetFlow version %u (use 5, 9 or 10)", c.version);
-		return -CAPTURE_E_CONFIG;
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "invalid NetFlow version %u (use 5, 9 or 10)", c.version);
 	}
 	if (c.transport > CAPTURE_TRANSPORT_FILE ||
-	    (c.transport != CAPTURE_TRANSPORT_UDP && t->kind != PC_EXP_IPFIX)) {
-		snprintf(err, errlen, "transport %u is not available for version %u", c.transport,
-			 c.version);
-		return -CAPTURE_E_CONFIG;
-	}
+	    (c.transport != CAPTURE_TRANSPORT_UDP && t->kind != PC_EXP_IPFIX))
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "transport %u is not available for version %u", c.transport,
+			       c.version);
 	if (c.transport == CAPTURE_TRANSPORT_FILE) {
-		if (!c.path || !*c.path || strlen(c.path) >= sizeof(t->path)) {
-			snprintf(err, errlen, "IPFIX file export needs a path");
-			return -CAPTURE_E_CONFIG;
-		}
+		if (!c.path || !*c.path || strlen(c.path) >= sizeof(t->path))
+			return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+				       "IPFIX file export needs a path");
 		memcpy(t->path, c.path, strlen(c.path) + 1);
 		c.path = t->path;
 		snprintf(t->spec, sizeof(t->spec), "ipfix-file:%s", t->path);
 	} else {
-		if (!c.collector || !*c.collector) {
-			snprintf(err, errlen, "a collector host is needed");
-			return -CAPTURE_E_CONFIG;
-		}
+		if (!c.collector || !*c.collector)
+			return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+				       "a collector host is needed");
 		n = strlen(c.collector);
-		if (n >= sizeof(t->host)) {
-			snprintf(err, errlen, "collector name too long");
-			return -CAPTURE_E_CONFIG;
-		}
+		if (n >= sizeof(t->host))
+			return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "collector name too long");
 		memcpy(t->host, c.collector, n + 1);
 		c.collector = t->host;
 		if (!c.port)
@@ -244,10 +248,9 @@ int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *
 	struct pc_exporter *e;
 	int rc;
 
-	if (!ops) {
-		snprintf(err, errlen, "%s: this exporter is not part of this build", t->spec);
-		return -CAPTURE_E_TARGET;
-	}
+	if (!ops)
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+			       "%s: this exporter is not part of this build", t->spec);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -286,13 +289,9 @@ void pc_exporter_destroy(struct pc_exporter *e)
 
 void pc_export_log(struct pc_exporter *e, int level, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (!e->log_fn || level > e->log_level)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pc_vlogf(e->log_fn, e->log_ctx, e->log_level, level, fmt, ap);
 	va_end(ap);
-	e->log_fn(e->log_ctx, level, msg);
 }

@@ -17,8 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/compiler.h"
 #include "export/nf_common.h"
+#include "util/clock.h"
+#include "util/compiler.h"
+#include "util/log.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP 17
@@ -28,29 +30,20 @@ uint64_t pc_nf_test_clock_ns;
 
 uint64_t pc_nf_now_ns(void)
 {
-	struct timespec ts;
-
-	if (pc_nf_test_clock_ns)
-		return pc_nf_test_clock_ns;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return pc_nf_test_clock_ns ? pc_nf_test_clock_ns : pc_wall_ns();
 }
 
 void pc_nf_log(struct pc_exporter *e, int level, const char *fmt, ...)
 {
-	char msg[768];
-	int n;
+	char msg[PC_LOG_MAX];
 	va_list ap;
 
 	if (!e->log_fn || level > e->log_level)
-		return;
-	n = snprintf(msg, sizeof(msg), "export %s: ", e->target);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		n = 0;
+		return; /* not even formatted */
 	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	e->log_fn(e->log_ctx, level, msg);
+	pc_logf(e->log_fn, e->log_ctx, e->log_level, level, "export %s: %s", e->target, msg);
 }
 
 int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, char *err,
@@ -63,39 +56,33 @@ int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, c
 
 	memset(c, 0, sizeof(*c));
 	c->transport = nf->transport;
-	if (version != 10 && c->transport != CAPTURE_TRANSPORT_UDP) {
-		snprintf(err, errlen, "%s: NetFlow v%d is sent over UDP only", t->spec, version);
-		return -CAPTURE_E_TARGET;
-	}
-	if (c->transport > CAPTURE_TRANSPORT_FILE) {
-		snprintf(err, errlen, "%s: unknown transport %d", t->spec, c->transport);
-		return -CAPTURE_E_TARGET;
-	}
+	if (version != 10 && c->transport != CAPTURE_TRANSPORT_UDP)
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+			       "%s: NetFlow v%d is sent over UDP only", t->spec, version);
+	if (c->transport > CAPTURE_TRANSPORT_FILE)
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: unknown transport %d", t->spec,
+			       c->transport);
 	if (c->transport == CAPTURE_TRANSPORT_FILE) {
 		const char *p = t->path[0] ? t->path : nf->path;
 
-		if (!p || !p[0]) {
-			snprintf(err, errlen, "%s: no output file", t->spec);
-			return -CAPTURE_E_TARGET;
-		}
+		if (!p || !p[0])
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: no output file",
+				       t->spec);
 		hl = strlen(p);
-		if (hl >= sizeof(c->path)) {
-			snprintf(err, errlen, "%s: file name too long", t->spec);
-			return -CAPTURE_E_TARGET;
-		}
+		if (hl >= sizeof(c->path))
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: file name too long",
+				       t->spec);
 		memcpy(c->path, p, hl + 1);
 	} else {
 		const char *h = t->host[0] ? t->host : nf->collector;
 
-		if (!h || !h[0]) {
-			snprintf(err, errlen, "%s: no collector host", t->spec);
-			return -CAPTURE_E_TARGET;
-		}
+		if (!h || !h[0])
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: no collector host",
+				       t->spec);
 		hl = strlen(h);
-		if (hl >= sizeof(c->host)) {
-			snprintf(err, errlen, "%s: host name too long", t->spec);
-			return -CAPTURE_E_TARGET;
-		}
+		if (hl >= sizeof(c->host))
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: host name too long",
+				       t->spec);
 		memcpy(c->host, h, hl + 1);
 		c->port = t->port ? t->port : nf->port;
 		if (!c->port)
@@ -104,11 +91,9 @@ int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, c
 	c->mtu = nf->mtu ? nf->mtu : (has_opts ? o->mtu : 0);
 	if (!c->mtu)
 		c->mtu = NF_DEFAULT_MTU;
-	if (c->mtu < NF_MIN_MTU || c->mtu > NF_MAX_MTU) {
-		snprintf(err, errlen, "%s: mtu %u out of range %u..%u", t->spec, c->mtu, NF_MIN_MTU,
-			 NF_MAX_MTU);
-		return -CAPTURE_E_TARGET;
-	}
+	if (c->mtu < NF_MIN_MTU || c->mtu > NF_MAX_MTU)
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: mtu %u out of range %u..%u",
+			       t->spec, c->mtu, NF_MIN_MTU, NF_MAX_MTU);
 	c->refresh_sec = nf->template_refresh_sec ? nf->template_refresh_sec
 						  : (has_opts ? o->template_refresh_sec : 0);
 	if (!c->refresh_sec)
@@ -329,11 +314,9 @@ static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char 
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%u", c->port);
 	rc = getaddrinfo(c->host, port, &hints, &res);
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot resolve %s: %s", io->e->target, c->host,
-			 gai_strerror(rc));
-		return -CAPTURE_E_TARGET;
-	}
+	if (rc)
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: cannot resolve %s: %s",
+			       io->e->target, c->host, gai_strerror(rc));
 	memcpy(&io->addr, res->ai_addr, res->ai_addrlen);
 	io->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
@@ -350,15 +333,15 @@ static int udp_open(struct nf_io *io, const struct nf_cfg *c, char *err, size_t 
 	io->fd = socket(io->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (io->fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: socket: %s", io->e->target, strerrordesc_np(errno));
-		return rc;
+		return pc_errf(err, errlen, rc, "%s: socket: %s", io->e->target,
+			       strerrordesc_np(errno));
 	}
 	setsockopt(io->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	/* Connected, so that an unreachable collector comes back as ECONNREFUSED. */
 	if (connect(io->fd, (struct sockaddr *)&io->addr, io->addrlen) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: connect: %s", io->e->target, strerrordesc_np(errno));
-		return rc;
+		return pc_errf(err, errlen, rc, "%s: connect: %s", io->e->target,
+			       strerrordesc_np(errno));
 	}
 	/* UDP GSO: a run of equal datagrams leaves in one send and crosses the stack once. */
 	io->gso = setsockopt(io->fd, SOL_UDP, UDP_SEGMENT, &(int){ 0 }, sizeof(int)) == 0;

@@ -5,7 +5,6 @@
  * file in memory, capped). Every outcome maps to one enum capture_verify_result.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -25,6 +24,9 @@
 
 #include "packet_capture.h"
 #include "util/compiler.h"
+#include "util/io.h"
+#include "util/log.h"
+#include "util/opts.h"
 
 #define VERIFY_MIN_RSA_BITS 2048
 #define VERIFY_CHUNK (64 * 1024)
@@ -63,19 +65,8 @@ struct vctx {
 	size_t sig_len;
 };
 
-static int say(struct vctx *v, int result, const char *fmt, ...) pc_printf(3, 4);
-
-static int say(struct vctx *v, int result, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->detail && v->detail_len) {
-		va_start(ap, fmt);
-		vsnprintf(v->detail, v->detail_len, fmt, ap);
-		va_end(ap);
-	}
-	return result;
-}
+/* Write the one-line detail and return @result (a verify result or -errno). */
+#define say(v, result, ...) pc_errf((v)->detail, (v)->detail_len, (result), __VA_ARGS__)
 
 static const char *errtext(int err, char *buf, size_t len)
 {
@@ -123,26 +114,6 @@ static int unreadable(struct vctx *v, const char *what, const char *path, int er
 		   errtext(-err, eb, sizeof(eb)));
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len, size_t *got)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = read(fd, buf + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	*got = off;
-	return 0;
-}
-
 /*
  * Read a whole small file (key or signature) of at most @max bytes.
  * Returns 0, or a capture_verify_result with the detail written.
@@ -152,8 +123,8 @@ static int slurp(struct vctx *v, const char *what, const char *path, size_t max,
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t got;
-	int fd, err;
+	ssize_t got;
+	int fd;
 
 	fd = open_regular(path, &st);
 	if (fd < 0)
@@ -174,19 +145,19 @@ static int slurp(struct vctx *v, const char *what, const char *path, size_t max,
 		close(fd);
 		return unreadable(v, what, path, -ENOMEM);
 	}
-	err = read_full(fd, buf, (size_t)st.st_size + 1, &got);
+	got = pc_read_full(fd, buf, (size_t)st.st_size + 1);
 	close(fd);
-	if (err < 0) {
+	if (got < 0) {
 		free(buf);
-		return unreadable(v, what, path, err);
+		return unreadable(v, what, path, (int)got);
 	}
-	if (got != (size_t)st.st_size) {
+	if ((size_t)got != (size_t)st.st_size) {
 		free(buf);
 		return say(v, CAPTURE_VERIFY_UNREADABLE,
 			   "cannot read %s %s: size changed while reading", what, path);
 	}
 	*out = buf;
-	*out_len = got;
+	*out_len = (size_t)got;
 	return 0;
 }
 
@@ -350,6 +321,7 @@ static int verify_rsa(struct vctx *v)
 	EVP_MD_CTX *ctx[2] = { NULL, NULL };
 	int pads[2], npad = 0, i, r, ok_pad = -1;
 	size_t expect = (size_t)(v->bits + 7) / 8, got;
+	ssize_t n;
 	uint64_t total = 0;
 	uint8_t *chunk = NULL;
 	struct stat st;
@@ -393,11 +365,12 @@ static int verify_rsa(struct vctx *v)
 	}
 	/* one pass over the file feeds every candidate padding */
 	for (;;) {
-		r = read_full(fd, chunk, VERIFY_CHUNK, &got);
-		if (r < 0) {
-			r = unreadable(v, "image", v->image, r);
+		n = pc_read_full(fd, chunk, VERIFY_CHUNK);
+		if (n < 0) {
+			r = unreadable(v, "image", v->image, (int)n);
 			goto out;
 		}
+		got = (size_t)n;
 		if (got == 0)
 			break;
 		total += got;
@@ -449,6 +422,7 @@ static int verify_ed25519(struct vctx *v)
 	uint8_t *img = NULL;
 	struct stat st;
 	size_t got;
+	ssize_t n;
 	int fd, r, ok;
 
 	fd = open_regular(v->image, &st);
@@ -473,11 +447,12 @@ static int verify_ed25519(struct vctx *v)
 		r = unreadable(v, "image", v->image, -ENOMEM);
 		goto out;
 	}
-	r = read_full(fd, img, (size_t)st.st_size + 1, &got);
-	if (r < 0) {
-		r = unreadable(v, "image", v->image, r);
+	n = pc_read_full(fd, img, (size_t)st.st_size + 1);
+	if (n < 0) {
+		r = unreadable(v, "image", v->image, (int)n);
 		goto out;
 	}
+	got = (size_t)n;
 	if (got != (size_t)st.st_size) {
 		r = say(v, CAPTURE_VERIFY_UNREADABLE,
 			"cannot read image %s: size changed while reading", v->image);
@@ -549,12 +524,15 @@ int capture_verify_firmware(const char *image, const char *signature, const char
 	if (!image || !signature || !public_key || !image[0] || !signature[0] || !public_key[0])
 		return say(&v, -EINVAL, "image, signature and public key paths are required");
 	if (opts) {
-		size_t need = offsetof(struct capture_verify_opts, padding) + sizeof(opts->padding);
+		struct capture_verify_opts o;
+		size_t need = offsetof(struct capture_verify_opts, padding) + sizeof(o.padding);
 
-		if (opts->sz < need)
-			return say(&v, -EINVAL, "capture_verify_opts.sz is too small");
-		digest = opts->digest;
-		v.padding = opts->padding;
+		/* an argument error like any other here (-EINVAL, documented) */
+		if (pc_opts_copy(&o, sizeof(o), opts, need, "capture_verify_opts", detail,
+				 detail_len) < 0)
+			return -EINVAL;
+		digest = o.digest;
+		v.padding = o.padding;
 		if (v.padding > CAPTURE_SIG_AUTO)
 			return say(&v, -EINVAL, "unknown signature padding %d", v.padding);
 	}

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,10 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
-#include "util/compiler.h"
 #include "store/sink.h"
+#include "util/compiler.h"
+#include "util/io.h"
+#include "util/log.h"
 
 #define KEY_FILE_MAX 256 /* longer than any valid key file */
 #define NONCE_LEN 12
@@ -39,17 +40,6 @@
 #define H_SALT 24
 #define H_CHECK 56
 #define H_CHECK_LEN 8
-
-static pc_printf(3, 4) void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -168,43 +158,31 @@ int pc_crypt_key_load(struct pc_crypt_key *k, const char *path, uint8_t cipher, 
 		      size_t errlen)
 {
 	uint8_t buf[KEY_FILE_MAX + 1];
-	size_t n = 0, a, b, i;
+	size_t n, a, b, i;
+	ssize_t nr;
 	bool hexbad = false;
 	int fd, ret;
 
 	memset(k, 0, sizeof(*k));
-	if (!path) {
-		seterr(err, errlen, "no key file given");
-		return -EINVAL;
-	}
-	if (!cipher_of(cipher)) {
-		seterr(err, errlen, "%s: unknown cipher id %u", path, cipher);
-		return -CAPTURE_E_CONFIG;
-	}
+	if (!path)
+		return pc_errf(err, errlen, -EINVAL, "no key file given");
+	if (!cipher_of(cipher))
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "%s: unknown cipher id %u", path,
+			       cipher);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(err, errlen, "%s: cannot read key file: %s", path, capture_strerror(ret));
-		return ret;
-	}
-	while (n < sizeof(buf)) {
-		ssize_t r = read(fd, buf + n, sizeof(buf) - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			close(fd);
-			OPENSSL_cleanse(buf, sizeof(buf));
-			seterr(err, errlen, "%s: cannot read key file: %s", path,
+		return pc_errf(err, errlen, ret, "%s: cannot read key file: %s", path,
 			       capture_strerror(ret));
-			return ret;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
 	}
+	nr = pc_read_full(fd, buf, sizeof(buf));
 	close(fd);
+	if (nr < 0) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return pc_errf(err, errlen, (int)nr, "%s: cannot read key file: %s", path,
+			       capture_strerror((int)nr));
+	}
+	n = (size_t)nr;
 
 	ret = -CAPTURE_E_KEY;
 	if (n == 32) {
@@ -233,13 +211,14 @@ int pc_crypt_key_load(struct pc_crypt_key *k, const char *path, uint8_t cipher, 
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (ret < 0 && hexbad)
-		seterr(err, errlen, "%s: invalid key: 64 characters but not all hex digits", path);
+		pc_errf(err, errlen, ret, "%s: invalid key: 64 characters but not all hex digits",
+			path);
 	else if (ret < 0)
-		seterr(err, errlen,
-		       "%s: invalid key: need 32 raw bytes or 64 hex digits, "
-		       "file holds %s%zu bytes",
-		       path, n > KEY_FILE_MAX ? "more than " : "",
-		       n > KEY_FILE_MAX ? (size_t)KEY_FILE_MAX : n);
+		pc_errf(err, errlen, ret,
+			"%s: invalid key: need 32 raw bytes or 64 hex digits, "
+			"file holds %s%zu bytes",
+			path, n > KEY_FILE_MAX ? "more than " : "",
+			n > KEY_FILE_MAX ? (size_t)KEY_FILE_MAX : n);
 	if (ret < 0) {
 		pc_crypt_key_wipe(k);
 		return ret;
@@ -248,7 +227,7 @@ int pc_crypt_key_load(struct pc_crypt_key *k, const char *path, uint8_t cipher, 
 	ret = derive_key_id(k);
 	if (ret < 0) {
 		pc_crypt_key_wipe(k);
-		seterr(err, errlen, "%s: cannot derive the key id", path);
+		pc_errf(err, errlen, ret, "%s: cannot derive the key id", path);
 	}
 	return ret;
 }
@@ -461,36 +440,6 @@ struct pc_crypt_reader {
 	char msg[256];
 };
 
-/* Read up to @len bytes, fewer only at end of file. */
-static ssize_t read_full(int fd, uint8_t *p, size_t len)
-{
-	size_t n = 0;
-
-	while (n < len) {
-		ssize_t r = read(fd, p + n, len - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	return (ssize_t)n;
-}
-
-static pc_printf(3, 4) int rfail(struct pc_crypt_reader *r, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
-	va_end(ap);
-	r->err = err;
-	return err;
-}
-
 /* Parse and check a header; fills @msg on failure. */
 static int header_parse(const uint8_t *hdr, ssize_t n, const struct pc_crypt_key *k,
 			uint32_t *chunk_size, char *msg, size_t msglen)
@@ -499,50 +448,41 @@ static int header_parse(const uint8_t *hdr, ssize_t n, const struct pc_crypt_key
 	char want[17], have[17];
 	int ret;
 
-	if (n == 0) {
-		seterr(msg, msglen, "not an encrypted capture: empty file");
-		return -CAPTURE_E_FORMAT;
-	}
-	if (memcmp(hdr, PC_CRYPT_MAGIC, PC_MIN((size_t)n, (size_t)PC_CRYPT_MAGIC_LEN)) != 0) {
-		seterr(msg, msglen, "not an encrypted capture (no jcap container magic)");
-		return -CAPTURE_E_FORMAT;
-	}
-	if (n < PC_CRYPT_HDR_LEN) {
-		seterr(msg, msglen, "truncated: file ends inside the %d-byte header (%zd bytes)",
-		       PC_CRYPT_HDR_LEN, n);
-		return -CAPTURE_E_TRUNCATED;
-	}
+	if (n == 0)
+		return pc_errf(msg, msglen, -CAPTURE_E_FORMAT,
+			       "not an encrypted capture: empty file");
+	if (memcmp(hdr, PC_CRYPT_MAGIC, PC_MIN((size_t)n, (size_t)PC_CRYPT_MAGIC_LEN)) != 0)
+		return pc_errf(msg, msglen, -CAPTURE_E_FORMAT,
+			       "not an encrypted capture (no jcap container magic)");
+	if (n < PC_CRYPT_HDR_LEN)
+		return pc_errf(msg, msglen, -CAPTURE_E_TRUNCATED,
+			       "truncated: file ends inside the %d-byte header (%zd bytes)",
+			       PC_CRYPT_HDR_LEN, n);
 	ret = header_check(hdr, check);
-	if (ret < 0) {
-		seterr(msg, msglen, "cryptographic library error");
-		return ret;
-	}
-	if (memcmp(check, hdr + H_CHECK, H_CHECK_LEN) != 0) {
-		seterr(msg, msglen, "damaged: container header checksum mismatch");
-		return -CAPTURE_E_AUTH;
-	}
-	if (hdr[H_VERSION] != PC_CRYPT_VERSION) {
-		seterr(msg, msglen, "unsupported container version %u (this reader knows %u)",
-		       hdr[H_VERSION], PC_CRYPT_VERSION);
-		return -CAPTURE_E_FORMAT;
-	}
+	if (ret < 0)
+		return pc_errf(msg, msglen, ret, "cryptographic library error");
+	if (memcmp(check, hdr + H_CHECK, H_CHECK_LEN) != 0)
+		return pc_errf(msg, msglen, -CAPTURE_E_AUTH,
+			       "damaged: container header checksum mismatch");
+	if (hdr[H_VERSION] != PC_CRYPT_VERSION)
+		return pc_errf(msg, msglen, -CAPTURE_E_FORMAT,
+			       "unsupported container version %u (this reader knows %u)",
+			       hdr[H_VERSION], PC_CRYPT_VERSION);
 	if (!cipher_of(hdr[H_CIPHER]) || hdr[H_KDF] != PC_CRYPT_KDF_HKDF_SHA256 ||
-	    hdr[H_RESERVED] != 0) {
-		seterr(msg, msglen, "unsupported cipher %u or key derivation %u", hdr[H_CIPHER],
-		       hdr[H_KDF]);
-		return -CAPTURE_E_FORMAT;
-	}
+	    hdr[H_RESERVED] != 0)
+		return pc_errf(msg, msglen, -CAPTURE_E_FORMAT,
+			       "unsupported cipher %u or key derivation %u", hdr[H_CIPHER],
+			       hdr[H_KDF]);
 	*chunk_size = get_be32(hdr + H_CHUNK);
-	if (!*chunk_size || *chunk_size > PC_CRYPT_CHUNK_MAX) {
-		seterr(msg, msglen, "unsupported chunk size %u", *chunk_size);
-		return -CAPTURE_E_FORMAT;
-	}
+	if (!*chunk_size || *chunk_size > PC_CRYPT_CHUNK_MAX)
+		return pc_errf(msg, msglen, -CAPTURE_E_FORMAT, "unsupported chunk size %u",
+			       *chunk_size);
 	if (memcmp(hdr + H_KEYID, k->key_id, 8) != 0) {
 		hex8(want, hdr + H_KEYID);
 		hex8(have, k->key_id);
-		seterr(msg, msglen, "wrong key: encrypted under key id %s, the key given has id %s",
-		       want, have);
-		return -CAPTURE_E_WRONG_KEY;
+		return pc_errf(msg, msglen, -CAPTURE_E_WRONG_KEY,
+			       "wrong key: encrypted under key id %s, the key given has id %s",
+			       want, have);
 	}
 	return 0;
 }
@@ -558,16 +498,12 @@ int pc_crypt_reader_open(struct pc_crypt_reader **out, int fd, const struct pc_c
 	int ret;
 
 	*out = NULL;
-	n = read_full(fd, hdr, sizeof(hdr));
-	if (n < 0) {
-		seterr(err, errlen, "read error: %s", capture_strerror((int)n));
-		return (int)n;
-	}
+	n = pc_read_full(fd, hdr, sizeof(hdr));
+	if (n < 0)
+		return pc_errf(err, errlen, (int)n, "read error: %s", capture_strerror((int)n));
 	ret = header_parse(hdr, n, k, &chunk_size, msg, sizeof(msg));
-	if (ret < 0) {
-		seterr(err, errlen, "%s", msg);
-		return ret;
-	}
+	if (ret < 0)
+		return pc_errf(err, errlen, ret, "%s", msg);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -580,7 +516,7 @@ int pc_crypt_reader_open(struct pc_crypt_reader **out, int fd, const struct pc_c
 		goto err_free;
 	ret = pc_aead_create(&r->aead, k, hdr, false);
 	if (ret < 0) {
-		seterr(err, errlen, "%s", capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s", capture_strerror(ret));
 		goto err_free;
 	}
 	*out = r;
@@ -593,7 +529,8 @@ err_free:
 	return ret;
 }
 
-/* Read, check and decrypt the next chunk into r->pt. */
+/* Read, check and decrypt the next chunk into r->pt. 0, or < 0 with the
+ * reason in r->msg (the caller makes it sticky). */
 static int next_chunk(struct pc_crypt_reader *r)
 {
 	uint8_t ch[PC_CRYPT_CHUNK_HDR_LEN], extra;
@@ -602,51 +539,55 @@ static int next_chunk(struct pc_crypt_reader *r)
 	ssize_t n;
 	int ret;
 
-	n = read_full(r->fd, ch, sizeof(ch));
+	n = pc_read_full(r->fd, ch, sizeof(ch));
 	if (n < 0)
-		return rfail(r, (int)n, "read error: %s", capture_strerror((int)n));
+		return pc_errf(r->msg, sizeof(r->msg), (int)n, "read error: %s",
+			       capture_strerror((int)n));
 	if (n == 0) {
 		if (idx == 0)
-			return rfail(r, -CAPTURE_E_TRUNCATED,
-				     "truncated: no chunk after the header");
-		return rfail(r, -CAPTURE_E_TRUNCATED,
-			     "truncated: file ends after chunk %llu, its final chunk is missing",
-			     idx - 1);
+			return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_TRUNCATED,
+				       "truncated: no chunk after the header");
+		return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_TRUNCATED,
+			       "truncated: file ends after chunk %llu, its final chunk is missing",
+			       idx - 1);
 	}
 	if (n < (ssize_t)sizeof(ch))
-		return rfail(r, -CAPTURE_E_TRUNCATED,
-			     "truncated: file ends inside the header of chunk %llu", idx);
+		return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_TRUNCATED,
+			       "truncated: file ends inside the header of chunk %llu", idx);
 	word = get_be32(ch);
 	if (get_be32(ch + 4) != pc_crypt_crc32(ch, 4))
-		return rfail(r, -CAPTURE_E_AUTH, "damaged: chunk %llu header checksum mismatch",
-			     idx);
+		return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_AUTH,
+			       "damaged: chunk %llu header checksum mismatch", idx);
 	len = word & ~PC_CRYPT_FINAL;
 	if (len > r->chunk_size || (!(word & PC_CRYPT_FINAL) && len == 0))
-		return rfail(r, -CAPTURE_E_AUTH, "damaged: chunk %llu has invalid length %u", idx,
-			     len);
-	n = read_full(r->fd, r->ct, (size_t)len + PC_CRYPT_TAG_LEN);
+		return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_AUTH,
+			       "damaged: chunk %llu has invalid length %u", idx, len);
+	n = pc_read_full(r->fd, r->ct, (size_t)len + PC_CRYPT_TAG_LEN);
 	if (n < 0)
-		return rfail(r, (int)n, "read error: %s", capture_strerror((int)n));
+		return pc_errf(r->msg, sizeof(r->msg), (int)n, "read error: %s",
+			       capture_strerror((int)n));
 	if ((size_t)n < (size_t)len + PC_CRYPT_TAG_LEN)
-		return rfail(r, -CAPTURE_E_TRUNCATED,
-			     "truncated: file ends inside chunk %llu (%zd of %u bytes)", idx, n,
-			     len + PC_CRYPT_TAG_LEN);
+		return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_TRUNCATED,
+			       "truncated: file ends inside chunk %llu (%zd of %u bytes)", idx, n,
+			       len + PC_CRYPT_TAG_LEN);
 	ret = pc_aead_open(r->aead, r->idx, word, r->ct, r->pt);
 	if (ret == -CAPTURE_E_AUTH)
-		return rfail(r, ret,
-			     "damaged: chunk %llu failed authentication (altered, reordered or "
-			     "foreign data)",
-			     idx);
+		return pc_errf(r->msg, sizeof(r->msg), ret,
+			       "damaged: chunk %llu failed authentication (altered, reordered or "
+			       "foreign data)",
+			       idx);
 	if (ret < 0)
-		return rfail(r, ret, "decryption error: %s", capture_strerror(ret));
+		return pc_errf(r->msg, sizeof(r->msg), ret, "decryption error: %s",
+			       capture_strerror(ret));
 	if (word & PC_CRYPT_FINAL) {
-		n = read_full(r->fd, &extra, 1);
+		n = pc_read_full(r->fd, &extra, 1);
 		if (n < 0)
-			return rfail(r, (int)n, "read error: %s", capture_strerror((int)n));
+			return pc_errf(r->msg, sizeof(r->msg), (int)n, "read error: %s",
+				       capture_strerror((int)n));
 		if (n > 0) {
 			OPENSSL_cleanse(r->pt, len);
-			return rfail(r, -CAPTURE_E_AUTH,
-				     "damaged: data follows the final chunk %llu", idx);
+			return pc_errf(r->msg, sizeof(r->msg), -CAPTURE_E_AUTH,
+				       "damaged: data follows the final chunk %llu", idx);
 		}
 		r->done = true;
 	}
@@ -667,8 +608,10 @@ ssize_t pc_crypt_reader_read(struct pc_crypt_reader *r, void *buf, size_t len)
 		if (r->done)
 			return 0;
 		ret = next_chunk(r);
-		if (ret < 0)
+		if (ret < 0) {
+			r->err = ret; /* once failed, always failed */
 			return ret;
+		}
 	}
 	n = PC_MIN(len, r->pt_len - r->pt_off);
 	memcpy(buf, r->pt + r->pt_off, n);
@@ -695,21 +638,6 @@ void pc_crypt_reader_close(struct pc_crypt_reader *r)
 
 /* ------------------------------------------------------------ decrypting */
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 CAPTURE_API int capture_decrypt_file(const char *key_file, const char *in, const char *out,
 				     char *err, size_t errlen)
 {
@@ -721,24 +649,20 @@ CAPTURE_API int capture_decrypt_file(const char *key_file, const char *in, const
 	int ifd, ofd, ret;
 	ssize_t n;
 
-	if (!key_file || !in || !out) {
-		seterr(err, errlen, "missing key file, input or output");
-		return -EINVAL;
-	}
+	if (!key_file || !in || !out)
+		return pc_errf(err, errlen, -EINVAL, "missing key file, input or output");
 	ret = pc_crypt_key_load(&key, key_file, CAPTURE_CIPHER_AES_256_GCM, msg, sizeof(msg));
-	if (ret < 0) {
-		seterr(err, errlen, "%s", msg);
-		return ret;
-	}
+	if (ret < 0)
+		return pc_errf(err, errlen, ret, "%s", msg);
 	ifd = open(in, O_RDONLY | O_CLOEXEC);
 	if (ifd < 0) {
 		ret = -errno;
-		seterr(err, errlen, "%s: cannot open: %s", in, capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s: cannot open: %s", in, capture_strerror(ret));
 		goto out_key;
 	}
 	ret = pc_crypt_reader_open(&r, ifd, &key, msg, sizeof(msg));
 	if (ret < 0) {
-		seterr(err, errlen, "%s: %s", in, msg);
+		pc_errf(err, errlen, ret, "%s: %s", in, msg);
 		goto out_in;
 	}
 	/* Plaintext goes to a hidden temporary next to @out, renamed only once
@@ -751,46 +675,48 @@ CAPTURE_API int capture_decrypt_file(const char *key_file, const char *in, const
 		ret = snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", out);
 	if (ret < 0 || (size_t)ret >= sizeof(tmp)) {
 		ret = -ENAMETOOLONG;
-		seterr(err, errlen, "%s: name too long", out);
+		pc_errf(err, errlen, ret, "%s: name too long", out);
 		goto out_reader;
 	}
 	ofd = mkostemp(tmp, O_CLOEXEC);
 	if (ofd < 0) {
 		ret = -errno;
-		seterr(err, errlen, "%s: cannot create: %s", out, capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s: cannot create: %s", out, capture_strerror(ret));
 		goto out_reader;
 	}
 	buf = malloc(PC_CRYPT_CHUNK_DEFAULT);
 	if (!buf) {
 		ret = -ENOMEM;
-		seterr(err, errlen, "out of memory");
+		pc_errf(err, errlen, ret, "out of memory");
 		goto out_tmp;
 	}
 	for (;;) {
 		n = pc_crypt_reader_read(r, buf, PC_CRYPT_CHUNK_DEFAULT);
 		if (n < 0) {
 			ret = (int)n;
-			seterr(err, errlen, "%s: %s", in, pc_crypt_reader_error(r));
+			pc_errf(err, errlen, ret, "%s: %s", in, pc_crypt_reader_error(r));
 			goto out_tmp;
 		}
 		if (n == 0)
 			break;
-		ret = write_all(ofd, buf, (size_t)n);
+		ret = pc_write_all(ofd, buf, (size_t)n);
 		if (ret < 0) {
-			seterr(err, errlen, "%s: write failed: %s", out, capture_strerror(ret));
+			pc_errf(err, errlen, ret, "%s: write failed: %s", out,
+				capture_strerror(ret));
 			goto out_tmp;
 		}
 	}
 	if (fsync(ofd) < 0 || close(ofd) < 0) {
 		ret = -errno;
 		ofd = -1;
-		seterr(err, errlen, "%s: write failed: %s", out, capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s: write failed: %s", out, capture_strerror(ret));
 		goto out_tmp;
 	}
 	ofd = -1;
 	if (rename(tmp, out) < 0) {
 		ret = -errno;
-		seterr(err, errlen, "%s: cannot rename into place: %s", out, capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s: cannot rename into place: %s", out,
+			capture_strerror(ret));
 		goto out_tmp;
 	}
 	ret = 0;

@@ -5,14 +5,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "util/compiler.h"
 #include "store/sink.h"
+#include "util/compiler.h"
+#include "util/io.h"
+#include "util/log.h"
 
 #define FILE_BUF (256u << 10)
 #define DIRECT_MIN (64u << 10)
@@ -25,21 +26,6 @@ struct sink_file {
 	uint8_t buf[FILE_BUF];
 };
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int file_flush(struct pc_sink *s)
 {
 	struct sink_file *f = (struct sink_file *)s;
@@ -47,7 +33,7 @@ static int file_flush(struct pc_sink *s)
 	if (f->err)
 		return f->err;
 	if (f->used) {
-		f->err = write_all(f->fd, f->buf, f->used);
+		f->err = pc_write_all(f->fd, f->buf, f->used);
 		f->used = 0;
 	}
 	return f->err;
@@ -68,7 +54,7 @@ static int file_write(struct pc_sink *s, const void *buf, size_t len)
 			return ret;
 	}
 	if (len >= DIRECT_MIN) {
-		f->err = write_all(f->fd, buf, len);
+		f->err = pc_write_all(f->fd, buf, len);
 		if (f->err)
 			return f->err;
 	} else {
@@ -112,8 +98,7 @@ int pc_sink_file_open(struct pc_sink **out, const char *path, char *err, size_t 
 	f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (f->fd < 0) {
 		ret = -errno;
-		if (err && errlen)
-			snprintf(err, errlen, "%s: cannot create: %s", path, capture_strerror(ret));
+		pc_errf(err, errlen, ret, "%s: cannot create: %s", path, capture_strerror(ret));
 		free(f);
 		return ret;
 	}

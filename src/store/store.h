@@ -2,7 +2,9 @@
 /*
  * Packet storage: a writer thread drains bounded per-worker queues into a
  * chain of sinks (pcap/pcapng framing -> optional AEAD encryption -> file),
- * rotating files by size and/or time. Submitting never blocks.
+ * rotating files by size and/or time. pc_writer_submit (live input) never
+ * blocks: a full queue drops and counts; pc_writer_submit_wait (offline
+ * input) blocks while the queue is full.
  */
 #ifndef PC_STORE_H
 #define PC_STORE_H

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Packet writer: workers copy packets into their own preallocated SPSC queue
- * (never blocking; a full queue is counted), one writer thread merges the
+ * (live input never blocks: a full queue is counted; offline input waits for
+ * room, pc_writer_submit_wait), one writer thread merges the
  * queues by timestamp and frames them as pcap or pcapng into the sink chain,
  * rotating files by size and/or packet time and keeping at most max_files.
  * Invariant: every packet submitted is written, or counted in queue_drops or
@@ -10,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/compiler.h"
 #include "store/sink.h"
+#include "util/clock.h"
+#include "util/compiler.h"
+#include "util/log.h"
 
 #define DEFAULT_QUEUE 65536u
 #define DATA_PER_SLOT 512u /* data ring bytes per queue slot */
@@ -28,7 +30,7 @@
 #define DATA_MAX (64u << 20)
 #define MAX_CAPLEN 262144u
 #define DRAIN_BUDGET 1024u /* packets per queue per round */
-#define IDLE_SLEEP_NS 1000000L
+#define IDLE_SLEEP_US 1000u
 #define FLUSH_NS 1000000000ull /* idle data reaches the disk within 1 s */
 #define RETRY_NS 1000000000ull /* after a failed open, wait before retrying */
 #define MAX_IFS 16
@@ -93,26 +95,10 @@ struct pc_writer {
 	_Atomic uint64_t st_packets, st_bytes, st_files, st_errors;
 };
 
-static pc_printf(3, 4) void wlog(struct pc_writer *w, int level, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	if (!w->p.log_fn || level > w->p.log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	w->p.log_fn(w->p.log_ctx, level, msg);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* Every message of the writer starts with "packet writer: ". */
+#define wlog(w, level, fmt, ...)                                                                 \
+	pc_logf((w)->p.log_fn, (w)->p.log_ctx, (w)->p.log_level, (level), "packet writer: " fmt, \
+		##__VA_ARGS__)
 
 static void stat_add(_Atomic uint64_t *c, uint64_t v)
 {
@@ -174,14 +160,13 @@ bool pc_writer_submit(struct pc_writer *w, unsigned worker, const struct pc_pkt 
 
 bool pc_writer_submit_wait(struct pc_writer *w, unsigned worker, const struct pc_pkt *p)
 {
-	const struct timespec nap = { 0, 50000 };
 	int ret;
 
 	if (pc_unlikely(worker >= w->nq))
 		return false;
 	while ((ret = try_put(&w->q[worker], w->snaplen, p)) == -ENOBUFS &&
 	       !atomic_load_explicit(&w->stop, memory_order_acquire))
-		nanosleep(&nap, NULL);
+		pc_sleep_us(50);
 	if (pc_likely(ret == 0))
 		return true;
 	stat_add(&w->q[worker].drops, 1);
@@ -295,7 +280,7 @@ static void prune(struct pc_writer *w)
 	for (size_t i = 0; i < drop; i++) {
 		snprintf(path, sizeof(path), "%s/%s", w->dir, w->kept[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
-			wlog(w, CAPTURE_LOG_WARN, "packet writer: cannot remove %s: %s", path,
+			wlog(w, CAPTURE_LOG_WARN, "cannot remove %s: %s", path,
 			     capture_strerror(-errno));
 	}
 	memmove(w->kept, w->kept + drop, (w->nkept - drop) * sizeof(*w->kept));
@@ -377,8 +362,8 @@ static int close_file(struct pc_writer *w, bool quiet)
 	ret = pc_sink_close(w->sink);
 	w->sink = NULL;
 	if (ret < 0 && !quiet)
-		wlog(w, CAPTURE_LOG_ERROR, "packet writer: %s/%s: closing failed: %s", w->dir,
-		     w->cur, capture_strerror(ret));
+		wlog(w, CAPTURE_LOG_ERROR, "%s/%s: closing failed: %s", w->dir, w->cur,
+		     capture_strerror(ret));
 	return ret;
 }
 
@@ -422,12 +407,12 @@ static int open_file(struct pc_writer *w, uint64_t ts_ns)
 		if (kept_add(w, w->cur) == 0)
 			prune(w);
 	}
-	wlog(w, CAPTURE_LOG_INFO, "packet writer: writing %s", path);
+	wlog(w, CAPTURE_LOG_INFO, "writing %s", path);
 	return 0;
 
 err_log:
-	wlog(w, CAPTURE_LOG_ERROR, "packet writer: %s", err);
-	w->retry_ns = mono_ns() + RETRY_NS;
+	wlog(w, CAPTURE_LOG_ERROR, "%s", err);
+	w->retry_ns = pc_mono_ns() + RETRY_NS;
 	return ret;
 }
 
@@ -482,7 +467,7 @@ static void write_packet(struct pc_writer *w, const struct wq_desc *d, const uin
 	if (w->sink && need_rotate(w, d))
 		close_file(w, false);
 	if (!w->sink) {
-		if (w->retry_ns && mono_ns() < w->retry_ns)
+		if (w->retry_ns && pc_mono_ns() < w->retry_ns)
 			goto lost;
 		w->retry_ns = 0;
 		if (open_file(w, d->ts_ns) < 0)
@@ -526,10 +511,10 @@ static void write_packet(struct pc_writer *w, const struct wq_desc *d, const uin
 	return;
 
 fail:
-	wlog(w, CAPTURE_LOG_ERROR, "packet writer: %s/%s: write failed: %s", w->dir, w->cur,
+	wlog(w, CAPTURE_LOG_ERROR, "%s/%s: write failed: %s", w->dir, w->cur,
 	     capture_strerror(ret));
 	close_file(w, true);
-	w->retry_ns = mono_ns() + RETRY_NS;
+	w->retry_ns = pc_mono_ns() + RETRY_NS;
 lost:
 	stat_add(&w->st_errors, 1);
 }
@@ -593,19 +578,18 @@ static unsigned drain(struct pc_writer *w)
 static void *writer_main(void *arg)
 {
 	struct pc_writer *w = arg;
-	const struct timespec nap = { 0, IDLE_SLEEP_NS };
 	uint64_t now;
 	int stopping;
 
 	for (;;) {
 		stopping = atomic_load_explicit(&w->stop, memory_order_acquire);
 		if (drain(w)) {
-			w->last_pkt_ns = mono_ns();
+			w->last_pkt_ns = pc_mono_ns();
 			continue;
 		}
 		if (stopping)
 			break; /* producers were done before stop was set */
-		now = mono_ns();
+		now = pc_mono_ns();
 		/* a live link gone quiet: do not hold the file open (an encrypted
 		 * one cannot be read before its final chunk) */
 		if (w->sink && w->p.rotate_seconds &&
@@ -617,15 +601,15 @@ static void *writer_main(void *arg)
 			int ret = pc_sink_flush(w->sink);
 
 			if (ret < 0) {
-				wlog(w, CAPTURE_LOG_ERROR, "packet writer: %s/%s: write failed: %s",
-				     w->dir, w->cur, capture_strerror(ret));
+				wlog(w, CAPTURE_LOG_ERROR, "%s/%s: write failed: %s", w->dir,
+				     w->cur, capture_strerror(ret));
 				close_file(w, true);
 				w->retry_ns = now + RETRY_NS;
 			}
 			w->dirty = false;
 			w->last_flush_ns = now;
 		}
-		nanosleep(&nap, NULL);
+		pc_sleep_us(IDLE_SLEEP_US);
 	}
 	close_file(w, false);
 	return NULL;
@@ -680,7 +664,7 @@ int pc_writer_create(struct pc_writer **out, const struct pc_writer_params *p, c
 		snprintf(err, errlen, "packet writer: unknown format %u", p->format);
 		return -CAPTURE_E_CONFIG;
 	}
-	if (p->key && p->key->cipher > CAPTURE_CIPHER_CHACHA20_POLY1305) {
+	if (p->key && !capture_cipher_name(p->key->cipher)) {
 		snprintf(err, errlen, "packet writer: unknown cipher %u", p->key->cipher);
 		return -CAPTURE_E_CONFIG;
 	}

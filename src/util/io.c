@@ -21,3 +21,22 @@ int pc_write_all(int fd, const void *buf, size_t len)
 	}
 	return 0;
 }
+
+ssize_t pc_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t r = read(fd, p + n, len - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}

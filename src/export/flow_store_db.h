@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the SQLite flow store's writer (flow_store.c) and reader
+ * (flow_store_query.c) share: the column list, the value mappings and the
+ * checked open. Only these two files include sqlite3.h.
+ */
+#ifndef PC_FLOW_STORE_DB_H
+#define PC_FLOW_STORE_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+/* Column order shared by INSERT and SELECT; the statements below follow it. */
+#define FLOW_COLS                                                                       \
+	"ip_version, src_ip, dst_ip, src_port, dst_port, proto, vlan, packets, bytes, " \
+	"rev_packets, rev_bytes, tcp_flags, rev_tcp_flags, icmp_type, icmp_code, "      \
+	"end_reason, worker, first_ns, last_ns, rev_first_ns, rev_last_ns, "            \
+	"fwd_first_ns, fwd_last_ns"
+#define FLOW_NCOLS 23
+
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS flows ("
+				 " id INTEGER PRIMARY KEY,"
+				 " ip_version INTEGER NOT NULL,"
+				 " src_ip BLOB NOT NULL," /* 16 bytes, IPv4 as ::ffff:a.b.c.d */
+				 " dst_ip BLOB NOT NULL,"
+				 " src_port INTEGER NOT NULL,"
+				 " dst_port INTEGER NOT NULL,"
+				 " proto INTEGER NOT NULL,"
+				 " vlan INTEGER NOT NULL,"
+				 " packets INTEGER NOT NULL,"
+				 " bytes INTEGER NOT NULL,"
+				 " rev_packets INTEGER NOT NULL,"
+				 " rev_bytes INTEGER NOT NULL,"
+				 " tcp_flags INTEGER NOT NULL,"
+				 " rev_tcp_flags INTEGER NOT NULL,"
+				 " icmp_type INTEGER NOT NULL,"
+				 " icmp_code INTEGER NOT NULL,"
+				 " end_reason INTEGER NOT NULL,"
+				 " worker INTEGER NOT NULL,"
+				 " first_ns INTEGER NOT NULL," /* Unix epoch nanoseconds */
+				 " last_ns INTEGER NOT NULL,"
+				 " rev_first_ns INTEGER NOT NULL,"
+				 " rev_last_ns INTEGER NOT NULL,"
+				 " fwd_first_ns INTEGER NOT NULL,"
+				 " fwd_last_ns INTEGER NOT NULL);"
+				 "CREATE INDEX IF NOT EXISTS flows_last_ns ON flows(last_ns);"
+				 "CREATE INDEX IF NOT EXISTS flows_src_ip ON flows(src_ip);"
+				 "CREATE INDEX IF NOT EXISTS flows_dst_ip ON flows(dst_ip);"
+				 "CREATE INDEX IF NOT EXISTS flows_src_port ON flows(src_port);"
+				 "CREATE INDEX IF NOT EXISTS flows_dst_port ON flows(dst_port);";
+
+/* Store an unsigned 64-bit counter bit for bit in SQLite's signed INTEGER. */
+static inline sqlite3_int64 i64(uint64_t v)
+{
+	sqlite3_int64 r;
+
+	memcpy(&r, &v, sizeof(r));
+	return r;
+}
+
+static inline uint64_t u64(sqlite3_int64 v)
+{
+	uint64_t r;
+
+	memcpy(&r, &v, sizeof(r));
+	return r;
+}
+
+/* Timestamps compared with SQL: keep them in the positive range. */
+static inline sqlite3_int64 ts_clamp(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+static inline void key16(uint8_t out[16], const uint8_t ip[16], uint8_t version)
+{
+	if (version == 4) {
+		memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, ip, 4);
+	} else {
+		memcpy(out, ip, 16);
+	}
+}
+
+static inline void unkey16(uint8_t out[16], const void *blob, int len, uint8_t version)
+{
+	memset(out, 0, 16);
+	if (!blob || len != 16)
+		return;
+	if (version == 4)
+		memcpy(out, (const uint8_t *)blob + 12, 4);
+	else
+		memcpy(out, blob, 16);
+}
+
+/* Single integer result of @sql, or -1. */
+sqlite3_int64 pc_fs_pragma_int(sqlite3 *db, const char *sql);
+/* Open @path (read-write or read-only, creating it when asked) and check its
+ * schema; the message says which file and why. */
+int pc_fs_db_open(sqlite3 **out, const char *path, bool rw, bool create, char *err, size_t errlen);
+int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SQLite flow store, read side: CIDR parsing and the parameterised,
+ * read-only queries behind `jcap query` and capture_store_query().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export/flow_store.h"
+#include "export/flow_store_db.h"
+#include "util/log.h"
+#include "util/opts.h"
+
+#define QUERY_BATCH 256 /* rows handed to the callback at a time */
+
+int pc_flow_store_parse_cidr(const char *str, uint8_t lo[16], uint8_t hi[16], uint8_t *version)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash;
+	uint8_t addr[16], v4[16];
+	unsigned long plen;
+	size_t alen;
+	unsigned bits, i;
+	char *end;
+
+	if (!str)
+		return -EINVAL;
+	slash = strchr(str, '/');
+	alen = slash ? (size_t)(slash - str) : strlen(str);
+	if (alen == 0 || alen >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, str, alen);
+	buf[alen] = 0;
+	if (inet_pton(AF_INET, buf, v4) == 1) {
+		*version = 4;
+		bits = 32;
+		key16(addr, v4, 4);
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		*version = 6;
+		bits = 128;
+	} else {
+		return -EINVAL;
+	}
+	plen = bits;
+	if (slash) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		plen = strtoul(slash + 1, &end, 10);
+		if (errno || *end || plen > bits)
+			return -EINVAL;
+	}
+	if (*version == 4)
+		plen += 96; /* inside ::ffff:0:0/96 */
+	for (i = 0; i < 16; i++) {
+		unsigned long keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+		uint8_t mask = (uint8_t)(0xff00u >> keep);
+
+		lo[i] = addr[i] & mask;
+		hi[i] = (uint8_t)(addr[i] | (uint8_t)~mask);
+	}
+	return 0;
+}
+
+static void row_to_flow(sqlite3_stmt *st, struct capture_flow *f)
+{
+	int i = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->ip_version = (uint8_t)sqlite3_column_int(st, i++);
+	unkey16(f->src_ip, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i), f->ip_version);
+	i++;
+	unkey16(f->dst_ip, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i), f->ip_version);
+	i++;
+	f->src_port = (uint16_t)sqlite3_column_int(st, i++);
+	f->dst_port = (uint16_t)sqlite3_column_int(st, i++);
+	f->proto = (uint8_t)sqlite3_column_int(st, i++);
+	f->vlan = (uint16_t)sqlite3_column_int(st, i++);
+	f->packets = u64(sqlite3_column_int64(st, i++));
+	f->bytes = u64(sqlite3_column_int64(st, i++));
+	f->rev_packets = u64(sqlite3_column_int64(st, i++));
+	f->rev_bytes = u64(sqlite3_column_int64(st, i++));
+	f->tcp_flags = (uint8_t)sqlite3_column_int(st, i++);
+	f->rev_tcp_flags = (uint8_t)sqlite3_column_int(st, i++);
+	f->icmp_type = (uint8_t)sqlite3_column_int(st, i++);
+	f->icmp_code = (uint8_t)sqlite3_column_int(st, i++);
+	f->end_reason = (uint8_t)sqlite3_column_int(st, i++);
+	f->worker = (uint16_t)sqlite3_column_int(st, i++);
+	f->first_ns = u64(sqlite3_column_int64(st, i++));
+	f->last_ns = u64(sqlite3_column_int64(st, i++));
+	f->rev_first_ns = u64(sqlite3_column_int64(st, i++));
+	f->rev_last_ns = u64(sqlite3_column_int64(st, i++));
+	f->fwd_first_ns = u64(sqlite3_column_int64(st, i++));
+	f->fwd_last_ns = u64(sqlite3_column_int64(st, i++));
+}
+
+/* Bounded append of a constant SQL fragment (never a value). */
+static void sql_add(char *sql, size_t len, size_t *off, const char *frag)
+{
+	size_t n = strlen(frag);
+
+	if (*off + n < len) {
+		memcpy(sql + *off, frag, n + 1);
+		*off += n;
+	}
+}
+
+/* The address range of q->ip, if any. 0 or -EINVAL with the reason. */
+static int query_check(const struct capture_query *q, uint8_t lo[16], uint8_t hi[16], uint8_t *ver,
+		       char *err, size_t errlen)
+{
+	if (q->port < -1 || q->port > 65535)
+		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
+	if (q->proto < -1 || q->proto > 255)
+		return pc_errf(err, errlen, -EINVAL, "protocol %d out of range (0..255)", q->proto);
+	if (q->ip && pc_flow_store_parse_cidr(q->ip, lo, hi, ver) < 0)
+		return pc_errf(err, errlen, -EINVAL, "'%s' is not an IPv4/IPv6 address or CIDR",
+			       q->ip);
+	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
+		return pc_errf(err, errlen, -EINVAL, "since is after until");
+	return 0;
+}
+
+/* The SELECT for @q into @sql: built only from constant fragments, every
+ * value a parameter that query_bind() binds in the same order. */
+static void query_sql(const struct capture_query *q, char *sql, size_t len)
+{
+	size_t off = 0;
+
+	sql[0] = 0;
+	sql_add(sql, len, &off, "SELECT " FLOW_COLS " FROM flows WHERE 1");
+	if (q->since_ns)
+		sql_add(sql, len, &off, " AND last_ns >= ?");
+	if (q->until_ns)
+		sql_add(sql, len, &off, " AND first_ns <= ?");
+	if (q->ip)
+		sql_add(sql, len, &off,
+			" AND ip_version = ? AND "
+			"(src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
+	if (q->port >= 0)
+		sql_add(sql, len, &off, " AND (src_port = ? OR dst_port = ?)");
+	if (q->proto >= 0)
+		sql_add(sql, len, &off, " AND proto = ?");
+	sql_add(sql, len, &off, " ORDER BY last_ns DESC, id DESC");
+	if (q->limit)
+		sql_add(sql, len, &off, " LIMIT ?");
+}
+
+static void query_bind(sqlite3_stmt *st, const struct capture_query *q, uint8_t ver,
+		       const uint8_t lo[16], const uint8_t hi[16])
+{
+	int b = 1;
+
+	if (q->since_ns)
+		sqlite3_bind_int64(st, b++, ts_clamp(q->since_ns));
+	if (q->until_ns)
+		sqlite3_bind_int64(st, b++, ts_clamp(q->until_ns));
+	if (q->ip) {
+		sqlite3_bind_int(st, b++, ver);
+		sqlite3_bind_blob(st, b++, lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, hi, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, hi, 16, SQLITE_STATIC);
+	}
+	if (q->port >= 0) {
+		sqlite3_bind_int(st, b++, q->port);
+		sqlite3_bind_int(st, b++, q->port);
+	}
+	if (q->proto >= 0)
+		sqlite3_bind_int(st, b++, q->proto);
+	if (q->limit)
+		sqlite3_bind_int64(st, b++, ts_clamp(q->limit));
+}
+
+int64_t pc_flow_store_query(const char *path, const struct capture_query *q, capture_flow_fn fn,
+			    void *ctx, char *err, size_t errlen)
+{
+	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
+	struct capture_flow *batch = NULL;
+	uint8_t lo[16], hi[16], ver = 0;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	char sql[1024];
+	size_t nb = 0;
+	int64_t count = 0;
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!path || !path[0])
+		return pc_errf(err, errlen, -EINVAL, "no database path");
+	/* a query too small to say what it wants is an argument error */
+	if (q && pc_opts_copy(&qc, sizeof(qc), q,
+			      offsetof(struct capture_query, limit) + sizeof(q->limit),
+			      "capture_query", err, errlen) < 0)
+		return -EINVAL;
+	rc = query_check(&qc, lo, hi, &ver, err, errlen);
+	if (rc)
+		return rc;
+	query_sql(&qc, sql, sizeof(sql));
+
+	rc = pc_fs_db_open(&db, path, false, false, err, errlen);
+	if (rc)
+		return rc;
+	rc = pc_fs_check_schema(db, path, false, err, errlen);
+	if (rc)
+		goto out;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	query_bind(st, &qc, ver, lo, hi);
+	batch = malloc(QUERY_BATCH * sizeof(*batch));
+	if (!batch) {
+		rc = pc_errf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row_to_flow(st, &batch[nb++]);
+		count++;
+		if (nb == QUERY_BATCH) {
+			if (fn)
+				fn(ctx, batch, nb);
+			nb = 0;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (nb && fn)
+		fn(ctx, batch, nb);
+	rc = 0;
+out:
+	free(batch);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc < 0 ? rc : count;
+}
+
+int64_t capture_store_query(const char *db, const struct capture_query *q, capture_flow_fn fn,
+			    void *ctx, char *err, size_t errlen)
+{
+	return pc_flow_store_query(db, q, fn, ctx, err, errlen);
+}
+
+int pc_flow_store_check(const char *path, uint64_t *rows, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	const char *txt;
+	sqlite3_int64 n;
+	int rc;
+
+	/* read-write so that a WAL left by a crash can be recovered */
+	rc = pc_fs_db_open(&db, path, true, false, err, errlen);
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	txt = (const char *)sqlite3_column_text(st, 0);
+	if (!txt || strcmp(txt, "ok")) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: integrity check: %s", path,
+			     txt ? txt : "no answer");
+		goto out;
+	}
+	rc = pc_fs_check_schema(db, path, false, err, errlen);
+	if (rc)
+		goto out;
+	n = pc_fs_pragma_int(db, "SELECT count(*) FROM flows");
+	if (n < 0) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	if (rows)
+		*rows = (uint64_t)n;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}

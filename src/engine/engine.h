@@ -1,8 +1,36 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Engine internals shared by engine.c (lifecycle, threads) and stats.c
- * (counters, status, flow readers). Counters have a single writer each and
- * are read by other threads with relaxed atomic loads.
+ * Engine internals shared by the files of src/engine/:
+ *
+ *   lifecycle.c      capture_init/start/poll/stop/destroy, thread start and join
+ *   config.c         option setters (flow, export, pcap out, encryption, artifacts)
+ *   worker.c         the packet path: worker, dispatcher and shard threads
+ *   export_thread.c  ended flows -> exporters, flow callback, ended ring
+ *   control.c        flow snapshots and lookups served by the workers
+ *   stats.c          counters, status, stats JSON
+ *   error.c          error names, the handle's last error, logging
+ *
+ * Counters have a single writer each and are read by other threads with
+ * relaxed atomic loads.
+ *
+ * Lock order (take a later lock only while holding earlier ones, never the
+ * reverse):
+ *
+ *   1. ctl_lock     start/stop/configuration against each other
+ *   2. req_lock     one flow reader (snapshot/lookup) at a time
+ *   3. stats_lock   rwlock: readers of the worker array against its release
+ *                   (write-locked only in release_workers, after every thread
+ *                   of the session has been joined)
+ *   4. exp_lock     recursive: the exporter list. The export thread holds it
+ *                   in deliver() while an IPFIX exporter reads the engine's
+ *                   stats (stats_lock read, exp_lock again): the one inversion,
+ *                   safe because stats_lock is never write-locked while the
+ *                   export thread runs.
+ *   5. ended_lock   the ring of recently ended flows
+ *   6. err_lock     errmsg and the status strings (leaf: nothing is taken
+ *                   inside it)
+ *
+ * The packet path (worker.c) takes none of them.
  */
 #ifndef PC_ENGINE_H
 #define PC_ENGINE_H
@@ -25,6 +53,10 @@
 #define PC_MAX_WORKERS 64
 #define PC_MAX_EXPORTERS 16
 #define PC_BPF_CACHE 8
+
+/* How long an idle live worker waits for packets: bounds the latency of
+ * flow snapshots and lookups, which workers serve between bursts. */
+#define PC_RX_WAIT_MS 10
 
 /* Single-writer counter updates: plain stores made visible to relaxed readers. */
 #define PC_STAT_ADD(x, v) \
@@ -175,8 +207,31 @@ struct capture {
 	struct pc_cap_stats kstats_done;
 };
 
+/* error.c: log through the user's callback; record the handle's last error
+ * (under err_lock) and return @rc; the thread's capture_init error buffer. */
 void pc_log(struct capture *c, int level, const char *fmt, ...) pc_printf(3, 4);
-/* Sum the backend's kernel counters over its queues (backend open). */
+int pc_engine_err(struct capture *c, int rc, const char *fmt, ...) pc_printf(3, 4);
+char *pc_engine_init_err(size_t *len);
+
+/* stats.c: sum the backend's kernel counters over its queues (backend open). */
 void pc_kernel_stats(struct capture *c, struct pc_cap_stats *out);
+
+/* config.c */
+void pc_engine_free_artifacts(struct capture *c);
+
+/* export_thread.c */
+int pc_engine_add_target(struct capture *c, const struct pc_export_target *t);
+void pc_engine_open_exporters(struct capture *c);
+void pc_engine_close_exporters(struct capture *c);
+void *pc_engine_export_main(void *arg);
+
+/* worker.c: thread bodies (arg: struct pc_worker *) */
+void *pc_engine_worker_main(void *arg);
+void *pc_engine_dispatch_main(void *arg);
+void *pc_engine_shard_main(void *arg);
+
+/* control.c: worker side of a flow request */
+void pc_engine_serve_requests(struct pc_worker *w, size_t budget);
+void pc_engine_answer_pending(struct pc_worker *w);
 
 #endif

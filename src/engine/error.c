@@ -1,8 +1,60 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Error and name tables: one X-macro list in the public header generates them. */
+/*
+ * Errors and logging: the error name table (one X-macro list in the public
+ * header generates it), the handle's last error, and the log callback.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "packet_capture.h"
+#include "engine/engine.h"
+#include "util/log.h"
+
+/* capture_init's failures, per thread (there is no handle yet) */
+static __thread char init_err[512];
+/* what capture_last_error() returns: a copy taken under err_lock, so the
+ * reader never sees a message half rewritten by another thread */
+static __thread char last_err[sizeof(((struct capture *)0)->errmsg)];
+
+char *pc_engine_init_err(size_t *len)
+{
+	*len = sizeof(init_err);
+	return init_err;
+}
+
+void pc_log(struct capture *c, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pc_vlogf(c->cfg.log_fn, c->cfg.log_ctx, c->cfg.log_level, level, fmt, ap);
+	va_end(ap);
+}
+
+int pc_engine_err(struct capture *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pthread_mutex_lock(&c->err_lock);
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	pthread_mutex_unlock(&c->err_lock);
+	va_end(ap);
+	return rc;
+}
+
+CAPTURE_API const char *capture_last_error(const struct capture *c)
+{
+	struct capture *m = (struct capture *)c; /* the lock is not part of the value */
+
+	if (!c)
+		return init_err;
+	pthread_mutex_lock(&m->err_lock);
+	memcpy(last_err, c->errmsg, sizeof(last_err));
+	pthread_mutex_unlock(&m->err_lock);
+	return last_err;
+}
 
 CAPTURE_API const char *capture_strerror(int err)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Readers for other threads: counters summed over workers with relaxed
- * loads, status, and flow snapshots/lookups served by the workers between
- * bursts (the packet path never waits for a reader).
+ * Counters and status for other threads: worker counters summed with
+ * relaxed loads, the backend's kernel counters, the writer's and the
+ * exporters' counters, the stats JSON and the session status. Flow
+ * snapshots and lookups are in control.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "util/opts.h"
+#include "util/strbuf.h"
 
 static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 {
@@ -126,15 +129,6 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	pthread_mutex_unlock(&c->ended_lock);
 }
 
-static void copy_out(struct capture_stats *dst, const struct capture_stats *src)
-{
-	size_t n = dst->sz < sizeof(*src) ? dst->sz : sizeof(*src);
-	size_t sz = dst->sz;
-
-	memcpy(dst, src, n);
-	dst->sz = sz;
-}
-
 CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st)
 {
 	struct capture_stats t;
@@ -160,7 +154,7 @@ CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st)
 	pthread_rwlock_unlock(&c->stats_lock);
 	finish(&t);
 	t.sz = sizeof(t);
-	copy_out(st, &t);
+	pc_opts_copy_out(st, &t, sizeof(t));
 	return 0;
 }
 
@@ -186,114 +180,92 @@ CAPTURE_API int capture_get_worker_stats(struct capture *c, unsigned worker,
 	finish(&t);
 	t.workers = 1;
 	t.sz = sizeof(t);
-	copy_out(st, &t);
+	pc_opts_copy_out(st, &t, sizeof(t));
 	return 0;
-}
-
-struct out {
-	char *p;
-	size_t left;
-	bool overflow;
-};
-
-static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void emit(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->overflow)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->p, o->left, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->left) {
-		o->overflow = true;
-		return;
-	}
-	o->p += n;
-	o->left -= (size_t)n;
 }
 
 #define U(x) ((unsigned long long)(x))
 
-static void emit_stats(struct out *o, const struct capture_stats *s, bool full)
+static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool full)
 {
 	int i;
 
-	emit(o,
-	     "\"packets_read\":%llu,\"bytes_read\":%llu,\"packets_in_flows\":%llu,"
-	     "\"bytes_in_flows\":%llu,\"flows_created\":%llu,\"flows_exported\":%llu,"
-	     "\"flows_active\":%llu,\"skipped\":{",
-	     U(s->packets_read), U(s->bytes_read), U(s->packets_in_flows), U(s->bytes_in_flows),
-	     U(s->flows_created), U(s->flows_exported), U(s->flows_active));
+	pc_strbuf_printf(o,
+			 "\"packets_read\":%llu,\"bytes_read\":%llu,\"packets_in_flows\":%llu,"
+			 "\"bytes_in_flows\":%llu,\"flows_created\":%llu,\"flows_exported\":%llu,"
+			 "\"flows_active\":%llu,\"skipped\":{",
+			 U(s->packets_read), U(s->bytes_read), U(s->packets_in_flows),
+			 U(s->bytes_in_flows), U(s->flows_created), U(s->flows_exported),
+			 U(s->flows_active));
 	for (i = 0; i < CAPTURE_SKIP_COUNT; i++)
-		emit(o, "%s\"%s\":%llu", i ? "," : "", capture_skip_name(i), U(s->skipped[i]));
-	emit(o,
-	     "},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
-	     "\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
-	     "\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
-	     "\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
-	     U(s->flows_idle), U(s->flows_active_timeout), U(s->flows_end), U(s->flows_evicted),
-	     U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
-	     U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
-	     U(s->first_ns), U(s->last_ns));
+		pc_strbuf_printf(o, "%s\"%s\":%llu", i ? "," : "", capture_skip_name(i),
+				 U(s->skipped[i]));
+	pc_strbuf_printf(
+		o,
+		"},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
+		"\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
+		"\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
+		"\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
+		U(s->flows_idle), U(s->flows_active_timeout), U(s->flows_end), U(s->flows_evicted),
+		U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
+		U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
+		U(s->first_ns), U(s->last_ns));
 	if (!full)
 		return;
-	emit(o,
-	     ",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
-	     "\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
-	     "\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
-	     "\"errors\":%llu},"
-	     "\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
-	     "\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
-	     "\"ended_ring_records\":%llu,\"workers\":%u",
-	     U(s->export_records), U(s->export_messages), U(s->export_errors),
-	     U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->writer_packets),
-	     U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files), U(s->writer_errors),
-	     U(s->kernel_packets), U(s->kernel_drops), U(s->kernel_freeze_q), U(s->kernel_ifdrops),
-	     U(s->xdp_rx_ring_full), U(s->xdp_fill_ring_empty), U(s->ended_ring_records),
-	     s->workers);
+	pc_strbuf_printf(
+		o,
+		",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
+		"\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
+		"\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
+		"\"errors\":%llu},"
+		"\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
+		"\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
+		"\"ended_ring_records\":%llu,\"workers\":%u",
+		U(s->export_records), U(s->export_messages), U(s->export_errors),
+		U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->writer_packets),
+		U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files),
+		U(s->writer_errors), U(s->kernel_packets), U(s->kernel_drops),
+		U(s->kernel_freeze_q), U(s->kernel_ifdrops), U(s->xdp_rx_ring_full),
+		U(s->xdp_fill_ring_empty), U(s->ended_ring_records), s->workers);
 }
 
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)
 {
 	struct capture_stats s = { .sz = sizeof(s) };
-	struct out o = { buf, len, false };
+	struct pc_strbuf o;
 	unsigned i;
 	int rc;
 
 	if (!c || !buf || !len)
 		return -EINVAL;
+	pc_strbuf_fixed(&o, buf, len);
 	rc = capture_get_stats(c, &s);
 	if (rc)
 		return rc;
-	emit(&o, "{");
+	pc_strbuf_printf(&o, "{");
 	emit_stats(&o, &s, true);
 	if (per_worker) {
-		emit(&o, ",\"per_worker\":[");
+		pc_strbuf_printf(&o, ",\"per_worker\":[");
 		for (i = 0; i < s.workers; i++) {
 			struct capture_stats w = { .sz = sizeof(w) };
 
 			if (capture_get_worker_stats(c, i, &w))
 				break;
-			emit(&o, "%s{\"worker\":%u,", i ? "," : "", i);
+			pc_strbuf_printf(&o, "%s{\"worker\":%u,", i ? "," : "", i);
 			emit_stats(&o, &w, false);
-			emit(&o, "}");
+			pc_strbuf_printf(&o, "}");
 		}
-		emit(&o, "]");
+		pc_strbuf_printf(&o, "]");
 	}
-	emit(&o, "}");
-	if (o.overflow)
+	pc_strbuf_printf(&o, "}");
+	if (o.failed)
 		return -ENOSPC;
-	return (int)(len - o.left);
+	return (int)o.len;
 }
 
 CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 {
 	struct capture_status t;
-	size_t sz;
 
 	if (!c || !st)
 		return -EINVAL;
@@ -315,133 +287,8 @@ CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 	t.input_bytes = c->cap.input_bytes;
 	t.input_done = __atomic_load_n(&c->cap.input_pos, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&c->err_lock);
-	sz = st->sz && st->sz < sizeof(t) ? st->sz : sizeof(t);
-	memcpy(st, &t, sz);
-	st->sz = sz;
+	if (!st->sz) /* callers that leave it unset get the whole struct */
+		st->sz = sizeof(t);
+	pc_opts_copy_out(st, &t, sizeof(t));
 	return 0;
-}
-
-static int wait_req(struct pc_worker *w)
-{
-	struct timespec ts = { 0, 200000 };
-	int i;
-
-	/* a worker answers between bursts, or within its 100 ms poll when idle */
-	for (i = 0; i < 50000; i++) {
-		if (atomic_load_explicit(&w->req_state, memory_order_acquire) == PC_REQ_DONE)
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
-}
-
-static void key_from_public(const struct capture_flow_key *k, struct pc_flow_key *pk)
-{
-	size_t alen = k->ip_version == 4 ? 4 : 16;
-
-	memset(pk, 0, sizeof(*pk));
-	memcpy(pk->addr[0], k->src_ip, alen);
-	memcpy(pk->addr[1], k->dst_ip, alen);
-	pk->port[0] = k->src_port;
-	pk->port[1] = k->dst_port;
-	pk->vlan = k->vlan;
-	pk->proto = k->proto;
-	pk->ipver = k->ip_version;
-}
-
-CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow_key *key,
-				    struct capture_flow *out)
-{
-	struct pc_flow_key pk;
-	unsigned i;
-	int rc = -CAPTURE_E_NOT_FOUND;
-
-	if (!c || !key || !out)
-		return -EINVAL;
-	if (key->ip_version != 4 && key->ip_version != 6)
-		return -EINVAL;
-	key_from_public(key, &pk);
-	pthread_mutex_lock(&c->req_lock);
-	pthread_rwlock_rdlock(&c->stats_lock);
-	if (!c->w || atomic_load(&c->state) != CAPTURE_STATE_RUNNING)
-		goto unlock;
-	for (i = 0; i < c->nworkers && rc == -CAPTURE_E_NOT_FOUND; i++) {
-		struct pc_worker *w = &c->w[i];
-
-		if (atomic_load(&w->finished))
-			continue;
-		w->req_kind = PC_REQ_LOOKUP;
-		w->req_key = pk;
-		w->req_buf = out;
-		w->req_max = 1;
-		w->req_n = 0;
-		w->req_rc = -CAPTURE_E_NOT_FOUND;
-		atomic_store_explicit(&w->req_state, PC_REQ_PENDING, memory_order_release);
-		if (wait_req(w)) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		rc = w->req_n ? 0 : -CAPTURE_E_NOT_FOUND;
-		atomic_store(&w->req_state, PC_REQ_IDLE);
-	}
-unlock:
-	pthread_rwlock_unlock(&c->stats_lock);
-	pthread_mutex_unlock(&c->req_lock);
-	return rc;
-}
-
-CAPTURE_API int64_t capture_flow_get_all(struct capture *c, struct capture_flow *out, size_t max,
-					 unsigned flags, uint64_t *total)
-{
-	size_t n = 0;
-	uint64_t tot = 0;
-	unsigned i;
-	int rc = 0;
-
-	if (!c || (!out && max))
-		return -EINVAL;
-	pthread_mutex_lock(&c->req_lock);
-	pthread_rwlock_rdlock(&c->stats_lock);
-	if ((flags & CAPTURE_FLOWS_ACTIVE) && c->w &&
-	    atomic_load(&c->state) == CAPTURE_STATE_RUNNING) {
-		for (i = 0; i < c->nworkers; i++) {
-			struct pc_worker *w = &c->w[i];
-
-			if (atomic_load(&w->finished) || !w->ft)
-				continue;
-			tot += PC_STAT_GET(w->st.flow.active);
-			if (n >= max)
-				continue;
-			w->req_kind = PC_REQ_SNAPSHOT;
-			w->req_buf = out + n;
-			w->req_max = max - n;
-			w->req_n = 0;
-			w->req_cursor = 0;
-			atomic_store_explicit(&w->req_state, PC_REQ_PENDING, memory_order_release);
-			if (wait_req(w)) {
-				rc = -ETIMEDOUT;
-				break;
-			}
-			n += w->req_n;
-			atomic_store(&w->req_state, PC_REQ_IDLE);
-		}
-	}
-	pthread_rwlock_unlock(&c->stats_lock);
-	if (!rc && (flags & CAPTURE_FLOWS_ENDED)) {
-		pthread_mutex_lock(&c->ended_lock);
-		tot += c->ended_count;
-		for (i = 0; i < c->ended_count && n < max; i++) {
-			/* newest first */
-			size_t idx = (c->ended_head + c->ended_cap - 1 - i) % c->ended_cap;
-
-			out[n++] = c->ended[idx];
-		}
-		pthread_mutex_unlock(&c->ended_lock);
-	}
-	pthread_mutex_unlock(&c->req_lock);
-	if (rc)
-		return rc;
-	if (total)
-		*total = tot;
-	return (int64_t)n;
 }

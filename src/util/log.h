@@ -19,8 +19,8 @@
 /* Format and hand to @fn when @level <= @max_level; NULL @fn: nothing. */
 void pc_logf(capture_log_fn fn, void *ctx, int max_level, int level, const char *fmt, ...)
 	pc_printf(5, 6);
-void pc_vlogf(capture_log_fn fn, void *ctx, int max_level, int level, const char *fmt,
-	      va_list ap) pc_printf(5, 0);
+void pc_vlogf(capture_log_fn fn, void *ctx, int max_level, int level, const char *fmt, va_list ap)
+	pc_printf(5, 0);
 
 /* Format into @err (when non-NULL and @errlen > 0) and return @rc, so an
  * error path reads `return pc_errf(err, errlen, -EINVAL, "...")`. */

@@ -14,8 +14,8 @@ int pc_opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz, const
 
 	memcpy(&sz, src, sizeof(sz));
 	if (sz < min_sz)
-		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "%s: size %zu too small (at least %zu)",
-			       what, sz, min_sz);
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "%s: size %zu too small (at least %zu)", what, sz, min_sz);
 	for (i = dst_sz; i < sz; i++)
 		if (s[i])
 			return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
@@ -26,4 +26,15 @@ int pc_opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz, const
 	memcpy(dst, src, sz < dst_sz ? sz : dst_sz);
 	memcpy(dst, &dst_sz, sizeof(dst_sz));
 	return 0;
+}
+
+void pc_opts_copy_out(void *dst, const void *src, size_t src_sz)
+{
+	size_t sz;
+
+	memcpy(&sz, dst, sizeof(sz));
+	if (sz > src_sz)
+		sz = src_sz;
+	memcpy(dst, src, sz);
+	memcpy(dst, &sz, sizeof(sz));
 }

@@ -19,4 +19,9 @@
 int pc_opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz, const char *what,
 		 char *err, size_t errlen);
 
+/* The other direction: copy the library's @src (@src_sz bytes) out into a
+ * caller's struct whose sz gives its room; only what both know is written,
+ * and dst->sz is set to that many bytes. */
+void pc_opts_copy_out(void *dst, const void *src, size_t src_sz);
+
 #endif

@@ -5,9 +5,11 @@
  * on a pcap written here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "packet_capture.h"
@@ -174,6 +176,9 @@ static void test_config_checks(void)
 	cfg.buffer_size_mb = 0;
 	cfg.backend = "dpdk2";
 	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
+	/* the names come from the registry, in its (preference) order */
+	CHECK_STR(capture_last_error(NULL),
+		  "unknown backend 'dpdk2' (auto, afxdp, afpacket, pcap, file)");
 	cfg.backend = NULL;
 	cfg.filter = "tcp port";
 	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_FILTER);
@@ -189,9 +194,68 @@ static void test_config_checks(void)
 		CHECK_STR(capture_last_error(c), "table_size 100 out of range (4096..16777216)");
 	}
 	CHECK(capture_stop(c, true) == -CAPTURE_E_STATE);
+	CHECK_STR(capture_last_error(c), "capture is not running");
 	CHECK(capture_export_add(c, "ipfix://a:b", NULL) == -CAPTURE_E_TARGET);
 	capture_destroy(c);
 	capture_destroy(NULL);
+}
+
+/* Size-versioned structs from a newer header: zero bytes past what the
+ * library knows are accepted, a set one is refused with a message. */
+static void test_versioned_structs(void)
+{
+	struct {
+		struct capture_flow_config fc;
+		uint8_t newer[16];
+	} big;
+	struct {
+		struct capture_config cfg;
+		uint64_t newer;
+	} bigc;
+	struct capture *c = NULL;
+	char want[160];
+
+	memset(&bigc, 0, sizeof(bigc));
+	bigc.cfg.sz = sizeof(bigc);
+	bigc.cfg.pcap_file = "x.pcap";
+	bigc.newer = 1;
+	CHECK(capture_init(&c, &bigc.cfg) == -CAPTURE_E_CONFIG);
+	snprintf(want, sizeof(want),
+		 "capture_config: unknown options set (size %zu; this library knows %zu bytes)",
+		 sizeof(bigc), sizeof(struct capture_config));
+	CHECK_STR(capture_last_error(NULL), want);
+	bigc.newer = 0;
+	CHECK(capture_init(&c, &bigc.cfg) == 0);
+
+	memset(&big, 0, sizeof(big));
+	big.fc.sz = sizeof(big);
+	big.fc.table_size = 8192;
+	CHECK(capture_flow_enable(c, &big.fc) == 0);
+	big.newer[15] = 0x80;
+	CHECK(capture_flow_enable(c, &big.fc) == -CAPTURE_E_CONFIG);
+	snprintf(want, sizeof(want),
+		 "capture_flow_config: unknown options set (size %zu; this library knows %zu "
+		 "bytes)",
+		 sizeof(big), sizeof(struct capture_flow_config));
+	CHECK_STR(capture_last_error(c), want);
+	/* an older caller: the fields it lacks take their defaults */
+	{
+		struct capture_flow_config old = { .sz = offsetof(struct capture_flow_config,
+								  table_size) };
+
+		CHECK(capture_flow_enable(c, &old) == 0);
+	}
+	capture_destroy(c);
+
+	CHECK_STR(capture_cipher_name(CAPTURE_CIPHER_AES_256_GCM), "aes-256-gcm");
+	CHECK_STR(capture_cipher_name(CAPTURE_CIPHER_AES_128_GCM), "aes-128-gcm");
+	CHECK_STR(capture_cipher_name(CAPTURE_CIPHER_CHACHA20_POLY1305), "chacha20-poly1305");
+	CHECK(capture_cipher_name(3) == NULL);
+	CHECK(capture_cipher_name(-1) == NULL);
+	CHECK(capture_cipher_from_name("chacha20-poly1305") == CAPTURE_CIPHER_CHACHA20_POLY1305);
+	CHECK(capture_cipher_from_name("aes-256-gcm") == CAPTURE_CIPHER_AES_256_GCM);
+	CHECK(capture_cipher_from_name("AES-256-GCM") == -CAPTURE_E_CONFIG);
+	CHECK(capture_cipher_from_name(NULL) == -CAPTURE_E_CONFIG);
 }
 
 /* A pcap with 5 packets: TCP SYN, SYN-ACK (one flow), a UDP packet, an ARP
@@ -331,6 +395,57 @@ static void test_session(void)
 	unlink(path);
 }
 
+/* A session that stays running as long as the test holds a FIFO's write
+ * end: what a running session refuses, and with which message. */
+static void test_running_refusals(void)
+{
+	char dir[] = "/tmp/pc_core_fifo_XXXXXX", path[64];
+	struct capture_config cfg = { .sz = sizeof(cfg) };
+	struct capture_pcap_out_config po = { .sz = sizeof(po), .dir = "/tmp" };
+	struct capture_stats st = { .sz = sizeof(st) };
+	struct capture *c = NULL;
+	uint8_t p[128];
+	size_t n;
+	int wfd;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/in.pcap", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	/* O_RDWR never blocks on a FIFO; the header is in the pipe before start */
+	wfd = open(path, O_RDWR);
+	CHECK(wfd >= 0);
+	CHECK(write(wfd, pcap_hdr, sizeof(pcap_hdr)) == (ssize_t)sizeof(pcap_hdr));
+	cfg.pcap_file = path;
+	CHECK(capture_init(&c, &cfg) == 0);
+	CHECK(capture_start(c) == 0);
+	CHECK(capture_poll(c, 0) == CAPTURE_STATE_RUNNING);
+	CHECK(capture_start(c) == -CAPTURE_E_STATE);
+	CHECK_STR(capture_last_error(c), "capture is already running");
+	CHECK(capture_add_artifact(c, "img", "img.sig", "key.pem", NULL) == -CAPTURE_E_STATE);
+	CHECK_STR(capture_last_error(c),
+		  "artifacts are verified at start: add them before capture_start");
+	CHECK(capture_pcap_out_enable(c, &po) == -CAPTURE_E_STATE);
+	CHECK_STR(capture_last_error(c), "packet output can only be enabled before capture starts");
+	CHECK(capture_set_flow_callback(c, on_flows, NULL) == -CAPTURE_E_STATE);
+	CHECK_STR(capture_last_error(c), "cannot change the callback while running");
+	/* one packet, then end of input */
+	n = frame_ipv4(p, 0xc6120001, 0xc6130001, 17, 1000, 53, 0);
+	{
+		uint32_t rec[4] = { 1, 0, (uint32_t)n, (uint32_t)n };
+
+		CHECK(write(wfd, rec, sizeof(rec)) == (ssize_t)sizeof(rec));
+		CHECK(write(wfd, p, n) == (ssize_t)n);
+	}
+	close(wfd);
+	CHECK(capture_poll(c, 10000) == CAPTURE_STATE_DONE);
+	CHECK(capture_get_stats(c, &st) == 0);
+	CHECK(st.packets_read == 1);
+	CHECK(st.skipped[CAPTURE_SKIP_FLOW_DISABLED] == 1);
+	capture_destroy(c);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_names();
@@ -338,6 +453,8 @@ int main(void)
 	test_json();
 	test_ring();
 	test_config_checks();
+	test_versioned_structs();
 	test_session();
+	test_running_refusals();
 	return check_finish("unit.core");
 }

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Session lifecycle: create, start (open the backend, build the workers'
+ * tables and queues, start the writer, exporters and threads), poll, stop,
+ * destroy. The lock order of the whole engine is written in engine.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine/engine.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/opts.h"
+#include "util/privs.h"
+
+static void free_config_strings(struct capture *c)
+{
+	free(c->s_iface);
+	free(c->s_file);
+	free(c->s_backend);
+	free(c->s_filter);
+	free(c->s_keyfile);
+	free(c->s_user);
+	free(c->pout_dir);
+	free(c->pout_filter);
+	free(c->enc_keyfile);
+}
+
+/* Everything capture_init refuses, with the message for capture_last_error. */
+static int check_config(const struct capture_config *k, char *err, size_t errlen)
+{
+	if (!k->interface == !k->pcap_file)
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "give exactly one of an interface or a pcap file");
+	if (k->workers > PC_MAX_WORKERS)
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "workers must be 1..%d",
+			       PC_MAX_WORKERS);
+	if (k->buffer_size_mb && (k->buffer_size_mb < CAPTURE_BUFFER_MB_MIN ||
+				  k->buffer_size_mb > CAPTURE_BUFFER_MB_MAX))
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "buffer_size_mb %u out of range (%u..%u)", k->buffer_size_mb,
+			       CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX);
+	if (k->tstamp > CAPTURE_TSTAMP_NTP)
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "unknown timestamp source %u",
+			       k->tstamp);
+	if (k->backend && *k->backend && strcmp(k->backend, "auto") &&
+	    !pc_capture_find(k->backend)) {
+		char names[128];
+
+		pc_capture_names(names, sizeof(names));
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "unknown backend '%s' (%s)",
+			       k->backend, names);
+	}
+	if (k->filter && *k->filter) {
+		/* syntax check now, so a bad expression never reaches start */
+		struct pc_bpf *f;
+		int rc = pc_bpf_create(&f, k->filter, PC_DLT_EN10MB, 262144, err, errlen);
+
+		if (rc < 0)
+			return rc;
+		pc_bpf_destroy(f);
+	}
+	return 0;
+}
+
+/* Copy @s (NULL stays NULL) into *@dst; false when out of memory. */
+static bool dup_opt(char **dst, const char *s)
+{
+	*dst = s ? strdup(s) : NULL;
+	return !s || *dst;
+}
+
+/* The handle's own copies of the config strings; cfg's pointers move to them. */
+static int own_config_strings(struct capture *c, const struct capture_config *k)
+{
+	const char *backend =
+		k->backend && *k->backend ? k->backend : (k->pcap_file ? "file" : "auto");
+
+	if (!dup_opt(&c->s_iface, k->interface) || !dup_opt(&c->s_file, k->pcap_file) ||
+	    !dup_opt(&c->s_backend, backend) ||
+	    !dup_opt(&c->s_filter, k->filter && *k->filter ? k->filter : NULL) ||
+	    !dup_opt(&c->s_keyfile, k->decrypt_key_file) || !dup_opt(&c->s_user, k->user))
+		return -ENOMEM;
+	c->cfg.interface = c->s_iface;
+	c->cfg.pcap_file = c->s_file;
+	c->cfg.backend = c->s_backend;
+	c->cfg.filter = c->s_filter;
+	c->cfg.decrypt_key_file = c->s_keyfile;
+	c->cfg.user = c->s_user;
+	return 0;
+}
+
+static void init_locks(struct capture *c)
+{
+	pthread_mutexattr_t ma;
+
+	pthread_mutex_init(&c->err_lock, NULL);
+	pthread_mutex_init(&c->ctl_lock, NULL);
+	/* recursive: exporters read the engine's stats (options records) from
+	 * inside deliver(), which holds it */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->exp_lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pthread_mutex_init(&c->ended_lock, NULL);
+	pthread_mutex_init(&c->req_lock, NULL);
+	pthread_rwlock_init(&c->stats_lock, NULL);
+}
+
+static void destroy_locks(struct capture *c)
+{
+	pthread_mutex_destroy(&c->err_lock);
+	pthread_mutex_destroy(&c->ctl_lock);
+	pthread_mutex_destroy(&c->exp_lock);
+	pthread_mutex_destroy(&c->ended_lock);
+	pthread_mutex_destroy(&c->req_lock);
+	pthread_rwlock_destroy(&c->stats_lock);
+}
+
+CAPTURE_API int capture_init(struct capture **out, const struct capture_config *cfg)
+{
+	struct capture *c;
+	struct capture_config k;
+	size_t errlen;
+	char *err = pc_engine_init_err(&errlen);
+	int rc;
+
+	err[0] = 0;
+	if (!out || !cfg || cfg->sz < offsetof(struct capture_config, promiscuous))
+		return pc_errf(err, errlen, -EINVAL, "capture_init: missing or too old config");
+	rc = pc_opts_copy(&k, sizeof(k), cfg, offsetof(struct capture_config, promiscuous),
+			  "capture_config", err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = check_config(&k, err, errlen);
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return pc_errf(err, errlen, -ENOMEM, "capture_init: out of memory");
+	c->cfg = k;
+	if (own_config_strings(c, &k) < 0) {
+		free_config_strings(c);
+		free(c);
+		return pc_errf(err, errlen, -ENOMEM, "capture_init: out of memory");
+	}
+	init_locks(c);
+	if (!c->cfg.workers)
+		c->cfg.workers = 1;
+	if (!c->cfg.snaplen)
+		c->cfg.snaplen = 262144;
+	if (!c->cfg.buffer_size_mb)
+		c->cfg.buffer_size_mb = CAPTURE_BUFFER_MB_MIN;
+	if (!c->cfg.export_queue)
+		c->cfg.export_queue = 65536;
+	if (getrandom(c->seed, sizeof(c->seed), 0) != sizeof(c->seed)) {
+		c->seed[0] = pc_mono_ns() ^ (uint64_t)(uintptr_t)c;
+		c->seed[1] = pc_wall_ns() * 0x9e3779b97f4a7c15ull;
+	}
+	atomic_store(&c->state, CAPTURE_STATE_IDLE);
+	*out = c;
+	return 0;
+}
+
+static void release_workers(struct capture *c)
+{
+	unsigned i;
+
+	if (!c->w)
+		return;
+	pthread_rwlock_wrlock(&c->stats_lock);
+	for (i = 0; i < c->nworkers; i++) {
+		struct pc_worker *w = &c->w[i];
+
+		pc_flow_table_destroy(w->ft);
+		pc_decoder_destroy(w->dec);
+		pc_ring_release(&w->out);
+		pc_ring_release(&w->in);
+	}
+	/* keep the last session's counters readable after the tables are gone */
+	free(c->w_prev);
+	c->w_prev = c->w;
+	c->nworkers_prev = c->nworkers;
+	c->w = NULL;
+	pc_decoder_destroy(c->disp.dec);
+	c->disp.dec = NULL;
+	c->disp_prev = c->disp;
+	pthread_rwlock_unlock(&c->stats_lock);
+}
+
+static int verify_artifacts(struct capture *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nartifacts; i++) {
+		struct pc_artifact *a = &c->artifacts[i];
+		char detail[512];
+		int r = capture_verify_firmware(a->image, a->sig, a->pubkey, &a->opts, detail,
+						sizeof(detail));
+
+		if (r != CAPTURE_VERIFY_VALID)
+			return pc_engine_err(c, -CAPTURE_E_VERIFY,
+					     "artifact %s failed verification: %s (%s)", a->image,
+					     r < 0 ? capture_strerror(r)
+						   : capture_verify_result_name(r),
+					     detail);
+	}
+	return 0;
+}
+
+static int start_writer(struct capture *c)
+{
+	struct pc_writer_params p;
+	struct pc_crypt_key key;
+	char err[512];
+	int rc;
+
+	if (!c->pout_enabled)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.dir = c->pout_dir;
+	p.format = c->pout.format;
+	p.rotate_bytes = c->pout.rotate_bytes;
+	p.rotate_seconds = c->pout.rotate_seconds;
+	p.max_files = c->pout.max_files;
+	p.snaplen = c->pout.snaplen;
+	p.queue_packets = c->pout.queue_packets;
+	p.workers = c->dispatch ? 1 : c->nworkers;
+	p.linktype = c->cap.linktype;
+	p.log_fn = c->cfg.log_fn;
+	p.log_ctx = c->cfg.log_ctx;
+	p.log_level = c->cfg.log_level;
+	if (c->enc_enabled) {
+		rc = pc_crypt_key_load(&key, c->enc_keyfile, c->enc_cipher, err, sizeof(err));
+		if (rc < 0)
+			return pc_engine_err(c, rc, "%s", err);
+		p.key = &key;
+	}
+	rc = pc_writer_create(&c->writer, &p, err, sizeof(err));
+	if (c->enc_enabled)
+		pc_crypt_key_wipe(&key);
+	if (rc < 0)
+		return pc_engine_err(c, rc, "%s", err);
+	return 0;
+}
+
+static int setup_workers(struct capture *c)
+{
+	unsigned i;
+	int rc;
+
+	c->w = calloc(c->nworkers, sizeof(*c->w));
+	if (!c->w)
+		return -ENOMEM;
+	memset(&c->disp, 0, sizeof(c->disp));
+	c->disp.c = c;
+	for (i = 0; i < c->nworkers; i++) {
+		struct pc_worker *w = &c->w[i];
+
+		w->c = c;
+		w->idx = i;
+		w->writer_slot = i;
+		rc = pc_ring_init(&w->out, c->cfg.export_queue, sizeof(struct capture_flow));
+		if (rc)
+			return rc;
+		if (c->dispatch) {
+			rc = pc_ring_init(&w->in, 65536, sizeof(struct pc_meta));
+			if (rc)
+				return rc;
+		} else {
+			rc = pc_decoder_create(&w->dec, 0, 0);
+			if (rc)
+				return rc;
+		}
+		if (c->flow_enabled) {
+			struct pc_flow_params fp = {
+				.slots = (c->fcfg.table_size + c->nworkers - 1) / c->nworkers,
+				.idle_ns = c->fcfg.idle_timeout_ms
+						   ? (uint64_t)c->fcfg.idle_timeout_ms * 1000000ull
+						   : (uint64_t)c->fcfg.idle_timeout_sec *
+							     1000000000ull,
+				.active_ns = (uint64_t)c->fcfg.active_timeout_sec * 1000000000ull,
+				.uniflow = c->fcfg.uniflow,
+				.worker = (uint16_t)i,
+				.seed = { c->seed[0], c->seed[1] },
+			};
+
+			rc = pc_flow_table_create(&w->ft, &fp);
+			if (rc)
+				return rc;
+		}
+	}
+	if (c->dispatch) {
+		c->disp.writer_slot = 0;
+		rc = pc_decoder_create(&c->disp.dec, 0, 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Open the backend for the session and take what the status reports from it. */
+static int open_backend(struct capture *c)
+{
+	char why[512] = "";
+	int rc;
+
+	memset(&c->params, 0, sizeof(c->params));
+	c->params.interface = c->cfg.interface;
+	c->params.pcap_file = c->cfg.pcap_file;
+	c->params.filter = c->cfg.filter;
+	c->params.decrypt_key_file = c->cfg.decrypt_key_file;
+	c->params.snaplen = c->cfg.snaplen;
+	c->params.buffer_size_mb = c->cfg.buffer_size_mb;
+	c->params.workers = c->cfg.workers;
+	c->params.promiscuous = c->cfg.promiscuous;
+	c->params.tstamp = c->cfg.tstamp;
+	c->params.log_fn = c->cfg.log_fn;
+	c->params.log_ctx = c->cfg.log_ctx;
+	c->params.log_level = c->cfg.log_level;
+	memset(&c->cap, 0, sizeof(c->cap));
+	rc = pc_capture_open(&c->cap, c->cfg.backend, &c->params, why, sizeof(why));
+	if (rc < 0)
+		return pc_engine_err(c, rc, "%s",
+				     c->cap.err[0] ? c->cap.err
+						   : (why[0] ? why : capture_strerror(rc)));
+	pthread_mutex_lock(&c->err_lock);
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	snprintf(c->last_backend, sizeof(c->last_backend), "%s", c->cap.ops->name);
+	snprintf(c->tstamp_source, sizeof(c->tstamp_source), "%s", c->cap.tstamp_source);
+	snprintf(c->tstamp_detail, sizeof(c->tstamp_detail), "%s", c->cap.tstamp_detail);
+	snprintf(c->cap_mode, sizeof(c->cap_mode), "%s", c->cap.mode);
+	pthread_mutex_unlock(&c->err_lock);
+	return 0;
+}
+
+/* With the backend open: give up root, and check the user-space filter
+ * compiles for the input's link type (refused before any packet is read). */
+static int after_open(struct capture *c)
+{
+	char err[512];
+	int rc;
+
+	if (c->cfg.user && *c->cfg.user) {
+		rc = pc_drop_privileges(c->cfg.user, err, sizeof(err));
+		if (rc < 0)
+			return pc_engine_err(c, rc, "%s", err);
+	}
+	if (c->cfg.filter && !c->cap.filter_applied) {
+		struct pc_bpf *f;
+
+		rc = pc_bpf_create(&f, c->cfg.filter, c->cap.linktype, c->cfg.snaplen, err,
+				   sizeof(err));
+		if (rc < 0)
+			return pc_engine_err(c, rc, "%s", err);
+		pc_bpf_destroy(f);
+	}
+	return 0;
+}
+
+/* Workers' tables and queues, the ended-flow ring, the packet writer and
+ * the exporters; the session's counters reset. */
+static int prepare_session(struct capture *c)
+{
+	int rc;
+
+	c->dispatch = c->cap.nqueues == 1 && c->cfg.workers > 1;
+	c->nworkers = c->dispatch ? c->cfg.workers : c->cap.nqueues;
+	if (!c->nworkers)
+		c->nworkers = 1;
+	rc = setup_workers(c);
+	if (rc < 0)
+		return pc_engine_err(c, rc, "cannot allocate the flow tables and queues: %s",
+				     capture_strerror(rc));
+	if (c->flow_enabled && c->fcfg.ended_ring_size && !c->ended) {
+		c->ended = calloc(c->fcfg.ended_ring_size, sizeof(*c->ended));
+		if (!c->ended)
+			return pc_engine_err(c, -ENOMEM, "cannot allocate the ended-flow ring");
+		c->ended_cap = c->fcfg.ended_ring_size;
+	}
+	pthread_mutex_lock(&c->ended_lock);
+	c->ended_head = c->ended_count = 0;
+	pthread_mutex_unlock(&c->ended_lock);
+	rc = start_writer(c);
+	if (rc < 0)
+		return rc;
+	memset(&c->exp_done, 0, sizeof(c->exp_done));
+	c->export_open_errors = 0;
+	pc_engine_open_exporters(c);
+	c->worker_err = 0;
+	atomic_store(&c->counted, 0);
+	atomic_store(&c->graceful, true);
+	atomic_store(&c->dispatch_done, false);
+	atomic_store(&c->export_delivered, 0);
+	c->deadline_ns = c->cfg.duration_sec && !c->cap.offline
+				 ? pc_mono_ns() + (uint64_t)c->cfg.duration_sec * 1000000000ull
+				 : 0;
+	c->start_ns = pc_wall_ns();
+	c->stop_ns = 0;
+	return 0;
+}
+
+/* The export thread first (a file's workers wait on it), then the workers,
+ * then the dispatcher. A worker that cannot start is accounted finished so
+ * the others wind down; the session then ends failed. */
+static int start_threads(struct capture *c)
+{
+	unsigned i;
+	int rc;
+
+	atomic_store(&c->workers_running, (int)c->nworkers);
+	rc = pthread_create(&c->export_th, NULL, pc_engine_export_main, c);
+	if (rc) {
+		pc_engine_close_exporters(c);
+		return pc_engine_err(c, -rc, "cannot start the export thread: %s", strerror(rc));
+	}
+	atomic_store(&c->state, CAPTURE_STATE_RUNNING);
+	for (i = 0; i < c->nworkers; i++) {
+		rc = pthread_create(&c->w[i].th, NULL,
+				    c->dispatch ? pc_engine_shard_main : pc_engine_worker_main,
+				    &c->w[i]);
+		if (rc) {
+			atomic_store(&c->stop_req, true);
+			atomic_fetch_sub(&c->workers_running, 1);
+			pc_engine_err(c, -rc, "cannot start worker %u: %s", i, strerror(rc));
+			continue;
+		}
+		c->w[i].started = true;
+	}
+	if (c->dispatch &&
+	    pthread_create(&c->dispatch_th, NULL, pc_engine_dispatch_main, &c->disp) == 0)
+		c->dispatch_started = true;
+	else if (c->dispatch)
+		atomic_store(&c->dispatch_done, true);
+	c->threads_live = true;
+	return 0;
+}
+
+CAPTURE_API int capture_start(struct capture *c)
+{
+	int rc;
+
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->ctl_lock);
+	if (atomic_load(&c->state) == CAPTURE_STATE_RUNNING) {
+		rc = pc_engine_err(c, -CAPTURE_E_STATE, "capture is already running");
+		goto unlock;
+	}
+	if (c->threads_live) {
+		rc = pc_engine_err(c, -CAPTURE_E_STATE, "stop the previous session first");
+		goto unlock;
+	}
+	pc_engine_err(c, 0, "%s", "");
+	/* cleared before the (possibly slow) open: a stop asked for meanwhile,
+	 * say a Ctrl-C, ends the session as soon as it starts */
+	atomic_store(&c->stop_req, false);
+	rc = verify_artifacts(c);
+	if (rc)
+		goto unlock;
+	rc = open_backend(c);
+	if (rc)
+		goto unlock;
+	rc = after_open(c);
+	if (rc)
+		goto close_cap;
+	rc = prepare_session(c);
+	if (rc)
+		goto free_workers;
+	rc = start_threads(c);
+	if (rc)
+		goto free_workers;
+	pc_log(c, CAPTURE_LOG_INFO, "capture started: backend %s, %u worker(s)%s%s",
+	       c->cap.ops->name, c->nworkers, c->why[0] ? ": " : "", c->why);
+	pthread_mutex_unlock(&c->ctl_lock);
+	return 0;
+
+free_workers:
+	if (c->writer) {
+		pc_writer_destroy(c->writer);
+		c->writer = NULL;
+	}
+	release_workers(c);
+close_cap:
+	pc_capture_close(&c->cap);
+unlock:
+	pthread_mutex_unlock(&c->ctl_lock);
+	return rc;
+}
+
+/* Join every thread and close the session (ctl_lock held). */
+static void join_session(struct capture *c, int final_state)
+{
+	unsigned i;
+
+	if (!c->threads_live)
+		return;
+	if (c->dispatch_started)
+		pthread_join(c->dispatch_th, NULL);
+	c->dispatch_started = false;
+	for (i = 0; i < c->nworkers; i++)
+		if (c->w[i].started)
+			pthread_join(c->w[i].th, NULL);
+	pthread_join(c->export_th, NULL);
+	if (c->writer) {
+		struct pc_writer_stats ws;
+
+		pc_writer_stop(c->writer);
+		pc_writer_get_stats(c->writer, &ws);
+		pc_writer_destroy(c->writer);
+		c->writer_done = ws;
+		c->writer = NULL;
+	}
+	/* kernel counters are only readable while the backend is open: take
+	 * the final values now, after the workers' last reads */
+	memset(&c->kstats_done, 0, sizeof(c->kstats_done));
+	pc_kernel_stats(c, &c->kstats_done);
+	pc_capture_close(&c->cap);
+	release_workers(c);
+	c->threads_live = false;
+	c->stop_ns = pc_wall_ns();
+	if (c->worker_err)
+		final_state = CAPTURE_STATE_FAILED;
+	atomic_store(&c->state, final_state);
+}
+
+CAPTURE_API int capture_poll(struct capture *c, int timeout_ms)
+{
+	uint64_t deadline =
+		timeout_ms < 0 ? UINT64_MAX : pc_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int st;
+
+	if (!c)
+		return -EINVAL;
+	for (;;) {
+		st = atomic_load(&c->state);
+		if (st != CAPTURE_STATE_RUNNING)
+			break;
+		if (atomic_load(&c->workers_running) == 0) {
+			/* the session ended by itself (end of file, --count, duration,
+			 * a fatal error): collect the threads */
+			pthread_mutex_lock(&c->ctl_lock);
+			if (atomic_load(&c->state) == CAPTURE_STATE_RUNNING)
+				join_session(c, c->cap.offline && !atomic_load(&c->stop_req)
+							? CAPTURE_STATE_DONE
+							: (c->cap.offline ? CAPTURE_STATE_DONE
+									  : CAPTURE_STATE_STOPPED));
+			pthread_mutex_unlock(&c->ctl_lock);
+			continue;
+		}
+		if (pc_mono_ns() >= deadline)
+			return CAPTURE_STATE_RUNNING;
+		pc_sleep_us(2000);
+	}
+	if (st == CAPTURE_STATE_FAILED)
+		return c->worker_err ? c->worker_err : -CAPTURE_E_STATE;
+	return st;
+}
+
+CAPTURE_API void capture_request_stop(struct capture *c)
+{
+	if (c)
+		atomic_store(&c->stop_req, true);
+}
+
+CAPTURE_API int capture_stop(struct capture *c, bool graceful)
+{
+	int st;
+
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->ctl_lock);
+	st = atomic_load(&c->state);
+	if (st != CAPTURE_STATE_RUNNING && !c->threads_live) {
+		pthread_mutex_unlock(&c->ctl_lock);
+		return pc_engine_err(c, -CAPTURE_E_STATE, "capture is not running");
+	}
+	atomic_store(&c->graceful, graceful);
+	atomic_store(&c->stop_req, true);
+	join_session(c, st == CAPTURE_STATE_RUNNING ? CAPTURE_STATE_STOPPED : st);
+	pthread_mutex_unlock(&c->ctl_lock);
+	return c->worker_err && graceful ? c->worker_err : 0;
+}
+
+CAPTURE_API void capture_destroy(struct capture *c)
+{
+	if (!c)
+		return;
+	if (c->threads_live)
+		capture_stop(c, false);
+	free(c->w_prev);
+	free(c->ended);
+	pc_engine_free_artifacts(c);
+	free_config_strings(c);
+	destroy_locks(c);
+	free(c);
+}

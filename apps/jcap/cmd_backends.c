@@ -4,7 +4,6 @@
  * whether it can be used here and why (capture_list_backends). JSON is one
  * array of {"name","available","preference","reason"}. Exit 0, or 2 on usage.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,57 +28,37 @@ static void csv_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+struct backends_args {
+	int fmt; /* enum jcap_format */
+};
+
+static const struct jcap_opt backends_opts[] = {
+	JCAP_ENUM('F', "format", "FMT", JCAP_FIELD(struct backends_args, fmt), jcap_format_names,
+		  "format", NULL),
+	JCAP_HELP('h', "help"),
+};
+
+static const struct jcap_cmd backends_cmd = JCAP_CMD("backends", backends_opts, usage, false);
+
 int jcap_cmd_backends(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct capture_backend_info info[16];
-	enum jcap_format fmt = jcap_default_format(stdout);
-	int c, n, i;
+	struct backends_args a = { .fmt = jcap_default_format(stdout) };
+	int n, i;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":F:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'F':
-			if (jcap_parse_format(optarg, &fmt) < 0) {
-				fprintf(stderr,
-					"jcap: backends: unknown format '%s' (table, json, "
-					"csv)\n",
-					optarg);
-				return JCAP_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return JCAP_EXIT_OK;
-		case ':':
-			fprintf(stderr, "jcap: backends: option %s needs a value\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return JCAP_EXIT_USAGE;
-		default:
-			fprintf(stderr, "jcap: backends: unknown option %s\n", argv[optind - 1]);
-			usage(stderr);
-			return JCAP_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "jcap: backends: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return JCAP_EXIT_USAGE;
-	}
-	n = capture_list_backends(info, sizeof(info) / sizeof(info[0]));
+	n = jcap_opts_parse(&backends_cmd, argc, argv, &a);
+	if (n <= 0)
+		return n < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	if (n < argc)
+		return jcap_usage_err(&backends_cmd, "unexpected argument '%s'", argv[n]);
+	n = capture_list_backends(info, JCAP_ARRAY_SIZE(info));
 	if (n < 0) {
-		fprintf(stderr, "jcap: backends: %s\n", capture_strerror(n));
+		jcap_err("backends: %s", capture_strerror(n));
 		return JCAP_EXIT_FAIL;
 	}
-	if (n > (int)(sizeof(info) / sizeof(info[0])))
-		n = (int)(sizeof(info) / sizeof(info[0]));
-	switch (fmt) {
+	if (n > (int)JCAP_ARRAY_SIZE(info))
+		n = (int)JCAP_ARRAY_SIZE(info);
+	switch (a.fmt) {
 	case JCAP_FMT_JSON:
 		fputc('[', stdout);
 		for (i = 0; i < n; i++) {

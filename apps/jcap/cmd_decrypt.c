@@ -4,13 +4,9 @@
  * encrypted capture with capture_decrypt_file(). OUT appears only once every
  * chunk has been authenticated. Exit 0 ok, 1 failure (one line), 2 usage.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "packet_capture.h"
-
-int jcap_cmd_decrypt(int argc, char **argv);
+#include "jcap.h"
 
 static void usage(FILE *f)
 {
@@ -20,58 +16,38 @@ static void usage(FILE *f)
 		   "  a wrong key, a damaged or a truncated IN exits 1 and leaves no OUT.\n");
 }
 
+struct decrypt_args {
+	const char *key;
+};
+
+static const struct jcap_opt decrypt_opts[] = {
+	JCAP_STR('k', "key", "FILE", JCAP_FIELD(struct decrypt_args, key), NULL),
+	JCAP_HELP('h', "help"),
+};
+
+static const struct jcap_cmd decrypt_cmd = JCAP_CMD("decrypt", decrypt_opts, usage, false);
+
 int jcap_cmd_decrypt(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *key = NULL, *in, *out;
+	struct decrypt_args a = { NULL };
 	char err[1024] = "";
-	int c, r;
+	int n, r;
 
-	optind = 0; /* full getopt reset: main may have parsed before us */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			key = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			fprintf(stderr, "jcap: decrypt: option %s needs a value\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return 2;
-		default:
-			fprintf(stderr, "jcap: decrypt: unknown option %s\n", argv[optind - 1]);
-			usage(stderr);
-			return 2;
-		}
+	n = jcap_opts_parse(&decrypt_cmd, argc, argv, &a);
+	if (n <= 0)
+		return n < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	if (!a.key || !a.key[0])
+		return jcap_usage_err(&decrypt_cmd, "--key FILE is required");
+	if (argc - n != 2)
+		return jcap_usage_err(&decrypt_cmd, "need exactly IN and OUT");
+	if (!argv[n][0] || !argv[n + 1][0]) {
+		jcap_err("decrypt: empty file name");
+		return JCAP_EXIT_USAGE;
 	}
-	if (!key || !key[0]) {
-		fprintf(stderr, "jcap: decrypt: --key FILE is required\n");
-		usage(stderr);
-		return 2;
-	}
-	if (argc - optind != 2) {
-		fprintf(stderr, "jcap: decrypt: need exactly IN and OUT\n");
-		usage(stderr);
-		return 2;
-	}
-	in = argv[optind];
-	out = argv[optind + 1];
-	if (!in[0] || !out[0]) {
-		fprintf(stderr, "jcap: decrypt: empty file name\n");
-		return 2;
-	}
-	r = capture_decrypt_file(key, in, out, err, sizeof(err));
+	r = capture_decrypt_file(a.key, argv[n], argv[n + 1], err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "jcap: %s\n", err[0] ? err : capture_strerror(r));
-		return 1;
+		jcap_lib_err(err, r);
+		return JCAP_EXIT_FAIL;
 	}
-	return 0;
+	return JCAP_EXIT_OK;
 }

@@ -3,9 +3,9 @@
  * jcap -r FILE | -i IFACE: meter flows and print, export, store them.
  * Streams JSON Lines straight from the export thread when no sorting is
  * asked for; otherwise collects the records and prints them at the end.
+ * One table, meter_opts, makes both the option parsing and the --help list.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,19 +14,16 @@
 
 #include "jcap.h"
 
-void jcap_print_subcommands(FILE *fp);
-
 enum sort_key {
-	SORT_NONE,
-	SORT_BYTES,
+	SORT_NONE = -1,
+	SORT_BYTES, /* indexes sort_names[] and cmps[] */
 	SORT_PACKETS,
 	SORT_DURATION
 };
 
 struct collect {
 	pthread_mutex_t lock;
-	struct capture_flow *v;
-	size_t n, cap;
+	struct jcap_flows fl;
 	bool oom;
 };
 
@@ -43,7 +40,7 @@ static void on_log(void *ctx, int level, const char *msg)
 	static const char *const lv[] = { "error", "warning", "info", "debug" };
 
 	(void)ctx;
-	fprintf(stderr, "jcap: %s: %s\n", lv[level & 3], msg);
+	jcap_err("%s: %s", lv[level & 3], msg);
 }
 
 static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
@@ -51,216 +48,53 @@ static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
 	struct collect *c = ctx;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->n + n > c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 4096;
-		struct capture_flow *nv;
-
-		while (ncap < c->n + n)
-			ncap *= 2;
-		nv = realloc(c->v, ncap * sizeof(*nv));
-		if (!nv) {
-			c->oom = true;
-			pthread_mutex_unlock(&c->lock);
-			return;
-		}
-		c->v = nv;
-		c->cap = ncap;
-	}
-	memcpy(c->v + c->n, recs, n * sizeof(*recs));
-	c->n += n;
+	if (jcap_flows_add(&c->fl, recs, n) < 0)
+		c->oom = true;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Descending by @kx/@ky, then oldest first: a stable order for equal keys. */
+static int desc(uint64_t kx, uint64_t ky, const struct capture_flow *x,
+		const struct capture_flow *y)
+{
+	if (kx != ky)
+		return kx < ky ? 1 : -1;
+	return (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
 }
 
 static int cmp_bytes(const void *a, const void *b)
 {
 	const struct capture_flow *x = a, *y = b;
-	uint64_t bx = x->bytes + x->rev_bytes, by = y->bytes + y->rev_bytes;
 
-	return bx < by	 ? 1
-	       : bx > by ? -1
-			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return desc(x->bytes + x->rev_bytes, y->bytes + y->rev_bytes, x, y);
 }
 
 static int cmp_packets(const void *a, const void *b)
 {
 	const struct capture_flow *x = a, *y = b;
-	uint64_t px = x->packets + x->rev_packets, py = y->packets + y->rev_packets;
 
-	return px < py	 ? 1
-	       : px > py ? -1
-			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return desc(x->packets + x->rev_packets, y->packets + y->rev_packets, x, y);
 }
 
 static int cmp_duration(const void *a, const void *b)
 {
 	const struct capture_flow *x = a, *y = b;
-	uint64_t dx = x->last_ns - x->first_ns, dy = y->last_ns - y->first_ns;
 
-	return dx < dy	 ? 1
-	       : dx > dy ? -1
-			 : (x->first_ns > y->first_ns) - (x->first_ns < y->first_ns);
+	return desc(x->last_ns - x->first_ns, y->last_ns - y->first_ns, x, y);
 }
 
-static void usage(FILE *fp)
-{
-	fprintf(fp,
-		"usage: jcap -r FILE | -i IFACE [options]\n"
-		"       jcap COMMAND [options]\n"
-		"\n"
-		"Meter the flows in a capture file or on an interface and print, export or\n"
-		"store them. Flows are bidirectional: src is the side that sent first (the\n"
-		"SYN sender for TCP); bytes are IP-layer octets as NetFlow/IPFIX count them.\n"
-		"\n"
-		"Input:\n"
-		"  -r FILE                read a pcap or pcapng file (- for stdin; encrypted: --key)\n"
-		"  -i IFACE               capture live on IFACE\n"
-		"  -b, --backend NAME     auto|pcap|afpacket|afxdp|file (default: auto live, file offline)\n"
-		"  --workers N            worker threads, one flow table shard each (default 1)\n"
-		"  --buffer-mb N          live ring size in MiB, 64..2048 (default 64)\n"
-		"  --filter EXPR          tcpdump-syntax BPF filter (compiled by libpcap)\n"
-		"  --snaplen N            bytes kept per packet (capture and --pcap-out)\n"
-		"  --no-promisc           do not put the interface in promiscuous mode\n"
-		"  --tstamp SRC           kernel|hardware|ptp|ntp (default kernel)\n"
-		"  --duration S           live: stop after S seconds\n"
-		"  --count N              stop after N packets\n"
-		"  --user NAME            drop privileges to NAME once the sockets are open\n"
-		"  --key FILE             key for reading an encrypted capture file\n"
-		"  --verify IMG:SIG:KEY   verify an artifact's signature before starting (repeatable)\n"
-		"\n"
-		"Flow metering:\n"
-		"  --idle-timeout S       end a flow after S seconds without packets (default 30)\n"
-		"  --active-timeout S     split flows longer than S seconds (default 1800)\n"
-		"  --table-size N         flow slots, 4096..16777216 (default 1048576); when full the\n"
-		"                         least recently seen flow is evicted (end_reason evicted)\n"
-		"  --uniflow              one record per direction instead of biflows\n"
-		"\n"
-		"Output:\n"
-		"  -F, --format FMT       table|json|csv (default: table on a terminal, else JSON Lines)\n"
-		"  -w FILE                write the flows to FILE instead of stdout\n"
-		"  --top N                only the N largest flows (by --sort, default bytes)\n"
-		"  --sort KEY             bytes|packets|duration (descending)\n"
-		"  --stats                print the run's counters as JSON on stderr at the end\n"
-		"  --no-progress          no progress bar on stderr\n"
-		"  -q, --quiet            print no flows (exports and stores still run)\n"
-		"  -v, --verbose          log engine messages on stderr\n"
-		"\n"
-		"Export (repeatable, any number at once):\n"
-		"  --export TARGET        ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH\n"
-		"                         netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH\n"
-		"  --observation-domain N IPFIX observation domain / NetFlow v9 source id (default 0)\n"
-		"  --template-refresh S   resend templates every S seconds over UDP (default 60)\n"
-		"  --mtu N                largest export datagram in bytes (default 1400)\n"
-		"  --store DB             store flows in a SQLite database (= --export sqlite:DB)\n"
-		"  --store-max-rows N     keep at most N flows in the store\n"
-		"  --store-max-age S      delete stored flows older than S seconds\n"
-		"\n"
-		"Packet storage:\n"
-		"  --pcap-out DIR         write the captured packets to rotating files in DIR\n"
-		"  --pcap-format FMT      pcap|pcapng (default pcap)\n"
-		"  --rotate-size MB       start a new file after MB megabytes\n"
-		"  --rotate-seconds S     start a new file every S seconds\n"
-		"  --max-files N          keep only the newest N files\n"
-		"  --pcap-filter EXPR     store only packets matching EXPR\n"
-		"  --encrypt-key FILE     encrypt stored files (32 raw bytes or 64 hex digits)\n"
-		"  --cipher NAME          aes-256-gcm (default), aes-128-gcm, chacha20-poly1305\n"
-		"\n"
-		"Commands:\n");
-	jcap_print_subcommands(fp);
-	fprintf(fp, "\n"
-		    "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
-		    "Examples:\n"
-		    "  jcap -r trace.pcap --top 10\n"
-		    "  jcap -r trace.pcap -F json --stats > flows.json\n"
-		    "  jcap -i eth0 --workers 4 --export ipfix://127.0.0.1:4739\n");
-}
+static const char *const sort_names[] = { "bytes", "packets", "duration", NULL };
+static int (*const cmps[])(const void *, const void *) = { cmp_bytes, cmp_packets, cmp_duration };
 
-enum {
-	O_IDLE = 256,
-	O_ACTIVE,
-	O_TABLE,
-	O_UNIFLOW,
-	O_FILTER,
-	O_TOP,
-	O_SORT,
-	O_STATS,
-	O_NOPROG,
-	O_WORKERS,
-	O_BUFMB,
-	O_DURATION,
-	O_COUNT,
-	O_SNAPLEN,
-	O_NOPROMISC,
-	O_TSTAMP,
-	O_USER,
-	O_KEY,
-	O_EXPORT,
-	O_DOMAIN,
-	O_REFRESH,
-	O_MTU,
-	O_PCAPOUT,
-	O_PCAPFMT,
-	O_ROTSIZE,
-	O_ROTSEC,
-	O_MAXFILES,
-	O_PCAPFILTER,
-	O_ENCKEY,
-	O_CIPHER,
-	O_STORE,
-	O_STORE_ROWS,
-	O_STORE_AGE,
-	O_VERIFY,
-	O_HELP,
-};
-
-static const struct option longopts[] = {
-	{ "format", required_argument, NULL, 'F' },
-	{ "backend", required_argument, NULL, 'b' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "idle-timeout", required_argument, NULL, O_IDLE },
-	{ "active-timeout", required_argument, NULL, O_ACTIVE },
-	{ "table-size", required_argument, NULL, O_TABLE },
-	{ "uniflow", no_argument, NULL, O_UNIFLOW },
-	{ "filter", required_argument, NULL, O_FILTER },
-	{ "top", required_argument, NULL, O_TOP },
-	{ "sort", required_argument, NULL, O_SORT },
-	{ "stats", no_argument, NULL, O_STATS },
-	{ "no-progress", no_argument, NULL, O_NOPROG },
-	{ "workers", required_argument, NULL, O_WORKERS },
-	{ "buffer-mb", required_argument, NULL, O_BUFMB },
-	{ "duration", required_argument, NULL, O_DURATION },
-	{ "count", required_argument, NULL, O_COUNT },
-	{ "snaplen", required_argument, NULL, O_SNAPLEN },
-	{ "no-promisc", no_argument, NULL, O_NOPROMISC },
-	{ "tstamp", required_argument, NULL, O_TSTAMP },
-	{ "user", required_argument, NULL, O_USER },
-	{ "key", required_argument, NULL, O_KEY },
-	{ "export", required_argument, NULL, O_EXPORT },
-	{ "observation-domain", required_argument, NULL, O_DOMAIN },
-	{ "template-refresh", required_argument, NULL, O_REFRESH },
-	{ "mtu", required_argument, NULL, O_MTU },
-	{ "pcap-out", required_argument, NULL, O_PCAPOUT },
-	{ "pcap-format", required_argument, NULL, O_PCAPFMT },
-	{ "rotate-size", required_argument, NULL, O_ROTSIZE },
-	{ "rotate-seconds", required_argument, NULL, O_ROTSEC },
-	{ "max-files", required_argument, NULL, O_MAXFILES },
-	{ "pcap-filter", required_argument, NULL, O_PCAPFILTER },
-	{ "encrypt-key", required_argument, NULL, O_ENCKEY },
-	{ "cipher", required_argument, NULL, O_CIPHER },
-	{ "store", required_argument, NULL, O_STORE },
-	{ "store-max-rows", required_argument, NULL, O_STORE_ROWS },
-	{ "store-max-age", required_argument, NULL, O_STORE_AGE },
-	{ "verify", required_argument, NULL, O_VERIFY },
-	{ "help", no_argument, NULL, O_HELP },
-	{ NULL, 0, NULL, 0 },
-};
+static const char *const tstamp_names[] = { "kernel", "hardware", "ptp", "ntp", NULL };
+static const char *const pcap_fmt_names[] = { "pcap", "pcapng", NULL };
 
 #define MAX_LIST 16
 
 struct opts {
 	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
-	enum jcap_format fmt;
-	bool fmt_set, stats, progress, quiet, verbose, uniflow, promisc;
+	int fmt; /* enum jcap_format; -1: not given */
+	bool stats, progress, quiet, verbose, uniflow, promisc;
 	enum sort_key sort;
 	uint64_t top, idle, active, table, workers, bufmb, duration, count, snaplen;
 	int tstamp;
@@ -274,12 +108,188 @@ struct opts {
 	uint64_t rot_mb, rot_sec, max_files;
 };
 
+static int push(const char **v, unsigned *n, const char *arg, const char *what)
+{
+	if (*n >= MAX_LIST) {
+		jcap_err("at most %d %s", MAX_LIST, what);
+		return -1;
+	}
+	v[(*n)++] = arg;
+	return 0;
+}
+
+static int opt_export(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		      void *base)
+{
+	struct opts *o = base;
+
+	return push(o->exports, &o->nexports, arg, "exports");
+}
+
+/* --store DB is --export sqlite:DB */
+static int opt_store(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		     void *base)
+{
+	static char specs[MAX_LIST][4200];
+	struct opts *o = base;
+
+	if (o->nexports < MAX_LIST) {
+		snprintf(specs[o->nexports], sizeof(specs[0]), "sqlite:%s", arg);
+		arg = specs[o->nexports];
+	}
+	return opt_export(cmd, opt, arg, base);
+}
+
+static int opt_verify(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		      void *base)
+{
+	struct opts *o = base;
+
+	return push(o->verify, &o->nverify, arg, "--verify artifacts");
+}
+
+/* The cipher names are the library's: capture_cipher_from_name/_name. */
+static int opt_cipher(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		      void *base)
+{
+	const char *names[8] = { NULL };
+	struct opts *o = base;
+	int c = capture_cipher_from_name(arg);
+
+	if (c >= 0) {
+		o->cipher = (uint8_t)c;
+		return 0;
+	}
+	for (c = 0; c < 7 && capture_cipher_name(c); c++)
+		names[c] = capture_cipher_name(c);
+	return jcap_opt_bad_name(cmd, opt, "cipher", arg, names);
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* "64..2048": the library's limits, in the help as in the check */
+#define BUFFER_MB_RANGE STR(CAPTURE_BUFFER_MB_MIN) ".." STR(CAPTURE_BUFFER_MB_MAX)
+#define F(member) JCAP_FIELD(struct opts, member)
+
+/* Every option, in the order of the help, whose option list is made from it. */
+static const struct jcap_opt meter_opts[] = {
+	JCAP_SECTION("Input:"),
+	JCAP_STR('r', NULL, "FILE", F(rfile),
+		 "read a pcap or pcapng file (- for stdin; encrypted: --key)"),
+	JCAP_STR('i', NULL, "IFACE", F(iface), "capture live on IFACE"),
+	JCAP_STR('b', "backend", "NAME", F(backend),
+		 "auto|pcap|afpacket|afxdp|file (default: auto live, file offline)"),
+	JCAP_UINT(0, "workers", "N", F(workers), 1, 64,
+		  "worker threads, one flow table shard each (default 1)"),
+	JCAP_UINT(0, "buffer-mb", "N", F(bufmb), CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
+		  "live ring size in MiB, " BUFFER_MB_RANGE " (default 64)"),
+	JCAP_STR(0, "filter", "EXPR", F(filter), "tcpdump-syntax BPF filter (compiled by libpcap)"),
+	JCAP_UINT(0, "snaplen", "N", F(snaplen), 64, 262144,
+		  "bytes kept per packet (capture and --pcap-out)"),
+	JCAP_FLAG(0, "no-promisc", F(promisc), false,
+		  "do not put the interface in promiscuous mode"),
+	JCAP_ENUM(0, "tstamp", "SRC", F(tstamp), tstamp_names, "source",
+		  "kernel|hardware|ptp|ntp (default kernel)"),
+	JCAP_UINT(0, "duration", "S", F(duration), 1, UINT32_MAX, "live: stop after S seconds"),
+	JCAP_UINT(0, "count", "N", F(count), 1, UINT64_MAX, "stop after N packets"),
+	JCAP_STR(0, "user", "NAME", F(user), "drop privileges to NAME once the sockets are open"),
+	JCAP_STR(0, "key", "FILE", F(key), "key for reading an encrypted capture file"),
+	JCAP_FN(0, "verify", "IMG:SIG:KEY", F(verify), opt_verify,
+		"verify an artifact's signature before starting (repeatable)"),
+
+	JCAP_SECTION("Flow metering:"),
+	JCAP_UINT(0, "idle-timeout", "S", F(idle), 1, 86400 * 7,
+		  "end a flow after S seconds without packets (default 30)"),
+	JCAP_UINT(0, "active-timeout", "S", F(active), 1, 86400 * 7,
+		  "split flows longer than S seconds (default 1800)"),
+	JCAP_UINT(0, "table-size", "N", F(table), 4096, 16777216,
+		  "flow slots, 4096..16777216 (default 1048576); when full the\n"
+		  "least recently seen flow is evicted (end_reason evicted)"),
+	JCAP_FLAG(0, "uniflow", F(uniflow), true, "one record per direction instead of biflows"),
+
+	JCAP_SECTION("Output:"),
+	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format",
+		  "table|json|csv (default: table on a terminal, else JSON Lines)"),
+	JCAP_STR('w', NULL, "FILE", F(wfile), "write the flows to FILE instead of stdout"),
+	JCAP_UINT(0, "top", "N", F(top), 1, UINT32_MAX,
+		  "only the N largest flows (by --sort, default bytes)"),
+	JCAP_ENUM(0, "sort", "KEY", F(sort), sort_names, "key",
+		  "bytes|packets|duration (descending)"),
+	JCAP_FLAG(0, "stats", F(stats), true,
+		  "print the run's counters as JSON on stderr at the end"),
+	JCAP_FLAG(0, "no-progress", F(progress), false, "no progress bar on stderr"),
+	JCAP_FLAG('q', "quiet", F(quiet), true, "print no flows (exports and stores still run)"),
+	JCAP_FLAG('v', "verbose", F(verbose), true, "log engine messages on stderr"),
+
+	JCAP_SECTION("Export (repeatable, any number at once):"),
+	JCAP_FN(0, "export", "TARGET", F(exports), opt_export,
+		"ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH\n"
+		"netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH"),
+	JCAP_UINT(0, "observation-domain", "N", F(xo.observation_domain), 0, UINT32_MAX,
+		  "IPFIX observation domain / NetFlow v9 source id (default 0)"),
+	JCAP_UINT(0, "template-refresh", "S", F(xo.template_refresh_sec), 1, 86400,
+		  "resend templates every S seconds over UDP (default 60)"),
+	JCAP_UINT(0, "mtu", "N", F(xo.mtu), 576, 65000,
+		  "largest export datagram in bytes (default 1400)"),
+	JCAP_FN(0, "store", "DB", F(exports), opt_store,
+		"store flows in a SQLite database (= --export sqlite:DB)"),
+	JCAP_UINT(0, "store-max-rows", "N", F(xo.store_max_rows), 1, UINT64_MAX,
+		  "keep at most N flows in the store"),
+	JCAP_UINT(0, "store-max-age", "S", F(xo.store_max_age_sec), 1, UINT32_MAX,
+		  "delete stored flows older than S seconds"),
+
+	JCAP_SECTION("Packet storage:"),
+	JCAP_STR(0, "pcap-out", "DIR", F(pcap_out),
+		 "write the captured packets to rotating files in DIR"),
+	JCAP_ENUM(0, "pcap-format", "FMT", F(pcap_fmt), pcap_fmt_names, "format",
+		  "pcap|pcapng (default pcap)"),
+	JCAP_UINT(0, "rotate-size", "MB", F(rot_mb), 1, 1u << 20,
+		  "start a new file after MB megabytes"),
+	JCAP_UINT(0, "rotate-seconds", "S", F(rot_sec), 1, 86400 * 366,
+		  "start a new file every S seconds"),
+	JCAP_UINT(0, "max-files", "N", F(max_files), 1, 1000000, "keep only the newest N files"),
+	JCAP_STR(0, "pcap-filter", "EXPR", F(pcap_filter), "store only packets matching EXPR"),
+	JCAP_STR(0, "encrypt-key", "FILE", F(enc_key),
+		 "encrypt stored files (32 raw bytes or 64 hex digits)"),
+	JCAP_FN(0, "cipher", "NAME", F(cipher), opt_cipher,
+		"aes-256-gcm (default), aes-128-gcm, chacha20-poly1305"),
+
+	JCAP_HELP('h', "help"),
+};
+
+static void usage(FILE *fp);
+
+static const struct jcap_cmd meter_cmd = JCAP_CMD(NULL, meter_opts, usage, false);
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: jcap -r FILE | -i IFACE [options]\n"
+		"       jcap COMMAND [options]\n"
+		"\n"
+		"Meter the flows in a capture file or on an interface and print, export or\n"
+		"store them. Flows are bidirectional: src is the side that sent first (the\n"
+		"SYN sender for TCP); bytes are IP-layer octets as NetFlow/IPFIX count them.\n");
+	jcap_opts_help(fp, &meter_cmd);
+	fprintf(fp, "\n"
+		    "Commands:\n");
+	jcap_print_subcommands(fp);
+	fprintf(fp, "\n"
+		    "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
+		    "Examples:\n"
+		    "  jcap -r trace.pcap --top 10\n"
+		    "  jcap -r trace.pcap -F json --stats > flows.json\n"
+		    "  jcap -i eth0 --workers 4 --export ipfix://127.0.0.1:4739\n");
+}
+
+/* Returns 1 to go on, 0 when the help was printed, -1 after a usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	int ch;
-	uint64_t v;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
+	o->fmt = -1;
+	o->sort = SORT_NONE;
 	o->progress = true;
 	o->promisc = true;
 	o->idle = 30;
@@ -287,232 +297,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->table = 1u << 20;
 	o->workers = 1;
 	o->xo.sz = sizeof(o->xo);
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":r:i:F:w:b:qvh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r':
-			o->rfile = optarg;
-			break;
-		case 'i':
-			o->iface = optarg;
-			break;
-		case 'F':
-			if (jcap_parse_format(optarg, &o->fmt)) {
-				jcap_err("-F: unknown format '%s' (table, json, csv)", optarg);
-				return -1;
-			}
-			o->fmt_set = true;
-			break;
-		case 'w':
-			o->wfile = optarg;
-			break;
-		case 'b':
-			o->backend = optarg;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-		case O_HELP:
-			usage(stdout);
-			exit(JCAP_EXIT_OK);
-		case O_IDLE:
-			if (jcap_parse_u64("--idle-timeout", optarg, 1, 86400 * 7, &o->idle))
-				return -1;
-			break;
-		case O_ACTIVE:
-			if (jcap_parse_u64("--active-timeout", optarg, 1, 86400 * 7, &o->active))
-				return -1;
-			break;
-		case O_TABLE:
-			if (jcap_parse_u64("--table-size", optarg, 4096, 16777216, &o->table))
-				return -1;
-			break;
-		case O_UNIFLOW:
-			o->uniflow = true;
-			break;
-		case O_FILTER:
-			o->filter = optarg;
-			break;
-		case O_TOP:
-			if (jcap_parse_u64("--top", optarg, 1, UINT32_MAX, &o->top))
-				return -1;
-			break;
-		case O_SORT:
-			if (!strcmp(optarg, "bytes"))
-				o->sort = SORT_BYTES;
-			else if (!strcmp(optarg, "packets"))
-				o->sort = SORT_PACKETS;
-			else if (!strcmp(optarg, "duration"))
-				o->sort = SORT_DURATION;
-			else {
-				jcap_err("--sort: unknown key '%s' (bytes, packets, duration)",
-					 optarg);
-				return -1;
-			}
-			break;
-		case O_STATS:
-			o->stats = true;
-			break;
-		case O_NOPROG:
-			o->progress = false;
-			break;
-		case O_WORKERS:
-			if (jcap_parse_u64("--workers", optarg, 1, 64, &o->workers))
-				return -1;
-			break;
-		case O_BUFMB:
-			if (jcap_parse_u64("--buffer-mb", optarg, 64, 2048, &o->bufmb))
-				return -1;
-			break;
-		case O_DURATION:
-			if (jcap_parse_u64("--duration", optarg, 1, UINT32_MAX, &o->duration))
-				return -1;
-			break;
-		case O_COUNT:
-			if (jcap_parse_u64("--count", optarg, 1, UINT64_MAX, &o->count))
-				return -1;
-			break;
-		case O_SNAPLEN:
-			if (jcap_parse_u64("--snaplen", optarg, 64, 262144, &o->snaplen))
-				return -1;
-			break;
-		case O_NOPROMISC:
-			o->promisc = false;
-			break;
-		case O_TSTAMP:
-			if (!strcmp(optarg, "kernel"))
-				o->tstamp = CAPTURE_TSTAMP_KERNEL;
-			else if (!strcmp(optarg, "hardware"))
-				o->tstamp = CAPTURE_TSTAMP_HARDWARE;
-			else if (!strcmp(optarg, "ptp"))
-				o->tstamp = CAPTURE_TSTAMP_PTP;
-			else if (!strcmp(optarg, "ntp"))
-				o->tstamp = CAPTURE_TSTAMP_NTP;
-			else {
-				jcap_err(
-					"--tstamp: unknown source '%s' (kernel, hardware, ptp, ntp)",
-					optarg);
-				return -1;
-			}
-			break;
-		case O_USER:
-			o->user = optarg;
-			break;
-		case O_KEY:
-			o->key = optarg;
-			break;
-		case O_EXPORT:
-		case O_STORE:
-			if (o->nexports >= MAX_LIST) {
-				jcap_err("at most %d exports", MAX_LIST);
-				return -1;
-			}
-			if (ch == O_STORE) {
-				static char specs[MAX_LIST][4200];
-
-				snprintf(specs[o->nexports], sizeof(specs[0]), "sqlite:%s", optarg);
-				o->exports[o->nexports] = specs[o->nexports];
-				o->nexports++;
-			} else {
-				o->exports[o->nexports++] = optarg;
-			}
-			break;
-		case O_DOMAIN:
-			if (jcap_parse_u64("--observation-domain", optarg, 0, UINT32_MAX, &v))
-				return -1;
-			o->xo.observation_domain = (uint32_t)v;
-			break;
-		case O_REFRESH:
-			if (jcap_parse_u64("--template-refresh", optarg, 1, 86400, &v))
-				return -1;
-			o->xo.template_refresh_sec = (uint32_t)v;
-			break;
-		case O_MTU:
-			if (jcap_parse_u64("--mtu", optarg, 576, 65000, &v))
-				return -1;
-			o->xo.mtu = (uint32_t)v;
-			break;
-		case O_STORE_ROWS:
-			if (jcap_parse_u64("--store-max-rows", optarg, 1, UINT64_MAX, &v))
-				return -1;
-			o->xo.store_max_rows = v;
-			break;
-		case O_STORE_AGE:
-			if (jcap_parse_u64("--store-max-age", optarg, 1, UINT32_MAX, &v))
-				return -1;
-			o->xo.store_max_age_sec = (uint32_t)v;
-			break;
-		case O_PCAPOUT:
-			o->pcap_out = optarg;
-			break;
-		case O_PCAPFMT:
-			if (!strcmp(optarg, "pcap"))
-				o->pcap_fmt = CAPTURE_PCAP_FORMAT_PCAP;
-			else if (!strcmp(optarg, "pcapng"))
-				o->pcap_fmt = CAPTURE_PCAP_FORMAT_PCAPNG;
-			else {
-				jcap_err("--pcap-format: unknown format '%s' (pcap, pcapng)",
-					 optarg);
-				return -1;
-			}
-			break;
-		case O_ROTSIZE:
-			if (jcap_parse_u64("--rotate-size", optarg, 1, 1u << 20, &o->rot_mb))
-				return -1;
-			break;
-		case O_ROTSEC:
-			if (jcap_parse_u64("--rotate-seconds", optarg, 1, 86400 * 366, &o->rot_sec))
-				return -1;
-			break;
-		case O_MAXFILES:
-			if (jcap_parse_u64("--max-files", optarg, 1, 1000000, &o->max_files))
-				return -1;
-			break;
-		case O_PCAPFILTER:
-			o->pcap_filter = optarg;
-			break;
-		case O_ENCKEY:
-			o->enc_key = optarg;
-			break;
-		case O_CIPHER:
-			if (!strcmp(optarg, "aes-256-gcm"))
-				o->cipher = CAPTURE_CIPHER_AES_256_GCM;
-			else if (!strcmp(optarg, "aes-128-gcm"))
-				o->cipher = CAPTURE_CIPHER_AES_128_GCM;
-			else if (!strcmp(optarg, "chacha20-poly1305"))
-				o->cipher = CAPTURE_CIPHER_CHACHA20_POLY1305;
-			else {
-				jcap_err("--cipher: unknown cipher '%s' (aes-256-gcm, aes-128-gcm, "
-					 "chacha20-poly1305)",
-					 optarg);
-				return -1;
-			}
-			break;
-		case O_VERIFY:
-			if (o->nverify >= MAX_LIST) {
-				jcap_err("at most %d --verify artifacts", MAX_LIST);
-				return -1;
-			}
-			o->verify[o->nverify++] = optarg;
-			break;
-		case ':':
-			jcap_err("option %s needs a value", argv[optind - 1]);
-			return -1;
-		default:
-			if (optopt)
-				jcap_err("unknown option -%c (see jcap --help)", optopt);
-			else
-				jcap_err("unknown option %s (see jcap --help)", argv[optind - 1]);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		jcap_err("unexpected argument '%s' (see jcap --help)", argv[optind]);
+	rc = jcap_opts_parse(&meter_cmd, argc, argv, o);
+	if (rc <= 0)
+		return rc;
+	if (rc < argc) {
+		jcap_err("unexpected argument '%s' (see jcap --help)", argv[rc]);
 		return -1;
 	}
 	if (!o->rfile == !o->iface) {
@@ -526,9 +315,30 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		jcap_err("--encrypt-key applies to --pcap-out, which is missing");
 		return -1;
 	}
-	return 0;
+	if (o->fmt < 0)
+		o->fmt = o->wfile ? JCAP_FMT_JSON : jcap_default_format(stdout);
+	return 1;
 }
 
+/* --verify IMAGE:SIGNATURE:PUBKEY */
+static int add_artifact(struct capture *c, const char *spec)
+{
+	char buf[4096], *img, *sig, *key;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	img = buf;
+	sig = strchr(img, ':');
+	key = sig ? strchr(sig + 1, ':') : NULL;
+	if (!sig || !key) {
+		jcap_err("--verify '%s': expected IMAGE:SIGNATURE:PUBKEY", spec);
+		return -EINVAL;
+	}
+	*sig++ = 0;
+	*key++ = 0;
+	return capture_add_artifact(c, img, sig, key, NULL);
+}
+
+/* Flow metering, exports, packet storage, artifacts. -EINVAL: reported here. */
 static int setup(struct capture *c, struct opts *o)
 {
 	struct capture_flow_config fc = {
@@ -576,24 +386,89 @@ static int setup(struct capture *c, struct opts *o)
 			return rc;
 	}
 	for (i = 0; i < o->nverify; i++) {
-		char buf[4096], *img, *sig, *key;
-
-		snprintf(buf, sizeof(buf), "%s", o->verify[i]);
-		img = buf;
-		sig = strchr(img, ':');
-		key = sig ? strchr(sig + 1, ':') : NULL;
-		if (!sig || !key) {
-			fprintf(stderr, "jcap: --verify '%s': expected IMAGE:SIGNATURE:PUBKEY\n",
-				o->verify[i]);
-			return -EINVAL;
-		}
-		*sig++ = 0;
-		*key++ = 0;
-		rc = capture_add_artifact(c, img, sig, key, NULL);
+		rc = add_artifact(c, o->verify[i]);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* capture_init() and setup(): an exit code, and the capture in *cp when 0. */
+static int open_capture(struct opts *o, struct capture **cp)
+{
+	struct capture_config cfg = {
+		.sz = sizeof(cfg),
+		.pcap_file = o->rfile,
+		.interface = o->iface,
+		.backend = o->backend,
+		.filter = o->filter,
+		.workers = (uint32_t)o->workers,
+		.buffer_size_mb = (uint32_t)o->bufmb,
+		.snaplen = (uint32_t)o->snaplen,
+		.promiscuous = o->promisc,
+		.tstamp = (uint8_t)o->tstamp,
+		.max_packets = o->count,
+		.duration_sec = (uint32_t)o->duration,
+		.decrypt_key_file = o->key,
+		.user = o->user,
+		.log_fn = on_log,
+		.log_level = o->verbose ? CAPTURE_LOG_DEBUG : CAPTURE_LOG_WARN,
+	};
+	struct capture *c;
+	int rc;
+
+	rc = capture_init(&c, &cfg);
+	if (rc < 0) {
+		jcap_lib_err(capture_last_error(NULL), rc);
+		return rc == -CAPTURE_E_FILTER || rc == -CAPTURE_E_CONFIG ? JCAP_EXIT_USAGE
+									  : JCAP_EXIT_FAIL;
+	}
+	rc = setup(c, o);
+	if (rc < 0) {
+		if (rc != -EINVAL)
+			jcap_lib_err(capture_last_error(c), rc);
+		capture_destroy(c);
+		return rc == -CAPTURE_E_TARGET || rc == -CAPTURE_E_CONFIG || rc == -EINVAL ||
+				       rc == -CAPTURE_E_FILTER
+			       ? JCAP_EXIT_USAGE
+			       : JCAP_EXIT_FAIL;
+	}
+	*cp = c;
+	return JCAP_EXIT_OK;
+}
+
+/*
+ * Where the flows go: JSON without sorting streams from the export thread
+ * (constant memory); anything else is collected and printed at the end.
+ * Returns an exit code; *out is the file to print to.
+ */
+static int open_output(struct capture *c, const struct opts *o, bool stream, struct collect *col,
+		       FILE **out)
+{
+	char spec[4200];
+	int rc;
+
+	if (o->quiet)
+		return JCAP_EXIT_OK;
+	if (stream) {
+		snprintf(spec, sizeof(spec), "json:%s", o->wfile ? o->wfile : "-");
+		rc = capture_export_add(c, spec, NULL);
+		if (rc < 0) {
+			jcap_lib_err(capture_last_error(c), rc);
+			return JCAP_EXIT_FAIL;
+		}
+		return JCAP_EXIT_OK;
+	}
+	if (o->wfile) {
+		*out = fopen(o->wfile, "we");
+		if (!*out) {
+			*out = stdout;
+			jcap_err("%s: cannot open for writing: %s", o->wfile, strerror(errno));
+			return JCAP_EXIT_FAIL;
+		}
+	}
+	capture_set_flow_callback(c, on_flows, col);
+	return JCAP_EXIT_OK;
 }
 
 static void progress(struct capture *c, bool *shown)
@@ -617,153 +492,110 @@ static void progress(struct capture *c, bool *shown)
 	*shown = true;
 }
 
-int jcap_cmd_meter(int argc, char **argv)
+/* Poll until the capture ends. Returns its final state, < 0 (reported) on failure. */
+static int wait_done(struct capture *c, const struct opts *o)
 {
-	struct opts o;
-	struct capture_config cfg;
-	struct capture *c = NULL;
-	struct collect col = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	FILE *out = stdout;
-	bool stream, show_progress, shown = false;
-	const char *stream_target = NULL;
-	char spec[4200];
-	int rc, st, exit_code = JCAP_EXIT_OK;
+	bool show = o->progress && o->rfile && isatty(STDERR_FILENO), shown = false;
+	int st;
 
-	if (argc < 2) {
-		usage(stderr);
-		return JCAP_EXIT_USAGE;
-	}
-	if (parse_args(argc, argv, &o))
-		return JCAP_EXIT_USAGE;
-	if (!o.fmt_set)
-		o.fmt = o.wfile ? JCAP_FMT_JSON : jcap_default_format(stdout);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.sz = sizeof(cfg);
-	cfg.pcap_file = o.rfile;
-	cfg.interface = o.iface;
-	cfg.backend = o.backend;
-	cfg.filter = o.filter;
-	cfg.workers = (uint32_t)o.workers;
-	cfg.buffer_size_mb = (uint32_t)o.bufmb;
-	cfg.snaplen = (uint32_t)o.snaplen;
-	cfg.promiscuous = o.promisc;
-	cfg.tstamp = (uint8_t)o.tstamp;
-	cfg.max_packets = o.count;
-	cfg.duration_sec = (uint32_t)o.duration;
-	cfg.decrypt_key_file = o.key;
-	cfg.user = o.user;
-	cfg.log_fn = on_log;
-	cfg.log_level = o.verbose ? CAPTURE_LOG_DEBUG : CAPTURE_LOG_WARN;
-	rc = capture_init(&c, &cfg);
-	if (rc < 0) {
-		jcap_err("%s", capture_last_error(NULL)[0] ? capture_last_error(NULL)
-							   : capture_strerror(rc));
-		return rc == -CAPTURE_E_FILTER || rc == -CAPTURE_E_CONFIG ? JCAP_EXIT_USAGE
-									  : JCAP_EXIT_FAIL;
-	}
-	rc = setup(c, &o);
-	if (rc < 0) {
-		if (rc != -EINVAL)
-			jcap_err("%s", capture_last_error(c)[0] ? capture_last_error(c)
-								: capture_strerror(rc));
-		capture_destroy(c);
-		return rc == -CAPTURE_E_TARGET || rc == -CAPTURE_E_CONFIG || rc == -EINVAL ||
-				       rc == -CAPTURE_E_FILTER
-			       ? JCAP_EXIT_USAGE
-			       : JCAP_EXIT_FAIL;
-	}
-	/* JSON without sorting streams from the export thread: constant memory */
-	stream = !o.quiet && o.fmt == JCAP_FMT_JSON && o.sort == SORT_NONE;
-	if (stream) {
-		snprintf(spec, sizeof(spec), "json:%s", o.wfile ? o.wfile : "-");
-		stream_target = spec;
-		rc = capture_export_add(c, stream_target, NULL);
-		if (rc < 0) {
-			jcap_err("%s", capture_last_error(c));
-			capture_destroy(c);
-			return JCAP_EXIT_FAIL;
-		}
-	} else if (!o.quiet) {
-		if (o.wfile) {
-			out = fopen(o.wfile, "we");
-			if (!out) {
-				jcap_err("%s: cannot open for writing: %s", o.wfile,
-					 strerror(errno));
-				capture_destroy(c);
-				return JCAP_EXIT_FAIL;
-			}
-		}
-		capture_set_flow_callback(c, on_flows, &col);
-	}
-	g_cap = c;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	rc = capture_start(c);
-	if (rc < 0) {
-		jcap_err("%s",
-			 capture_last_error(c)[0] ? capture_last_error(c) : capture_strerror(rc));
-		exit_code = JCAP_EXIT_FAIL;
-		goto out;
-	}
-	show_progress = o.progress && o.rfile && isatty(STDERR_FILENO);
 	for (;;) {
 		st = capture_poll(c, 200);
 		if (st != CAPTURE_STATE_RUNNING)
 			break;
-		if (show_progress)
+		if (show)
 			progress(c, &shown);
 	}
 	if (shown) {
 		progress(c, &shown);
 		fputc('\n', stderr);
 	}
-	if (st < 0) {
-		/* flows metered before the failure were flushed and are printed */
-		jcap_err("%s",
-			 capture_last_error(c)[0] ? capture_last_error(c) : capture_strerror(st));
-		exit_code = JCAP_EXIT_FAIL;
-	}
-	if (!stream && !o.quiet) {
-		int (*cmp)(const void *, const void *) = NULL;
+	/* flows metered before a failure were flushed and are still printed */
+	if (st < 0)
+		jcap_lib_err(capture_last_error(c), st);
+	return st;
+}
 
-		if (col.oom) {
-			jcap_err("out of memory collecting flow records");
-			exit_code = JCAP_EXIT_FAIL;
-		}
-		if (o.sort == SORT_BYTES || (o.sort == SORT_NONE && o.fmt == JCAP_FMT_TABLE))
-			cmp = cmp_bytes;
-		else if (o.sort == SORT_PACKETS)
-			cmp = cmp_packets;
-		else if (o.sort == SORT_DURATION)
-			cmp = cmp_duration;
-		if (cmp && col.n)
-			qsort(col.v, col.n, sizeof(*col.v), cmp);
-		if (jcap_print_flows(out, col.v, o.top && o.top < col.n ? o.top : col.n, o.fmt) ||
-		    fflush(out)) {
-			jcap_err("%s: write error: %s", o.wfile ? o.wfile : "stdout",
-				 strerror(errno));
-			exit_code = JCAP_EXIT_FAIL;
-		}
+/* Sort and print the collected flows. Returns 0, or -1 after reporting. */
+static int print_collected(struct collect *col, const struct opts *o, FILE *out)
+{
+	struct jcap_flows *fl = &col->fl;
+	int rc = 0;
+
+	if (col->oom) {
+		jcap_err("out of memory collecting flow records");
+		rc = -1;
 	}
-	if (o.stats) {
+	if (fl->n && (o->sort != SORT_NONE || o->fmt == JCAP_FMT_TABLE))
+		qsort(fl->v, fl->n, sizeof(*fl->v),
+		      cmps[o->sort == SORT_NONE ? SORT_BYTES : o->sort]);
+	if (jcap_print_flows(out, fl->v, o->top && o->top < fl->n ? o->top : fl->n,
+			     (enum jcap_format)o->fmt) ||
+	    fflush(out)) {
+		jcap_err("%s: write error: %s", o->wfile ? o->wfile : "stdout", strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+static void report(struct capture *c, const struct opts *o, int exit_code)
+{
+	struct capture_stats s = { .sz = sizeof(s) };
+
+	if (o->stats) {
 		char *buf = malloc(1 << 16);
 
-		if (buf && capture_stats_json(c, buf, 1 << 16, o.workers > 1) > 0)
+		if (buf && capture_stats_json(c, buf, 1 << 16, o->workers > 1) > 0)
 			fprintf(stderr, "%s\n", buf);
 		free(buf);
 	}
-	{
-		struct capture_stats s = { .sz = sizeof(s) };
+	if (!capture_get_stats(c, &s) && s.export_errors && exit_code == JCAP_EXIT_OK)
+		jcap_err("warning: %llu export errors (see --stats)",
+			 (unsigned long long)s.export_errors);
+}
 
-		if (!capture_get_stats(c, &s) && s.export_errors && exit_code == JCAP_EXIT_OK)
-			fprintf(stderr, "jcap: warning: %llu export errors (see --stats)\n",
-				(unsigned long long)s.export_errors);
+int jcap_cmd_meter(int argc, char **argv)
+{
+	struct opts o;
+	struct capture *c = NULL;
+	struct collect col = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	FILE *out = stdout;
+	bool stream;
+	int rc, exit_code;
+
+	if (argc < 2) {
+		usage(stderr);
+		return JCAP_EXIT_USAGE;
 	}
-out:
-	if (out != stdout && out)
+	rc = parse_args(argc, argv, &o);
+	if (rc <= 0)
+		return rc < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	exit_code = open_capture(&o, &c);
+	if (exit_code != JCAP_EXIT_OK)
+		return exit_code;
+	stream = !o.quiet && o.fmt == JCAP_FMT_JSON && o.sort == SORT_NONE;
+	exit_code = open_output(c, &o, stream, &col, &out);
+	if (exit_code != JCAP_EXIT_OK)
+		goto destroy_capture;
+	g_cap = c;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = capture_start(c);
+	if (rc < 0) {
+		jcap_lib_err(capture_last_error(c), rc);
+		exit_code = JCAP_EXIT_FAIL;
+		goto close_out;
+	}
+	if (wait_done(c, &o) < 0)
+		exit_code = JCAP_EXIT_FAIL;
+	if (!stream && !o.quiet && print_collected(&col, &o, out) < 0)
+		exit_code = JCAP_EXIT_FAIL;
+	report(c, &o, exit_code);
+close_out:
+	if (out != stdout)
 		fclose(out);
+destroy_capture:
 	capture_destroy(c);
-	free(col.v);
+	free(col.fl.v);
 	return exit_code;
 }

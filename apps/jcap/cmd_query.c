@@ -5,7 +5,6 @@
  * capture_store_query(). Exit 0 ok (also when nothing matched), 1 failure, 2 usage.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +122,21 @@ static int parse_time(const char *s, uint64_t *out)
 	}
 }
 
-static int parse_proto(const char *s, int32_t *out)
+/* --since/--until T into the uint64_t (ns) field of the option. */
+static int opt_time(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		    void *base)
+{
+	if (parse_time(arg, (uint64_t *)((char *)base + opt->off)) < 0) {
+		jcap_err("%s: --%s: '%s' is not a time (epoch seconds[.fraction] "
+			 "or YYYY-MM-DDTHH:MM:SS[.fraction]Z)",
+			 cmd->name, opt->name, arg);
+		return -1;
+	}
+	return 0;
+}
+
+static int opt_proto(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		     void *base)
 {
 	static const struct {
 		const char *name;
@@ -132,25 +145,45 @@ static int parse_proto(const char *s, int32_t *out)
 		{ "tcp", 6 },	     { "udp", 17 },   { "icmp", 1 }, { "icmp6", 58 },
 		{ "ipv6-icmp", 58 }, { "sctp", 132 }, { "gre", 47 }, { "esp", 50 },
 	};
+	int32_t *out = (int32_t *)((char *)base + opt->off);
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(s, names[i].name)) {
+	for (i = 0; i < JCAP_ARRAY_SIZE(names); i++) {
+		if (!strcmp(arg, names[i].name)) {
 			*out = names[i].num;
 			return 0;
 		}
 	}
-	if (jcap_parse_u64("--proto", s, 0, 255, &v) < 0)
+	if (jcap_parse_u64("--proto", arg, 0, 255, &v) < 0)
 		return -1;
 	*out = (int32_t)v;
 	return 0;
 }
 
+struct query_args {
+	struct capture_query q;
+	int fmt; /* enum jcap_format */
+};
+
+#define F(member) JCAP_FIELD(struct query_args, member)
+
+static const struct jcap_opt query_opts[] = {
+	JCAP_FN(0, "since", "T", F(q.since_ns), opt_time, NULL),
+	JCAP_FN(0, "until", "T", F(q.until_ns), opt_time, NULL),
+	JCAP_STR(0, "ip", "ADDR|CIDR", F(q.ip), NULL),
+	JCAP_UINT(0, "port", "N", F(q.port), 0, 65535, NULL),
+	JCAP_FN(0, "proto", "P", F(q.proto), opt_proto, NULL),
+	JCAP_UINT(0, "limit", "N", F(q.limit), 0, INT64_MAX, NULL),
+	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format", NULL),
+	JCAP_HELP('h', "help"),
+};
+
+static const struct jcap_cmd query_cmd = JCAP_CMD("query", query_opts, usage, true);
+
 struct sink {
 	enum jcap_format fmt;
-	struct capture_flow *all; /* table and csv: printed once at the end */
-	size_t n, cap;
+	struct jcap_flows all; /* table and csv: printed once at the end */
 	bool oom, io_err;
 };
 
@@ -164,113 +197,37 @@ static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
 			k->io_err = true;
 		return;
 	}
-	if (k->oom)
-		return;
-	if (k->n + n > k->cap) {
-		size_t cap = k->cap ? k->cap : 1024;
-		struct capture_flow *p;
-
-		while (cap < k->n + n)
-			cap *= 2;
-		p = realloc(k->all, cap * sizeof(*p));
-		if (!p) {
-			k->oom = true;
-			return;
-		}
-		k->all = p;
-		k->cap = cap;
-	}
-	memcpy(k->all + k->n, recs, n * sizeof(*recs));
-	k->n += n;
+	if (!k->oom && jcap_flows_add(&k->all, recs, n) < 0)
+		k->oom = true;
 }
 
 int jcap_cmd_query(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "ip", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "proto", required_argument, NULL, 'P' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct query_args a = {
+		.q = { .sz = sizeof(a.q), .port = -1, .proto = -1 },
+		.fmt = jcap_default_format(stdout),
 	};
-	struct capture_query q = { .sz = sizeof(q), .port = -1, .proto = -1 };
-	struct sink k = { .fmt = jcap_default_format(stdout) };
+	struct sink k = { 0 };
 	const char *db;
 	char err[1024] = "";
-	uint64_t v;
 	int64_t r;
-	int c;
+	int rc;
 
-	optind = 0; /* full getopt reset: main may have parsed before us */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":F:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-		case 'u':
-			if (parse_time(optarg, c == 's' ? &q.since_ns : &q.until_ns) < 0) {
-				jcap_err("query: %s: '%s' is not a time (epoch seconds[.fraction] "
-					 "or YYYY-MM-DDTHH:MM:SS[.fraction]Z)",
-					 c == 's' ? "--since" : "--until", optarg);
-				return JCAP_EXIT_USAGE;
-			}
-			break;
-		case 'i':
-			q.ip = optarg;
-			break;
-		case 'p':
-			if (jcap_parse_u64("--port", optarg, 0, 65535, &v) < 0)
-				return JCAP_EXIT_USAGE;
-			q.port = (int32_t)v;
-			break;
-		case 'P':
-			if (parse_proto(optarg, &q.proto) < 0)
-				return JCAP_EXIT_USAGE;
-			break;
-		case 'l':
-			if (jcap_parse_u64("--limit", optarg, 0, INT64_MAX, &v) < 0)
-				return JCAP_EXIT_USAGE;
-			q.limit = v;
-			break;
-		case 'F':
-			if (jcap_parse_format(optarg, &k.fmt) < 0) {
-				jcap_err("query: unknown format '%s' (table, json or csv)", optarg);
-				return JCAP_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return JCAP_EXIT_OK;
-		case ':':
-			jcap_err("query: option %s needs a value", argv[optind - 1]);
-			usage(stderr);
-			return JCAP_EXIT_USAGE;
-		default:
-			jcap_err("query: unknown option %s", argv[optind - 1]);
-			usage(stderr);
-			return JCAP_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		jcap_err("query: the flow store DB is required");
-		usage(stderr);
-		return JCAP_EXIT_USAGE;
-	}
-	if (optind + 1 < argc) {
-		jcap_err("query: unexpected argument '%s'", argv[optind + 1]);
-		usage(stderr);
-		return JCAP_EXIT_USAGE;
-	}
-	db = argv[optind];
+	rc = jcap_opts_parse(&query_cmd, argc, argv, &a);
+	if (rc <= 0)
+		return rc < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	if (rc >= argc)
+		return jcap_usage_err(&query_cmd, "the flow store DB is required");
+	if (rc + 1 < argc)
+		return jcap_usage_err(&query_cmd, "unexpected argument '%s'", argv[rc + 1]);
+	db = argv[rc];
+	k.fmt = (enum jcap_format)a.fmt;
 
-	r = capture_store_query(db, &q, on_flows, &k, err, sizeof(err));
+	r = capture_store_query(db, &a.q, on_flows, &k, err, sizeof(err));
 	if (r == -EINVAL) {
 		/* a filter the library refused (address/CIDR, since after until) */
 		jcap_err("query: %s", err);
-		free(k.all);
+		free(k.all.v);
 		return JCAP_EXIT_USAGE;
 	}
 	if (r < 0) {
@@ -279,18 +236,18 @@ int jcap_cmd_query(int argc, char **argv)
 			jcap_err("%s", err);
 		else
 			jcap_err("%s: %s", db, capture_strerror((int)r));
-		free(k.all);
+		free(k.all.v);
 		return JCAP_EXIT_FAIL;
 	}
 	if (k.oom) {
 		jcap_err("%s: out of memory holding %lld flows (use -F json or --limit)", db,
 			 (long long)r);
-		free(k.all);
+		free(k.all.v);
 		return JCAP_EXIT_FAIL;
 	}
-	if (k.fmt != JCAP_FMT_JSON && jcap_print_flows(stdout, k.all, k.n, k.fmt) < 0)
+	if (k.fmt != JCAP_FMT_JSON && jcap_print_flows(stdout, k.all.v, k.all.n, k.fmt) < 0)
 		k.io_err = true;
-	free(k.all);
+	free(k.all.v);
 	if (fflush(stdout) != 0 || k.io_err) {
 		jcap_err("query: cannot write the results: %s", strerror(errno));
 		return JCAP_EXIT_FAIL;

@@ -5,8 +5,6 @@
  * 2 for a usage error.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,132 +40,78 @@ static const char *label(int r)
 	}
 }
 
+static const char *const digest_names[] = { "sha256", "sha384", "sha512", NULL };
+/* indexed by enum capture_sig_padding */
+static const char *const padding_names[] = { "pkcs1", "pss", "auto", NULL };
+static const char *const format_names[] = { "text", "json", NULL };
+
+struct verify_args {
+	const char *image, *sig, *key;
+	int digest; /* index in digest_names, -1: the library's default */
+	uint8_t padding;
+	int json;
+};
+
+#define F(member) JCAP_FIELD(struct verify_args, member)
+
+static const struct jcap_opt verify_opts[] = {
+	JCAP_STR(0, "image", "FILE", F(image), NULL),
+	{ .name = "sig", .alias = "signature", .arg = "FILE", .kind = JCAP_OPT_STR, F(sig) },
+	JCAP_STR(0, "pubkey", "FILE", F(key), NULL),
+	JCAP_ENUM(0, "digest", "NAME", F(digest), digest_names, "digest", NULL),
+	JCAP_ENUM(0, "padding", "NAME", F(padding), padding_names, "padding", NULL),
+	JCAP_ENUM('F', "format", "FMT", F(json), format_names, "format", NULL),
+	JCAP_HELP('h', "help"),
+};
+
+static const struct jcap_cmd verify_cmd = JCAP_CMD("verify-firmware", verify_opts, usage, true);
+
+static void print_json(const struct verify_args *a, int r, const char *detail)
+{
+	printf("{\"result\":");
+	jcap_json_str(stdout, r >= 0 ? capture_verify_result_name(r) : "error");
+	printf(",\"valid\":%s,\"image\":", r == CAPTURE_VERIFY_VALID ? "true" : "false");
+	jcap_json_str(stdout, a->image);
+	printf(",\"signature\":");
+	jcap_json_str(stdout, a->sig);
+	printf(",\"pubkey\":");
+	jcap_json_str(stdout, a->key);
+	printf(",\"digest\":\"%s\",\"padding\":\"%s\",\"detail\":",
+	       digest_names[a->digest < 0 ? 0 : a->digest], padding_names[a->padding]);
+	jcap_json_str(stdout, detail);
+	printf("}\n");
+}
+
 int jcap_cmd_verify_firmware(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "image", required_argument, NULL, 'i' },
-		{ "sig", required_argument, NULL, 's' },
-		{ "signature", required_argument, NULL, 's' },
-		{ "pubkey", required_argument, NULL, 'k' },
-		{ "digest", required_argument, NULL, 'd' },
-		{ "padding", required_argument, NULL, 'p' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct capture_verify_opts o = { .sz = sizeof(o), .padding = CAPTURE_SIG_PKCS1 };
-	const char *image = NULL, *sig = NULL, *key = NULL, *pad_name = "pkcs1";
-	const char *digest = "sha256";
+	struct verify_args a = { .digest = -1, .padding = CAPTURE_SIG_PKCS1 };
+	struct capture_verify_opts o = { .sz = sizeof(o) };
 	char detail[1024];
-	bool json = false;
-	int c, r;
+	int n, r;
 
-	optind = 0; /* full getopt reset: main may have parsed before us */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":F:h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			image = optarg;
-			break;
-		case 's':
-			sig = optarg;
-			break;
-		case 'k':
-			key = optarg;
-			break;
-		case 'd':
-			if (strcmp(optarg, "sha256") && strcmp(optarg, "sha384") &&
-			    strcmp(optarg, "sha512")) {
-				fprintf(stderr,
-					"jcap: verify-firmware: unknown digest '%s' "
-					"(sha256, sha384 or sha512)\n",
-					optarg);
-				return 2;
-			}
-			digest = optarg;
-			o.digest = optarg;
-			break;
-		case 'p':
-			if (!strcmp(optarg, "pkcs1"))
-				o.padding = CAPTURE_SIG_PKCS1;
-			else if (!strcmp(optarg, "pss"))
-				o.padding = CAPTURE_SIG_PSS;
-			else if (!strcmp(optarg, "auto"))
-				o.padding = CAPTURE_SIG_AUTO;
-			else {
-				fprintf(stderr,
-					"jcap: verify-firmware: unknown padding '%s' "
-					"(pkcs1, pss or auto)\n",
-					optarg);
-				return 2;
-			}
-			pad_name = optarg;
-			break;
-		case 'F':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (!strcmp(optarg, "text")) {
-				json = false;
-			} else {
-				fprintf(stderr,
-					"jcap: verify-firmware: unknown format '%s' "
-					"(text or json)\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			fprintf(stderr, "jcap: verify-firmware: option %s needs a value\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return 2;
-		default:
-			fprintf(stderr, "jcap: verify-firmware: unknown option %s\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "jcap: verify-firmware: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	if (!image || !sig || !key || !image[0] || !sig[0] || !key[0]) {
-		fprintf(stderr,
-			"jcap: verify-firmware: --image, --sig and --pubkey are required\n");
-		usage(stderr);
-		return 2;
-	}
+	n = jcap_opts_parse(&verify_cmd, argc, argv, &a);
+	if (n <= 0)
+		return n < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	if (n < argc)
+		return jcap_usage_err(&verify_cmd, "unexpected argument '%s'", argv[n]);
+	if (!a.image || !a.sig || !a.key || !a.image[0] || !a.sig[0] || !a.key[0])
+		return jcap_usage_err(&verify_cmd, "--image, --sig and --pubkey are required");
+	o.digest = a.digest < 0 ? NULL : digest_names[a.digest];
+	o.padding = a.padding;
 
-	r = capture_verify_firmware(image, sig, key, &o, detail, sizeof(detail));
+	r = capture_verify_firmware(a.image, a.sig, a.key, &o, detail, sizeof(detail));
 	if (r < 0 && !detail[0])
 		snprintf(detail, sizeof(detail), "%s", capture_strerror(r));
-	if (json) {
-		printf("{\"result\":");
-		jcap_json_str(stdout, r >= 0 ? capture_verify_result_name(r) : "error");
-		printf(",\"valid\":%s,\"image\":", r == CAPTURE_VERIFY_VALID ? "true" : "false");
-		jcap_json_str(stdout, image);
-		printf(",\"signature\":");
-		jcap_json_str(stdout, sig);
-		printf(",\"pubkey\":");
-		jcap_json_str(stdout, key);
-		printf(",\"digest\":\"%s\",\"padding\":\"%s\",\"detail\":", digest, pad_name);
-		jcap_json_str(stdout, detail);
-		printf("}\n");
-	} else {
+	if (a.json)
+		print_json(&a, r, detail);
+	else
 		printf("%s: %s\n", label(r), detail);
-	}
 	if (fflush(stdout) != 0) {
-		fprintf(stderr, "jcap: verify-firmware: cannot write the result: %s\n",
-			strerror(errno));
-		return 1;
+		jcap_err("verify-firmware: cannot write the result: %s", strerror(errno));
+		return JCAP_EXIT_FAIL;
 	}
 	if (r == CAPTURE_VERIFY_VALID)
-		return 0;
-	fprintf(stderr, "jcap: %s: %s\n", image, label(r));
-	return 1;
+		return JCAP_EXIT_OK;
+	jcap_err("%s: %s", a.image, label(r));
+	return JCAP_EXIT_FAIL;
 }

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* jcap: shared helpers of the subcommands (output formats, number parsing). */
+/*
+ * jcap: shared helpers of the subcommands: option tables that drive both the
+ * parsing and the help, one error reporter, number parsing, output formats.
+ */
 #ifndef JCAP_H
 #define JCAP_H
 
@@ -14,34 +17,167 @@
 #define JCAP_EXIT_FAIL 1
 #define JCAP_EXIT_USAGE 2
 
+#define JCAP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 enum jcap_format {
 	JCAP_FMT_TABLE,
 	JCAP_FMT_JSON,
 	JCAP_FMT_CSV
 };
 
-/* "table" | "json" | "csv"; returns 0 or -1. */
-int jcap_parse_format(const char *s, enum jcap_format *out);
+/* "table", "json", "csv", indexed by enum jcap_format; NULL-terminated. */
+extern const char *const jcap_format_names[];
+
 /* Default format: a table on a terminal, JSON Lines otherwise. */
 enum jcap_format jcap_default_format(FILE *fp);
 
 /* Print @n flows (header first for table/csv). Returns 0 or -errno. */
 int jcap_print_flows(FILE *fp, const struct capture_flow *f, size_t n, enum jcap_format fmt);
 
-/* Parse an unsigned number in [min, max] for option @opt; prints the usage
- * error itself and returns -1 when it is not one. */
-int jcap_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Flow records collected for printing at the end. */
+struct jcap_flows {
+	struct capture_flow *v;
+	size_t n, cap;
+};
+
+/* Append @n records to @fl. Returns 0, or -ENOMEM leaving @fl as it was. */
+int jcap_flows_add(struct jcap_flows *fl, const struct capture_flow *recs, size_t n);
 
 /* Print @s as a quoted JSON string (escapes quotes, backslashes, controls). */
 void jcap_json_str(FILE *fp, const char *s);
 
-/* Print "jcap: " + message to stderr. */
+/* ---- errors: every message is one stderr line starting "jcap: " ---- */
+
+/* Print "jcap: " + message + newline to stderr as one line. */
 void jcap_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Report a library failure: @msg, the message the library left (may be
+ * empty or NULL), or else what @rc means. */
+void jcap_lib_err(const char *msg, int rc);
+
+/* Parse an unsigned number in [min, max] for option @opt; prints the usage
+ * error itself and returns -1 when it is not one. */
+int jcap_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* ---- option tables ---- */
+
+struct jcap_cmd;
+struct jcap_opt;
+
+/* A custom option: store @arg under @base; report any error and return -1. */
+typedef int jcap_opt_fn(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+			void *base);
+
+enum jcap_opt_kind {
+	JCAP_OPT_SECTION, /* no option: a heading in the help */
+	JCAP_OPT_HELP,	  /* print the usage on stdout, exit 0 */
+	JCAP_OPT_TRUE,	  /* bool field = true */
+	JCAP_OPT_FALSE,	  /* bool field = false */
+	JCAP_OPT_STR,	  /* const char * field = the argument */
+	JCAP_OPT_UINT,	  /* unsigned field = a number in [min, max] */
+	JCAP_OPT_ENUM,	  /* unsigned field = index of the argument in names */
+	JCAP_OPT_FN,	  /* fn() handles it */
+};
+
+/* One option: how it is spelt, parsed, stored and listed in the help. */
+struct jcap_opt {
+	char letter;	   /* short option, or 0 */
+	const char *name;  /* long name without "--", or NULL */
+	const char *alias; /* another long name for the same option, or NULL */
+	const char *arg;   /* argument name for the help; NULL: takes no argument */
+	const char *help;  /* help text ("\n" continues it); NULL: not listed */
+	enum jcap_opt_kind kind;
+	size_t off, size;	  /* the field set, within the struct parsed into */
+	uint64_t min, max;	  /* JCAP_OPT_UINT */
+	const char *const *names; /* JCAP_OPT_ENUM: value names, NULL-terminated */
+	const char *what;	  /* JCAP_OPT_ENUM: what a name names, for errors */
+	jcap_opt_fn *fn;	  /* JCAP_OPT_FN */
+};
+
+/* .off and .size of @member of struct @type, for a struct jcap_opt. */
+#define JCAP_FIELD(type, member) .off = offsetof(type, member), .size = sizeof(((type *)0)->member)
+
+/*
+ * Table entries. @l: short letter or 0; @n: long name or NULL; @a: argument
+ * name; @fld: JCAP_FIELD(type, member); @h: help text, NULL: not listed.
+ */
+#define JCAP_SECTION(title)                               \
+	{                                                 \
+		.kind = JCAP_OPT_SECTION, .help = (title) \
+	}
+#define JCAP_HELP(l, n)                                           \
+	{                                                         \
+		.letter = (l), .name = (n), .kind = JCAP_OPT_HELP \
+	}
+#define JCAP_FLAG(l, n, fld, v, h)                                                             \
+	{                                                                                      \
+		.letter = (l), .name = (n), .kind = (v) ? JCAP_OPT_TRUE : JCAP_OPT_FALSE, fld, \
+		.help = (h)                                                                    \
+	}
+#define JCAP_STR(l, n, a, fld, h)                                                              \
+	{                                                                                      \
+		.letter = (l), .name = (n), .arg = (a), .kind = JCAP_OPT_STR, fld, .help = (h) \
+	}
+#define JCAP_UINT(l, n, a, fld, lo, hi, h)                                                       \
+	{                                                                                        \
+		.letter = (l), .name = (n), .arg = (a), .kind = JCAP_OPT_UINT, fld, .min = (lo), \
+		.max = (hi), .help = (h)                                                         \
+	}
+#define JCAP_ENUM(l, n, a, fld, nm, w, h)                                                          \
+	{                                                                                          \
+		.letter = (l), .name = (n), .arg = (a), .kind = JCAP_OPT_ENUM, fld, .names = (nm), \
+		.what = (w), .help = (h)                                                           \
+	}
+#define JCAP_FN(l, n, a, fld, f, h)                                                          \
+	{                                                                                    \
+		.letter = (l), .name = (n), .arg = (a), .kind = JCAP_OPT_FN, fld, .fn = (f), \
+		.help = (h)                                                                  \
+	}
+
+struct jcap_cmd {
+	const char *name; /* subcommand; NULL for the top level (metering) */
+	const struct jcap_opt *opts;
+	size_t nopts;
+	void (*usage)(FILE *fp);
+	bool or_list; /* list names in errors as "a, b or c", not "a, b, c" */
+};
+
+/* A struct jcap_cmd for subcommand @nm (NULL: top level) with option table @tab. */
+#define JCAP_CMD(nm, tab, use, orl)                                                         \
+	{                                                                                   \
+		.name = (nm), .opts = (tab), .nopts = JCAP_ARRAY_SIZE(tab), .usage = (use), \
+		.or_list = (orl)                                                            \
+	}
+
+/*
+ * Parse the options of @argv into the struct at @base as @cmd's table says.
+ * Returns the index of the first operand (>= 1), 0 when the help was asked
+ * for and printed, or -1 after reporting a usage error.
+ */
+int jcap_opts_parse(const struct jcap_cmd *cmd, int argc, char **argv, void *base);
+
+/* Print the option list of @cmd's help: sections, "  -x, --long ARG  help". */
+void jcap_opts_help(FILE *fp, const struct jcap_cmd *cmd);
+
+/* Report that @arg, a @what ("format") for @opt, is none of @names
+ * (NULL-terminated). Returns -1. */
+int jcap_opt_bad_name(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *what,
+		      const char *arg, const char *const *names);
+
+/* A malformed command line: "jcap: [CMD: ]message", then a subcommand's
+ * usage on stderr. Returns JCAP_EXIT_USAGE. */
+int jcap_usage_err(const struct jcap_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- commands ---- */
 
 int jcap_cmd_meter(int argc, char **argv);
 int jcap_cmd_backends(int argc, char **argv);
 int jcap_cmd_decrypt(int argc, char **argv);
 int jcap_cmd_verify_firmware(int argc, char **argv);
 int jcap_cmd_query(int argc, char **argv);
+
+/* "  jcap NAME  help" for every subcommand (main.c). */
+void jcap_print_subcommands(FILE *fp);
 
 #endif

@@ -26,20 +26,18 @@ int main(int argc, char **argv)
 			printf("jcap %s\n", capture_version());
 			return JCAP_EXIT_OK;
 		}
-		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		for (i = 0; i < JCAP_ARRAY_SIZE(cmds); i++)
 			if (!strcmp(argv[1], cmds[i].name))
 				return cmds[i].fn(argc - 1, argv + 1);
 	}
 	return jcap_cmd_meter(argc, argv);
 }
 
-void jcap_print_subcommands(FILE *fp);
-
 void jcap_print_subcommands(FILE *fp)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (i = 0; i < JCAP_ARRAY_SIZE(cmds); i++)
 		fprintf(fp, "  jcap %-16s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(fp, "  jcap %-16s %s\n", "version", "print the version");
 }

@@ -3,23 +3,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "jcap.h"
-
-void jcap_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("jcap: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 void jcap_json_str(FILE *fp, const char *s)
 {
@@ -41,44 +29,29 @@ void jcap_json_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
-int jcap_parse_format(const char *s, enum jcap_format *out)
-{
-	if (!strcmp(s, "table"))
-		*out = JCAP_FMT_TABLE;
-	else if (!strcmp(s, "json"))
-		*out = JCAP_FMT_JSON;
-	else if (!strcmp(s, "csv"))
-		*out = JCAP_FMT_CSV;
-	else
-		return -1;
-	return 0;
-}
+const char *const jcap_format_names[] = { "table", "json", "csv", NULL };
 
 enum jcap_format jcap_default_format(FILE *fp)
 {
 	return isatty(fileno(fp)) ? JCAP_FMT_TABLE : JCAP_FMT_JSON;
 }
 
-int jcap_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int jcap_flows_add(struct jcap_flows *fl, const struct capture_flow *recs, size_t n)
 {
-	char *end;
-	unsigned long long v;
+	if (fl->n + n > fl->cap) {
+		size_t cap = fl->cap ? fl->cap : 1024;
+		struct capture_flow *v;
 
-	errno = 0;
-	if (!s || !*s || *s == '-') {
-		jcap_err("%s: '%s' is not a number", opt, s ? s : "");
-		return -1;
+		while (cap < fl->n + n)
+			cap *= 2;
+		v = realloc(fl->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		fl->v = v;
+		fl->cap = cap;
 	}
-	v = strtoull(s, &end, 10);
-	if (errno || *end) {
-		jcap_err("%s: '%s' is not a number", opt, s);
-		return -1;
-	}
-	if (v < min || v > max) {
-		jcap_err("%s: %llu out of range (%" PRIu64 "..%" PRIu64 ")", opt, v, min, max);
-		return -1;
-	}
-	*out = v;
+	memcpy(fl->v + fl->n, recs, n * sizeof(*recs));
+	fl->n += n;
 	return 0;
 }
 

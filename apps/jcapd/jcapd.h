@@ -101,8 +101,17 @@ const char *http_query_unknown(const struct req *rq, const char *const *allowed)
 /* Set an error reply {"error": msg, "field": field}. Returns @status. */
 int resp_error(struct resp *rs, int status, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Set a JSON reply: 200 with @o (owned by @rs from here), or 500 when @o is NULL (no
+ * memory). Returns the status. */
+int resp_json(struct resp *rs, json_t *o);
+/* Set a 200 reply of @len bytes of malloc'd @text (owned by @rs from here). Returns 200. */
+int resp_text(struct resp *rs, char *text, size_t len, const char *content_type);
 
 void routes_dispatch(const struct req *rq, struct resp *rs);
+/* index of @s in the NULL-terminated @names, or -1 */
+int routes_find_name(const char *const *names, const char *s);
+/* GET .../flows (routes_flows.c) */
+int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs);
 /* Requests that may wait on the session: served off the HTTP threads. */
 bool routes_is_slow(const char *method, const char *path);
 void routes_count_status(int status);
@@ -115,6 +124,8 @@ void http_stop(void);
 extern const char jcapd_openapi_json[];
 
 /* ---------------------------------------------------------------- session */
+
+/* The session_*.c files (what they share among themselves is in session.h). */
 
 struct start_req {
 	char interface[64];

@@ -166,6 +166,21 @@ static int parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+/* Append a copy of @v to a repeatable option's list of at most @max. 0, -EINVAL or -ENOMEM. */
+static int list_add(char **list, unsigned *n, unsigned max, const struct opt *o, const char *v,
+		    const char *where)
+{
+	if (*n >= max) {
+		fprintf(stderr, "jcapd: %s: more than %u %s\n", where, max, o->key);
+		return -EINVAL;
+	}
+	list[*n] = strdup(v);
+	if (!list[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
 /* Apply one option; @where names the source for messages. 0 or -EINVAL. */
 static int set_opt(const struct opt *o, const char *v, const char *where)
 {
@@ -217,27 +232,10 @@ static int set_opt(const struct opt *o, const char *v, const char *where)
 			*(size_t *)o->ptr = (size_t)n;
 		return 0;
 	case O_ALLOW:
-		if (g_opts.n_allow_dirs >= JCAPD_MAX_ALLOW_DIRS) {
-			fprintf(stderr, "jcapd: %s: more than %d allow_dir\n", where,
-				JCAPD_MAX_ALLOW_DIRS);
-			return -EINVAL;
-		}
-		g_opts.allow_dirs[g_opts.n_allow_dirs] = strdup(v);
-		if (!g_opts.allow_dirs[g_opts.n_allow_dirs])
-			return -ENOMEM;
-		g_opts.n_allow_dirs++;
-		return 0;
+		return list_add(g_opts.allow_dirs, &g_opts.n_allow_dirs, JCAPD_MAX_ALLOW_DIRS, o, v,
+				where);
 	case O_EXPORT:
-		if (g_opts.n_exports >= JCAPD_MAX_EXPORTS) {
-			fprintf(stderr, "jcapd: %s: more than %d export\n", where,
-				JCAPD_MAX_EXPORTS);
-			return -EINVAL;
-		}
-		g_opts.exports[g_opts.n_exports] = strdup(v);
-		if (!g_opts.exports[g_opts.n_exports])
-			return -ENOMEM;
-		g_opts.n_exports++;
-		return 0;
+		return list_add(g_opts.exports, &g_opts.n_exports, JCAPD_MAX_EXPORTS, o, v, where);
 	}
 	return -EINVAL;
 }
@@ -400,11 +398,60 @@ static void free_opts(void)
 	g_opts.n_allow_dirs = g_opts.n_exports = 0;
 }
 
+/*
+ * The HTTP threads inherit this thread's nice value; engine threads are created
+ * on the session's control thread (session_ctl.c), already started at the base value.
+ */
+static void lower_priority(void)
+{
+	int base;
+
+	if (!g_opts.http_nice)
+		return;
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0 &&
+	    setpriority(PRIO_PROCESS, (id_t)gettid(),
+			base + (int)g_opts.http_nice > 19 ? 19 : base + (int)g_opts.http_nice) != 0)
+		jlog(CAPTURE_LOG_WARN, "http_nice: %s", strerror(errno));
+}
+
+/* Serve until SIGINT or SIGTERM (blocked in @set); SIGHUP reloads the token. */
+static void wait_for_stop(const sigset_t *set)
+{
+	char msg[JCAPD_PATH_MAX + 128];
+	int r, sig;
+
+	for (;;) {
+		sig = sigwaitinfo(set, NULL);
+		if (sig < 0) {
+			if (errno == EINTR)
+				continue;
+			jlog(CAPTURE_LOG_ERROR, "sigwaitinfo: %s", strerror(errno));
+			return;
+		}
+		if (sig == SIGPIPE)
+			continue;
+		if (sig == SIGHUP) {
+			if (!g_opts.token_file[0])
+				continue;
+			r = auth_load_token(g_opts.token_file, msg, sizeof(msg));
+			if (r < 0)
+				jlog(CAPTURE_LOG_ERROR, "SIGHUP: token not reloaded: %s", msg);
+			else
+				jlog(CAPTURE_LOG_INFO, "SIGHUP: token reloaded");
+			continue;
+		}
+		jlog(CAPTURE_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char msg[JCAPD_PATH_MAX + 128], bound[160];
 	sigset_t set;
-	int r, sig, ret = 1;
+	int r, ret = 1;
 	unsigned i;
 
 	r = parse_args(argc, argv);
@@ -450,49 +497,13 @@ int main(int argc, char **argv)
 		jlog_always(CAPTURE_LOG_ERROR, "session: %s", strerror(-r));
 		goto out_auth;
 	}
-	/*
-	 * The HTTP threads inherit this thread's nice value; engine threads are
-	 * created on session.c's control thread, started above at the base value.
-	 */
-	if (g_opts.http_nice) {
-		int base;
-
-		errno = 0;
-		base = getpriority(PRIO_PROCESS, (id_t)gettid());
-		if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)gettid(),
-					      base + (int)g_opts.http_nice > 19
-						      ? 19
-						      : base + (int)g_opts.http_nice) != 0)
-			jlog(CAPTURE_LOG_WARN, "http_nice: %s", strerror(errno));
-	}
+	lower_priority();
 	if (http_start(bound, sizeof(bound)) < 0)
 		goto out_session;
 	jlog_always(CAPTURE_LOG_INFO, "listening on http://%s (libpacket_capture %s)", bound,
 		    capture_version());
 
-	for (;;) {
-		sig = sigwaitinfo(&set, NULL);
-		if (sig < 0) {
-			if (errno == EINTR)
-				continue;
-			jlog(CAPTURE_LOG_ERROR, "sigwaitinfo: %s", strerror(errno));
-			break;
-		}
-		if (sig == SIGPIPE)
-			continue;
-		if (sig == SIGHUP) {
-			if (!g_opts.token_file[0])
-				continue;
-			r = auth_load_token(g_opts.token_file, msg, sizeof(msg));
-			if (r < 0)
-				jlog(CAPTURE_LOG_ERROR, "SIGHUP: token not reloaded: %s", msg);
-			else
-				jlog(CAPTURE_LOG_INFO, "SIGHUP: token reloaded");
-			continue;
-		}
-		jlog(CAPTURE_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
-	}
+	wait_for_stop(&set);
 	ret = 0;
 	http_stop();
 	session_shutdown();

@@ -62,6 +62,22 @@ int resp_error(struct resp *rs, int status, const char *field, const char *fmt, 
 	return status;
 }
 
+int resp_json(struct resp *rs, json_t *o)
+{
+	rs->json = o;
+	rs->status = o ? 200 : 500;
+	return rs->status;
+}
+
+int resp_text(struct resp *rs, char *text, size_t len, const char *content_type)
+{
+	rs->text = text;
+	rs->text_len = len;
+	rs->content_type = content_type;
+	rs->status = 200;
+	return 200;
+}
+
 /* ---------------------------------------------------------------- JSON field helpers */
 
 /* Every key of @o must be in @allowed; otherwise 400 naming the first stranger. */
@@ -101,6 +117,19 @@ static int get_uint(const json_t *o, const char *key, uint64_t min, uint64_t max
 				  (unsigned long long)min, (unsigned long long)max);
 	*out = (uint64_t)i;
 	return 0;
+}
+
+/* get_uint() into a uint32_t, which keeps its value (the default) when @key is absent. */
+static int get_u32(const json_t *o, const char *key, uint32_t min, uint32_t max, uint32_t *out,
+		   struct resp *rs)
+{
+	bool present;
+	uint64_t v = 0;
+	int st = get_uint(o, key, min, max, &v, &present, rs);
+
+	if (!st && present)
+		*out = (uint32_t)v;
+	return st;
 }
 
 static int get_str(const json_t *o, const char *key, size_t maxlen, char *out, bool *present,
@@ -152,7 +181,7 @@ static int confine(const char *key, const char *path, bool must_exist, char *out
 	return resp_error(rs, 400, key, "%s: %s", path, strerror(-err));
 }
 
-static int find_name(const char *const *names, const char *s)
+int routes_find_name(const char *const *names, const char *s)
 {
 	for (int i = 0; names[i]; i++)
 		if (strcmp(names[i], s) == 0)
@@ -181,9 +210,7 @@ static int h_backends(const struct req *rq, const json_t *body, struct resp *rs)
 						     "available", bi[i].available, "preference",
 						     bi[i].preference, "reason", bi[i].reason));
 	}
-	rs->json = json_pack("{s:o}", "backends", arr);
-	rs->status = 200;
-	return 200;
+	return resp_json(rs, json_pack("{s:o}", "backends", arr));
 }
 
 static const char *const backends_ok[] = { "auto", "pcap", "afpacket", "afxdp", "file", NULL };
@@ -213,26 +240,18 @@ static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *r
 		return st;
 	if ((st = get_str(po, "format", sizeof(fmt), fmt, NULL, rs)))
 		return st;
-	if (find_name(formats, fmt) < 0)
+	if (routes_find_name(formats, fmt) < 0)
 		return resp_error(rs, 400, "format", "'format' must be pcap or pcapng");
 	sr->pcap_out.sz = sizeof(sr->pcap_out);
-	sr->pcap_out.format = (uint8_t)find_name(formats, fmt);
+	sr->pcap_out.format = (uint8_t)routes_find_name(formats, fmt);
 	if ((st = get_uint(po, "rotate_size_mb", 1, 1048576, &v, &present, rs)))
 		return st;
 	if (present)
 		sr->pcap_out.rotate_bytes = v << 20;
-	if ((st = get_uint(po, "rotate_seconds", 1, 86400 * 7, &v, &present, rs)))
+	if ((st = get_u32(po, "rotate_seconds", 1, 86400 * 7, &sr->pcap_out.rotate_seconds, rs)) ||
+	    (st = get_u32(po, "max_files", 1, 1000000, &sr->pcap_out.max_files, rs)) ||
+	    (st = get_u32(po, "snaplen", 64, 262144, &sr->pcap_out.snaplen, rs)))
 		return st;
-	if (present)
-		sr->pcap_out.rotate_seconds = (uint32_t)v;
-	if ((st = get_uint(po, "max_files", 1, 1000000, &v, &present, rs)))
-		return st;
-	if (present)
-		sr->pcap_out.max_files = (uint32_t)v;
-	if ((st = get_uint(po, "snaplen", 64, 262144, &v, &present, rs)))
-		return st;
-	if (present)
-		sr->pcap_out.snaplen = (uint32_t)v;
 	if ((st = get_str(po, "filter", sizeof(sr->pcap_out_filter), sr->pcap_out_filter, &present,
 			  rs)))
 		return st;
@@ -280,34 +299,32 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 		goto out;
 	if ((st = get_str(body, "backend", sizeof(sr->backend), sr->backend, NULL, rs)))
 		goto out;
-	if (find_name(backends_ok, sr->backend) < 0) {
+	if (routes_find_name(backends_ok, sr->backend) < 0) {
 		st = resp_error(rs, 400, "backend",
 				"'backend' must be one of auto, pcap, afpacket, afxdp, file");
 		goto out;
 	}
-	if ((st = get_uint(body, "buffer_size_mb", 64, 2048, &v, &present, rs)))
+	if ((st = get_u32(body, "buffer_size_mb", CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
+			  &sr->buffer_size_mb, rs)))
 		goto out;
-	sr->buffer_size_mb = present ? (uint32_t)v : 0;
-	if ((st = get_uint(body, "workers", 1, 64, &v, &present, rs)))
+	sr->workers = 1;
+	if ((st = get_u32(body, "workers", 1, 64, &sr->workers, rs)))
 		goto out;
-	sr->workers = present ? (uint32_t)v : 1;
 	if ((st = get_str(body, "filter", sizeof(sr->filter), sr->filter, &sr->has_filter, rs)))
 		goto out;
-	if ((st = get_uint(body, "snaplen", 64, 262144, &v, &present, rs)))
+	if ((st = get_u32(body, "snaplen", 64, 262144, &sr->snaplen, rs)))
 		goto out;
-	sr->snaplen = present ? (uint32_t)v : 0;
 	if ((st = get_bool(body, "promiscuous", &sr->promiscuous, rs)))
 		goto out;
 	if ((st = get_str(body, "tstamp", sizeof(tst), tst, NULL, rs)))
 		goto out;
-	sr->tstamp = find_name(tstamps, tst);
+	sr->tstamp = routes_find_name(tstamps, tst);
 	if (sr->tstamp < 0) {
 		st = resp_error(rs, 400, "tstamp", "'tstamp' must be kernel, hardware, ptp or ntp");
 		goto out;
 	}
-	if ((st = get_uint(body, "duration_sec", 1, 86400 * 365, &v, &present, rs)))
+	if ((st = get_u32(body, "duration_sec", 1, 86400 * 365, &sr->duration_sec, rs)))
 		goto out;
-	sr->duration_sec = present ? (uint32_t)v : 0;
 	if ((st = get_uint(body, "max_packets", 1, INT64_MAX, &v, &present, rs)))
 		goto out;
 	sr->max_packets = present ? v : 0;
@@ -363,33 +380,18 @@ static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *
 	static const char *const keys[] = { "table_size", "idle_timeout_sec", "active_timeout_sec",
 					    "uniflow",	  "ended_ring_size",  NULL };
 	struct capture_flow_config fc = { .sz = sizeof(fc) };
-	bool present;
-	uint64_t v;
 	int st;
 
 	fc.table_size = g_opts.table_size;
 	fc.idle_timeout_sec = g_opts.idle_timeout_sec;
 	fc.active_timeout_sec = g_opts.active_timeout_sec;
 	fc.ended_ring_size = g_opts.ended_ring_size;
-	if ((st = check_keys(body, keys, rs)))
-		return st;
-	if ((st = get_uint(body, "table_size", 4096, 16777216, &v, &present, rs)))
-		return st;
-	if (present)
-		fc.table_size = (uint32_t)v;
-	if ((st = get_uint(body, "idle_timeout_sec", 1, 86400, &v, &present, rs)))
-		return st;
-	if (present)
-		fc.idle_timeout_sec = (uint32_t)v;
-	if ((st = get_uint(body, "active_timeout_sec", 1, 604800, &v, &present, rs)))
-		return st;
-	if (present)
-		fc.active_timeout_sec = (uint32_t)v;
-	if ((st = get_uint(body, "ended_ring_size", 0, 16777216, &v, &present, rs)))
-		return st;
-	if (present)
-		fc.ended_ring_size = (uint32_t)v;
-	if ((st = get_bool(body, "uniflow", &fc.uniflow, rs)))
+	if ((st = check_keys(body, keys, rs)) ||
+	    (st = get_u32(body, "table_size", 4096, 16777216, &fc.table_size, rs)) ||
+	    (st = get_u32(body, "idle_timeout_sec", 1, 86400, &fc.idle_timeout_sec, rs)) ||
+	    (st = get_u32(body, "active_timeout_sec", 1, 604800, &fc.active_timeout_sec, rs)) ||
+	    (st = get_u32(body, "ended_ring_size", 0, 16777216, &fc.ended_ring_size, rs)) ||
+	    (st = get_bool(body, "uniflow", &fc.uniflow, rs)))
 		return st;
 	if (fc.idle_timeout_sec > fc.active_timeout_sec)
 		return resp_error(rs, 400, "idle_timeout_sec",
@@ -432,11 +434,11 @@ static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
 	nr->cfg.version = (uint16_t)v;
 	if ((st = get_str(body, "transport", sizeof(tr), tr, NULL, rs)))
 		goto out;
-	if (find_name(transports, tr) < 0) {
+	if (routes_find_name(transports, tr) < 0) {
 		st = resp_error(rs, 400, "transport", "'transport' must be udp, tcp or file");
 		goto out;
 	}
-	nr->cfg.transport = (uint8_t)find_name(transports, tr);
+	nr->cfg.transport = (uint8_t)routes_find_name(transports, tr);
 	if (nr->cfg.transport != CAPTURE_TRANSPORT_UDP && nr->cfg.version != 10) {
 		st = resp_error(rs, 400, "transport", "NetFlow v%u is sent over udp only",
 				nr->cfg.version);
@@ -476,15 +478,12 @@ static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
 		goto out;
 	}
 	nr->cfg.port = present ? (uint16_t)v : 0;
-	if ((st = get_uint(body, "template_refresh_sec", 1, 86400, &v, &present, rs)))
+	if ((st = get_u32(body, "template_refresh_sec", 1, 86400, &nr->cfg.template_refresh_sec,
+			  rs)) ||
+	    (st = get_u32(body, "observation_domain", 0, UINT32_MAX, &nr->cfg.observation_domain,
+			  rs)) ||
+	    (st = get_u32(body, "mtu", 576, 65535, &nr->cfg.mtu, rs)))
 		goto out;
-	nr->cfg.template_refresh_sec = present ? (uint32_t)v : 0;
-	if ((st = get_uint(body, "observation_domain", 0, UINT32_MAX, &v, &present, rs)))
-		goto out;
-	nr->cfg.observation_domain = present ? (uint32_t)v : 0;
-	if ((st = get_uint(body, "mtu", 576, 65535, &v, &present, rs)))
-		goto out;
-	nr->cfg.mtu = present ? (uint32_t)v : 0;
 	if ((st = get_bool(body, "uniflow", &nr->cfg.uniflow, rs)))
 		goto out;
 	if ((st = get_bool(body, "nanoseconds", &nr->cfg.nanoseconds, rs)))
@@ -504,12 +503,10 @@ out:
 static int h_encryption(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const keys[] = { "algorithm", "key_file", NULL };
-	static const char *const ciphers[] = { "aes-256-gcm", "aes-128-gcm", "chacha20-poly1305",
-					       NULL };
 	struct crypt_req *cr;
 	char alg[32] = "aes-256-gcm", path[JCAPD_PATH_MAX];
 	bool present;
-	int st;
+	int st, cipher;
 
 	cr = calloc(1, sizeof(*cr));
 	if (!cr)
@@ -519,13 +516,14 @@ static int h_encryption(const struct req *rq, const json_t *body, struct resp *r
 		goto out;
 	if ((st = get_str(body, "algorithm", sizeof(alg), alg, NULL, rs)))
 		goto out;
-	if (find_name(ciphers, alg) < 0) {
+	cipher = capture_cipher_from_name(alg);
+	if (cipher < 0) {
 		st = resp_error(
 			rs, 400, "algorithm",
 			"'algorithm' must be aes-256-gcm, aes-128-gcm or chacha20-poly1305");
 		goto out;
 	}
-	cr->cfg.cipher = (uint8_t)find_name(ciphers, alg);
+	cr->cfg.cipher = (uint8_t)cipher;
 	if ((st = get_str(body, "key_file", sizeof(path), path, &present, rs)))
 		goto out;
 	if (!present) {
@@ -568,48 +566,40 @@ static int h_verify(const struct req *rq, const json_t *body, struct resp *rs)
 				  sizeof(paths[i]), rs)))
 			return st;
 	d = http_query(rq, "digest");
-	if (d && find_name(digests, d) < 0)
+	if (d && routes_find_name(digests, d) < 0)
 		return resp_error(rs, 400, "digest", "'digest' must be sha256, sha384 or sha512");
 	vo.digest = d ? d : "sha256";
 	p = http_query(rq, "padding");
-	if (p && find_name(paddings, p) < 0)
+	if (p && routes_find_name(paddings, p) < 0)
 		return resp_error(rs, 400, "padding", "'padding' must be pkcs1, pss or auto");
-	vo.padding = p ? (uint8_t)find_name(paddings, p) : CAPTURE_SIG_PKCS1;
+	vo.padding = p ? (uint8_t)routes_find_name(paddings, p) : CAPTURE_SIG_PKCS1;
 	r = capture_verify_firmware(paths[0], paths[1], paths[2], &vo, detail, sizeof(detail));
 	if (r < 0)
 		return resp_error(rs, 400, NULL, "verification could not run: %s%s%s",
 				  capture_strerror(r), detail[0] ? ": " : "", detail);
-	rs->json = json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "result",
-			     capture_verify_result_name(r), "valid", r == CAPTURE_VERIFY_VALID,
-			     "code", r, "detail", detail, "image", paths[0], "signature", paths[1],
-			     "public_key", paths[2], "digest", vo.digest);
-	rs->status = 200;
-	return 200;
+	return resp_json(rs, json_pack("{s:s, s:b, s:i, s:s, s:s, s:s, s:s, s:s}", "result",
+				       capture_verify_result_name(r), "valid",
+				       r == CAPTURE_VERIFY_VALID, "code", r, "detail", detail,
+				       "image", paths[0], "signature", paths[1], "public_key",
+				       paths[2], "digest", vo.digest));
 }
 
 static int h_healthz(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	rs->json = json_pack("{s:s, s:s, s:s}", "status", "ok", "session", session_state_name(),
-			     "version", capture_version());
-	rs->status = 200;
-	return 200;
+	return resp_json(rs, json_pack("{s:s, s:s, s:s}", "status", "ok", "session",
+				       session_state_name(), "version", capture_version()));
 }
 
 static int h_openapi(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	size_t n = strlen(jcapd_openapi_json);
+	char *text = malloc(n + 1);
 
-	rs->text = malloc(n + 1);
-	if (!rs->text)
+	if (!text)
 		return resp_error(rs, 500, NULL, "out of memory");
-	memcpy(rs->text, jcapd_openapi_json, n + 1);
-	rs->text_len = n;
-	rs->content_type = "application/json";
-	rs->status = 200;
-	return 200;
+	memcpy(text, jcapd_openapi_json, n + 1);
+	return resp_text(rs, text, n, "application/json");
 }
-
-static int h_flows(const struct req *rq, const json_t *body, struct resp *rs);
 
 /* ---------------------------------------------------------------- router */
 
@@ -633,7 +623,7 @@ static const struct route routes[] = {
 	{ "GET", PREFIX "/status", h_status, AUTH_READ },
 	{ "GET", PREFIX "/metrics", h_metrics, AUTH_READ },
 	{ "POST", PREFIX "/flow/meter/enable", h_flow_enable, AUTH_WRITE },
-	{ "GET", PREFIX "/flows", h_flows, AUTH_READ },
+	{ "GET", PREFIX "/flows", routes_h_flows, AUTH_READ },
 	{ "POST", PREFIX "/netflow/export/enable", h_netflow, AUTH_WRITE },
 	{ "POST", PREFIX "/encryption/enable", h_encryption, AUTH_WRITE },
 	{ "GET", PREFIX "/firmware/verify", h_verify, AUTH_WRITE },
@@ -745,115 +735,4 @@ void routes_dispatch(const struct req *rq, struct resp *rs)
 	json_decref(body);
 	if (!rs->json && !rs->text)
 		resp_error(rs, 500, NULL, "internal error: empty reply");
-}
-
-/* ---------------------------------------------------------------- flows query */
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_ip_filter(const char *s, struct flow_query *q)
-{
-	char addr[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max;
-	uint64_t pfx;
-
-	if (n == 0 || n >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	memset(q->ip, 0, sizeof(q->ip));
-	if (inet_pton(AF_INET, addr, q->ip) == 1) {
-		q->ip_version = 4;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, q->ip) == 1) {
-		q->ip_version = 6;
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	q->prefix = max;
-	if (slash) {
-		if (parse_u64(slash + 1, max, &pfx))
-			return -EINVAL;
-		q->prefix = (unsigned)pfx;
-	}
-	q->has_ip = true;
-	return 0;
-}
-
-static int h_flows(const struct req *rq, const json_t *body, struct resp *rs)
-{
-	static const char *const qkeys[] = { "limit", "sort_by", "ip", "port",
-					     "proto", "state",	 NULL };
-	static const char *const sorts[] = { "bytes", "packets", "duration", "last_seen", NULL };
-	static const struct {
-		const char *name;
-		int num;
-	} protos[] = {
-		{ "icmp", 1 }, { "tcp", 6 },	 { "udp", 17 },	  { "gre", 47 },
-		{ "esp", 50 }, { "icmpv6", 58 }, { "sctp", 132 },
-	};
-	struct flow_query q = { .limit = 10, .port = -1, .proto = -1 };
-	const char *bad, *v;
-	uint64_t n;
-
-	bad = http_query_unknown(rq, qkeys);
-	if (bad)
-		return resp_error(rs, 400, bad, "unknown or repeated query parameter '%s'", bad);
-	v = http_query(rq, "limit");
-	if (v && parse_u64(v, 1000000, &q.limit))
-		return resp_error(rs, 400, "limit", "'limit' must be 0 (all) .. 1000000");
-	v = http_query(rq, "sort_by");
-	if (v) {
-		q.sort = find_name(sorts, v);
-		if (q.sort < 0)
-			return resp_error(
-				rs, 400, "sort_by",
-				"'sort_by' must be bytes, packets, duration or last_seen");
-	}
-	v = http_query(rq, "ip");
-	if (v && parse_ip_filter(v, &q))
-		return resp_error(rs, 400, "ip", "'ip' must be an IPv4/IPv6 address or CIDR");
-	v = http_query(rq, "port");
-	if (v) {
-		if (parse_u64(v, 65535, &n))
-			return resp_error(rs, 400, "port", "'port' must be 0..65535");
-		q.port = (int32_t)n;
-	}
-	v = http_query(rq, "proto");
-	if (v) {
-		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-			if (strcasecmp(protos[i].name, v) == 0)
-				q.proto = protos[i].num;
-		if (q.proto < 0) {
-			if (parse_u64(v, 255, &n))
-				return resp_error(rs, 400, "proto",
-						  "'proto' must be tcp, udp, icmp, icmpv6, sctp, "
-						  "gre, esp or a number 0..255");
-			q.proto = (int32_t)n;
-		}
-	}
-	v = http_query(rq, "state");
-	if (v) {
-		if (strcmp(v, "all") == 0)
-			q.all = true;
-		else if (strcmp(v, "active") != 0)
-			return resp_error(rs, 400, "state", "'state' must be active or all");
-	}
-	return session_flows(&q, rs);
 }

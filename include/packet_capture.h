@@ -344,7 +344,8 @@ struct capture_stats {
 	uint64_t writer_queue_drops; /**< packets lost to a full writer queue */
 	uint64_t writer_files;	     /**< files opened (rotations + 1) */
 	uint64_t writer_errors;
-	uint64_t export_records;	 /**< records handed to exporters */
+	uint64_t export_records;	 /**< records taken by exporters (TCP: less those
+					      still queued at close, in tcp_queue_drops) */
 	uint64_t export_messages;	 /**< NetFlow/IPFIX messages sent */
 	uint64_t export_errors;		 /**< send/write failures */
 	uint64_t export_not_exportable;	 /**< e.g. IPv6 flows for NetFlow v5 */

@@ -3,8 +3,8 @@
  * Control-plane requests for flows held in the workers' tables: a snapshot
  * of every active flow, or the lookup of one key. The packet path never
  * waits for a reader: the reader posts a request to a worker and the worker
- * serves it between bursts, a slice at a time (serve_requests), or within
- * PC_RX_WAIT_MS when its input is idle. One reader at a time (req_lock).
+ * serves it between bursts, a slice at a time when busy, or whole within
+ * PC_RX_WAIT_MS when its input is quiet. One reader at a time (req_lock).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,58 +12,112 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "util/clock.h"
+
+/*
+ * The request protocol (w->req_state):
+ *
+ *   reader: IDLE -> PENDING (request posted; the worker owns nothing yet)
+ *   worker: PENDING -> SERVING (CAS: it now writes into the reader's buffer)
+ *           SERVING -> PENDING (a slice done, more to come) or -> DONE
+ *   reader: DONE -> IDLE (result taken), or on timeout PENDING -> IDLE (CAS:
+ *           cancelled; the worker will not touch the buffer again). A reader
+ *           that times out while the worker is SERVING waits for the slice
+ *           to end (bounded), so nothing writes into its buffer after the
+ *           reader returns.
+ */
+
+/* Slice of the table walked per call when the worker is busy. */
+#define REQ_SLICE_SLOTS 8192
+/* A worker that is not saturated keeps walking slices this long. */
+#define REQ_CALM_NS 2000000ull
+/* How long a reader waits for one worker before cancelling. */
+#define REQ_TIMEOUT_NS 5000000000ull
 
 /* ---------------------------------------------------------------- worker side */
 
-void pc_engine_serve_requests(struct pc_worker *w, size_t budget)
+static bool serve_slice(struct pc_worker *w)
 {
-	int st = atomic_load_explicit(&w->req_state, memory_order_acquire);
-
-	if (pc_likely(st != PC_REQ_PENDING))
-		return;
 	if (!w->ft) {
 		w->req_n = 0;
 		w->req_rc = 0;
-		atomic_store_explicit(&w->req_state, PC_REQ_DONE, memory_order_release);
-		return;
+		return true;
 	}
 	if (w->req_kind == PC_REQ_LOOKUP) {
 		w->req_rc = pc_flow_find(w->ft, &w->req_key, w->req_buf);
 		w->req_n = w->req_rc == 0;
-		atomic_store_explicit(&w->req_state, PC_REQ_DONE, memory_order_release);
-		return;
+		return true;
 	}
-	w->req_n += pc_flow_snapshot(w->ft, &w->req_cursor, budget, w->req_buf + w->req_n,
+	w->req_n += pc_flow_snapshot(w->ft, &w->req_cursor, REQ_SLICE_SLOTS, w->req_buf + w->req_n,
 				     w->req_max - w->req_n);
 	if (w->req_cursor >= pc_flow_table_slots(w->ft) || w->req_n >= w->req_max) {
 		w->req_rc = 0;
-		atomic_store_explicit(&w->req_state, PC_REQ_DONE, memory_order_release);
+		return true;
 	}
+	return false;
 }
 
-/* Answer a request that raced with the worker's end (it serves no more). */
+void pc_engine_serve_requests(struct pc_worker *w, bool busy)
+{
+	int st = PC_REQ_PENDING;
+	uint64_t until = 0;
+	bool done;
+
+	if (pc_likely(atomic_load_explicit(&w->req_state, memory_order_relaxed) != PC_REQ_PENDING))
+		return;
+	if (!atomic_compare_exchange_strong_explicit(&w->req_state, &st, PC_REQ_SERVING,
+						     memory_order_acquire, memory_order_relaxed))
+		return; /* cancelled meanwhile */
+	/* busy: one slice per burst, so the packet path never stalls for long;
+	 * otherwise (a quiet link, an idle input) slices for up to 2 ms, so a
+	 * snapshot never waits for packets to arrive */
+	for (;;) {
+		done = serve_slice(w);
+		if (done || busy)
+			break;
+		if (!until)
+			until = pc_mono_ns() + REQ_CALM_NS;
+		else if (pc_mono_ns() >= until)
+			break;
+	}
+	atomic_store_explicit(&w->req_state, done ? PC_REQ_DONE : PC_REQ_PENDING,
+			      memory_order_release);
+}
+
+/* Answer a request that raced with the worker's end (it serves no more;
+ * called after w->finished is set, so a reader that posts later sees it). */
 void pc_engine_answer_pending(struct pc_worker *w)
 {
-	if (atomic_load(&w->req_state) == PC_REQ_PENDING) {
-		w->req_rc = 0;
-		atomic_store(&w->req_state, PC_REQ_DONE);
-	}
+	int st = PC_REQ_PENDING;
+
+	w->req_rc = 0;
+	atomic_compare_exchange_strong(&w->req_state, &st, PC_REQ_DONE);
 }
 
 /* ---------------------------------------------------------------- reader side */
 
+/* Wait for worker @w to answer the posted request: 0 (answered: the result
+ * is in the buffer) or -ETIMEDOUT (cancelled: the worker will never write
+ * into the buffer again). */
 static int wait_req(struct pc_worker *w)
 {
-	struct timespec ts = { 0, 200000 };
-	int i;
+	uint64_t deadline = pc_mono_ns() + REQ_TIMEOUT_NS;
+	unsigned spins = 0;
 
-	/* a worker answers between bursts, or within PC_RX_WAIT_MS when idle */
-	for (i = 0; i < 50000; i++) {
-		if (atomic_load_explicit(&w->req_state, memory_order_acquire) == PC_REQ_DONE)
+	for (;;) {
+		int st = atomic_load_explicit(&w->req_state, memory_order_acquire);
+
+		if (st == PC_REQ_DONE)
 			return 0;
-		nanosleep(&ts, NULL);
+		if (st == PC_REQ_PENDING && atomic_load(&w->finished) &&
+		    atomic_compare_exchange_strong(&w->req_state, &st, PC_REQ_IDLE))
+			return 0; /* the worker ended before it saw the request: nothing */
+		if (st == PC_REQ_PENDING && pc_mono_ns() >= deadline &&
+		    atomic_compare_exchange_strong(&w->req_state, &st, PC_REQ_IDLE))
+			return -ETIMEDOUT;
+		/* answered between bursts or within PC_RX_WAIT_MS when idle */
+		pc_sleep_us(spins++ < 50 ? 20 : 200);
 	}
-	return -ETIMEDOUT;
 }
 
 static void key_from_public(const struct capture_flow_key *k, struct pc_flow_key *pk)

@@ -27,6 +27,8 @@
  *                   safe because stats_lock is never write-locked while the
  *                   export thread runs.
  *   5. ended_lock   the ring of recently ended flows
+ *      kstats_lock  one reader of the backend's kernel counters at a time
+ *                   (taken inside stats_lock read)
  *   6. err_lock     errmsg and the status strings (leaf: nothing is taken
  *                   inside it)
  *
@@ -88,7 +90,8 @@ struct pc_worker_stats {
 enum {
 	PC_REQ_IDLE = 0,
 	PC_REQ_PENDING = 1,
-	PC_REQ_DONE = 2
+	PC_REQ_SERVING = 2, /* the worker is writing into the reader's buffer */
+	PC_REQ_DONE = 3
 };
 enum {
 	PC_REQ_SNAPSHOT = 0,
@@ -174,7 +177,6 @@ struct capture {
 	uint8_t enc_cipher;
 	struct pc_writer *writer;
 	struct pc_writer_stats writer_done;
-	struct pc_writer_stats writer_live;
 
 	struct pc_artifact *artifacts;
 	size_t nartifacts;
@@ -203,8 +205,13 @@ struct capture {
 	int worker_err;
 	uint64_t deadline_ns;
 	uint64_t start_ns, stop_ns;
-	struct pc_cap_stats kstats_live; /* refreshed by stats readers */
+	/* What stats readers may touch, published under stats_lock (write)
+	 * by the control thread: c->w/nworkers, c->writer, and c->cap while
+	 * cap_live. Backend counters are read one reader at a time. */
+	bool cap_live;
+	pthread_mutex_t kstats_lock;
 	struct pc_cap_stats kstats_done;
+	uint64_t input_bytes, input_done; /* err_lock: status of the last input */
 };
 
 /* error.c: log through the user's callback; record the handle's last error
@@ -231,7 +238,8 @@ void *pc_engine_dispatch_main(void *arg);
 void *pc_engine_shard_main(void *arg);
 
 /* control.c: worker side of a flow request */
-void pc_engine_serve_requests(struct pc_worker *w, size_t budget);
+/* @busy: the worker's input is saturated (a full burst): one slice only */
+void pc_engine_serve_requests(struct pc_worker *w, bool busy);
 void pc_engine_answer_pending(struct pc_worker *w);
 
 #endif

@@ -108,6 +108,7 @@ static void init_locks(struct capture *c)
 	pthread_mutexattr_destroy(&ma);
 	pthread_mutex_init(&c->ended_lock, NULL);
 	pthread_mutex_init(&c->req_lock, NULL);
+	pthread_mutex_init(&c->kstats_lock, NULL);
 	pthread_rwlock_init(&c->stats_lock, NULL);
 }
 
@@ -118,6 +119,7 @@ static void destroy_locks(struct capture *c)
 	pthread_mutex_destroy(&c->exp_lock);
 	pthread_mutex_destroy(&c->ended_lock);
 	pthread_mutex_destroy(&c->req_lock);
+	pthread_mutex_destroy(&c->kstats_lock);
 	pthread_rwlock_destroy(&c->stats_lock);
 }
 
@@ -214,6 +216,7 @@ static int verify_artifacts(struct capture *c)
 
 static int start_writer(struct capture *c)
 {
+	struct pc_writer *w;
 	struct pc_writer_params p;
 	struct pc_crypt_key key;
 	char err[512];
@@ -240,12 +243,50 @@ static int start_writer(struct capture *c)
 			return pc_engine_err(c, rc, "%s", err);
 		p.key = &key;
 	}
-	rc = pc_writer_create(&c->writer, &p, err, sizeof(err));
+	rc = pc_writer_create(&w, &p, err, sizeof(err));
 	if (c->enc_enabled)
 		pc_crypt_key_wipe(&key);
 	if (rc < 0)
 		return pc_engine_err(c, rc, "%s", err);
+	pthread_rwlock_wrlock(&c->stats_lock);
+	c->writer = w;
+	pthread_rwlock_unlock(&c->stats_lock);
 	return 0;
+}
+
+/* Stop the packet writer (draining its queues), keep its final counters
+ * and free it; stats readers see either the live writer or the final
+ * counters, never a writer being freed. */
+static void finish_writer(struct capture *c)
+{
+	struct pc_writer *w = c->writer;
+
+	if (!w)
+		return;
+	pc_writer_stop(w);
+	pthread_rwlock_wrlock(&c->stats_lock);
+	pc_writer_get_stats(w, &c->writer_done);
+	c->writer = NULL;
+	pthread_rwlock_unlock(&c->stats_lock);
+	pc_writer_destroy(w);
+}
+
+/* Close the backend. @final: the session ran, so its last kernel counters
+ * are kept for the stats of the finished session (read after the workers'
+ * last reads: the backend forgets them when closed). */
+static void close_backend(struct capture *c, bool final)
+{
+	pthread_rwlock_wrlock(&c->stats_lock);
+	if (final && c->cap_live) {
+		memset(&c->kstats_done, 0, sizeof(c->kstats_done));
+		pc_kernel_stats(c, &c->kstats_done);
+	}
+	pthread_mutex_lock(&c->err_lock);
+	c->input_done = __atomic_load_n(&c->cap.input_pos, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&c->err_lock);
+	c->cap_live = false;
+	pthread_rwlock_unlock(&c->stats_lock);
+	pc_capture_close(&c->cap);
 }
 
 static int setup_workers(struct capture *c)
@@ -253,11 +294,17 @@ static int setup_workers(struct capture *c)
 	unsigned i;
 	int rc;
 
-	c->w = calloc(c->nworkers, sizeof(*c->w));
-	if (!c->w)
+	struct pc_worker *ws = calloc(c->nworkers, sizeof(*ws));
+
+	if (!ws)
 		return -ENOMEM;
 	memset(&c->disp, 0, sizeof(c->disp));
 	c->disp.c = c;
+	/* published zeroed: readers only read the counters (st), which nothing
+	 * below writes */
+	pthread_rwlock_wrlock(&c->stats_lock);
+	c->w = ws;
+	pthread_rwlock_unlock(&c->stats_lock);
 	for (i = 0; i < c->nworkers; i++) {
 		struct pc_worker *w = &c->w[i];
 
@@ -334,7 +381,12 @@ static int open_backend(struct capture *c)
 	snprintf(c->tstamp_source, sizeof(c->tstamp_source), "%s", c->cap.tstamp_source);
 	snprintf(c->tstamp_detail, sizeof(c->tstamp_detail), "%s", c->cap.tstamp_detail);
 	snprintf(c->cap_mode, sizeof(c->cap_mode), "%s", c->cap.mode);
+	c->input_bytes = c->cap.input_bytes;
+	c->input_done = 0;
 	pthread_mutex_unlock(&c->err_lock);
+	pthread_rwlock_wrlock(&c->stats_lock);
+	c->cap_live = true;
+	pthread_rwlock_unlock(&c->stats_lock);
 	return 0;
 }
 
@@ -399,8 +451,10 @@ static int prepare_session(struct capture *c)
 	c->deadline_ns = c->cfg.duration_sec && !c->cap.offline
 				 ? pc_mono_ns() + (uint64_t)c->cfg.duration_sec * 1000000000ull
 				 : 0;
+	pthread_mutex_lock(&c->err_lock);
 	c->start_ns = pc_wall_ns();
 	c->stop_ns = 0;
+	pthread_mutex_unlock(&c->err_lock);
 	return 0;
 }
 
@@ -480,13 +534,10 @@ CAPTURE_API int capture_start(struct capture *c)
 	return 0;
 
 free_workers:
-	if (c->writer) {
-		pc_writer_destroy(c->writer);
-		c->writer = NULL;
-	}
+	finish_writer(c);
 	release_workers(c);
 close_cap:
-	pc_capture_close(&c->cap);
+	close_backend(c, false);
 unlock:
 	pthread_mutex_unlock(&c->ctl_lock);
 	return rc;
@@ -506,23 +557,13 @@ static void join_session(struct capture *c, int final_state)
 		if (c->w[i].started)
 			pthread_join(c->w[i].th, NULL);
 	pthread_join(c->export_th, NULL);
-	if (c->writer) {
-		struct pc_writer_stats ws;
-
-		pc_writer_stop(c->writer);
-		pc_writer_get_stats(c->writer, &ws);
-		pc_writer_destroy(c->writer);
-		c->writer_done = ws;
-		c->writer = NULL;
-	}
-	/* kernel counters are only readable while the backend is open: take
-	 * the final values now, after the workers' last reads */
-	memset(&c->kstats_done, 0, sizeof(c->kstats_done));
-	pc_kernel_stats(c, &c->kstats_done);
-	pc_capture_close(&c->cap);
+	finish_writer(c);
+	close_backend(c, true);
 	release_workers(c);
 	c->threads_live = false;
+	pthread_mutex_lock(&c->err_lock);
 	c->stop_ns = pc_wall_ns();
+	pthread_mutex_unlock(&c->err_lock);
 	if (c->worker_err)
 		final_state = CAPTURE_STATE_FAILED;
 	atomic_store(&c->state, final_state);

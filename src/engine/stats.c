@@ -76,38 +76,34 @@ static void finish(struct capture_stats *t)
 			    t->flows_evicted + t->flows_shutdown;
 }
 
+/* Session-wide counters (stats_lock read held). */
 static void add_session(struct capture *c, struct capture_stats *t)
 {
 	struct pc_exporter *e;
+	struct pc_cap_stats k = c->kstats_done;
+	struct pc_writer_stats ws = c->writer_done;
 
-	/* kernel counters: live from the backend while it is open */
-	if (c->threads_live)
-		pc_kernel_stats(c, &c->kstats_live);
-	{
-		const struct pc_cap_stats *k = c->threads_live ? &c->kstats_live : &c->kstats_done;
-
-		t->kernel_packets = k->packets;
-		t->kernel_drops = k->drops;
-		t->kernel_freeze_q = k->freeze_q;
-		t->kernel_ifdrops = k->ifdrops;
-		t->xdp_rx_ring_full = k->xdp_rx_ring_full;
-		t->xdp_fill_ring_empty = k->xdp_fill_ring_empty;
+	/* kernel counters: live from the backend while it is open. Backends
+	 * keep running totals of what the kernel hands out as deltas, so one
+	 * reader at a time. */
+	if (c->cap_live) {
+		pthread_mutex_lock(&c->kstats_lock);
+		pc_kernel_stats(c, &k);
+		pthread_mutex_unlock(&c->kstats_lock);
 	}
-	if (c->writer) {
-		struct pc_writer_stats ws;
-
+	t->kernel_packets = k.packets;
+	t->kernel_drops = k.drops;
+	t->kernel_freeze_q = k.freeze_q;
+	t->kernel_ifdrops = k.ifdrops;
+	t->xdp_rx_ring_full = k.xdp_rx_ring_full;
+	t->xdp_fill_ring_empty = k.xdp_fill_ring_empty;
+	if (c->writer)
 		pc_writer_get_stats(c->writer, &ws);
-		c->writer_live = ws;
-	}
-	{
-		const struct pc_writer_stats *ws = c->writer ? &c->writer_live : &c->writer_done;
-
-		t->writer_packets = ws->packets;
-		t->writer_bytes = ws->bytes;
-		t->writer_queue_drops = ws->queue_drops;
-		t->writer_files = ws->files;
-		t->writer_errors = ws->errors;
-	}
+	t->writer_packets = ws.packets;
+	t->writer_bytes = ws.bytes;
+	t->writer_queue_drops = ws.queue_drops;
+	t->writer_files = ws.files;
+	t->writer_errors = ws.errors;
 	pthread_mutex_lock(&c->exp_lock);
 	t->export_records = c->exp_done.records;
 	t->export_messages = c->exp_done.messages;
@@ -270,23 +266,24 @@ CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 	if (!c || !st)
 		return -EINVAL;
 	memset(&t, 0, sizeof(t));
+	pthread_rwlock_rdlock(&c->stats_lock);
+	t.workers = c->w ? c->nworkers : c->nworkers_prev;
 	pthread_mutex_lock(&c->err_lock);
 	t.state = atomic_load(&c->state);
-	if (c->cap.ops || c->last_backend[0])
-		snprintf(t.backend, sizeof(t.backend), "%s",
-			 c->cap.ops ? c->cap.ops->name : c->last_backend);
+	snprintf(t.backend, sizeof(t.backend), "%s", c->last_backend);
 	snprintf(t.backend_reason, sizeof(t.backend_reason), "%s", c->why);
 	snprintf(t.interface, sizeof(t.interface), "%s", c->cfg.interface ? c->cfg.interface : "");
 	snprintf(t.pcap_file, sizeof(t.pcap_file), "%s", c->cfg.pcap_file ? c->cfg.pcap_file : "");
 	t.start_ns = c->start_ns;
 	t.stop_ns = c->stop_ns;
-	t.workers = c->threads_live ? c->nworkers : c->nworkers_prev;
 	snprintf(t.tstamp_source, sizeof(t.tstamp_source), "%s", c->tstamp_source);
 	snprintf(t.tstamp_detail, sizeof(t.tstamp_detail), "%s", c->tstamp_detail);
 	snprintf(t.xdp_mode, sizeof(t.xdp_mode), "%s", c->cap_mode);
-	t.input_bytes = c->cap.input_bytes;
-	t.input_done = __atomic_load_n(&c->cap.input_pos, __ATOMIC_RELAXED);
+	t.input_bytes = c->input_bytes;
+	t.input_done =
+		c->cap_live ? __atomic_load_n(&c->cap.input_pos, __ATOMIC_RELAXED) : c->input_done;
 	pthread_mutex_unlock(&c->err_lock);
+	pthread_rwlock_unlock(&c->stats_lock);
 	if (!st->sz) /* callers that leave it unset get the whole struct */
 		st->sz = sizeof(t);
 	pc_opts_copy_out(st, &t, sizeof(t));

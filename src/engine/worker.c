@@ -276,7 +276,7 @@ void *pc_engine_worker_main(void *arg)
 			}
 			if (w->ft)
 				pc_flow_expire(w->ft, w->now_ns, 1u << 16, emit_record, w);
-			pc_engine_serve_requests(w, SIZE_MAX);
+			pc_engine_serve_requests(w, false);
 			publish_flow_counters(w);
 			continue;
 		}
@@ -286,7 +286,7 @@ void *pc_engine_worker_main(void *arg)
 		account_metas(w, m, k);
 		if (w->ft)
 			pc_flow_expire(w->ft, w->now_ns, 1024, emit_record, w);
-		pc_engine_serve_requests(w, 8192);
+		pc_engine_serve_requests(w, rc == PC_BURST);
 		publish_flow_counters(w);
 		if (last) {
 			atomic_store(&c->stop_req, true);
@@ -296,8 +296,8 @@ void *pc_engine_worker_main(void *arg)
 	worker_finish(w);
 	bpf_cache_release(&w->ufilter);
 	bpf_cache_release(&w->wfilter);
-	pc_engine_answer_pending(w);
 	atomic_store(&w->finished, true);
+	pc_engine_answer_pending(w);
 	atomic_fetch_sub(&c->workers_running, 1);
 	return NULL;
 }
@@ -412,7 +412,7 @@ void *pc_engine_shard_main(void *arg)
 				break;
 			if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
 				break;
-			pc_engine_serve_requests(w, SIZE_MAX);
+			pc_engine_serve_requests(w, false);
 			backoff(&spins);
 			continue;
 		}
@@ -423,12 +423,12 @@ void *pc_engine_shard_main(void *arg)
 		account_metas(w, m, (unsigned)k);
 		if (w->ft)
 			pc_flow_expire(w->ft, w->now_ns, 1024, emit_record, w);
-		pc_engine_serve_requests(w, 8192);
+		pc_engine_serve_requests(w, k == DISPATCH_BATCH);
 		publish_flow_counters(w);
 	}
 	worker_finish(w);
-	pc_engine_answer_pending(w);
 	atomic_store(&w->finished, true);
+	pc_engine_answer_pending(w);
 	atomic_fetch_sub(&c->workers_running, 1);
 	return NULL;
 }

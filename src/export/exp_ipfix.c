@@ -561,7 +561,10 @@ static void ipfix_close(struct pc_exporter *e)
 		if (x->ring.count) {
 			pc_nf_log(e, CAPTURE_LOG_WARN, "%zu records not delivered to %s",
 				  x->ring.count, x->io.name);
+			/* counted once: lost, no longer among the records taken */
 			atomic_fetch_add_explicit(&e->cnt.queue_drops, x->ring.count,
+						  memory_order_relaxed);
+			atomic_fetch_sub_explicit(&e->cnt.records, x->ring.count,
 						  memory_order_relaxed);
 		}
 		pc_nf_ring_release(&x->ring);

@@ -5,10 +5,14 @@
  * on a pcap written here.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -395,6 +399,139 @@ static void test_session(void)
 	unlink(path);
 }
 
+/* A flow callback that blocks until released: the export thread stops
+ * draining, the worker's ring fills and the worker waits (a file never
+ * drops), so it cannot serve control requests meanwhile. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	unsigned calls;
+};
+
+static void on_flows_gated(void *ctx, const struct capture_flow *recs, size_t n)
+{
+	struct gate *g = ctx;
+
+	(void)recs, (void)n;
+	pthread_mutex_lock(&g->mu);
+	g->calls++;
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* A snapshot that times out is cancelled: once capture_flow_get_all has
+ * returned -ETIMEDOUT, nothing writes into the caller's buffer, even when
+ * the worker gets going again. */
+static void test_cancelled_request(void)
+{
+	char path[] = "/tmp/pc_core_gate_XXXXXX";
+	struct capture_config cfg = { .sz = sizeof(cfg), .export_queue = 1024 };
+	struct capture_flow_config fc = { .sz = sizeof(fc),
+					  .table_size = 16384,
+					  .idle_timeout_sec = 1 };
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	struct capture_stats st = { .sz = sizeof(st) };
+	const unsigned nflows = 8000; /* far more than the ring and a batch hold */
+	struct capture_flow *buf;
+	uint8_t p[128];
+	int64_t got = 0;
+	unsigned i, tries = 0;
+	size_t n, bad = 0;
+	int fd = mkstemp(path);
+	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
+	fwrite(pcap_hdr, 1, sizeof(pcap_hdr), fp);
+	/* one packet per flow, 2 s apart: each ends idle as the next arrives */
+	for (i = 0; i < nflows; i++) {
+		n = frame_ipv4(p, 0xc6120000 + i, 0xc6130001, 17, 1000, 53, 0);
+		put_rec(fp, 100 + 2 * i, p, (uint32_t)n, (uint32_t)n);
+	}
+	fclose(fp);
+	buf = malloc(sizeof(*buf) * 64);
+	CHECK(buf != NULL);
+	cfg.pcap_file = path;
+	struct capture *c = NULL;
+
+	CHECK(capture_init(&c, &cfg) == 0);
+	CHECK(capture_flow_enable(c, &fc) == 0);
+	CHECK(capture_set_flow_callback(c, on_flows_gated, &g) == 0);
+	CHECK(capture_start(c) == 0);
+	/* ask until a request finds the worker stuck behind the full ring */
+	do {
+		got = capture_flow_get_all(c, buf, 64, CAPTURE_FLOWS_ACTIVE, NULL);
+		CHECK(got >= 0 || got == -ETIMEDOUT);
+	} while (got != -ETIMEDOUT && ++tries < 1000 &&
+		 capture_poll(c, 0) == CAPTURE_STATE_RUNNING);
+	CHECK(got == -ETIMEDOUT);
+	memset(buf, 0xa5, sizeof(*buf) * 64);
+	pthread_mutex_lock(&g.mu);
+	g.open = true;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	CHECK(capture_poll(c, 30000) == CAPTURE_STATE_DONE);
+	CHECK(capture_get_stats(c, &st) == 0);
+	CHECK(st.packets_read == nflows);
+	CHECK(st.flows_exported == nflows);
+	for (n = 0; n < sizeof(*buf) * 64; n++)
+		bad += ((uint8_t *)buf)[n] != 0xa5;
+	CHECK(bad == 0);
+	free(buf);
+	capture_destroy(c);
+	unlink(path);
+}
+
+/* IPFIX over TCP to a collector that is not there: every record stays
+ * queued and is lost at close, counted once (as a queue drop, not also
+ * among the records exported). */
+static void test_tcp_export_lost_counted_once(void)
+{
+	char path[] = "/tmp/pc_core_tcp_XXXXXX", target[64];
+	struct capture_config cfg = { .sz = sizeof(cfg) };
+	struct capture_flow_config fc = { .sz = sizeof(fc), .table_size = 4096 };
+	struct capture_stats st = { .sz = sizeof(st) };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct capture *c = NULL;
+	uint8_t p[128];
+	unsigned i;
+	size_t n;
+	int fd = mkstemp(path), s = socket(AF_INET, SOCK_STREAM, 0);
+	FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+
+	CHECK(fp != NULL && s >= 0);
+	if (!fp || s < 0)
+		return;
+	/* a loopback port nothing listens on */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(getsockname(s, (struct sockaddr *)&sa, &sl) == 0);
+	close(s);
+	snprintf(target, sizeof(target), "ipfix+tcp://127.0.0.1:%u", ntohs(sa.sin_port));
+	fwrite(pcap_hdr, 1, sizeof(pcap_hdr), fp);
+	for (i = 0; i < 3; i++) {
+		n = frame_ipv4(p, 0xc6120001 + i, 0xc6130001, 17, 1000, 53, 0);
+		put_rec(fp, 100 + i, p, (uint32_t)n, (uint32_t)n);
+	}
+	fclose(fp);
+	cfg.pcap_file = path;
+	CHECK(capture_init(&c, &cfg) == 0);
+	CHECK(capture_flow_enable(c, &fc) == 0);
+	CHECK(capture_export_add(c, target, NULL) == 0);
+	CHECK(capture_start(c) == 0);
+	CHECK(capture_poll(c, 30000) == CAPTURE_STATE_DONE);
+	CHECK(capture_get_stats(c, &st) == 0);
+	CHECK(st.flows_exported == 3);
+	CHECK(st.export_tcp_queue_drops == 3);
+	CHECK(st.export_records == 0);
+	capture_destroy(c);
+	unlink(path);
+}
+
 /* A session that stays running as long as the test holds a FIFO's write
  * end: what a running session refuses, and with which message. */
 static void test_running_refusals(void)
@@ -456,5 +593,7 @@ int main(void)
 	test_versioned_structs();
 	test_session();
 	test_running_refusals();
+	test_cancelled_request();
+	test_tcp_export_lost_counted_once();
 	return check_finish("unit.core");
 }

@@ -231,12 +231,18 @@ static int attach(int fd, struct sock_filter *insns, unsigned n)
 
 /*
  * The capture filter for the kernel (pc_bpf_socket_prog: tagged frames pass
- * it and walk() runs the same program on them in user space).
+ * it and walk() runs the same program on them in user space). On @loopback
+ * every packet is seen leaving and arriving: the outgoing copy is dropped, as
+ * libpcap does. A filter rather than PACKET_IGNORE_OUTGOING: a fanout group
+ * ignores that per-socket option (the group's own flag needs Linux 6.2), and a
+ * frame the filter drops is not counted in tp_packets, so the kernel's count
+ * stays what was delivered.
  */
-static int build_filter(struct afp *a, const struct pc_cap_params *p, int dlt,
+static int build_filter(struct afp *a, const struct pc_cap_params *p, int dlt, bool loopback,
 			struct sock_filter **out, unsigned *nout, char *err, size_t errlen)
 {
 	struct sock_filter *ins;
+	unsigned n;
 	int ret;
 
 	if (!p->filter || !p->filter[0]) {
@@ -244,23 +250,27 @@ static int build_filter(struct afp *a, const struct pc_cap_params *p, int dlt,
 		if (!ins)
 			return -ENOMEM;
 		ins[0] = STMT(BPF_RET | BPF_K, p->snaplen);
-		*out = ins;
-		*nout = 1;
-		return 0;
+		n = 1;
+	} else {
+		ret = pc_bpf_create(&a->filter, p->filter, dlt, p->snaplen, err, errlen);
+		if (ret < 0)
+			return ret;
+		ret = pc_bpf_socket_prog(a->filter, dlt, p->snaplen, &ins);
+		if (ret < 0)
+			return ret;
+		n = (unsigned)ret;
 	}
-	ret = pc_bpf_create(&a->filter, p->filter, dlt, p->snaplen, err, errlen);
-	if (ret < 0)
-		return ret;
-	ret = pc_bpf_socket_prog(a->filter, dlt, p->snaplen, &ins);
-	if (ret < 0)
-		return ret;
-	if (ret > BPF_MAXINSNS) {
+	if (loopback && pc_capture_drop_outgoing(&ins, &n) < 0) {
+		free(ins);
+		return -ENOMEM;
+	}
+	if (n > BPF_MAXINSNS) {
 		free(ins);
 		return pc_errf(err, errlen, -CAPTURE_E_FILTER,
-			       "filter too long for the kernel (%u instructions)", (unsigned)ret);
+			       "filter too long for the kernel (%u instructions)", n);
 	}
 	*out = ins;
-	*nout = (unsigned)ret;
+	*nout = n;
 	return 0;
 }
 
@@ -412,10 +422,11 @@ static int afp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	struct sock_filter *fprog = NULL;
 	unsigned mb = p->buffer_size_mb ? p->buffer_size_mb : CAPTURE_BUFFER_MB_MIN;
 	unsigned nq = p->workers ? p->workers : 1;
-	unsigned i, nfprog = 0;
+	unsigned i, nfprog = 0, ifflags = 0;
 	size_t per_q;
 	struct afp *a;
 	int dlt = PC_DLT_EN10MB, ret;
+	bool loopback;
 
 	ret = pc_capture_check_buffer_mb("afpacket", mb, cap->err, sizeof(cap->err));
 	if (ret < 0)
@@ -448,7 +459,8 @@ static int afp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	ret = linktype_of(p->interface, &dlt, cap->err, sizeof(cap->err));
 	if (ret < 0)
 		goto fail;
-	ret = build_filter(a, p, dlt, &fprog, &nfprog, cap->err, sizeof(cap->err));
+	loopback = pc_if_flags(p->interface, &ifflags) == 0 && (ifflags & IFF_LOOPBACK);
+	ret = build_filter(a, p, dlt, loopback, &fprog, &nfprog, cap->err, sizeof(cap->err));
 	if (ret < 0)
 		goto fail;
 	pc_tstamp_setup(&a->ts, p->tstamp, p->interface);
@@ -610,10 +622,15 @@ static int afp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 		return -errno;
 	}
 	if (pfd.revents & (POLLERR | POLLNVAL)) {
-		snprintf(cap->err, sizeof(cap->err),
-			 "afpacket: %s: socket error (interface "
-			 "gone?)",
-			 cap->params ? cap->params->interface : "?");
+		char why[96];
+
+		/* the kernel reports ENETDOWN both for a device that went down and
+		 * for one that was deleted: say which */
+		if (pc_if_check(a->ifname, why, sizeof(why)) == -ENETDOWN)
+			snprintf(cap->err, sizeof(cap->err), "afpacket: %s", why);
+		else
+			snprintf(cap->err, sizeof(cap->err),
+				 "afpacket: %s: socket error (interface gone?)", a->ifname);
 		return -ENETDOWN;
 	}
 	return (int)walk(q, pkts, max, cap->linktype);
@@ -654,7 +671,7 @@ static int afp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_afpacket_ops = {
 	.name = "afpacket",
 	.preference = 30,
-	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_NETDEV,
 	.probe = afp_probe,
 	.open = afp_open,
 	.rx_burst = afp_rx_burst,

@@ -669,10 +669,15 @@ static int xdp_rx_burst(struct pc_cap *cap, unsigned qi, struct pc_pkt *pkts, un
 			    getsockopt(pfd[k].fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
 				pfd[k].revents = POLLERR;
 			if (pfd[k].revents & (POLLERR | POLLNVAL)) {
-				snprintf(cap->err, sizeof(cap->err),
-					 "afxdp: %s queue %u: socket "
-					 "error (interface gone?)",
-					 x->ifname, k);
+				char why[96];
+
+				if (pc_if_check(x->ifname, why, sizeof(why)) == -ENETDOWN)
+					snprintf(cap->err, sizeof(cap->err), "afxdp: %s", why);
+				else
+					snprintf(cap->err, sizeof(cap->err),
+						 "afxdp: %s queue %u: socket error (interface "
+						 "gone?)",
+						 x->ifname, k);
 				return -ENETDOWN;
 			}
 		}
@@ -751,7 +756,7 @@ static int xdp_stats(struct pc_cap *cap, unsigned qi, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_afxdp_ops = {
 	.name = "afxdp",
 	.preference = 40,
-	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_AUTO_BEST_ONLY,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_AUTO_BEST_ONLY | PC_CAP_F_NETDEV,
 	.probe = xdp_probe,
 	.open = xdp_open,
 #ifdef HAVE_AFXDP

@@ -208,6 +208,13 @@ static int pcl_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	l->dlt = pcap_datalink(l->h);
 	if (l->dlt == 14)
 		l->dlt = PC_DLT_RAW;
+	/* loopback: libpcap itself drops the outgoing copy of every packet (it
+	 * keeps both directions elsewhere), the behaviour every backend follows.
+	 * It does so after the kernel counted the copy: ps_recv reads twice what
+	 * was delivered there. Not worked around with a kernel filter on the
+	 * packet type: after pcap_setfilter libpcap also runs the filter in user
+	 * space on every ring block the kernel still held (all of them just after
+	 * open), and its interpreter rejects that load: 0 packets, measured */
 	if (p->filter && p->filter[0]) {
 		ret = set_filter(cap, l, p);
 		if (ret < 0)
@@ -259,6 +266,19 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char 
 		pcap_breakloop(l->h);
 }
 
+/* The interface went down or away under the capture: say which. */
+static int iface_error(struct pc_cap *cap, const char *detail)
+{
+	const char *ifname = cap->params ? cap->params->interface : NULL;
+	char why[96];
+
+	if (ifname && pc_if_check(ifname, why, sizeof(why)) == -ENETDOWN)
+		snprintf(cap->err, sizeof(cap->err), "pcap: %s", why);
+	else
+		snprintf(cap->err, sizeof(cap->err), "pcap: %s (interface gone?)", detail);
+	return -ENETDOWN;
+}
+
 static int dispatch(struct pc_cap *cap, struct pcl *l)
 {
 	int rc;
@@ -267,11 +287,8 @@ static int dispatch(struct pc_cap *cap, struct pcl *l)
 	rc = pcap_dispatch(l->h, (int)(l->max - l->n), on_packet, (u_char *)l);
 	pthread_mutex_unlock(&l->lock);
 	if (rc == PCAP_ERROR_IFACE_NOT_UP ||
-	    (rc == PCAP_ERROR && cap->params && !if_nametoindex(cap->params->interface))) {
-		snprintf(cap->err, sizeof(cap->err), "pcap: %s (interface gone?)",
-			 pcap_geterr(l->h));
-		return -ENETDOWN;
-	}
+	    (rc == PCAP_ERROR && cap->params && !if_nametoindex(cap->params->interface)))
+		return iface_error(cap, pcap_geterr(l->h));
 	if (rc < 0 && rc != PCAP_ERROR_BREAK) {
 		snprintf(cap->err, sizeof(cap->err), "pcap: %s (error %d)", pcap_geterr(l->h), rc);
 		return -CAPTURE_E_BACKEND;
@@ -303,10 +320,8 @@ static int pcl_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, uns
 		snprintf(cap->err, sizeof(cap->err), "pcap: poll: %s", strerror(errno));
 		return -errno;
 	}
-	if (pfd.revents & (POLLERR | POLLNVAL)) {
-		snprintf(cap->err, sizeof(cap->err), "pcap: socket error (interface gone?)");
-		return -ENETDOWN;
-	}
+	if (pfd.revents & (POLLERR | POLLNVAL))
+		return iface_error(cap, "socket error");
 	ret = dispatch(cap, l);
 	return ret < 0 ? ret : (int)l->n;
 }
@@ -346,7 +361,7 @@ static int pcl_stats(struct pc_cap *cap, unsigned q, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_pcap_ops = {
 	.name = "pcap",
 	.preference = 20,
-	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_NETDEV,
 	.probe = pcl_probe,
 	.open = pcl_open,
 	.rx_burst = pcl_rx_burst,

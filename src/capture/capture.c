@@ -4,12 +4,19 @@
  * the generic layer does with an entry follows from its PC_CAP_F_* flags.
  * "auto" walks it for live input and records in @why which backend it took
  * and why every other one was passed over (probe reason or open failure).
+ * Also the interface facts every live backend asks the same way.
  */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
 #include "util/compiler.h"
@@ -111,6 +118,12 @@ static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 	reset_cap(cap, ops, p);
 	reason[0] = '\0';
 	ret = ops->probe(p->interface, reason, rlen);
+	if (ret >= 0 && (ops->flags & PC_CAP_F_NETDEV)) {
+		/* after the probe: "not built" or a missing capability comes first */
+		int up = pc_if_check(p->interface, reason, rlen);
+
+		ret = up < 0 ? up : ret;
+	}
 	if (ret < 0) {
 		snprintf(cap->err, sizeof(cap->err), "%s: %s", ops->name, reason);
 		cap->ops = NULL;
@@ -154,6 +167,7 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 	char passed[768] = "";
 	char reason[256];
 	int ret, last = -CAPTURE_E_BACKEND;
+	bool netdev_ok = false;
 	size_t i;
 
 	if (!p->interface && !p->pcap_file) {
@@ -176,6 +190,18 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 
 		if (!(ops->flags & PC_CAP_F_AUTO))
 			continue;
+		if ((ops->flags & PC_CAP_F_NETDEV) && !netdev_ok) {
+			/* missing or down: every backend of a network device would say
+			 * so, and the reasons of those passed over would bury it. The
+			 * code stays auto's "no backend could be opened" */
+			if (pc_if_check(p->interface, reason, sizeof(reason)) < 0) {
+				memset(cap, 0, sizeof(*cap));
+				snprintf(cap->err, sizeof(cap->err), "%s", reason);
+				snprintf(why, whylen, "%s", reason);
+				return -CAPTURE_E_BACKEND;
+			}
+			netdev_ok = true;
+		}
 		reason[0] = '\0';
 		pr = ops->probe(p->interface, reason, sizeof(reason));
 		if (pr < 0 || ((ops->flags & PC_CAP_F_AUTO_BEST_ONLY) && pr < 1)) {
@@ -192,7 +218,8 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 		last = ret;
 		append(passed, sizeof(passed), "%s%s", passed[0] ? "; " : "", cap->err);
 		/* a bad filter or a bad interface fails the same way everywhere */
-		if (ret == -CAPTURE_E_FILTER || ret == -CAPTURE_E_CONFIG || ret == -ENODEV)
+		if (ret == -CAPTURE_E_FILTER || ret == -CAPTURE_E_CONFIG || ret == -ENODEV ||
+		    ret == -ENETDOWN)
 			break;
 	}
 	snprintf(why, whylen, "no live backend could be opened: %s", passed);
@@ -294,4 +321,60 @@ uint64_t pc_if_rx_dropped(const char *ifname)
 		v = strtoull(buf, NULL, 10);
 	fclose(f);
 	return v;
+}
+
+int pc_if_flags(const char *ifname, unsigned *flags)
+{
+	struct ifreq ifr;
+	int fd, ret = 0;
+
+	if (!ifname || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ)
+		return -ENODEV;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		ret = -errno;
+	else
+		*flags = (unsigned short)ifr.ifr_flags;
+	close(fd);
+	return ret;
+}
+
+int pc_if_check(const char *ifname, char *err, size_t len)
+{
+	unsigned flags = 0;
+	int ret = pc_if_flags(ifname, &flags);
+
+	if (ret == -ENODEV)
+		return pc_errf(err, len, ret, "no such interface '%s'", ifname ? ifname : "");
+	if (ret < 0)
+		return pc_errf(err, len, ret, "%s: SIOCGIFFLAGS: %s", ifname, strerror(-ret));
+	/* only IFF_UP, as libpcap: an up veth whose peer is down (no carrier)
+	 * opens and simply sees nothing until the peer comes up */
+	if (!(flags & IFF_UP))
+		return pc_errf(err, len, -ENETDOWN, "interface %s is down", ifname);
+	return 0;
+}
+
+int pc_capture_drop_outgoing(struct sock_filter **prog, unsigned *len)
+{
+	static const struct sock_filter pre[] = {
+		{ BPF_LD | BPF_B | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE) },
+		{ BPF_JMP | BPF_JEQ | BPF_K, 0, 1, PACKET_OUTGOING },
+		{ BPF_RET | BPF_K, 0, 0, 0 },
+	};
+	struct sock_filter *ins = calloc(*len + PC_ARRAY_SIZE(pre), sizeof(*ins));
+
+	if (!ins)
+		return -ENOMEM;
+	/* jumps are relative: the program behind the prefix is unchanged */
+	memcpy(ins, pre, sizeof(pre));
+	memcpy(ins + PC_ARRAY_SIZE(pre), *prog, *len * sizeof(*ins));
+	free(*prog);
+	*prog = ins;
+	*len += PC_ARRAY_SIZE(pre);
+	return 0;
 }

@@ -92,6 +92,11 @@ struct pc_cap {
 /* no build of this library captures with it: listed only so the backends
  * listing can say why it is absent, and left out of pc_capture_names() */
 #define PC_CAP_F_PLACEHOLDER (1u << 4)
+/* params->interface is a kernel network device: the generic layer refuses a
+ * missing one ("no such interface 'X'") or one that is down ("interface X is
+ * down") before the backend is probed; both fail the same way everywhere, so
+ * auto stops there and says so first */
+#define PC_CAP_F_NETDEV (1u << 5)
 
 struct pc_capture_ops {
 	const char *name;
@@ -139,6 +144,30 @@ void pc_capture_close(struct pc_cap *cap);
 
 /* The interface's rx_dropped counter from sysfs (0 when unreadable). */
 uint64_t pc_if_rx_dropped(const char *ifname);
+
+/* The interface's IFF_* flags (SIOCGIFFLAGS) into *@flags: 0, -ENODEV when
+ * there is no such interface, or another -errno. */
+int pc_if_flags(const char *ifname, unsigned *flags);
+
+/*
+ * Can a capture on @ifname start? 0 when it exists and is up; otherwise
+ * -ENODEV with "no such interface 'X'" or -ENETDOWN with "interface X is
+ * down" in @err (other failures of SIOCGIFFLAGS: -errno and its text).
+ */
+int pc_if_check(const char *ifname, char *err, size_t len);
+
+struct sock_filter;
+
+/*
+ * Put "outgoing frame (PACKET_OUTGOING) -> drop" in front of the classic BPF
+ * socket program *@prog of *@len instructions (calloc'd; replaced by a new
+ * calloc'd one). For the loopback device, where a packet socket sees every
+ * packet twice, once leaving and once arriving: libpcap keeps only the
+ * arriving copy there (and both directions on any other interface), so every
+ * live backend does the same. Dropped in the kernel, the outgoing copy is
+ * neither delivered nor counted in the socket's statistics. 0 or -ENOMEM.
+ */
+int pc_capture_drop_outgoing(struct sock_filter **prog, unsigned *len);
 
 /* Backends known to the registry (defined in their own files). */
 extern const struct pc_capture_ops pc_cap_file_ops;

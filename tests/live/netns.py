@@ -6,6 +6,9 @@ small AF_PACKET injector that replays a pcap into one end.
         ns.run(["ip", "link"])       # runs inside the namespace
         ns.inject("v0", "file.pcap") # every frame, in file order
 
+    with VethNetns(peer=True) as ns: # v1 here, v0 in a second namespace
+        ns.run_peer([...])           # traffic between them crosses the veth
+
 The namespace (and with it both veths) is deleted on exit, also when the test
 failed; processes started through popen() are stopped by PID first.
 Standard library only. `python3 netns.py inject IFACE PCAP [PPS]` is the
@@ -52,34 +55,61 @@ def sweep_stale():
             subprocess.run(["ip", "netns", "del", name + "p"], capture_output=True)
 
 
+V0_MAC, V1_MAC = "02:00:c6:12:ff:01", "02:00:c6:12:ff:02"
+
+
 class VethNetns:
-    def __init__(self, mtu=1500):
+    def __init__(self, mtu=1500, peer=False):
         self.name = "pclive%d_%d" % (os.getpid(), int(time.monotonic() * 1000) % 100000)
         self.mtu = mtu
+        # v0 in a namespace of its own (name + "p"): traffic between the two
+        # addresses then crosses the veth instead of staying on lo
+        self.peer = self.name + "p" if peer else None
         self.procs = []
 
-    def _ip(self, *args):
-        p = subprocess.run(["ip", "-n", self.name] + list(args), capture_output=True,
+    def _ip(self, *args, ns=None):
+        p = subprocess.run(["ip", "-n", ns or self.name] + list(args), capture_output=True,
                            text=True)
         if p.returncode != 0:
             raise RuntimeError("ip %s: %s" % (" ".join(args), p.stderr.strip()))
         return p.stdout
 
+    def _quiet(self, ns):
+        # no IPv6 neighbour discovery / MLD frames among the counted ones
+        p = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                            "net.ipv6.conf.all.disable_ipv6=1",
+                            "net.ipv6.conf.default.disable_ipv6=1"], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            raise RuntimeError("sysctl in %s: %s" % (ns, p.stderr.strip()))
+        self._ip("link", "set", "lo", "up", ns=ns)
+
     def __enter__(self):
         sweep_stale()
         subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)
         try:
-            # no IPv6 neighbour discovery / MLD frames among the counted ones
-            self.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                      "net.ipv6.conf.default.disable_ipv6=1"], check=True)
-            self._ip("link", "set", "lo", "up")
-            self._ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
+            self._quiet(self.name)
+            if self.peer:
+                subprocess.run(["ip", "netns", "add", self.peer], check=True,
+                               capture_output=True)
+                self._quiet(self.peer)
+                self._ip("link", "add", "v1", "address", V1_MAC, "type", "veth", "peer",
+                         "name", "v0", "netns", self.peer, "address", V0_MAC)
+            else:
+                self._ip("link", "add", "v0", "type", "veth", "peer", "name", "v1")
             # frames above the MTU are dropped by the veth itself; native XDP
             # on a veth refuses an MTU above ~3.5 KB (ERANGE)
             for dev, a in (("v0", "198.18.255.1/30"), ("v1", "198.18.255.2/30")):
-                self._ip("link", "set", dev, "mtu", str(self.mtu))
-                self._ip("addr", "add", a, "dev", dev)
-                self._ip("link", "set", dev, "up")
+                ns = self.peer if dev == "v0" else None
+                self._ip("link", "set", dev, "mtu", str(self.mtu), ns=ns)
+                self._ip("addr", "add", a, "dev", dev, ns=ns)
+                self._ip("link", "set", dev, "up", ns=ns)
+            if self.peer:
+                # static neighbours: no ARP frames among the counted ones
+                self._ip("neigh", "replace", "198.18.255.1", "lladdr", V0_MAC, "dev", "v1",
+                         "nud", "permanent")
+                self._ip("neigh", "replace", "198.18.255.2", "lladdr", V1_MAC, "dev", "v0",
+                         "nud", "permanent", ns=self.peer)
         except BaseException:
             self.close()
             raise
@@ -99,19 +129,32 @@ class VethNetns:
                 p.wait()
         self.procs = []
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        if self.peer:
+            subprocess.run(["ip", "netns", "del", self.peer], capture_output=True)
 
-    def argv(self, args):
-        return ["ip", "netns", "exec", self.name] + [str(a) for a in args]
+    def argv(self, args, ns=None):
+        return ["ip", "netns", "exec", ns or self.name] + [str(a) for a in args]
 
-    def run(self, args, check=False, timeout=60, env=None):
-        return subprocess.run(self.argv(args), capture_output=True, text=True, check=check,
+    def run(self, args, check=False, timeout=60, env=None, ns=None):
+        return subprocess.run(self.argv(args, ns), capture_output=True, text=True, check=check,
                               timeout=timeout, env=env)
 
-    def popen(self, args, env=None):
-        p = subprocess.Popen(self.argv(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
+    def popen(self, args, env=None, ns=None, stdin=None):
+        p = subprocess.Popen(self.argv(args, ns), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=stdin, text=True, env=env)
         self.procs.append(p)
         return p
+
+    def run_peer(self, args, **kw):
+        """run() in the peer namespace (VethNetns(peer=True))."""
+        return self.run(args, ns=self.peer, **kw)
+
+    def popen_peer(self, args, **kw):
+        return self.popen(args, ns=self.peer, **kw)
+
+    def link_set(self, dev, *args):
+        """ip link set dev DEV ARGS in the namespace."""
+        return self._ip("link", "set", "dev", dev, *args)
 
     def link_show(self, dev):
         return self._ip("-d", "link", "show", "dev", dev)

@@ -2,7 +2,10 @@
 /*
  * jcapd HTTP server: libmicrohttpd with its own epoll threads (a small pool).
  * Bodies are collected up to max_body_bytes; a larger one is answered 413 before
- * the connection is closed, whether announced by Content-Length or not.
+ * the connection is closed, whether announced by Content-Length or not. Each
+ * client address holds at most max_connections_per_ip connections, and a request
+ * must arrive whole within request_timeout_sec, so idle or trickling sockets
+ * cannot lock the operator out.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "jcapd.h"
+#include "util/clock.h"
 
 /* A chunked body over the limit is read and thrown away up to this, then cut. */
 #define DISCARD_MAX (64u << 20)
@@ -58,6 +62,209 @@ static struct {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
 };
+
+/* ------------------------------------------------------------ connections */
+
+/*
+ * libmicrohttpd's own timeout counts inactivity only, so a client sending a byte
+ * a second keeps a connection forever. Every connection is tracked from accept to
+ * close with a deadline for its current request (headers and body: from the accept,
+ * or from the previous reply on a kept-alive connection); a reaper thread shuts
+ * down the socket of a late one, and libmicrohttpd, seeing the end of the stream,
+ * closes it. libmicrohttpd reports a connection closed (untracked here under
+ * track.mu) before it closes the descriptor, so one the reaper sees under the lock
+ * is never a number already reused by another file.
+ */
+struct conn_track {
+	int fd;
+	uint64_t deadline_ns; /* 0: no request being received (it is being served) */
+	bool cut;	      /* shut down by the reaper */
+	bool nul;	      /* the request's path or query decoded a NUL byte */
+	char peer[INET6_ADDRSTRLEN];
+	struct conn_track *prev, *next;
+};
+
+/* a late request is cut within this of its deadline; 4 wake-ups a second cost nothing */
+#define REAP_TICK_NS 250000000ull
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct conn_track *head;
+	pthread_t th;
+	bool running;
+	bool stopping;
+	uint64_t timeout_ns;
+} track = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* (Re)arm the deadline of @conn's request; @on false: the request is all in. */
+static void track_deadline(struct MHD_Connection *conn, bool on)
+{
+	struct conn_track *t = track_of(conn);
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&track.mu);
+	t->deadline_ns = on ? pc_mono_ns() + track.timeout_ns : 0;
+	pthread_mutex_unlock(&track.mu);
+}
+
+static void peer_name(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, len, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct conn_track *t = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		if (!ci)
+			return;
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			/* no deadline could be kept: refuse rather than serve unbounded */
+			shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
+		t->fd = ci->connect_fd;
+		peer_name(conn, t->peer, sizeof(t->peer));
+		pthread_mutex_lock(&track.mu);
+		t->deadline_ns = pc_mono_ns() + track.timeout_ns;
+		t->next = track.head;
+		if (track.head)
+			track.head->prev = t;
+		track.head = t;
+		pthread_mutex_unlock(&track.mu);
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	pthread_mutex_lock(&track.mu);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		track.head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&track.mu);
+	free(t);
+	*socket_context = NULL;
+}
+
+static void *reap_main(void *arg)
+{
+	struct timespec ts;
+	uint64_t now, wake;
+	char peer[INET6_ADDRSTRLEN];
+	unsigned n;
+
+	pthread_mutex_lock(&track.mu);
+	while (!track.stopping) {
+		wake = pc_mono_ns() + REAP_TICK_NS;
+		ts.tv_sec = (time_t)(wake / 1000000000ull);
+		ts.tv_nsec = (long)(wake % 1000000000ull);
+		pthread_cond_timedwait(&track.cv, &track.mu, &ts);
+		now = pc_mono_ns();
+		n = 0;
+		for (struct conn_track *t = track.head; t; t = t->next) {
+			if (!t->deadline_ns || t->cut || now < t->deadline_ns)
+				continue;
+			shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			if (!n++)
+				memcpy(peer, t->peer, sizeof(peer));
+		}
+		if (!n)
+			continue;
+		pthread_mutex_unlock(&track.mu);
+		jlog(CAPTURE_LOG_INFO,
+		     "http: closed %u connection(s) (first from %s): request not complete within "
+		     "%u s",
+		     n, peer, g_opts.request_timeout_sec);
+		pthread_mutex_lock(&track.mu);
+	}
+	pthread_mutex_unlock(&track.mu);
+	return NULL;
+}
+
+static int reap_start(void)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	track.timeout_ns = (uint64_t)g_opts.request_timeout_sec * 1000000000ull;
+	track.stopping = false;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&track.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (r)
+		return -r;
+	r = pthread_create(&track.th, NULL, reap_main, NULL);
+	if (r) {
+		pthread_cond_destroy(&track.cv);
+		return -r;
+	}
+	track.running = true;
+	return 0;
+}
+
+static void reap_stop(void)
+{
+	if (!track.running)
+		return;
+	pthread_mutex_lock(&track.mu);
+	track.stopping = true;
+	pthread_cond_signal(&track.cv);
+	pthread_mutex_unlock(&track.mu);
+	pthread_join(track.th, NULL);
+	pthread_cond_destroy(&track.cv);
+	track.running = false;
+}
+
+/*
+ * The path and every query key and value are decoded here: libmicrohttpd's own
+ * decoding, plus a note when a %00 made a NUL byte, which would cut the C string
+ * the routes see (a path or a filter silently shortened).
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	size_t n = MHD_http_unescape(s);
+
+	if (memchr(s, '\0', n)) {
+		struct conn_track *t = track_of(conn);
+
+		if (t)
+			t->nul = true;
+	}
+	return n;
+}
 
 static const char *const hdr_ct = "Content-Type";
 
@@ -146,6 +353,45 @@ static enum MHD_Result too_large(struct MHD_Connection *conn, struct conn_ctx *c
 	return ret;
 }
 
+struct nul_iter {
+	const char *key;
+	bool in_key;
+};
+
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t key_size, const char *value, size_t value_size)
+{
+	struct nul_iter *it = cls;
+
+	if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+		it->key = key;
+		it->in_key = strlen(key) != key_size;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* 400 for a %00 in the path or the query (which one is named), answered at once. */
+static enum MHD_Result reject_nul(struct MHD_Connection *conn, struct conn_ctx *cc)
+{
+	struct nul_iter it = { 0 };
+	struct resp rs = { 0 };
+	enum MHD_Result ret;
+
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, find_nul, &it);
+	if (it.key && !it.in_key)
+		resp_error(&rs, 400, it.key, "query parameter '%s' holds a NUL byte (%%00)",
+			   it.key);
+	else if (it.key)
+		resp_error(&rs, 400, NULL, "a query parameter name holds a NUL byte (%%00)");
+	else
+		resp_error(&rs, 400, NULL, "the request path holds a NUL byte (%%00)");
+	ret = queue_resp(conn, &rs);
+	resp_free(&rs);
+	cc->answered = true;
+	return ret;
+}
+
 static void *slow_main(void *arg)
 {
 	struct conn_ctx *cc;
@@ -206,12 +452,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret;
 
 	if (!cc) {
+		struct conn_track *t = track_of(conn);
 		const char *cl;
+		bool nul = t && t->nul;
 
+		if (t)
+			t->nul = false; /* set again by the next request's decoding */
 		cc = calloc(1, sizeof(*cc));
 		if (!cc)
 			return MHD_NO;
 		*con_cls = cc;
+		if (nul)
+			return reject_nul(conn, cc);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -263,6 +515,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		cc->buf[cc->len] = '\0';
 		return MHD_YES;
 	}
+	/* the request is all in: serving it (a graceful stop, a flow scan) has no deadline */
+	track_deadline(conn, false);
 	if (cc->answered)
 		return MHD_YES;
 	if (cc->too_big)
@@ -300,9 +554,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct conn_ctx *cc = *con_cls;
 
+	/* a kept-alive connection's next request must arrive in time too */
+	track_deadline(conn, true);
 	if (!cc)
 		return;
 	free(cc->buf);
+	/*
+	 * A deferred reply whose client left before it could be sent. The pool is
+	 * done with @cc: it resumes the connection only after filling the reply.
+	 */
+	resp_free(&cc->rs);
 	free(cc);
 	*con_cls = NULL;
 }
@@ -389,63 +650,6 @@ static bool is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
-/* Parse "A.B.C.D:PORT", "[V6]:PORT" or ":PORT"/"PORT" (loopback). 0 or -EINVAL. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss)
-{
-	char host[128];
-	const char *port_s;
-	unsigned long port;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		port_s = rb + 2;
-	} else {
-		const char *colon = strrchr(s, ':');
-
-		if (!colon) {
-			memcpy(host, "127.0.0.1", 10);
-			port_s = s;
-		} else {
-			if ((size_t)(colon - s) >= sizeof(host))
-				return -EINVAL;
-			memcpy(host, s, (size_t)(colon - s));
-			host[colon - s] = '\0';
-			if (!host[0])
-				memcpy(host, "127.0.0.1", 10);
-			else if (strcmp(host, "localhost") == 0)
-				memcpy(host, "127.0.0.1", 10);
-			port_s = colon + 1;
-		}
-	}
-	errno = 0;
-	port = strtoul(port_s, &end, 10);
-	if (errno || end == port_s || *end || port > 65535)
-		return -EINVAL;
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return -EINVAL;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /* Let the pool finish what is queued; later slow requests run inline. */
 static void stop_pool(void)
 {
@@ -468,8 +672,9 @@ int http_start(char *bound, size_t boundlen)
 			 MHD_ALLOW_SUSPEND_RESUME;
 	char host[INET6_ADDRSTRLEN];
 	uint16_t port;
+	int r;
 
-	if (parse_listen(g_opts.listen, &ss) != 0) {
+	if (config_parse_listen(g_opts.listen, &ss) != 0) {
 		jlog(CAPTURE_LOG_ERROR, "--listen %s: expected ADDR:PORT or [ADDR]:PORT",
 		     g_opts.listen);
 		return -EINVAL;
@@ -481,6 +686,11 @@ int http_start(char *bound, size_t boundlen)
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	r = reap_start();
+	if (r < 0) {
+		jlog(CAPTURE_LOG_ERROR, "http: request deadline thread: %s", strerror(-r));
+		return r;
+	}
 	slow.stopping = false;
 	for (slow.n_threads = 0; slow.n_threads < SLOW_THREADS; slow.n_threads++)
 		if (pthread_create(&slow.th[slow.n_threads], NULL, slow_main, NULL) != 0)
@@ -489,13 +699,16 @@ int http_start(char *bound, size_t boundlen)
 		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
 		NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)g_opts.http_threads, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)g_opts.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)g_opts.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)g_opts.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)g_opts.connection_timeout_sec, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		NULL, MHD_OPTION_END);
+		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!daemon_h) {
-		jlog(CAPTURE_LOG_ERROR, "cannot listen on %s: %s", g_opts.listen,
-		     strerror(errno ? errno : EADDRINUSE));
+		r = errno ? errno : EADDRINUSE;
+		jlog(CAPTURE_LOG_ERROR, "cannot listen on %s: %s", g_opts.listen, strerror(r));
 		stop_pool();
+		reap_stop();
 		return -EADDRINUSE;
 	}
 	info = MHD_get_daemon_info(daemon_h, MHD_DAEMON_INFO_BIND_PORT);
@@ -517,4 +730,6 @@ void http_stop(void)
 	if (daemon_h)
 		MHD_stop_daemon(daemon_h);
 	daemon_h = NULL;
+	/* after the daemon: every connection has been reported closed and untracked */
+	reap_stop();
 }

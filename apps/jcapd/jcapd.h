@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -32,9 +34,11 @@ struct jcapd_opts {
 	unsigned http_threads;
 	uint32_t http_nice; /* added to the HTTP threads' nice value */
 	unsigned max_connections;
+	unsigned max_connections_per_ip;
 	unsigned connection_timeout_sec;
-	bool auth_reads;    /* GET endpoints need the token too */
-	bool flow_metering; /* meter flows in every session unless disabled */
+	unsigned request_timeout_sec; /* headers and body complete within this */
+	bool auth_reads;	      /* GET endpoints need the token too */
+	bool flow_metering;	      /* meter flows in every session unless disabled */
 	uint32_t table_size;
 	uint32_t idle_timeout_sec;
 	uint32_t active_timeout_sec;
@@ -47,6 +51,34 @@ struct jcapd_opts {
 };
 
 extern struct jcapd_opts g_opts;
+
+/* ---------------------------------------------------------------- config.c */
+
+/* No exit, no global state, no output but config_usage's: a fuzz harness may call these. */
+
+extern const char *const config_level_names[4];
+
+/* The defaults into @o (what it held is overwritten, not freed). */
+void config_init(struct jcapd_opts *o);
+/* Free the repeatable lists config_set built; @o stays usable. */
+void config_release(struct jcapd_opts *o);
+/*
+ * Read the key = value file @file into @o, over what it holds. 0, or a negative
+ * errno with "FILE:LINE: problem" (or "FILE: why" when it cannot be read) in @err.
+ */
+int config_load(struct jcapd_opts *o, const char *file, char *err, size_t errlen);
+/*
+ * Set key @name from the text @v, checked whole (type, range, listen address,
+ * export target syntax, user). 0, -ENOENT (unknown key), -EINVAL or -ENOMEM
+ * with "KEY: problem" in @err.
+ */
+int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err, size_t errlen);
+/* What no single key shows (flow idle timeout above the active one). 0 or -EINVAL. */
+int config_check(const struct jcapd_opts *o, char *err, size_t errlen);
+bool config_key_is_bool(const char *name);
+void config_usage(FILE *out);
+/* "A.B.C.D:PORT", "[V6]:PORT", ":PORT" or "PORT" (loopback). 0 or -EINVAL. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ss);
 
 /* ---------------------------------------------------------------- logging */
 

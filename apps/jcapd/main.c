@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * jcapd: the capture daemon. Options come from a key=value config file and the
- * command line (same names, --key-name; the command line wins); signals are
- * taken by sigwait in the main thread: SIGTERM/SIGINT stop gracefully, SIGHUP
- * reloads the token file.
+ * command line (same names, --key-name; the command line wins), each checked whole
+ * by config.c before anything starts; signals are taken by sigwait in the main
+ * thread: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the token file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,26 +18,9 @@
 
 #include "jcapd.h"
 
-struct jcapd_opts g_opts = {
-	.listen = "127.0.0.1:8000",
-	.log_level = CAPTURE_LOG_INFO,
-	.max_body_bytes = 65536,
-	.http_threads = 2,
-	.http_nice = 5,
-	.max_connections = 64,
-	.connection_timeout_sec = 30,
-	.flow_metering = true,
-	.table_size = 1048576,
-	.idle_timeout_sec = 30,
-	.active_timeout_sec = 1800,
-	.ended_ring_size = 1048576,
-	.rate_window_sec = 10,
-	.flows_scan_max = 4194304,
-};
+struct jcapd_opts g_opts;
 
 /* ---------------------------------------------------------------- logging */
-
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 static void vlog(int level, bool always, const char *fmt, va_list ap)
 {
@@ -54,7 +37,7 @@ static void vlog(int level, bool always, const char *fmt, va_list ap)
 	if (g_opts.use_syslog)
 		syslog(prio[level], "%s", msg);
 	else
-		fprintf(stderr, "jcapd: %s: %s\n", level_names[level], msg);
+		fprintf(stderr, "jcapd: %s: %s\n", config_level_names[level], msg);
 }
 
 void jlog(int level, const char *fmt, ...)
@@ -84,244 +67,22 @@ void jlog_engine(void *ctx, int level, const char *msg)
 
 /* ---------------------------------------------------------------- options */
 
-enum opt_kind {
-	O_STR,
-	O_PATH,
-	O_BOOL,
-	O_U32,
-	O_SIZE,
-	O_LEVEL,
-	O_ALLOW,
-	O_EXPORT
-};
-
-struct opt {
-	const char *key;
-	enum opt_kind kind;
-	void *ptr;
-	size_t size;	   /* O_STR/O_PATH: buffer size */
-	uint64_t min, max; /* O_U32/O_SIZE */
-	const char *help;
-};
-
-static const struct opt opts[] = {
-	{ "listen", O_STR, g_opts.listen, sizeof(g_opts.listen), 0, 0,
-	  "ADDR:PORT or [V6ADDR]:PORT to listen on (127.0.0.1:8000)" },
-	{ "token_file", O_PATH, g_opts.token_file, sizeof(g_opts.token_file), 0, 0,
-	  "file holding the bearer token for mutating requests (none)" },
-	{ "allow_dir", O_ALLOW, NULL, 0, 0, 0,
-	  "directory that request paths may name; repeatable (none: no paths)" },
-	{ "syslog", O_BOOL, &g_opts.use_syslog, 0, 0, 0, "log to syslog, not stderr (false)" },
-	{ "log_level", O_LEVEL, &g_opts.log_level, 0, 0, 0, "error|warn|info|debug (info)" },
-	{ "max_body_bytes", O_SIZE, &g_opts.max_body_bytes, 0, 256, 16777216,
-	  "largest request body; larger gets 413 (65536)" },
-	{ "http_threads", O_U32, &g_opts.http_threads, 0, 1, 64,
-	  "HTTP threads, each with its own epoll (2)" },
-	{ "http_nice", O_U32, &g_opts.http_nice, 0, 0, 19,
-	  "HTTP threads run this much nicer than the capture (5)" },
-	{ "max_connections", O_U32, &g_opts.max_connections, 0, 1, 65536,
-	  "concurrent HTTP connections (64)" },
-	{ "connection_timeout_sec", O_U32, &g_opts.connection_timeout_sec, 0, 1, 3600,
-	  "idle HTTP connection timeout (30)" },
-	{ "auth_reads", O_BOOL, &g_opts.auth_reads, 0, 0, 0,
-	  "GET endpoints need the token too (false)" },
-	{ "flow_metering", O_BOOL, &g_opts.flow_metering, 0, 0, 0,
-	  "meter flows in every session (true)" },
-	{ "flow_table_size", O_U32, &g_opts.table_size, 0, 4096, 16777216,
-	  "flow table slots (1048576)" },
-	{ "flow_idle_timeout_sec", O_U32, &g_opts.idle_timeout_sec, 0, 1, 86400,
-	  "flow idle timeout (30)" },
-	{ "flow_active_timeout_sec", O_U32, &g_opts.active_timeout_sec, 0, 1, 604800,
-	  "flow active timeout (1800)" },
-	{ "ended_ring_size", O_U32, &g_opts.ended_ring_size, 0, 0, 16777216,
-	  "recently ended flows kept for state=all (1048576)" },
-	{ "rate_window_sec", O_U32, &g_opts.rate_window_sec, 0, 1, 60,
-	  "window of the pps/bps rates (10)" },
-	{ "flows_scan_max", O_SIZE, &g_opts.flows_scan_max, 0, 4096, 33554432,
-	  "most flows one /flows request examines (4194304)" },
-	{ "capture_user", O_STR, g_opts.capture_user, sizeof(g_opts.capture_user), 0, 0,
-	  "drop capture privileges to this user after opening (none)" },
-	{ "export", O_EXPORT, NULL, 0, 0, 0,
-	  "exporter target for every session (jcap --export syntax); repeatable" },
-};
-
-#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
-
-static const struct opt *find_opt(const char *key)
-{
-	for (size_t i = 0; i < N_OPTS; i++)
-		if (strcmp(opts[i].key, key) == 0)
-			return &opts[i];
-	return NULL;
-}
-
-static int parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-/* Append a copy of @v to a repeatable option's list of at most @max. 0, -EINVAL or -ENOMEM. */
-static int list_add(char **list, unsigned *n, unsigned max, const struct opt *o, const char *v,
-		    const char *where)
-{
-	if (*n >= max) {
-		fprintf(stderr, "jcapd: %s: more than %u %s\n", where, max, o->key);
-		return -EINVAL;
-	}
-	list[*n] = strdup(v);
-	if (!list[*n])
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-/* Apply one option; @where names the source for messages. 0 or -EINVAL. */
-static int set_opt(const struct opt *o, const char *v, const char *where)
-{
-	unsigned long long n;
-	char *end;
-	int i;
-
-	switch (o->kind) {
-	case O_STR:
-	case O_PATH:
-		if (strlen(v) >= o->size) {
-			fprintf(stderr, "jcapd: %s: %s: value too long\n", where, o->key);
-			return -EINVAL;
-		}
-		memcpy(o->ptr, v, strlen(v) + 1);
-		return 0;
-	case O_BOOL:
-		if (parse_bool(v, o->ptr)) {
-			fprintf(stderr, "jcapd: %s: %s: expected true or false, got '%s'\n", where,
-				o->key, v);
-			return -EINVAL;
-		}
-		return 0;
-	case O_LEVEL:
-		for (i = 0; i < 4; i++)
-			if (!strcmp(v, level_names[i]))
-				break;
-		if (i == 4) {
-			fprintf(stderr, "jcapd: %s: log_level: expected error|warn|info|debug\n",
-				where);
-			return -EINVAL;
-		}
-		g_opts.log_level = i;
-		return 0;
-	case O_U32:
-	case O_SIZE:
-		errno = 0;
-		n = strtoull(v, &end, 10);
-		if (!*v || *v == '-' || errno || *end || n < o->min || n > o->max) {
-			fprintf(stderr,
-				"jcapd: %s: %s: expected an integer in %llu..%llu, got '%s'\n",
-				where, o->key, (unsigned long long)o->min,
-				(unsigned long long)o->max, v);
-			return -EINVAL;
-		}
-		if (o->kind == O_U32)
-			*(uint32_t *)o->ptr = (uint32_t)n;
-		else
-			*(size_t *)o->ptr = (size_t)n;
-		return 0;
-	case O_ALLOW:
-		return list_add(g_opts.allow_dirs, &g_opts.n_allow_dirs, JCAPD_MAX_ALLOW_DIRS, o, v,
-				where);
-	case O_EXPORT:
-		return list_add(g_opts.exports, &g_opts.n_exports, JCAPD_MAX_EXPORTS, o, v, where);
-	}
-	return -EINVAL;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static int load_config(const char *file)
 {
-	char line[8192], where[JCAPD_PATH_MAX + 32];
-	unsigned lineno = 0;
-	FILE *f;
-	int ret = 0;
+	char err[JCAPD_PATH_MAX + 1024];
 
-	f = fopen(file, "re");
-	if (!f) {
-		fprintf(stderr, "jcapd: %s: %s\n", file, strerror(errno));
-		return -errno;
+	if (config_load(&g_opts, file, err, sizeof(err)) < 0) {
+		/* FILE:LINE: problem, as compilers write it, so editors can jump there */
+		fprintf(stderr, "%s\n", err);
+		return -EINVAL;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *eq, *key, *val, *s;
-		const struct opt *o;
-
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%u", file, lineno);
-		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "jcapd: %s: line too long\n", where);
-			ret = -EINVAL;
-			break;
-		}
-		s = trim(line);
-		if (!*s || *s == '#')
-			continue;
-		eq = strchr(s, '=');
-		if (!eq) {
-			fprintf(stderr, "jcapd: %s: expected key = value\n", where);
-			ret = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		key = trim(s);
-		val = trim(eq + 1);
-		o = find_opt(key);
-		if (!o) {
-			fprintf(stderr, "jcapd: %s: unknown key '%s'\n", where, key);
-			ret = -EINVAL;
-			break;
-		}
-		ret = set_opt(o, val, where);
-		if (ret)
-			break;
-	}
-	fclose(f);
-	return ret;
+	return 0;
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: jcapd [--config FILE] [--listen ADDR:PORT] [--token-file FILE]\n"
-		     "             [--allow-dir DIR]... [--syslog] [--OPTION VALUE]...\n"
-		     "Every config file key is also an option (--key-name VALUE, '_' as '-'):\n");
-	for (size_t i = 0; i < N_OPTS; i++) {
-		char name[64];
-		size_t k;
-
-		for (k = 0; opts[i].key[k] && k + 1 < sizeof(name); k++)
-			name[k] = opts[i].key[k] == '_' ? '-' : opts[i].key[k];
-		name[k] = '\0';
-		fprintf(out, "  --%-24s %s\n", name, opts[i].help);
-	}
-	fprintf(out, "  --%-24s %s\n  --%-24s %s\n", "config FILE", "read key = value lines first",
-		"version", "print the version");
-}
-
-/* Returns 0, 1 (exit 0: --help/--version) or -EINVAL (usage error). */
+/* Returns 0, 1 (exit 0: --help/--version) or -EINVAL (usage or config error). */
 static int parse_args(int argc, char **argv)
 {
+	char err[JCAPD_PATH_MAX + 1024];
 	int i;
 
 	/* the config file first, so that the command line wins */
@@ -339,13 +100,13 @@ static int parse_args(int argc, char **argv)
 		}
 	}
 	for (i = 1; i < argc; i++) {
-		char key[64], *eqv = NULL;
-		const char *arg = argv[i], *val;
-		const struct opt *o;
+		char key[64];
+		const char *arg = argv[i], *val, *eqv = NULL;
 		size_t k;
+		int r;
 
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			usage(stdout);
+			config_usage(stdout);
 			return 1;
 		}
 		if (!strcmp(arg, "--version")) {
@@ -366,15 +127,10 @@ static int parse_args(int argc, char **argv)
 			key[k] = arg[2 + k] == '-' ? '_' : arg[2 + k];
 		key[k] = '\0';
 		if (arg[2 + k] == '=')
-			eqv = (char *)arg + 2 + k + 1;
-		o = find_opt(key);
-		if (!o) {
-			fprintf(stderr, "jcapd: unknown option '%s' (see --help)\n", arg);
-			return -EINVAL;
-		}
+			eqv = arg + 2 + k + 1;
 		if (eqv) {
 			val = eqv;
-		} else if (o->kind == O_BOOL) {
+		} else if (config_key_is_bool(key)) {
 			val = "true";
 		} else {
 			if (i + 1 >= argc) {
@@ -383,19 +139,21 @@ static int parse_args(int argc, char **argv)
 			}
 			val = argv[++i];
 		}
-		if (set_opt(o, val, "command line"))
+		r = config_set(&g_opts, key, val, err, sizeof(err));
+		if (r == -ENOENT) {
+			fprintf(stderr, "jcapd: unknown option '%s' (see --help)\n", arg);
 			return -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "jcapd: command line: %s\n", err);
+			return -EINVAL;
+		}
+	}
+	if (config_check(&g_opts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "jcapd: %s\n", err);
+		return -EINVAL;
 	}
 	return 0;
-}
-
-static void free_opts(void)
-{
-	for (unsigned i = 0; i < g_opts.n_allow_dirs; i++)
-		free(g_opts.allow_dirs[i]);
-	for (unsigned i = 0; i < g_opts.n_exports; i++)
-		free(g_opts.exports[i]);
-	g_opts.n_allow_dirs = g_opts.n_exports = 0;
 }
 
 /*
@@ -454,13 +212,14 @@ int main(int argc, char **argv)
 	int r, ret = 1;
 	unsigned i;
 
+	config_init(&g_opts);
 	r = parse_args(argc, argv);
 	if (r == 1) {
-		free_opts();
+		config_release(&g_opts);
 		return 0;
 	}
 	if (r < 0) {
-		free_opts();
+		config_release(&g_opts);
 		return 2;
 	}
 	if (g_opts.use_syslog)
@@ -512,7 +271,7 @@ out_session:
 out_auth:
 	auth_release();
 out_opts:
-	free_opts();
+	config_release(&g_opts);
 	if (g_opts.use_syslog)
 		closelog();
 	return ret;

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""A small HTTP client for the jcapd API tests (standard library only): one
+request per connection, an optional client source address (127.0.0.2 on lo
+is a second client), and the reply with its JSON body parsed."""
+import http.client
+import json
+import socket
+import urllib.parse
+
+import pytest
+
+
+class Reply:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json = None
+        ct = headers.get("Content-Type", "")
+        if ct.startswith("application/json") and raw:
+            self.json = json.loads(raw)
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:300])
+
+
+def host_port(base):
+    u = urllib.parse.urlsplit(base if "://" in base else "http://" + base)
+    return u.hostname, u.port
+
+
+def request(base, method, path, body=None, token=None, ctype="application/json", raw=None,
+            headers=None, chunked=False, source=None, timeout=20):
+    """One request on a fresh connection; @source: the client's address."""
+    host, port = host_port(base)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout,
+                                      source_address=(source, 0) if source else None)
+    hdrs = {}
+    if token:
+        hdrs["Authorization"] = "Bearer " + token
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    if data is not None and ctype:
+        hdrs["Content-Type"] = ctype
+    hdrs.update(headers or {})
+    try:
+        if chunked:
+            conn.request(method, path, body=iter([data[i:i + 1000]
+                                                  for i in range(0, len(data), 1000)]),
+                         headers=hdrs, encode_chunked=True)
+        else:
+            conn.request(method, path, body=data, headers=hdrs)
+        r = conn.getresponse()
+        return Reply(r.status, dict(r.getheaders()), r.read())
+    finally:
+        conn.close()
+
+
+def connect(base, source=None, timeout=5):
+    """A raw TCP connection to the daemon from @source (None: any address)."""
+    s = socket.create_connection(host_port(base), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
+    return s
+
+
+def need_second_loopback_address():
+    """127.0.0.2 as a client address (Linux routes all of 127/8 to lo)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.2", 0))
+    except OSError as e:
+        pytest.skip("cannot bind a client socket to 127.0.0.2: %s" % e)
+    finally:
+        s.close()

@@ -3,11 +3,14 @@
  * jcap -r FILE | -i IFACE: meter flows and print, export, store them.
  * Streams JSON Lines straight from the export thread when no sorting is
  * asked for; otherwise collects the records and prints them at the end.
+ * Every output is accounted: one that cannot be opened is refused before a
+ * packet is read, one that lost records makes the exit status 1.
  * One table, meter_opts, makes both the option parsing and the --help list.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +24,8 @@ enum sort_key {
 	SORT_DURATION
 };
 
+#define MAX_LIST 16 /* --export/--store targets, --verify artifacts */
+
 struct collect {
 	pthread_mutex_t lock;
 	struct jcap_flows fl;
@@ -28,6 +33,11 @@ struct collect {
 };
 
 static struct capture *g_cap;
+/* capture_start() is running: an error logged now is an output that cannot
+ * be opened (the session goes on without it), which jcap refuses */
+static atomic_bool g_starting;
+static char g_refused[MAX_LIST + 1][1024]; /* every output, -w included */
+static unsigned g_nrefused;
 
 static void on_signal(int sig)
 {
@@ -40,6 +50,14 @@ static void on_log(void *ctx, int level, const char *msg)
 	static const char *const lv[] = { "error", "warning", "info", "debug" };
 
 	(void)ctx;
+	if (level == CAPTURE_LOG_ERROR && atomic_load(&g_starting)) {
+		/* the workers start after the exporters open: stopped now, they
+		 * end before their first read */
+		if (g_nrefused < JCAP_ARRAY_SIZE(g_refused))
+			snprintf(g_refused[g_nrefused++], sizeof(g_refused[0]), "%s", msg);
+		capture_request_stop(g_cap);
+		return;
+	}
 	jcap_err("%s: %s", lv[level & 3], msg);
 }
 
@@ -88,8 +106,6 @@ static int (*const cmps[])(const void *, const void *) = { cmp_bytes, cmp_packet
 
 static const char *const tstamp_names[] = { "kernel", "hardware", "ptp", "ntp", NULL };
 static const char *const pcap_fmt_names[] = { "pcap", "pcapng", NULL };
-
-#define MAX_LIST 16
 
 struct opts {
 	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
@@ -275,7 +291,18 @@ static void usage(FILE *fp)
 		    "Commands:\n");
 	jcap_print_subcommands(fp);
 	fprintf(fp, "\n"
-		    "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
+		    "JSON Lines (-F json, unsorted) leave as their flows end, within 0.1 s,\n"
+		    "on stdout or into -w FILE, live or not.\n"
+		    "\n"
+		    "Exit status:\n"
+		    "  0  ok; also after SIGINT or SIGTERM, which stop the run: the flows\n"
+		    "     metered so far are printed and exported\n"
+		    "  1  runtime failure, one line on stderr each: an input that cannot be\n"
+		    "     read; an output (-w, --export, --store) that cannot be opened,\n"
+		    "     refused before any packet is read; an output that lost records\n"
+		    "     (write or send errors), named with what was lost\n"
+		    "  2  usage error\n"
+		    "\n"
 		    "Examples:\n"
 		    "  jcap -r trace.pcap --top 10\n"
 		    "  jcap -r trace.pcap -F json --stats > flows.json\n"
@@ -437,22 +464,33 @@ static int open_capture(struct opts *o, struct capture **cp)
 	return JCAP_EXIT_OK;
 }
 
+/* The JSON stream on stdout or -w FILE, as an export target. */
+static const char *stream_spec(const struct opts *o)
+{
+	static char spec[4200];
+
+	snprintf(spec, sizeof(spec), "json:%s", o->wfile ? o->wfile : "-");
+	return spec;
+}
+
 /*
  * Where the flows go: JSON without sorting streams from the export thread
- * (constant memory); anything else is collected and printed at the end.
- * Returns an exit code; *out is the file to print to.
+ * (constant memory) through the library's JSON exporter, which writes
+ * records as their flows end (within ~100 ms) and counts what it could not
+ * write; anything else is collected and printed at the end. Returns an exit
+ * code; *out is the file to print to.
  */
 static int open_output(struct capture *c, const struct opts *o, bool stream, struct collect *col,
 		       FILE **out)
 {
-	char spec[4200];
 	int rc;
 
 	if (o->quiet)
 		return JCAP_EXIT_OK;
 	if (stream) {
-		snprintf(spec, sizeof(spec), "json:%s", o->wfile ? o->wfile : "-");
-		rc = capture_export_add(c, spec, NULL);
+		/* -w FILE is opened at start with the other exports: refused
+		 * there, before any packet is read, if it cannot be */
+		rc = capture_export_add(c, stream_spec(o), NULL);
 		if (rc < 0) {
 			jcap_lib_err(capture_last_error(c), rc);
 			return JCAP_EXIT_FAIL;
@@ -537,9 +575,75 @@ static int print_collected(struct collect *col, const struct opts *o, FILE *out)
 	return rc;
 }
 
-static void report(struct capture *c, const struct opts *o, int exit_code)
+/* @s begins with the @n bytes at @p and ": " */
+static bool names(const char *s, const char *p, size_t n)
+{
+	return !strncmp(s, p, n) && !strncmp(s + n, ": ", 2);
+}
+
+/*
+ * The library's "export SPEC: why", logged when an output could not be
+ * opened, as jcap's one line: "export SPEC: why", or "FILE: why" for -w.
+ * Exporters often name their target (or file) again at the start of why:
+ * said once here.
+ */
+static void print_refusal(const struct opts *o, const char *msg)
+{
+	const char *spec = msg + 7, *sep, *why, *colon;
+	size_t sl;
+
+	if (strncmp(msg, "export ", 7) || !(sep = strstr(spec, ": "))) {
+		jcap_err("%s", msg);
+		return;
+	}
+	sl = (size_t)(sep - spec);
+	why = sep + 2;
+	colon = memchr(spec, ':', sl); /* json:PATH, sqlite:PATH, ipfix-file:PATH */
+	if (names(why, spec, sl))
+		why += sl + 2;
+	else if (colon && strncmp(colon, "://", 3) &&
+		 names(why, colon + 1, (size_t)(sep - colon - 1)))
+		why += sep - colon - 1 + 2;
+	if (o->wfile && sl == strlen(stream_spec(o)) && !strncmp(spec, stream_spec(o), sl))
+		jcap_err("%s: %s", o->wfile, why);
+	else
+		jcap_err("export %.*s: %s", (int)sl, spec, why);
+}
+
+/* "stdout", "FILE" (-w) and "export SPEC" for every output the library
+ * writes, comma-separated in @buf. Returns how many. */
+static unsigned list_outputs(const struct opts *o, bool stream, char *buf, size_t len)
+{
+	size_t n = 0;
+	unsigned i, k = 0;
+	int w;
+
+	buf[0] = 0;
+	if (stream) {
+		w = snprintf(buf, len, "%s", o->wfile ? o->wfile : "stdout");
+		n = w > 0 ? (size_t)w : 0;
+		k++;
+	}
+	for (i = 0; i < o->nexports && n < len; i++, k++) {
+		w = snprintf(buf + n, len - n, "%sexport %s", k ? ", " : "", o->exports[i]);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	return k;
+}
+
+/*
+ * Counters on stderr (--stats), then one line when an output lost records:
+ * which outputs, how many errors, and how many records were lost where the
+ * counters say it exactly (one JSON or SQLite output: it counts the records
+ * it wrote). A collector that refuses or cannot be reached loses records
+ * too. Returns JCAP_EXIT_FAIL when records were lost, else @exit_code.
+ */
+static int report(struct capture *c, const struct opts *o, bool stream, int exit_code)
 {
 	struct capture_stats s = { .sz = sizeof(s) };
+	char list[1024], what[96] = "";
+	uint64_t delivered, taken;
+	unsigned k;
 
 	if (o->stats) {
 		char *buf = malloc(1 << 16);
@@ -548,9 +652,24 @@ static void report(struct capture *c, const struct opts *o, int exit_code)
 			fprintf(stderr, "%s\n", buf);
 		free(buf);
 	}
-	if (!capture_get_stats(c, &s) && s.export_errors && exit_code == JCAP_EXIT_OK)
-		jcap_err("warning: %llu export errors (see --stats)",
-			 (unsigned long long)s.export_errors);
+	if (capture_get_stats(c, &s) || (!s.export_errors && !s.export_tcp_queue_drops))
+		return exit_code;
+	k = list_outputs(o, stream, list, sizeof(list));
+	delivered = s.flows_exported - s.export_queue_drops;
+	taken = s.export_records + s.export_not_exportable;
+	if (s.export_tcp_queue_drops)
+		snprintf(what, sizeof(what), ", %llu records not delivered",
+			 (unsigned long long)s.export_tcp_queue_drops);
+	else if (k == 1 && delivered > taken)
+		snprintf(what, sizeof(what), ", %llu of %llu records lost",
+			 (unsigned long long)(delivered - taken), (unsigned long long)delivered);
+	if (k == 1)
+		jcap_err("%s: %llu error%s%s", list, (unsigned long long)s.export_errors,
+			 s.export_errors == 1 ? "" : "s", what);
+	else /* the counters are totals over the outputs */
+		jcap_err("%llu error%s among %s%s", (unsigned long long)s.export_errors,
+			 s.export_errors == 1 ? "" : "s", list, what);
+	return JCAP_EXIT_FAIL;
 }
 
 int jcap_cmd_meter(int argc, char **argv)
@@ -561,6 +680,7 @@ int jcap_cmd_meter(int argc, char **argv)
 	FILE *out = stdout;
 	bool stream;
 	int rc, exit_code;
+	unsigned i;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -575,26 +695,36 @@ int jcap_cmd_meter(int argc, char **argv)
 	stream = !o.quiet && o.fmt == JCAP_FMT_JSON && o.sort == SORT_NONE;
 	exit_code = open_output(c, &o, stream, &col, &out);
 	if (exit_code != JCAP_EXIT_OK)
-		goto destroy_capture;
+		goto close_out;
 	g_cap = c;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	atomic_store(&g_starting, true);
 	rc = capture_start(c);
+	atomic_store(&g_starting, false);
+	if (g_nrefused) {
+		/* stopped before the first packet: nothing was metered */
+		if (rc == 0)
+			capture_stop(c, false);
+		for (i = 0; i < g_nrefused; i++)
+			print_refusal(&o, g_refused[i]);
+		exit_code = JCAP_EXIT_FAIL;
+	}
 	if (rc < 0) {
 		jcap_lib_err(capture_last_error(c), rc);
 		exit_code = JCAP_EXIT_FAIL;
-		goto close_out;
 	}
+	if (exit_code != JCAP_EXIT_OK)
+		goto close_out;
 	if (wait_done(c, &o) < 0)
 		exit_code = JCAP_EXIT_FAIL;
 	if (!stream && !o.quiet && print_collected(&col, &o, out) < 0)
 		exit_code = JCAP_EXIT_FAIL;
-	report(c, &o, exit_code);
+	exit_code = report(c, &o, stream, exit_code);
 close_out:
 	if (out != stdout)
 		fclose(out);
-destroy_capture:
 	capture_destroy(c);
 	free(col.fl.v);
 	return exit_code;

@@ -7,9 +7,13 @@
  * Encrypted captures are read through the store module's AEAD reader.
  * Reading ourselves (not libpcap) is what lets one core go past 10 Mpps, and
  * libpcap 1.10 stops at a pcapng interface whose link type differs.
+ * Regular files are read with plain blocking read()s; a pipe, FIFO or
+ * character device is only read once poll() says so, within the burst's
+ * timeout, so a writer that stalls never keeps a worker from seeing a stop.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 
 #include "capture/capture.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/compiler.h"
 #include "util/log.h"
 
@@ -27,6 +32,14 @@
 #define MAX_RECORD (64u << 20) /* a larger record means a broken file */
 #define MAX_IFS 256
 #define SKIP_BUDGET 4096 /* non-packet blocks parsed per call before yielding */
+/* How long open waits for a pipe's file header before leaving it to the
+ * first bursts: a capture_start on a FIFO whose writer has not started yet
+ * returns within this, and a stop asked for meanwhile then ends the session
+ * (the open itself cannot see the engine's stop request). */
+#define PIPE_HEADER_WAIT_MS 200
+
+/* fill() and the parsers: no more input before the deadline (pipes only) */
+#define FILL_AGAIN 2
 
 enum fmt {
 	FMT_PCAP,
@@ -48,7 +61,9 @@ struct file_priv {
 	uint8_t *buf;
 	size_t cap_bytes, start, end;
 	bool src_eof;
-	bool pipe; /* not seekable: no peek before parsing */
+	bool pipe;	      /* pipe, FIFO, socket, char device: poll, no peek */
+	bool hdr_wait;	      /* pipe whose file header has not arrived yet */
+	uint64_t deadline_ns; /* pipes: give up waiting for input (monotonic) */
 	enum fmt fmt;
 	bool swap;
 	bool nsec;
@@ -106,8 +121,27 @@ static ssize_t src_read(struct file_priv *f, void *buf, size_t len)
 	}
 }
 
+/* A pipe: wait until it can be read or f->deadline_ns passes. Returns 1
+ * when readable (data, or the writer closed), 0 at the deadline, or -err. */
+static int wait_input(struct file_priv *f)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+		uint64_t now = pc_mono_ns();
+		int ms = now >= f->deadline_ns ? 0
+					       : (int)((f->deadline_ns - now + 999999) / 1000000);
+		int n = poll(&pfd, 1, ms);
+
+		if (n >= 0)
+			return n > 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 /* Make at least @need bytes available from f->start, moving the unparsed
- * tail to the front. Returns 0, 1 at a clean end of data, or -err. */
+ * tail to the front. Returns 0, 1 at a clean end of data, FILL_AGAIN when a
+ * pipe has no more before f->deadline_ns (what came is kept), or -err. */
 static int fill(struct file_priv *f, size_t need)
 {
 	if (f->end - f->start >= need)
@@ -135,8 +169,17 @@ static int fill(struct file_priv *f, size_t need)
 
 		if (want > READ_CHUNK && need - f->end <= READ_CHUNK)
 			want = READ_CHUNK;
-		n = src_read(f, f->buf + f->end, want);
+		if (f->pipe) {
+			int rc = wait_input(f);
 
+			if (rc == 0)
+				return FILL_AGAIN;
+			if (rc < 0)
+				return fail(f, rc, "poll error: %s", capture_strerror(rc));
+		}
+		n = src_read(f, f->buf + f->end, want);
+		if (n == -EAGAIN && f->pipe)
+			continue; /* another reader of the FIFO took it: wait again */
 		if (n < 0) {
 			if (f->cr)
 				return fail(f, (int)n, "%s", pc_crypt_reader_error(f->cr));
@@ -152,8 +195,9 @@ static int fill(struct file_priv *f, size_t need)
 /*
  * Make the @need bytes of a record or block header available at f->start.
  * Returns 0, 1 at a clean end of input, 2 to come back with an empty burst
- * (views of this burst pin the buffer: @may_move false), 3 when the input
- * ends inside the header (the caller says where), or -err.
+ * (views of this burst pin the buffer: @may_move false; or a pipe has no
+ * more yet), 3 when the input ends inside the header (the caller says
+ * where), or -err.
  */
 static int need_header(struct file_priv *f, size_t need, bool may_move)
 {
@@ -164,7 +208,7 @@ static int need_header(struct file_priv *f, size_t need, bool may_move)
 	if (!may_move && !(f->src_eof && f->end == f->start))
 		return 2;
 	rc = fill(f, need);
-	if (rc <= 0)
+	if (rc <= 0 || rc == FILL_AGAIN)
 		return rc;
 	return f->end == f->start ? 1 : 3;
 }
@@ -373,6 +417,8 @@ static int pcapng_section(struct file_priv *f)
 	uint32_t bom, len;
 	int rc = fill(f, 28);
 
+	if (rc == FILL_AGAIN)
+		return rc;
 	if (rc)
 		return rc < 0 ? rc : fail(f, -CAPTURE_E_TRUNCATED, "truncated section header");
 	memcpy(&bom, f->buf + f->start + 8, 4);
@@ -389,6 +435,8 @@ static int pcapng_section(struct file_priv *f)
 		return fail(f, -CAPTURE_E_FORMAT, "unsupported pcapng major version %u",
 			    rd16(f, f->buf + f->start + 12));
 	rc = fill(f, len);
+	if (rc == FILL_AGAIN)
+		return rc;
 	if (rc)
 		return rc < 0 ? rc : fail(f, -CAPTURE_E_TRUNCATED, "truncated section header");
 	f->nifs = 0;
@@ -428,7 +476,7 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 		if (!may_move)
 			return 2;
 		rc = fill(f, 16 + (size_t)incl);
-		if (rc < 0)
+		if (rc < 0 || rc == FILL_AGAIN)
 			return rc;
 		if (rc)
 			return fail(
@@ -485,7 +533,7 @@ static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 			if (!may_move)
 				return 2;
 			rc = fill(f, len);
-			if (rc < 0)
+			if (rc < 0 || rc == FILL_AGAIN)
 				return rc;
 			if (rc)
 				return fail(f, -CAPTURE_E_TRUNCATED,
@@ -545,16 +593,18 @@ static int open_encrypted(struct file_priv *f, const struct pc_cap_params *p)
 }
 
 /* The first bytes decide the format: a pcapng section header or a classic
- * pcap file header. 0 or -err. */
+ * pcap file header. 0, FILL_AGAIN (a pipe: not all there yet) or -err. */
 static int read_file_header(struct file_priv *f)
 {
 	uint32_t magic;
 	int rc;
 
-	memcpy(&magic, f->buf, 4);
+	memcpy(&magic, f->buf + f->start, 4);
 	if (magic == 0x0a0d0d0a)
 		return pcapng_section(f);
 	rc = fill(f, 24);
+	if (rc == FILL_AGAIN)
+		return rc;
 	if (rc > 0)
 		return fail(f, -CAPTURE_E_TRUNCATED, "truncated: file header is %zu of 24 bytes",
 			    f->end - f->start);
@@ -563,12 +613,64 @@ static int read_file_header(struct file_priv *f)
 	return parse_pcap_header(f);
 }
 
+/* The input's first bytes: checked, parsed, and what the session reports
+ * from them set in @cap. Nothing is consumed until the whole header is in,
+ * so a pipe may come back after FILL_AGAIN. 0, FILL_AGAIN or -err. */
+static int read_header(struct file_priv *f)
+{
+	struct pc_cap *cap = f->cap;
+	int rc = fill(f, 4);
+
+	if (rc == FILL_AGAIN)
+		return rc;
+	if (rc)
+		return rc < 0 ? rc
+			      : fail(f, -CAPTURE_E_FORMAT,
+				     f->end == f->start ? "empty input (0 bytes), not a capture"
+							: "too short to be a capture file");
+	if (f->pipe && pc_crypt_is_encrypted(f->buf + f->start, f->end - f->start))
+		return fail(f, -CAPTURE_E_FORMAT,
+			    "encrypted captures are read from regular files, not pipes");
+	rc = read_file_header(f);
+	if (rc)
+		return rc;
+	cap->linktype = f->fmt == FMT_PCAP ? f->linktype : (f->nifs ? f->ifs[0].linktype : 1);
+	snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail), "%s",
+		 f->fmt == FMT_PCAPNG ? "pcapng interface resolution"
+				      : (f->nsec ? "pcap nanosecond" : "pcap microsecond"));
+	return 0;
+}
+
+/* Open @path without waiting for a FIFO's writer (O_NONBLOCK), then drop
+ * O_NONBLOCK again unless it is a pipe, which is only read after poll().
+ * stdin is shared with the caller: its flags are left alone. */
+static int open_input(struct file_priv *f, const char *path, struct stat *st)
+{
+	int fl;
+
+	f->fd = !strcmp(path, "-") ? dup(STDIN_FILENO)
+				   : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (f->fd < 0)
+		return fail(f, -errno, "cannot open: %s", strerror(errno));
+	if (fstat(f->fd, st) < 0)
+		return fail(f, -errno, "cannot stat: %s", strerror(errno));
+	if (S_ISDIR(st->st_mode))
+		return fail(f, -EISDIR, "is a directory, not a capture file");
+	f->pipe = S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISSOCK(st->st_mode);
+	if (f->pipe || !strcmp(path, "-"))
+		return 0;
+	fl = fcntl(f->fd, F_GETFL);
+	if (fl < 0 || fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return fail(f, -errno, "cannot open: %s", strerror(errno));
+	return 0;
+}
+
 static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 {
 	struct file_priv *f;
 	struct stat st;
 	uint8_t head[32];
-	ssize_t hn;
+	ssize_t hn = 0;
 	int rc;
 
 	if (!p->pcap_file) {
@@ -579,39 +681,28 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	if (!f)
 		return -ENOMEM;
 	f->cap = cap;
-	f->path = p->pcap_file;
-	if (!strcmp(p->pcap_file, "-")) {
-		f->path = "stdin";
-		f->fd = dup(STDIN_FILENO);
-	} else {
-		f->fd = open(p->pcap_file, O_RDONLY | O_CLOEXEC);
-	}
-	if (f->fd < 0) {
-		rc = fail(f, -errno, "cannot open: %s", strerror(errno));
-		goto free_priv;
-	}
-	if (fstat(f->fd, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			rc = fail(f, -EISDIR, "is a directory, not a capture file");
+	f->fd = -1;
+	f->path = strcmp(p->pcap_file, "-") ? p->pcap_file : "stdin";
+	rc = open_input(f, p->pcap_file, &st);
+	if (rc < 0)
+		goto close_fd;
+	if (S_ISREG(st.st_mode))
+		cap->input_bytes = (uint64_t)st.st_size;
+	if (!f->pipe) {
+		posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		hn = pread(f->fd, head, sizeof(head), 0);
+		if (hn < 0 && errno == ESPIPE) {
+			/* not seekable after all: stream it like a pipe */
+			hn = 0;
+			f->pipe = true;
+		} else if (hn < 0) {
+			rc = fail(f, -errno, "cannot read: %s", strerror(errno));
 			goto close_fd;
 		}
-		if (S_ISREG(st.st_mode))
-			cap->input_bytes = (uint64_t)st.st_size;
-	}
-	posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	hn = pread(f->fd, head, sizeof(head), 0);
-	if (hn < 0 && errno == ESPIPE) {
-		/* a pipe or FIFO: plain captures stream fine, the first bytes go
-		 * through the parse buffer instead of a peek */
-		hn = 0;
-		f->pipe = true;
-	} else if (hn < 0) {
-		rc = fail(f, -errno, "cannot read: %s", strerror(errno));
-		goto close_fd;
-	}
-	if (hn == 0 && !f->pipe) {
-		rc = fail(f, -CAPTURE_E_FORMAT, "empty file (0 bytes), not a capture");
-		goto close_fd;
+		if (hn == 0 && !f->pipe) {
+			rc = fail(f, -CAPTURE_E_FORMAT, "empty file (0 bytes), not a capture");
+			goto close_fd;
+		}
 	}
 	if (pc_crypt_is_encrypted(head, (size_t)hn)) {
 		rc = open_encrypted(f, p);
@@ -628,38 +719,29 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		rc = -ENOMEM;
 		goto close_reader;
 	}
-	rc = fill(f, 4);
-	if (rc) {
-		rc = rc < 0 ? rc
-			    : fail(f, -CAPTURE_E_FORMAT,
-				   f->end == f->start ? "empty input (0 bytes), not a capture"
-						      : "too short to be a capture file");
-		goto free_buf;
-	}
-	if (f->pipe && pc_crypt_is_encrypted(f->buf, f->end - f->start)) {
-		rc = fail(f, -CAPTURE_E_FORMAT,
-			  "encrypted captures are read from regular files, not pipes");
-		goto free_buf;
-	}
-	rc = read_file_header(f);
-	if (rc)
-		goto free_buf;
 	cap->priv = f;
 	cap->nqueues = 1;
 	cap->offline = true;
-	cap->linktype = f->fmt == FMT_PCAP ? f->linktype : (f->nifs ? f->ifs[0].linktype : 1);
+	cap->linktype = PC_DLT_EN10MB;
 	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "file");
-	snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail), "%s",
-		 f->fmt == FMT_PCAPNG ? "pcapng interface resolution"
-				      : (f->nsec ? "pcap nanosecond" : "pcap microsecond"));
-	return 0;
-free_buf:
+	f->deadline_ns = pc_mono_ns() + PIPE_HEADER_WAIT_MS * 1000000ull;
+	rc = read_header(f);
+	if (rc == FILL_AGAIN) {
+		/* a writer that has not begun: the first bursts wait for it */
+		f->hdr_wait = true;
+		snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail),
+			 "not known yet (no file header from the pipe)");
+		return 0;
+	}
+	if (rc == 0)
+		return 0;
+	cap->priv = NULL;
 	free(f->buf);
 close_reader:
 	pc_crypt_reader_close(f->cr);
 close_fd:
-	close(f->fd);
-free_priv:
+	if (f->fd >= 0)
+		close(f->fd);
 	free(f);
 	return rc;
 }
@@ -672,6 +754,19 @@ static int file_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, un
 
 	if (f->pending_err)
 		return f->pending_err;
+	if (f->pipe) {
+		f->deadline_ns =
+			pc_mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+		if (pc_unlikely(f->hdr_wait)) {
+			int rc = read_header(f);
+
+			if (rc == FILL_AGAIN)
+				return 0; /* idle: the worker checks for a stop */
+			if (rc < 0)
+				return rc;
+			f->hdr_wait = false;
+		}
+	}
 	while (n < max) {
 		/* the buffer may only move while no view of this burst exists */
 		int rc = f->fmt == FMT_PCAP ? next_pcap(f, &pkts[n], n == 0)

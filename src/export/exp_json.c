@@ -6,11 +6,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "export/export.h"
+#include "util/io.h"
 
 struct jbuf {
 	char *p, *end;
@@ -114,69 +117,105 @@ CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, si
 	return (int)(b.p - buf);
 }
 
+/*
+ * The exporter buffers whole lines and writes them itself: when the buffer
+ * is full, on every tick (so records leave at most ~100 ms after their flow
+ * ended, live or not, while a fast file still gets 1 MiB writes) and at the
+ * end. A record counts once it is written: a failed write counts one error
+ * and none of the lines it held (a write cut short may have left a few), so
+ * records + lost = delivered, and a caller can tell what did not get out.
+ */
 struct json_priv {
-	FILE *fp;
-	bool own;
+	int fd;
+	bool own; /* opened here; stdout is the caller's */
 	char *buf;
+	size_t len, lines; /* bytes and records buffered */
 };
 
 #define JSON_BUF (1u << 20)
+#define JSON_LINE 1024 /* a record is under 600 bytes */
 
 static int json_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
 		     size_t errlen)
 {
 	struct json_priv *j = calloc(1, sizeof(*j));
+	int rc;
 
 	if (!j)
 		return -ENOMEM;
+	j->buf = malloc(JSON_BUF);
+	if (!j->buf) {
+		free(j);
+		return -ENOMEM;
+	}
 	if (!strcmp(t->path, "-")) {
-		j->fp = stdout;
+		j->fd = STDOUT_FILENO;
 	} else {
-		j->fp = fopen(t->path, "we");
-		if (!j->fp) {
-			int rc = -errno;
-
+		j->fd = open(t->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (j->fd < 0) {
+			rc = -errno;
 			snprintf(err, errlen, "%s: cannot open for writing: %s", t->path,
 				 strerror(errno));
+			free(j->buf);
 			free(j);
 			return rc;
 		}
 		j->own = true;
-		j->buf = malloc(JSON_BUF);
-		if (j->buf)
-			setvbuf(j->fp, j->buf, _IOFBF, JSON_BUF);
 	}
 	e->priv = j;
 	return 0;
 }
 
+/* Write the buffered lines. 0 or -errno (counted). */
+static int json_out(struct pc_exporter *e)
+{
+	struct json_priv *j = e->priv;
+	int rc;
+
+	if (!j->len)
+		return 0;
+	if (!j->own)
+		fflush(stdout); /* keep order with what the program prints itself */
+	rc = pc_write_all(j->fd, j->buf, j->len);
+	if (rc < 0) {
+		atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&e->cnt.records, j->lines, memory_order_relaxed);
+		atomic_fetch_add_explicit(&e->cnt.messages, j->lines, memory_order_relaxed);
+	}
+	j->len = j->lines = 0;
+	return rc;
+}
+
 static int json_write(struct pc_exporter *e, const struct capture_flow *recs, size_t n)
 {
 	struct json_priv *j = e->priv;
-	char line[1024];
+	int rc = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		int len = capture_flow_to_json(&recs[i], line, sizeof(line) - 1);
+		int len;
 
+		if (JSON_BUF - j->len < JSON_LINE && json_out(e) < 0)
+			rc = -EIO;
+		len = capture_flow_to_json(&recs[i], j->buf + j->len, JSON_LINE - 1);
 		if (len < 0)
 			continue;
-		line[len++] = '\n';
-		if (fwrite(line, 1, (size_t)len, j->fp) != (size_t)len) {
-			atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);
-			return -EIO;
-		}
+		j->buf[j->len + (size_t)len] = '\n';
+		j->len += (size_t)len + 1;
+		j->lines++;
 	}
-	atomic_fetch_add_explicit(&e->cnt.records, n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&e->cnt.messages, n, memory_order_relaxed);
-	return (int)n;
+	return rc < 0 ? rc : (int)n;
+}
+
+static int json_tick(struct pc_exporter *e, uint64_t now_ns)
+{
+	return json_out(e);
 }
 
 static int json_flush(struct pc_exporter *e)
 {
-	struct json_priv *j = e->priv;
-
-	return fflush(j->fp) ? -errno : 0;
+	return json_out(e);
 }
 
 static void json_close(struct pc_exporter *e)
@@ -185,12 +224,9 @@ static void json_close(struct pc_exporter *e)
 
 	if (!j)
 		return;
-	if (j->own) {
-		if (fclose(j->fp))
-			atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);
-	} else {
-		fflush(j->fp);
-	}
+	json_out(e);
+	if (j->own && close(j->fd))
+		atomic_fetch_add_explicit(&e->cnt.errors, 1, memory_order_relaxed);
 	free(j->buf);
 	free(j);
 	e->priv = NULL;
@@ -200,7 +236,7 @@ const struct pc_exporter_ops pc_exp_json_ops = {
 	.name = "json",
 	.open = json_open,
 	.write = json_write,
-	.tick = NULL,
+	.tick = json_tick,
 	.flush = json_flush,
 	.close = json_close,
 };

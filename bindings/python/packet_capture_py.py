@@ -14,6 +14,7 @@ The library is found next to this module, in the build tree ($PC_BUILD_DIR or
 PacketCaptureError carrying the code and the library's messages; bad Python
 arguments raise ValueError/TypeError before the library is called.
 """
+import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
@@ -607,6 +608,9 @@ class PacketCaptureEngine:
         self._cb_error = None
         self._last_sample = None
         self._lock = threading.Lock()
+        # calls in flight on the handle: close() waits for them before it frees it
+        self._use_cv = threading.Condition()
+        self._users = 0
         cfg = CaptureConfig(
             interface=_b(interface), pcap_file=_b(pcap_file), backend=_b(backend),
             filter=_b(filter), snaplen=_u32("snaplen", snaplen, 0, 262144),
@@ -629,13 +633,26 @@ class PacketCaptureEngine:
 
     # -- plumbing
 
-    def _handle(self):
-        if not self._h:
-            raise PacketCaptureError(_errno.EBADF, "engine is closed", call="engine")
-        return self._h
+    @contextlib.contextmanager
+    def _using(self):
+        """The handle, kept alive until the block ends: close() from another
+        thread waits for calls in flight instead of freeing under them."""
+        with self._use_cv:
+            if not self._h:
+                raise PacketCaptureError(_errno.EBADF, "engine is closed", call="engine")
+            self._users += 1
+            h = self._h
+        try:
+            yield h
+        finally:
+            with self._use_cv:
+                self._users -= 1
+                if not self._users:
+                    self._use_cv.notify_all()
 
     def _call(self, fn, name, *args):
-        return _check(fn(self._handle(), *args), name, self._h)
+        with self._using() as h:
+            return _check(fn(h, *args), name, h)
 
     @staticmethod
     def _on_log(ctx, level, msg):
@@ -742,19 +759,24 @@ class PacketCaptureEngine:
     def start(self):
         """Start capturing in the background; returns at once."""
         self._call(self._lib.capture_start, "capture_start")
-        self._last_sample = None
+        # the counters restart at zero: the first get_metrics() gives the
+        # rate since the start instead of 0.0
+        with self._lock:
+            self._last_sample = (time.monotonic(), 0, 0)
         return self
 
     def poll(self, timeout_ms=0) -> str:
         """The session state name after waiting up to @timeout_ms (-1: forever)."""
-        rc = self._lib.capture_poll(self._handle(), int(timeout_ms))
-        _check(rc, "capture_poll", self._h)
+        with self._using() as h:
+            rc = self._lib.capture_poll(h, int(timeout_ms))
+            _check(rc, "capture_poll", h)
         return STATE_NAMES.get(rc, str(rc))
 
     @property
     def state(self) -> str:
         """idle, running, done, stopped or failed (wait() raises the failure)."""
-        rc = self._lib.capture_poll(self._handle(), 0)
+        with self._using() as h:
+            rc = self._lib.capture_poll(h, 0)
         return STATE_NAMES.get(rc, str(rc)) if rc >= 0 else "failed"
 
     def wait(self, timeout=None) -> str:
@@ -779,14 +801,23 @@ class PacketCaptureEngine:
     def stop(self, graceful=True):
         """Stop the session. Graceful: every live flow is flushed (end_reason
         "shutdown") to every exporter and every file closed valid."""
-        rc = self._lib.capture_stop(self._handle(), bool(graceful))
-        if rc < 0 and -rc != 1000:	# already finished: nothing to stop
-            _check(rc, "capture_stop", self._h)
+        with self._using() as h:
+            rc = self._lib.capture_stop(h, bool(graceful))
+            if rc < 0 and -rc != 1000:	# already finished: nothing to stop
+                _check(rc, "capture_stop", h)
         self._raise_cb_error()
 
     def close(self):
-        """Free the session (stops it, not gracefully, if still running)."""
-        h, self._h = self._h, ctypes.c_void_p()
+        """Free the session (stops it, not gracefully, if still running).
+        Safe while other threads use the engine: they get "engine is closed"
+        from then on, and calls already in flight finish first."""
+        with self._use_cv:
+            h, self._h = self._h, ctypes.c_void_p()
+            if h:
+                # a poll(-1) or wait() in flight ends with the session
+                self._lib.capture_request_stop(h)
+            while self._users:
+                self._use_cv.wait()
         if h:
             self._lib.capture_destroy(h)
         self._keep.clear()
@@ -871,8 +902,9 @@ class PacketCaptureEngine:
         ctypes.memmove(k.src_ip, a.packed, len(a.packed))
         ctypes.memmove(k.dst_ip, b.packed, len(b.packed))
         out = CaptureFlow()
-        rc = self._lib.capture_flow_lookup(self._handle(), ctypes.byref(k), ctypes.byref(out))
-        if rc == -1012:
-            return None
-        _check(rc, "capture_flow_lookup", self._h)
+        with self._using() as h:
+            rc = self._lib.capture_flow_lookup(h, ctypes.byref(k), ctypes.byref(out))
+            if rc == -1012:
+                return None
+            _check(rc, "capture_flow_lookup", h)
         return FlowStats._from_c(out, self._reason)

@@ -18,17 +18,15 @@
  *
  *   1. ctl_lock     start/stop/configuration against each other
  *   2. req_lock     one flow reader (snapshot/lookup) at a time
- *   3. stats_lock   rwlock: readers of the worker array against its release
- *                   (write-locked only in release_workers, after every thread
- *                   of the session has been joined)
- *   4. exp_lock     recursive: the exporter list. The export thread holds it
+ *   3. exp_lock     recursive: the exporter list. The export thread holds it
  *                   in deliver() while an IPFIX exporter reads the engine's
- *                   stats (stats_lock read, exp_lock again): the one inversion,
- *                   safe because stats_lock is never write-locked while the
- *                   export thread runs.
+ *                   stats, so capture_get_stats takes it (and lets it go)
+ *                   before stats_lock
+ *   4. stats_lock   rwlock: readers of the worker array, the writer and the
+ *                   open backend against their release (write-locked only
+ *                   after every thread of the session has been joined)
  *   5. ended_lock   the ring of recently ended flows
  *      kstats_lock  one reader of the backend's kernel counters at a time
- *                   (taken inside stats_lock read)
  *   6. err_lock     errmsg and the status strings (leaf: nothing is taken
  *                   inside it)
  *

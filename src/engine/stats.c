@@ -76,10 +76,34 @@ static void finish(struct capture_stats *t)
 			    t->flows_evicted + t->flows_shutdown;
 }
 
+/* The exporters' counters: open ones plus those closed this session. Taken
+ * before stats_lock (lock order: exp_lock, then stats_lock), since the
+ * export thread reads the stats while it holds exp_lock. */
+static void add_exporters(struct capture *c, struct capture_stats *t)
+{
+	struct pc_exporter *e;
+
+	pthread_mutex_lock(&c->exp_lock);
+	t->export_records = c->exp_done.records;
+	t->export_messages = c->exp_done.messages;
+	t->export_errors = c->exp_done.errors + c->export_open_errors;
+	t->export_not_exportable = c->exp_done.not_exportable;
+	t->export_tcp_queue_drops = c->exp_done.queue_drops;
+	for (e = c->exporters; e; e = e->next) {
+		t->export_records += atomic_load_explicit(&e->cnt.records, memory_order_relaxed);
+		t->export_messages += atomic_load_explicit(&e->cnt.messages, memory_order_relaxed);
+		t->export_errors += atomic_load_explicit(&e->cnt.errors, memory_order_relaxed);
+		t->export_not_exportable +=
+			atomic_load_explicit(&e->cnt.not_exportable, memory_order_relaxed);
+		t->export_tcp_queue_drops +=
+			atomic_load_explicit(&e->cnt.queue_drops, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&c->exp_lock);
+}
+
 /* Session-wide counters (stats_lock read held). */
 static void add_session(struct capture *c, struct capture_stats *t)
 {
-	struct pc_exporter *e;
 	struct pc_cap_stats k = c->kstats_done;
 	struct pc_writer_stats ws = c->writer_done;
 
@@ -104,22 +128,6 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	t->writer_queue_drops = ws.queue_drops;
 	t->writer_files = ws.files;
 	t->writer_errors = ws.errors;
-	pthread_mutex_lock(&c->exp_lock);
-	t->export_records = c->exp_done.records;
-	t->export_messages = c->exp_done.messages;
-	t->export_errors = c->exp_done.errors + c->export_open_errors;
-	t->export_not_exportable = c->exp_done.not_exportable;
-	t->export_tcp_queue_drops = c->exp_done.queue_drops;
-	for (e = c->exporters; e; e = e->next) {
-		t->export_records += atomic_load_explicit(&e->cnt.records, memory_order_relaxed);
-		t->export_messages += atomic_load_explicit(&e->cnt.messages, memory_order_relaxed);
-		t->export_errors += atomic_load_explicit(&e->cnt.errors, memory_order_relaxed);
-		t->export_not_exportable +=
-			atomic_load_explicit(&e->cnt.not_exportable, memory_order_relaxed);
-		t->export_tcp_queue_drops +=
-			atomic_load_explicit(&e->cnt.queue_drops, memory_order_relaxed);
-	}
-	pthread_mutex_unlock(&c->exp_lock);
 	pthread_mutex_lock(&c->ended_lock);
 	t->ended_ring_records = c->ended_count;
 	pthread_mutex_unlock(&c->ended_lock);
@@ -133,6 +141,7 @@ CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st)
 	if (!c || !st || st->sz < sizeof(size_t) + sizeof(uint64_t))
 		return -EINVAL;
 	memset(&t, 0, sizeof(t));
+	add_exporters(c, &t);
 	pthread_rwlock_rdlock(&c->stats_lock);
 	if (c->w) {
 		for (i = 0; i < c->nworkers; i++)

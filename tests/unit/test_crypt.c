@@ -130,6 +130,17 @@ static void test_keys(void)
 	path_of(p, sizeof(p), "raw.key");
 	CHECK_EQ(pc_crypt_key_load(&a, p, 7, err, sizeof(err)), -CAPTURE_E_CONFIG);
 
+	/* a directory is no key file, whatever it holds */
+	snprintf(p, sizeof(p), "%s", dir);
+	ret = pc_crypt_key_load(&a, p, 0, err, sizeof(err));
+	CHECK_EQ(ret, -EISDIR);
+	{
+		char want[600];
+
+		snprintf(want, sizeof(want), "%s: cannot read key file: Is a directory", p);
+		CHECK_STR(err, want);
+	}
+
 	/* a key that differs in one bit has another id */
 	junk[0] = key_bytes[0] ^ 1;
 	memcpy(junk + 1, key_bytes + 1, 31);

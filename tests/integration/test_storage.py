@@ -3,16 +3,22 @@
 encryption at rest (every cipher) checked against the documented container
 format, `jcap decrypt` byte-identical to a plain run, `jcap -r FILE.enc --key`
 giving the same flows, and the exact errors for a wrong key, a flipped bit, a
-truncated file, a plain file and a bad key file."""
+truncated file, a plain file and a bad key file; --pcap-filter stores exactly
+the matching packets; SIGINT and SIGTERM stop a run whose input has not ended
+and leave an encrypted file that decrypts to every packet read."""
 
 import datetime
 import hashlib
 import hmac
+import json
 import os
+import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
 
 import pytest
@@ -26,15 +32,9 @@ REC = 8 + 16          # chunk record overhead
 CIPHERS = ("aes-256-gcm", "aes-128-gcm", "chacha20-poly1305")
 
 
-def have_pcap_out():
-    p = subprocess.run([jcaptest.require_jcap(), "--help"], capture_output=True, text=True)
-    return "--pcap-out" in p.stdout + p.stderr
-
-
 @pytest.fixture(scope="module")
 def env():
-    if not have_pcap_out():
-        pytest.skip("jcap has no --pcap-out yet")
+    jcaptest.require_jcap()
     d = tempfile.mkdtemp(prefix="test_storage.")
     sc = pcapgen.Scenario(seed=7)
     for i in range(120):    # ~3.8 MB over ~6.5 s of packet time
@@ -332,3 +332,125 @@ def test_read_encrypted_errors(env):
             f.write(data)
         p = jcaptest.run(["-r", path, "--key", env["key"], "-F", "json", "--no-progress"])
         assert p.returncode == 1 and word in p.stderr, (name, p.stderr)
+
+
+# ---------------------------------------------------------------- --pcap-filter
+
+def test_pcap_filter_stores_matching_packets(env):
+    """--pcap-filter "tcp port 443 or arp": the stored file holds exactly the
+    TCP packets to or from port 443 and the ARP frames, in order and whole;
+    metering still sees every packet."""
+    sc = pcapgen.Scenario(seed=3)
+    for i in range(10):
+        sc.tcp_session(i * 0.01, pcapgen.c4(i + 1), pcapgen.s4(1), 3000 + i, 443 if i % 2 else 80)
+        sc.udp_exchange(i * 0.01 + 0.005, pcapgen.c6(i), pcapgen.s6(1), 3000 + i, 443, count=2)
+    sc.ping(0.2, pcapgen.c4(99), pcapgen.s4(1))
+    sc.non_ip(0.3, "arp")
+    sc.non_ip(0.31, "lldp")
+    inp = os.path.join(env["dir"], "pf.pcap")
+    sc.write(inp)
+
+    def stored(p):
+        if p.key is None:
+            return p.frame[0] == pcapgen.ETH_ARP
+        return p.key[1] == 6 and 443 in (p.key[3], p.key[5])
+    want = [(ts, wire, data) for (ts, data, wire, _), p in zip(sc.records(), sc.packets())
+            if stored(p)]
+    assert len(want) == 5 * 10 + 1
+    out = os.path.join(env["dir"], "pf")
+    recs, stats = jcaptest.meter(inp, "--pcap-out", out, "--pcap-filter", "tcp port 443 or arp")
+    exp = sc.expected()
+    jcaptest.assert_same_flows(recs, exp.records, "--pcap-filter")
+    jcaptest.assert_stats(stats, exp)
+    (name,) = files(out)
+    got = [(t, w, d) for t, _, w, d in read_pcap(os.path.join(out, name))]
+    assert got == want
+    assert stats["writer"]["packets"] == len(want)
+    assert tool_count("tcpdump", os.path.join(out, name)) == len(want)
+
+
+def test_pcap_filter_invalid(env):
+    out = os.path.join(env["dir"], "pfbad")
+    p = jcaptest.run(["-r", env["in"], "--pcap-out", out, "--pcap-filter", "tcp and",
+                      "-F", "json", "--no-progress"])
+    assert p.returncode == 2, p.stderr
+    assert p.stdout == ""
+    assert p.stderr == "jcap: invalid filter 'tcp and': can't parse filter expression: " \
+        "syntax error\n"
+
+
+# ---------------------------------------------------------------- SIGINT / SIGTERM
+
+def read_line(proc, deadline):
+    """The next line of @proc's stdout, waiting until @deadline (monotonic)."""
+    buf = b""
+    fd = proc.stdout.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        assert left > 0, "no complete line on stdout in time (have %r)" % buf
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            b = os.read(fd, 1)
+            assert b, "stdout closed (jcap exited %s)" % proc.poll()
+            buf += b
+    return json.loads(buf)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_gracefully(env, tmp_path, sig):
+    """A run reading a FIFO whose writer stays open never ends by itself:
+    once every packet is read (a flow that the last packet ended is printed),
+    SIGINT or SIGTERM stops it. Exit 0, every flow printed (the rest flushed
+    as at the end of a file), and the encrypted --pcap-out file is complete:
+    `jcap decrypt` gives a pcap holding every packet, exactly."""
+    sc = pcapgen.Scenario(seed=21)
+    for i in range(30):
+        sc.udp_exchange(i * 0.01, pcapgen.c4(i + 1), pcapgen.s4(2), 4000 + i, 53, count=4)
+    sc.tcp_session(0.5, pcapgen.c6(1), pcapgen.s6(1), 40000, 443, close="fin")
+    sc.non_ip(0.6, "arp")
+    # the 5-tuple reused by a new SYN: its first record ends with this, the
+    # last packet of the input, so that record on stdout means all was read
+    last = sc.ip(0.7, pcapgen.c6(1), pcapgen.s6(1), 6, 40000, 443, flags=pcapgen.SYN)
+    assert sc.packets()[-1] is last
+    exp = sc.expected()
+    first = [r for r in exp.records if r["src_port"] == 40000 and r["end_reason"] == "end"]
+    assert len(first) == 1
+    img = pcapgen.pcap_bytes(sc.records(), pcapgen.LINKTYPE["eth"])
+    fifo = str(tmp_path / "in.fifo")
+    os.mkfifo(fifo)
+    wfd = os.open(fifo, os.O_RDWR)      # a writer from the start; never closed before the stop
+    out = str(tmp_path / "store")
+    proc = subprocess.Popen([jcaptest.jcap_path(), "-r", fifo, "-F", "json", "--stats",
+                             "--no-progress", "--pcap-out", out, "--encrypt-key", env["key"]],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        view = memoryview(img)
+        while view:
+            n = os.write(wfd, view[:4096])
+            view = view[n:]
+        rec = read_line(proc, time.monotonic() + 60)
+        jcaptest.assert_same_flows([rec], first, "the record the last packet ended")
+        assert proc.poll() is None, "jcap ended with its input still open"
+        proc.send_signal(sig)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        os.close(wfd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    err = err.decode()
+    assert proc.returncode == 0, err
+    recs = [rec] + jcaptest.parse_lines(rest.decode())
+    jcaptest.assert_same_flows(recs, exp.records, "after the signal")
+    stats = jcaptest.parse_stats(err)
+    jcaptest.check_conservation(stats, recs)
+    assert stats["packets_read"] == exp.packets_read
+    assert [ln for ln in err.splitlines() if not ln.startswith("{")] == []
+    (name,) = files(out)
+    assert name.endswith(".pcap.enc"), name
+    plain = str(tmp_path / "dec.pcap")
+    p = jcaptest.run(["decrypt", "--key", env["key"], os.path.join(out, name), plain])
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    got = [(t, w, d) for t, _, w, d in read_pcap(plain)]
+    assert got == [(ts, wire, data) for ts, data, wire, _ in sc.records()]
+    assert len(got) == exp.packets_read == 30 * 4 + 10 + 1 + 1

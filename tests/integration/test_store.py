@@ -6,6 +6,7 @@ WAL, indexed, consistent; errors and usage exit codes."""
 import ipaddress
 import json
 import os
+import shutil
 import sqlite3
 import struct
 import subprocess
@@ -313,35 +314,101 @@ def udp_pairs_pcap(nflows, t0_ns):
     return b"".join(out)
 
 
-def test_query_plans_use_indexes(store):
-    """Every documented filter is answered through an index (the SQL that
-    flow_store.c builds, with the same parameters), never a full table scan."""
-    base = "SELECT * FROM flows WHERE 1"
-    order = " ORDER BY last_ns DESC, id DESC LIMIT ?"
-    ip = " AND ip_version = ? AND (src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)"
-    lo, hi = b"\0" * 10 + b"\xff\xff\xc6\x12\0\0", b"\0" * 10 + b"\xff\xff\xc6\x12\xff\xff"
+# Interposes sqlite3_prepare_v2 in `jcap query` (LD_PRELOAD): for the flow
+# query, writes the SQL the library built and SQLite's EXPLAIN QUERY PLAN of
+# it (on the same connection) to $PC_EQP_OUT, then prepares it as asked.
+EQP_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*prep_fn)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+
+int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **st, const char **tail)
+{
+	prep_fn real = (prep_fn)dlsym(RTLD_NEXT, "sqlite3_prepare_v2");
+	const char *out = getenv("PC_EQP_OUT");
+
+	if (out && sql && strstr(sql, " FROM flows WHERE ")) {
+		char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+		sqlite3_stmt *e = NULL;
+		FILE *f = fopen(out, "a");
+
+		if (f && q && real(db, q, -1, &e, NULL) == SQLITE_OK) {
+			fprintf(f, "SQL %s\n", sql);
+			while (sqlite3_step(e) == SQLITE_ROW)
+				fprintf(f, "PLAN %s\n", (const char *)sqlite3_column_text(e, 3));
+			fputs("END\n", f);
+		}
+		sqlite3_finalize(e);
+		sqlite3_free(q);
+		if (f)
+			fclose(f);
+	}
+	return real(db, sql, n, st, tail);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def eqp_shim(tmp_path_factory):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler to build the sqlite3_prepare_v2 shim")
+    d = tmp_path_factory.mktemp("eqp")
+    (d / "shim.c").write_text(EQP_SHIM)
+    p = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(d / "shim.so"), str(d / "shim.c"),
+                        "-ldl"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return str(d / "shim.so")
+
+
+def query_plan(shim, db, tmp, *args):
+    """`jcap query DB ARGS` with the shim: (the SQL jcap ran, its plan rows)."""
+    out = tmp / "eqp.txt"
+    if out.exists():
+        out.unlink()
+    env = dict(os.environ, LD_PRELOAD=shim, PC_EQP_OUT=str(out))
+    p = subprocess.run([jcaptest.jcap_path(), "query", db, "-F", "json"] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert out.exists(), "the shim saw no flow query (is sqlite3 linked statically?)"
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("SQL ") and lines[-1] == "END", lines
+    assert sum(1 for x in lines if x.startswith("SQL ")) == 1, lines
+    return lines[0][4:], {x[5:] for x in lines if x.startswith("PLAN ")}
+
+
+def test_query_plans_use_indexes(store, eqp_shim, tmp_path):
+    """Every documented filter of `jcap query` is answered through an index,
+    never a full table scan: SQLite's plan of the very SQL the library builds
+    (caught as jcap prepares it)."""
     cases = [
-        (" AND last_ns >= ?", (T0,), {"SEARCH flows USING INDEX flows_last_ns (last_ns>?)"}),
-        (" AND first_ns <= ?", (T0,), {"SCAN flows USING INDEX flows_last_ns"}),
-        (" AND last_ns >= ? AND first_ns <= ?", (T0, T0),
+        (("--since", "1700000002"), " AND last_ns >= ?",
          {"SEARCH flows USING INDEX flows_last_ns (last_ns>?)"}),
-        (ip, (4, lo, hi, lo, hi),
+        (("--until", "1700000002"), " AND first_ns <= ?",
+         {"SCAN flows USING INDEX flows_last_ns"}),
+        (("--since", "1700000001", "--until", "1700000004"), " AND last_ns >= ? AND first_ns <= ?",
+         {"SEARCH flows USING INDEX flows_last_ns (last_ns>?)"}),
+        (("--ip", "198.18.0.0/16"),
+         " AND ip_version = ? AND (src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)",
          {"SEARCH flows USING INDEX flows_src_ip (src_ip>? AND src_ip<?)",
           "SEARCH flows USING INDEX flows_dst_ip (dst_ip>? AND dst_ip<?)"}),
-        (" AND (src_port = ? OR dst_port = ?)", (53, 53),
+        (("--port", "53"), " AND (src_port = ? OR dst_port = ?)",
          {"SEARCH flows USING INDEX flows_src_port (src_port=?)",
           "SEARCH flows USING INDEX flows_dst_port (dst_port=?)"}),
-        (" AND proto = ?", (17,), {"SCAN flows USING INDEX flows_last_ns"}),
+        (("--proto", "udp"), " AND proto = ?", {"SCAN flows USING INDEX flows_last_ns"}),
+        (("--limit", "5"), "", {"SCAN flows USING INDEX flows_last_ns"}),
     ]
-    con = sqlite3.connect("file:%s?mode=ro" % store["db"], uri=True)
-    try:
-        for where, args, want in cases:
-            plan = {r[3] for r in con.execute("EXPLAIN QUERY PLAN " + base + where + order,
-                                                args + (100,))}
-            assert want <= plan, (where, plan)
-            assert "SCAN flows" not in plan, (where, plan)
-    finally:
-        con.close()
+    for args, where, want in cases:
+        sql, plan = query_plan(eqp_shim, store["db"], tmp_path, *args)
+        assert sql.endswith(" FROM flows WHERE 1" + where + " ORDER BY last_ns DESC, id DESC" +
+                            (" LIMIT ?" if "--limit" in args else "")), (args, sql)
+        assert want <= plan, (args, plan)
+        assert "SCAN flows" not in plan, (args, plan)
 
 
 OLD_SCHEMA = """

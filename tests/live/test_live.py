@@ -4,12 +4,22 @@ pair in a private namespace while `jcap -i v1 -b BACKEND --count N` meters
 the other end. Every flow must be metered exactly (packets and bytes of each
 direction equal the generator's truth), no flow may be split across workers
 (one record per 5-tuple, all fragments matched), conservation holds, the
-kernel reports no drops, and one filter expression gives the same flows on
-every backend as on the file. Root only; skips (77) name the reason.
+kernel reports no drops (the ring holds the whole injection, so no drop can
+come from scheduling), and one filter expression gives the same flows on
+every backend as on the file. The live flags too: --user (ids, groups and
+capabilities of the running process), --no-promisc (the interface's
+promiscuity), --tstamp, and SIGINT/SIGTERM stopping a live run with an
+encrypted --pcap-out that decrypts to every frame. jcap runs with -v and is
+ready when it says "capture started" (everything is open then). Root only;
+skips (77) name the reason.
 """
 
+import grp
 import json
 import os
+import pwd
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -25,7 +35,11 @@ import pcapgen  # noqa: E402
 FILTER = "udp or (tcp and port 443)"
 
 OK, WHY = netns.can_use_netns()
-pytestmark = pytest.mark.skipif(not OK, reason=WHY)
+needs_netns = pytest.mark.skipif(not OK, reason=WHY)
+# the capture ring: 256 MiB, 128 blocks of 1 MiB per afpacket member (a block
+# retires after 10 ms): the ~1500 frames injected fit even if jcap does not
+# read at all for a second; AF_XDP's RX ring (16384) holds them all anyway
+BUFFER = ("--buffer-mb", "256")
 
 
 def build_scenario():
@@ -81,47 +95,62 @@ def backends():
     return {b["name"]: b for b in json.loads(p.stdout)}
 
 
-def wait_ready(ns, backend, workers, xdp_mode, deadline=10.0):
-    """Until the capture is open in the namespace (packet sockets or the XDP
-    program are there), so no injected frame can be missed."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < deadline:
-        if backend == "afxdp":
-            link = ns.link_show("v1")
-            if "prog/xdp" in link:
-                assert (" xdpgeneric" in link) == (xdp_mode == "generic"), link
-                time.sleep(0.5)
-                return
-        else:
-            want = workers if backend == "afpacket" else 1
-            if ns.packet_sockets() >= want:
-                time.sleep(0.5)	# fanout join and filter swap follow the sockets
-                return
-        time.sleep(0.05)
-    raise AssertionError("%s did not open its capture within %.0f s" % (backend, deadline))
+class Started:
+    """jcap -v started in the namespace: stderr is read up to its "capture
+    started" line (logged once the backend, its sockets or XDP program,
+    fanout and filters are all in place, and the workers run)."""
+
+    def __init__(self, ns, args, env=None, deadline=20.0):
+        self.p = ns.popen([jcaptest.jcap_path(), "-v"] + [str(a) for a in args], env=env)
+        self.err = b""
+        fd = self.p.stderr.fileno()
+        end = time.monotonic() + deadline
+        while b"jcap: info: capture started: " not in self.err:
+            left = end - time.monotonic()
+            r, _, _ = select.select([fd], [], [], max(0, left))
+            chunk = os.read(fd, 4096) if r else b""
+            if not chunk:
+                self.p.kill()
+                out, err = self.p.communicate()
+                raise AssertionError("jcap did not start (exit %s): %s" % (
+                    self.p.returncode, (self.err.decode() + err)[-2000:]))
+            self.err += chunk
+        self.pid = int(self.p.pid)
+
+    def finish(self, timeout=30, sig=None):
+        """Wait for the exit (after @sig, if given); returns (stdout, stderr)."""
+        if sig is not None:
+            self.p.send_signal(sig)
+        try:
+            out, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out, err = self.p.communicate()
+            raise AssertionError("jcap did not stop: %s" % (self.err.decode() + err)[-2000:])
+        return out, self.err.decode() + err
+
+
+def jcap_pid(started):
+    """The jcap process itself (ip netns exec execs it: same pid)."""
+    with open("/proc/%d/cmdline" % started.pid, "rb") as f:
+        assert f.read().split(b"\0")[0] == jcaptest.jcap_path().encode()
+    return started.pid
 
 
 def live_meter(ns, pcap, backend, workers, count, xdp_mode=None, extra=()):
     env = dict(os.environ)
     if xdp_mode:
         env["PC_XDP_MODE"] = xdp_mode
-    args = [jcaptest.jcap_path(), "-i", "v1", "-b", backend, "--workers", workers,
-            "--count", count, "-F", "json", "--stats", "--no-progress"] + list(extra)
-    p = ns.popen(args, env=env)
-    try:
-        wait_ready(ns, backend, workers, xdp_mode)
-    except AssertionError:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError("jcap: %s" % err[-2000:])
+    args = ["-i", "v1", "-b", backend, "--workers", workers, "--count", count, "-F", "json",
+            "--stats", "--no-progress"] + list(BUFFER) + list(extra)
+    j = Started(ns, args, env=env)
+    if backend == "afxdp":
+        link = ns.link_show("v1")
+        assert "prog/xdp" in link, link
+        assert (" xdpgeneric" in link) == (xdp_mode == "generic"), link
     ns.inject("v0", pcap)
-    try:
-        out, err = p.communicate(timeout=30)
-    except Exception:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError("jcap did not stop after %d packets: %s" % (count, err[-2000:]))
-    assert p.returncode == 0, "jcap exited %d: %s" % (p.returncode, err[-2000:])
+    out, err = j.finish()
+    assert j.p.returncode == 0, "jcap exited %d: %s" % (j.p.returncode, err[-2000:])
     recs = jcaptest.parse_lines(out)
     stats = jcaptest.parse_stats(err)
     jcaptest.check_conservation(stats, recs)
@@ -163,6 +192,7 @@ def skip_unavailable(backends, name):
         pytest.skip("%s unavailable: %s" % (name, b["reason"] if b else "not listed"))
 
 
+@needs_netns
 @pytest.mark.parametrize("backend,workers,xdp_mode", CASES,
                          ids=["%s-w%d%s" % (b, w, "-" + m if m else "") for b, w, m in CASES])
 def test_every_flow_exact(traffic, backends, backend, workers, xdp_mode):
@@ -189,6 +219,7 @@ def test_every_flow_exact(traffic, backends, backend, workers, xdp_mode):
     assert k["packets"] == exp.packets_read, k
 
 
+@needs_netns
 @pytest.mark.parametrize("backend,workers,xdp_mode", CASES,
                          ids=["%s-w%d%s" % (b, w, "-" + m if m else "") for b, w, m in CASES])
 def test_filter_same_flows_as_file(traffic, backends, backend, workers, xdp_mode):
@@ -205,6 +236,7 @@ def test_filter_same_flows_as_file(traffic, backends, backend, workers, xdp_mode
     assert stats["kernel"]["drops"] == 0
 
 
+@needs_netns
 def test_bad_filter_refused_before_capture(backends):
     with netns.VethNetns() as ns:
         p = ns.run([jcaptest.jcap_path(), "-i", "v1", "-b", "afpacket", "--filter", "tcp and",
@@ -213,6 +245,7 @@ def test_bad_filter_refused_before_capture(backends):
     assert "invalid filter 'tcp and'" in p.stderr and "syntax error" in p.stderr, p.stderr
 
 
+@needs_netns
 def test_buffer_size_out_of_range(backends):
     with netns.VethNetns() as ns:
         p = ns.run([jcaptest.jcap_path(), "-i", "v1", "-b", "afpacket", "--buffer-mb", "4096",
@@ -221,6 +254,7 @@ def test_buffer_size_out_of_range(backends):
     assert "4096" in p.stderr and "64..2048" in p.stderr, p.stderr
 
 
+@needs_netns
 def test_backends_listing(backends):
     assert list(backends) == ["dpdk", "pfring", "afxdp", "afpacket", "pcap", "file"]
     assert backends["dpdk"]["available"] is False
@@ -233,34 +267,212 @@ def test_backends_listing(backends):
     assert prefs == sorted(prefs, reverse=True)
 
 
-def uid_of(pid):
+def proc_status(pid):
+    """Uid, Gid (real, effective, saved, fs), Groups and the capability sets
+    of a running process, from /proc/PID/status."""
+    out = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("Uid:"):
-                return [int(x) for x in line.split()[1:]]
-    return None
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups"):
+                out[k] = [int(x) for x in v.split()]
+            elif k in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+                out[k] = int(v, 16)
+    return out
 
 
+@needs_netns
 def test_user_drops_privileges_after_open(traffic, backends):
-    """--user nobody: sockets opened as root, then every uid is nobody's and
-    metering goes on unchanged."""
+    """--user nobody: sockets opened as root, then the running process has
+    nobody's uid and primary gid (real, effective, saved, fs), exactly
+    nobody's supplementary groups (as initgroups gives them), and no
+    capability left; metering goes on unchanged."""
     exp = traffic["exp"]
+    pw = pwd.getpwnam("nobody")
+    groups = sorted(set(os.getgrouplist("nobody", pw.pw_gid)))
     with netns.VethNetns() as ns:
-        args = [jcaptest.jcap_path(), "-i", "v1", "-b", "afpacket", "--workers", 2,
-                "--user", "nobody", "--count", exp.packets_read, "-F", "json", "--stats",
-                "--no-progress"]
-        p = ns.popen(args)
-        wait_ready(ns, "afpacket", 2, None)
-        uids = uid_of(p.pid)
+        j = Started(ns, ["-i", "v1", "-b", "afpacket", "--workers", 2, "--user", "nobody",
+                         "--count", exp.packets_read, "-F", "json", "--stats", "--no-progress"]
+                    + list(BUFFER))
+        st = proc_status(jcap_pid(j))
         ns.inject("v0", traffic["pcap"])
-        out, err = p.communicate(timeout=30)
-    assert p.returncode == 0, err
-    assert uids == [65534] * 4, uids
+        out, err = j.finish()
+    assert j.p.returncode == 0, err
+    assert st["Uid"] == [pw.pw_uid] * 4, st
+    assert st["Gid"] == [pw.pw_gid] * 4, st
+    assert sorted(st["Groups"]) == groups, (st, grp.getgrgid(pw.pw_gid).gr_name)
+    assert (st["CapEff"], st["CapPrm"], st["CapInh"], st["CapAmb"]) == (0, 0, 0, 0), st
     recs, stats = jcaptest.parse_lines(out), jcaptest.parse_stats(err)
     assert stats["packets_read"] == exp.packets_read
     assert jcaptest.sums_by_tuple(recs) == jcaptest.sums_by_tuple(exp.records)
 
 
+@needs_netns
+def test_unknown_user_is_refused(backends):
+    with netns.VethNetns() as ns:
+        p = ns.run([jcaptest.jcap_path(), "-i", "v1", "-b", "afpacket", "--user",
+                    "pc-no-such-user", "--count", "1", "-F", "json", "--no-progress"],
+                   timeout=30)
+    assert (p.returncode, p.stdout, p.stderr) == \
+        (1, "", "jcap: unknown user 'pc-no-such-user'\n")
+
+
+def promiscuity(ns, dev):
+    """(the promiscuity counter of `ip -d link`, IFF_PROMISC in sysfs flags)."""
+    link = ns.link_show(dev)
+    words = link.split()
+    count = int(words[words.index("promiscuity") + 1])
+    flags = int(ns.run(["cat", "/sys/class/net/%s/flags" % dev], check=True).stdout, 16)
+    return count, bool(flags & 0x100)
+
+
+AFXDP_PROMISC = pytest.mark.xfail(strict=True, reason="cap_afxdp.c ignores "
+                                  "capture_config.promiscuous (reported): the interface is "
+                                  "never made promiscuous")
+PROMISC = [pytest.param(b, w, pr, id="%s-w%d-%s" % (b, w, "default" if pr else "no-promisc"),
+                        marks=AFXDP_PROMISC if (b, pr) == ("afxdp", True) else ())
+           for b, w in (("afpacket", 1), ("afpacket", 2), ("pcap", 1), ("afxdp", 1))
+           for pr in (True, False)]
+
+
+@needs_netns
+@pytest.mark.parametrize("backend,workers,promisc", PROMISC)
+def test_promiscuous_mode(backends, backend, workers, promisc):
+    """By default every capture socket puts the interface in promiscuous mode
+    (the kernel counts one per socket); --no-promisc leaves it alone. Either
+    way it is back to 0 after jcap exits (SIGINT)."""
+    skip_unavailable(backends, backend)
+    with netns.VethNetns() as ns:
+        assert promiscuity(ns, "v1") == (0, False)
+        j = Started(ns, ["-i", "v1", "-b", backend, "--workers", workers, "-F", "json",
+                         "--no-progress"] + ([] if promisc else ["--no-promisc"]))
+        during = promiscuity(ns, "v1")
+        _, err = j.finish(sig=signal.SIGINT)
+        after = promiscuity(ns, "v1")
+    assert j.p.returncode == 0, err
+    assert during == ((workers, True) if promisc else (0, False))
+    assert after == (0, False)
+
+
+def small_scenario():
+    """100 packets: TCP and UDP, IPv4 and IPv6, 10 flows."""
+    sc = pcapgen.Scenario(seed=9)
+    for i in range(5):
+        sc.tcp_session(i * 0.001, pcapgen.c4(i + 1), pcapgen.s4(1), 30000 + i, 443, data=2,
+                       close="fin", gap=0.0001)
+        sc.udp_exchange(i * 0.001, pcapgen.c6(i), pcapgen.s6(1), 30000 + i, 53, count=10,
+                        gap=0.0001)
+    assert len(sc.pkts) == 100
+    return sc
+
+
+@needs_netns
+@pytest.mark.parametrize("src", ["kernel", "hardware", "ptp", "ntp"])
+def test_tstamp_sources(tmp_path, backends, src):
+    """--tstamp SRC on a veth (no NIC clock: hardware falls back to the
+    kernel's stamps, ptp too unless there is a /dev/ptp0, whose time the
+    stamps are then moved to): every flow exact, every record's times within
+    the span of the run on that clock."""
+    off = 0
+    if src == "ptp" and os.path.exists("/dev/ptp0"):
+        # the PHC's offset from the wall clock, as the library measures it
+        fd = os.open("/dev/ptp0", os.O_RDONLY)
+        try:
+            a = time.time_ns()
+            phc = time.clock_gettime_ns((~fd << 3) | 3)   # FD_TO_CLOCKID
+            off = phc - (a + time.time_ns()) // 2
+        finally:
+            os.close(fd)
+    sc = small_scenario()
+    pcap = str(tmp_path / "ts.pcap")
+    sc.write(pcap)
+    exp = sc.expected()
+    with netns.VethNetns() as ns:
+        t0 = time.time_ns()
+        j = Started(ns, ["-i", "v1", "-b", "afpacket", "--tstamp", src, "--count",
+                         exp.packets_read, "-F", "json", "--stats", "--no-progress"])
+        ns.inject("v0", pcap)
+        out, err = j.finish()
+        t1 = time.time_ns()
+    assert j.p.returncode == 0, err
+    recs, stats = jcaptest.parse_lines(out), jcaptest.parse_stats(err)
+    jcaptest.check_conservation(stats, recs)
+    assert stats["packets_read"] == exp.packets_read
+    assert jcaptest.sums_by_tuple(recs) == jcaptest.sums_by_tuple(exp.records)
+    assert sorted(r["end_reason"] for r in recs) == sorted(r["end_reason"] for r in exp.records)
+    slack = 100 * 10**6 if off else 0    # a PHC drifts from the wall clock meanwhile
+    for r in recs:
+        assert t0 + off - slack <= r["first_ns"] <= r["last_ns"] <= t1 + off + slack, (t0, r, t1)
+
+
+def test_tstamp_unknown_source():
+    p = jcaptest.run(["-i", "lo", "--tstamp", "gps", "--count", "1"])
+    assert (p.returncode, p.stdout) == (2, "")
+    assert p.stderr == "jcap: --tstamp: unknown source 'gps' (kernel, hardware, ptp, ntp)\n"
+
+
+def read_line(proc, deadline):
+    """The next line of @proc's stdout, waiting until @deadline (monotonic)."""
+    buf = b""
+    fd = proc.stdout.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        assert left > 0, "no complete line on stdout in time (have %r)" % buf
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            b = os.read(fd, 1)
+            assert b, "stdout closed (jcap exited %s)" % proc.poll()
+            buf += b
+    return json.loads(buf)
+
+
+@needs_netns
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_live_run(tmp_path, backends, sig):
+    """A live run without --count or --duration, stopped by SIGINT/SIGTERM
+    once it has read every injected frame (the record that the last frame
+    ended is on stdout): exit 0, every flow printed with the truth's
+    counts, and its encrypted --pcap-out file decrypts (`jcap decrypt`) to a
+    pcap of exactly the injected frames, in order."""
+    sc = small_scenario()
+    # the last frame reuses a closed TCP 5-tuple: its first record ends then
+    last = sc.ip(0.1, pcapgen.c4(1), pcapgen.s4(1), 6, 30000, 443, flags=pcapgen.SYN)
+    assert sc.packets()[-1] is last
+    exp = sc.expected()
+    first = [r for r in exp.records if r["src_port"] == 30000 and r["proto"] == 6 and
+             r["end_reason"] == "end"]
+    assert len(first) == 1
+    pcap = str(tmp_path / "sig.pcap")
+    sc.write(pcap)
+    key = tmp_path / "k.hex"
+    key.write_text("5a" * 32 + "\n")
+    store = tmp_path / "store"
+    with netns.VethNetns() as ns:
+        j = Started(ns, ["-i", "v1", "-b", "afpacket", "-F", "json", "--stats",
+                         "--no-progress", "--pcap-out", store, "--encrypt-key", key])
+        ns.inject("v0", pcap)
+        rec = read_line(j.p, time.monotonic() + 30)
+        assert jcaptest.sums_by_tuple([rec]) == jcaptest.sums_by_tuple(first)
+        assert rec["end_reason"] == "end"
+        assert j.p.poll() is None
+        out, err = j.finish(sig=sig)
+    assert j.p.returncode == 0, err
+    recs = [rec] + jcaptest.parse_lines(out)
+    stats = jcaptest.parse_stats(err)
+    jcaptest.check_conservation(stats, recs)
+    assert stats["packets_read"] == exp.packets_read
+    assert jcaptest.sums_by_tuple(recs) == jcaptest.sums_by_tuple(exp.records)
+    assert sorted(r["end_reason"] for r in recs) == sorted(r["end_reason"] for r in exp.records)
+    assert stats["writer"]["queue_drops"] == 0 and stats["writer"]["errors"] == 0
+    (name,) = os.listdir(store)
+    assert name.endswith(".pcap.enc"), name
+    plain = str(tmp_path / "dec.pcap")
+    p = jcaptest.run(["decrypt", "--key", key, store / name, plain])
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert netns.read_pcap(plain) == [data for _, data, _, _ in sc.records()]
+
+
+@needs_netns
 def test_missing_capability_is_named(backends):
     """Without CAP_NET_RAW the error says which capability is missing."""
     if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
@@ -297,6 +509,7 @@ for host in range(10, 14):
 """
 
 
+@needs_netns
 def test_host_traffic_both_directions_one_worker(backends):
     """Datagrams sent and received by the capturing host itself: outgoing
     frames start at the MAC header when the fanout program runs, incoming
@@ -318,13 +531,13 @@ def test_host_traffic_both_directions_one_worker(backends):
             echo = subprocess.Popen(["ip", "netns", "exec", peer, sys.executable, "-c", ECHO,
                                      str(4 * n)])
             ns.procs.append(echo)
-            p = ns.popen([jcaptest.jcap_path(), "-i", "v1", "-b", "afpacket", "--workers", 2,
-                          "--duration", 4, "-F", "json", "--stats", "--no-progress",
-                          "--filter", "udp"])
-            wait_ready(ns, "afpacket", 2, None)
+            # --duration: the exchange takes milliseconds, the run 4 s
+            j = Started(ns, ["-i", "v1", "-b", "afpacket", "--workers", 2, "--duration", 4,
+                             "-F", "json", "--stats", "--no-progress", "--filter", "udp"])
             r = ns.run([sys.executable, "-c", CLIENT, str(n)], timeout=30)
             assert r.returncode == 0, r.stderr
-            out, err = p.communicate(timeout=30)
+            out, err = j.finish()
+            p = j.p
             echo.wait(timeout=10)
         finally:
             subprocess.run(["ip", "netns", "del", peer], capture_output=True)

@@ -360,7 +360,8 @@ static void test_session(void)
 	CHECK(capture_flow_enable(c, &fc) == 0);
 	CHECK(capture_set_flow_callback(c, on_flows, &g) == 0);
 	CHECK(capture_start(c) == 0);
-	CHECK(capture_start(c) == -CAPTURE_E_STATE || capture_poll(c, 0) != CAPTURE_STATE_RUNNING);
+	/* a second start while running: test_running_refusals (a FIFO keeps the
+	 * session running, so the refusal is certain there) */
 	rc = capture_poll(c, 10000);
 	CHECK(rc == CAPTURE_STATE_DONE);
 	CHECK(capture_get_stats(c, &st) == 0);

@@ -19,6 +19,7 @@
 #include "packet_capture.h"
 #include "check.h"
 #include "export/flow_store.h"
+#include "util/clock.h"
 
 static char dir[64];
 
@@ -473,15 +474,31 @@ static void test_batching(void)
 	CHECK(capture_store_query(db, &q, NULL, NULL, err, sizeof(err)) == 10);
 	CHECK(pc_flow_store_close(s) == 0);
 
-	/* tick commits a batch open for commit_ms */
+	/* tick commits a batch once it has been open for commit_ms (20 ms
+	 * here), never sooner: tick until it does, timing each tick from just
+	 * before the insert that opened the batch */
 	s = open_store("b.db", 100, 20, 0, 0, 0);
 	CHECK(pc_flow_store_rows(s) == 10); /* reopened: appends */
-	CHECK(pc_flow_store_insert(s, recs + 10, 2) == 2);
-	CHECK(pc_flow_store_tick(s, T0) == 0);
-	CHECK(pc_flow_store_pending(s) == 2);
-	usleep(30000);
-	CHECK(pc_flow_store_tick(s, T0) == 0);
-	CHECK(pc_flow_store_pending(s) == 0);
+	{
+		uint64_t t0 = pc_mono_ns(), dt = 0, early = 0;
+		int ticks = 0;
+
+		CHECK(pc_flow_store_insert(s, recs + 10, 2) == 2);
+		CHECK(pc_flow_store_pending(s) == 2);
+		while (pc_flow_store_pending(s) && dt < 10000000000ull) {
+			CHECK(pc_flow_store_tick(s, T0) == 0);
+			dt = pc_mono_ns() - t0;
+			/* the store's clock has ms steps: 19 ms of ours can read 20 */
+			if (pc_flow_store_pending(s) == 0 && dt < 19000000ull)
+				early = dt;
+			ticks++;
+			if (pc_flow_store_pending(s))
+				pc_sleep_us(1000);
+		}
+		CHECK_EQ(pc_flow_store_pending(s), 0); /* committed within 10 s */
+		CHECK_EQ(early, 0);		       /* not before 20 ms */
+		CHECK(ticks >= 1);
+	}
 	CHECK(capture_store_query(db, &q, NULL, NULL, err, sizeof(err)) == 12);
 
 	/* graceful close commits the open batch */

@@ -16,8 +16,10 @@
 
 #include "export/export.h"
 #include "export/nf_common.h"
+#include "util/clock.h"
 
 static int failures;
+static int skipped; /* parts that could not run here (said why) */
 
 #define CHECK(c)                                                                              \
 	do {                                                                                  \
@@ -79,6 +81,9 @@ static void check_bytes(const char *what, const uint8_t *got, size_t glen, const
 
 #define T0 1700000000123456789ull  /* first packet of the test flows */
 #define NOW 1700000100000000000ull /* pinned export clock */
+/* How long a datagram or connection that must come is waited for: far above
+ * what loopback needs, so only a missing one makes a test wait this long. */
+#define WAIT_MS 10000
 
 static void ip4(uint8_t *a, uint8_t x, uint8_t y, uint8_t z, uint8_t w)
 {
@@ -265,8 +270,9 @@ static void dump(const char *name, const uint8_t *b, size_t n)
 	}
 }
 
-/* Receive every datagram that arrives within @timeout_ms into @b, one after another. */
-static size_t recv_all(int fd, uint8_t *b, size_t cap, int timeout_ms, const char *dumpname,
+/* Receive the @want datagrams that must come into @b, one after another
+ * (each waited for up to WAIT_MS); *count says how many did. */
+static size_t recv_all(int fd, uint8_t *b, size_t cap, unsigned want, const char *dumpname,
 		       unsigned *count)
 {
 	size_t len = 0;
@@ -274,12 +280,12 @@ static size_t recv_all(int fd, uint8_t *b, size_t cap, int timeout_ms, const cha
 	char name[64];
 
 	*count = 0;
-	while (len < cap && (n = recv_dgram(fd, b + len, cap - len, timeout_ms)) > 0) {
+	while (*count < want && len < cap &&
+	       (n = recv_dgram(fd, b + len, cap - len, WAIT_MS)) > 0) {
 		snprintf(name, sizeof(name), "%s.%u.bin", dumpname, *count);
 		dump(name, b + len, (size_t)n);
 		len += (size_t)n;
 		(*count)++;
-		timeout_ms = 100;
 	}
 	return len;
 }
@@ -598,7 +604,7 @@ static void test_golden_v5(void)
 	e = mk_udp("netflow5", port, 0, 0, 0x0102, false, false);
 	CHECK_EQ(e->ops->write(e, f, 3), 3);
 	CHECK_EQ(e->ops->flush(e), 0);
-	n = recv_dgram(fd, b, sizeof(b), 1000);
+	n = recv_dgram(fd, b, sizeof(b), WAIT_MS);
 	dump("v5.bin", b, n > 0 ? (size_t)n : 0);
 	check_bytes("v5 datagram", b, n > 0 ? (size_t)n : 0, golden_v5, sizeof(golden_v5));
 	CHECK_EQ(atomic_load(&e->cnt.records), 2);
@@ -625,7 +631,7 @@ static void test_golden_v9(void)
 	CHECK_EQ(e->ops->write(e, f, 3), 3);
 	CHECK_EQ(e->ops->flush(e), 0);
 	/* templates, then IPv4 records, then IPv6 records: one datagram each */
-	n = (ssize_t)recv_all(fd, b, sizeof(b), 1000, "v9", &cnt);
+	n = (ssize_t)recv_all(fd, b, sizeof(b), 3, "v9", &cnt);
 	CHECK_EQ(cnt, 3);
 	check_bytes("v9 datagrams", b, (size_t)n, golden_v9, sizeof(golden_v9));
 	CHECK_EQ(atomic_load(&e->cnt.records), 3);
@@ -650,12 +656,12 @@ static void test_golden_ipfix(bool uniflow, bool ns, const uint8_t *exp, size_t 
 	CHECK_EQ(e->ops->write(e, f, 3), 3);
 	CHECK_EQ(e->ops->flush(e), 0);
 	/* templates + statistics, then IPv4 records, then IPv6 records */
-	n = (ssize_t)recv_all(fd, b, sizeof(b), 1000, name, &cnt);
+	n = (ssize_t)recv_all(fd, b, sizeof(b), 3, name, &cnt);
 	CHECK_EQ(cnt, 3);
 	check_bytes(name, b, (size_t)n, exp, elen);
 	/* close sends the final statistics: the options record alone */
 	pc_exporter_destroy(e);
-	n = recv_dgram(fd, b, sizeof(b), 1000);
+	n = recv_dgram(fd, b, sizeof(b), WAIT_MS);
 	CHECK_EQ(n, 16 + 4 + 60);
 	if (n == 80) {
 		CHECK_EQ(g16(b + 16), 260);
@@ -791,7 +797,7 @@ static void test_v5_limits(uint32_t mtu, unsigned per_dgram)
 	e = mk_udp("netflow5", port, mtu, 0, 0, false, false);
 	CHECK_EQ(e->ops->write(e, f, 70), 70);
 	CHECK_EQ(e->ops->flush(e), 0);
-	while ((n = recv_dgram(fd, b, sizeof(b), 500)) > 0) {
+	while (expect_seq < 66 && (n = recv_dgram(fd, b, sizeof(b), WAIT_MS)) > 0) {
 		unsigned cnt = g16(b + 2);
 
 		CHECK_EQ(n, 24 + 48 * cnt);
@@ -816,6 +822,7 @@ static void test_v5_limits(uint32_t mtu, unsigned per_dgram)
 	CHECK_EQ(atomic_load(&e->cnt.not_exportable), 5);
 	CHECK_EQ(atomic_load(&e->cnt.records), 65);
 	pc_exporter_destroy(e);
+	CHECK_EQ(drain(fd), 0);
 	close(fd);
 }
 
@@ -843,7 +850,9 @@ static void test_v9_sequence_refresh(void)
 	CHECK_EQ(e->ops->flush(e), 0);
 	pc_nf_test_clock_ns = NOW + 5000000000ull;
 	CHECK_EQ(e->ops->tick(e, pc_nf_test_clock_ns), 0); /* refresh with no data */
-	while ((n = recv_dgram(fd, b, sizeof(b), 500)) > 0) {
+	/* 40 flows: 13 IPv4 two-way, 7 IPv4 one-way, 20 IPv6 one-way: 53 records */
+	while ((data < 2 * 53 || tmpl_msgs < 3) &&
+	       (n = recv_dgram(fd, b, sizeof(b), WAIT_MS)) > 0) {
 		CHECK(n <= 1400);
 		p = parse_msg(b, (size_t)n, 9, &db);
 		CHECK(p.ok);
@@ -857,15 +866,17 @@ static void test_v9_sequence_refresh(void)
 		data += p.data;
 		msgs++;
 	}
-	/* 40 flows: 13 IPv4 two-way, 7 IPv4 one-way, 20 IPv6 one-way: 53 records */
 	CHECK_EQ(data, 2 * 53);
 	CHECK_EQ(tmpl_msgs, 3); /* start, refresh at 2.5 s, refresh at 5 s */
+	CHECK_EQ(drain(fd), 0);
 	CHECK_EQ(atomic_load(&e->cnt.messages), msgs);
 	pc_exporter_destroy(e);
 	close(fd);
 }
 
-static unsigned mtu_run(bool uniflow, uint32_t mtu)
+/* 300 flows through IPFIX over UDP: returns the data records received, read
+ * until @want of them and the two statistics records came (or WAIT_MS passed). */
+static unsigned mtu_run(bool uniflow, uint32_t mtu, unsigned want)
 {
 	struct capture_flow f[300];
 	struct tmpl_db db;
@@ -886,7 +897,7 @@ static unsigned mtu_run(bool uniflow, uint32_t mtu)
 	for (i = 0; i < 300; i += 50)
 		CHECK_EQ(e->ops->write(e, f + i, 50), 50);
 	pc_exporter_destroy(e);
-	while ((n = recv_dgram(fd, b, sizeof(b), 500)) > 0) {
+	while ((data < want || opt < 2) && (n = recv_dgram(fd, b, sizeof(b), WAIT_MS)) > 0) {
 		CHECK(n <= (ssize_t)mtu);
 		p = parse_msg(b, (size_t)n, 10, &db);
 		CHECK(p.ok);
@@ -901,6 +912,7 @@ static unsigned mtu_run(bool uniflow, uint32_t mtu)
 		msgs++;
 	}
 	CHECK_EQ(opt, 2); /* with the templates, and the final one at close */
+	CHECK_EQ(drain(fd), 0);
 	close(fd);
 	return data;
 }
@@ -908,10 +920,10 @@ static unsigned mtu_run(bool uniflow, uint32_t mtu)
 static void test_ipfix_mtu_sequence(void)
 {
 	/* 300 flows, 150 of them one-way: biflow 300 records, uniflow 450 */
-	CHECK_EQ(mtu_run(false, 1400), 300);
-	CHECK_EQ(mtu_run(false, 256), 300);
-	CHECK_EQ(mtu_run(true, 300), 450);
-	CHECK_EQ(mtu_run(true, 9000), 450);
+	CHECK_EQ(mtu_run(false, 1400, 300), 300);
+	CHECK_EQ(mtu_run(false, 256, 300), 300);
+	CHECK_EQ(mtu_run(true, 300, 450), 450);
+	CHECK_EQ(mtu_run(true, 9000, 450), 450);
 }
 
 static char logbuf[4096];
@@ -965,13 +977,22 @@ static void test_unreachable_udp(void)
 		 0);
 	if (!e)
 		return;
-	for (i = 0; i < 5; i++) {
-		CHECK_EQ(e->ops->write(e, f, 40), 40);
-		e->ops->flush(e);
-		usleep(2000);
+	/* the refusal (ICMP port unreachable) comes back after a send and is
+	 * reported by a later one: send until it is, for up to WAIT_MS */
+	{
+		uint64_t deadline = pc_mono_ns() + WAIT_MS * 1000000ull;
+		unsigned rounds = 0;
+
+		while (atomic_load(&e->cnt.errors) == 0 && pc_mono_ns() < deadline) {
+			CHECK_EQ(e->ops->write(e, f, 40), 40);
+			e->ops->flush(e);
+			rounds++;
+			pc_sleep_us(1000);
+		}
+		CHECK(rounds >= 1);
+		CHECK(atomic_load(&e->cnt.errors) > 0);
+		CHECK_EQ(atomic_load(&e->cnt.records), 40 * rounds);
 	}
-	CHECK(atomic_load(&e->cnt.errors) > 0);
-	CHECK_EQ(atomic_load(&e->cnt.records), 200);
 	snprintf(want, sizeof(want), "export %s: send to 127.0.0.1:%u: Connection refused", spec,
 		 port);
 	CHECK(strstr(logbuf, want) != NULL);
@@ -997,23 +1018,22 @@ static void test_bad_mtu(void)
 	CHECK(e == NULL);
 }
 
-/* Read IPFIX messages from a stream until @want data records arrived (or 3 s passed). */
+/* Read IPFIX messages from a stream until @want data records arrived (or
+ * WAIT_MS passed), ticking the exporter meanwhile. */
 static void read_stream(int fd, struct pc_exporter *e, struct tmpl_db *db, unsigned want,
 			unsigned *data, unsigned *tmpl, uint64_t *seq)
 {
 	static uint8_t buf[1 << 20];
+	uint64_t deadline = pc_mono_ns() + WAIT_MS * 1000000ull;
 	size_t have = 0;
-	int waited = 0;
 
-	while (*data < want && waited < 3000) {
+	while (*data < want && pc_mono_ns() < deadline) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t r;
 
 		e->ops->tick(e, pc_nf_now_ns());
-		if (poll(&p, 1, 10) != 1) {
-			waited += 10;
+		if (poll(&p, 1, 10) != 1)
 			continue;
-		}
 		r = recv(fd, buf + have, sizeof(buf) - have, 0);
 		if (r <= 0)
 			break;
@@ -1033,6 +1053,23 @@ static void read_stream(int fd, struct pc_exporter *e, struct tmpl_db *db, unsig
 	}
 }
 
+/* Accept the exporter's connection on @ls, ticking it while waiting (it
+ * connects from its tick). -1 when none came within WAIT_MS: never a
+ * blocking accept() that could hang the test. */
+static int accept_within(int ls, struct pc_exporter *e)
+{
+	uint64_t deadline = pc_mono_ns() + WAIT_MS * 1000000ull;
+
+	while (pc_mono_ns() < deadline) {
+		struct pollfd p = { .fd = ls, .events = POLLIN };
+
+		e->ops->tick(e, pc_nf_now_ns());
+		if (poll(&p, 1, 10) == 1)
+			return accept(ls, NULL, NULL);
+	}
+	return -1;
+}
+
 static void test_tcp_outage(void)
 {
 	struct capture_flow f[150];
@@ -1042,7 +1079,7 @@ static void test_tcp_outage(void)
 	struct pc_exporter *e;
 	char spec[64];
 	unsigned i, data = 0, tmpl = 0;
-	uint64_t seq = 0;
+	uint64_t seq = 0, errs, deadline;
 	int ls, cs, one = 1;
 
 	pc_nf_test_clock_ns = 0;
@@ -1067,43 +1104,38 @@ static void test_tcp_outage(void)
 	a.sin_port = htons(port);
 	CHECK(bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0);
 	CHECK(listen(ls, 4) == 0);
-	for (i = 0; i < 300; i++) { /* backoff is at most 400 ms by now */
-		struct pollfd p = { .fd = ls, .events = POLLIN };
-
-		e->ops->tick(e, pc_nf_now_ns());
-		if (poll(&p, 1, 10) == 1)
-			break;
-	}
-	cs = accept(ls, NULL, NULL);
+	cs = accept_within(ls, e); /* backoff is at most 400 ms by now */
 	CHECK(cs >= 0);
+	if (cs < 0)
+		goto out;
 	read_stream(cs, e, &db, 100, &data, &tmpl, &seq);
 	CHECK_EQ(data, 100);
 	CHECK_EQ(tmpl, 2);
 
-	/* collector restarts: the exporter notices, reconnects, sends templates again */
+	/* collector restarts: the exporter notices (one error: connection
+	 * lost), reconnects, sends templates again */
+	errs = atomic_load(&e->cnt.errors);
 	close(cs);
-	for (i = 0; i < 20; i++) {
+	deadline = pc_mono_ns() + WAIT_MS * 1000000ull;
+	while (atomic_load(&e->cnt.errors) == errs && pc_mono_ns() < deadline) {
 		e->ops->tick(e, pc_nf_now_ns());
-		usleep(5000);
+		pc_sleep_us(1000);
 	}
+	CHECK_EQ(atomic_load(&e->cnt.errors), errs + 1);
 	CHECK_EQ(e->ops->write(e, f, 10), 10);
-	for (i = 0; i < 300; i++) {
-		struct pollfd p = { .fd = ls, .events = POLLIN };
-
-		e->ops->tick(e, pc_nf_now_ns());
-		if (poll(&p, 1, 10) == 1)
-			break;
-	}
-	cs = accept(ls, NULL, NULL);
+	cs = accept_within(ls, e);
 	CHECK(cs >= 0);
+	if (cs < 0)
+		goto out;
 	data = 0;
 	tmpl = 0;
 	read_stream(cs, e, &db, 10, &data, &tmpl, &seq);
 	CHECK_EQ(data, 10);
 	CHECK_EQ(tmpl, 2);
 	CHECK_EQ(atomic_load(&e->cnt.queue_drops), 50);
-	pc_exporter_destroy(e);
 	close(cs);
+out:
+	pc_exporter_destroy(e);
 	close(ls);
 }
 
@@ -1127,7 +1159,8 @@ static void test_ipv6_collector(void)
 	a.sin6_family = AF_INET6;
 	a.sin6_addr = in6addr_loopback;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		printf("no IPv6 loopback here: IPv6 collector test skipped\n");
+		printf("SKIPPED: no IPv6 loopback here (bind [::1]): IPv6 collector test\n");
+		skipped++;
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -1138,7 +1171,8 @@ static void test_ipv6_collector(void)
 	e = mk(spec, 0, 0, 6, false, false, 0);
 	CHECK_EQ(e->ops->write(e, f, 2), 2);
 	CHECK_EQ(e->ops->flush(e), 0);
-	while ((r = recv_dgram(fd, b, sizeof(b), 500)) > 0) {
+	/* templates + statistics, the IPv4 record, the IPv6 record */
+	while (n < 3 && (r = recv_dgram(fd, b, sizeof(b), WAIT_MS)) > 0) {
 		p = parse_msg(b, (size_t)r, 10, &db);
 		CHECK(p.ok);
 		CHECK_EQ(p.domain, 6);
@@ -1147,6 +1181,7 @@ static void test_ipv6_collector(void)
 	}
 	CHECK_EQ(n, 3);
 	CHECK_EQ(data, 2);
+	CHECK_EQ(drain(fd), 0);
 	CHECK_EQ(atomic_load(&e->cnt.errors), 0);
 	pc_exporter_destroy(e);
 	close(fd);
@@ -1234,6 +1269,11 @@ int main(void)
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;
+	}
+	if (skipped) {
+		/* 77: CTest reports the skip instead of a pass */
+		printf("netflow tests passed, %d skipped (see above)\n", skipped);
+		return 77;
 	}
 	printf("all netflow tests passed\n");
 	return 0;

@@ -21,6 +21,7 @@
 
 #include "util/compiler.h"
 #include "store/sink.h"
+#include "util/clock.h"
 
 #include "check.h"
 
@@ -744,14 +745,31 @@ static void test_idle_close(void)
 	CHECK_EQ(pc_crypt_key_load(&key, kp, CAPTURE_CIPHER_AES_256_GCM, err, sizeof(err)), 0);
 	uniform(5, 200, NS / 10);
 	subdir(d, sizeof(d), "idle");
-	w = mk(d, CAPTURE_PCAP_FORMAT_PCAP, 0, 1, 0, 0, &key);
-	feed(w, 0, 3);
-	usleep(1600 * 1000);
-	list_dir(d, &l);
-	CHECK_EQ(l.n, 1);
-	snprintf(in, sizeof(in), "%s/%s", d, l.names[0]);
-	snprintf(out, sizeof(out), "%s/idle-dec.pcap", top);
-	CHECK_EQ(capture_decrypt_file(kp, in, out, err, sizeof(err)), 0);
+	{
+		/* the writer's quiet time starts no earlier than t0: the file
+		 * must not become complete (decryptable) before t0 + 1 s, and
+		 * must within 30 s; checked every 10 ms */
+		uint64_t t0 = pc_mono_ns(), dt = 0;
+		int rc = -1;
+
+		w = mk(d, CAPTURE_PCAP_FORMAT_PCAP, 0, 1, 0, 0, &key);
+		feed(w, 0, 3);
+		snprintf(out, sizeof(out), "%s/idle-dec.pcap", top);
+		while (rc != 0 && dt < 30000000000ull) {
+			list_dir(d, &l);
+			if (l.n == 1) {
+				snprintf(in, sizeof(in), "%s/%s", d, l.names[0]);
+				rc = capture_decrypt_file(kp, in, out, err, sizeof(err));
+			}
+			dt = pc_mono_ns() - t0;
+			if (rc != 0)
+				pc_sleep_us(10000);
+		}
+		CHECK_EQ(rc, 0);
+		CHECK(dt >= 1000000000ull); /* closed after a second of quiet, not sooner */
+		list_dir(d, &l);
+		CHECK_EQ(l.n, 1);
+	}
 	feed(w, 3, 2); /* packet time 0.3 s later, but the first file is closed */
 	pc_writer_destroy(w);
 	enc_key = kp;

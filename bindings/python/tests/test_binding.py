@@ -1,46 +1,35 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """packet_capture_py: struct layouts equal the C header's, offline replay gives
-the same flows as `jcap -r F -F json`, errors carry the library's codes and
-messages, and engines release every thread, descriptor and byte they took."""
+exactly the flows of pcapgen's truth (records, counters, sorting), a running
+session answers flow lookups with the exact counts of the packets so far,
+errors carry the library's codes and messages, and engines release every
+thread, descriptor and byte they took. Inputs are generated here (pcapgen);
+nothing outside the repository is needed."""
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("PC_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, HERE)
+from sanitize import asan_reexec  # noqa: E402
 
-
-def _asan_reexec():
-    """A sanitized library cannot load into an unsanitized python unless the
-    ASan runtime comes first: run this file again with it preloaded."""
-    if not os.environ.get("PC_SANITIZED") or "libasan" in os.environ.get("LD_PRELOAD", ""):
-        return
-    cc = shutil.which("cc") or shutil.which("gcc")
-    rt = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
-                        text=True).stdout.strip() if cc else ""
-    if not rt or not os.path.isabs(rt):
-        pytest.skip("sanitized build and no libasan.so to preload", allow_module_level=True)
-    env = dict(os.environ, LD_PRELOAD=rt,
-               ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:verify_asan_link_order=0")
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "pytest"] + sys.argv[1:], env)
-
-
-_asan_reexec()
+asan_reexec()
 sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
 sys.path.insert(0, os.path.join(SRC, "tests", "tools"))
 
 import jcaptest  # noqa: E402
 import packet_capture_py as pc  # noqa: E402
+import pcapgen as g  # noqa: E402
 
-GEN = os.path.join(jcaptest.shared_dir(), "bench", "gen_traffic.py")
 METER = dict(table_size=65536, idle_timeout_sec=30, active_timeout_sec=1800)
-JCAP_METER = ("--workers", "1", "--table-size", "65536", "--idle-timeout", "30",
-              "--active-timeout", "1800")
+C, S = "198.18.0.1", "198.19.0.1"
+C6, S6 = "2001:2:0:1::1", "2001:2:0:2::1"
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +39,54 @@ def tmp():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def gen(path, packets, flows, seed=3):
-    if not os.path.exists(GEN):
-        pytest.skip("gen_traffic.py not found")
-    subprocess.run([sys.executable, GEN, "-o", path, "--packets", str(packets), "--flows",
-                    str(flows), "--ipv6-share", "0.3", "--vlan-share", "0.2", "--udp-share",
-                    "0.3", "--duration", "90", "--seed", str(seed), "-q"], check=True)
-    return path
+class Trace(str):
+    """A generated capture file's path, carrying its scenario and truth."""
+
+    def __new__(cls, path, sc):
+        t = super().__new__(cls, path)
+        t.sc = sc
+        t.exp = sc.expected()
+        assert t.exp.ambiguous == [], "a flow is idle at the end of the file"
+        return t
+
+    @property
+    def wire_bytes(self):
+        """Sum of the frames' lengths on the wire (what bytes_read counts)."""
+        return sum(wire for _, _, wire, _ in self.sc.records())
+
+
+def write(path, sc):
+    sc.write(path)
+    return Trace(path, sc)
 
 
 @pytest.fixture(scope="module")
 def trace(tmp):
-    return gen(os.path.join(tmp, "trace.pcap"), 4000, 120)
+    """~1000 packets: TCP (FIN, RST, open), UDP, ICMP over IPv4 and IPv6, plus
+    non-IP, truncated and malformed packets (scenario_mixed)."""
+    return write(os.path.join(tmp, "trace.pcap"), g.scenario_mixed(seed=3, flows=120))
+
+
+def small_scenario():
+    """60 packets, 4 flows: two UDP exchanges (IPv4, IPv6), a TCP session
+    and an ICMP echo, all open at the end of the file."""
+    sc = g.Scenario(seed=5)
+    sc.udp_exchange(0.0, C, S, 5000, 53, count=20)
+    sc.udp_exchange(0.01, C6, S6, 5001, 53, count=13)
+    sc.tcp_session(0.02, C, S, 40000, 443, data=8, close=None)     # 3 + 16 packets
+    sc.ping(0.03, C, "198.19.0.9", count=4, ident=7)                # 8 packets
+    return sc
 
 
 @pytest.fixture(scope="module")
 def small(tmp):
-    return gen(os.path.join(tmp, "small.pcap"), 60, 4, seed=5)
+    t = write(os.path.join(tmp, "small.pcap"), small_scenario())
+    assert t.exp.packets_read == 60 and len(t.exp.records) == 4
+    return t
+
+
+def same_as_truth(flows, exp, what):
+    jcaptest.assert_same_flows([f.to_dict() for f in flows], exp.records, what)
 
 
 # ---------------------------------------------------------------- layouts
@@ -122,8 +142,8 @@ def test_backends():
     assert pc.library_version() == "0.1.0"
 
 
-def test_offline_replay_same_flows_as_jcap(trace):
-    ref, stats = jcaptest.meter(trace, *JCAP_METER)
+def test_offline_replay_gives_the_truth(trace):
+    exp = trace.exp
     got_cb = []
     with pc.PacketCaptureEngine(pcap_file=trace, on_flow=got_cb.extend) as eng:
         eng.enable_flow_metering(**METER)
@@ -131,21 +151,21 @@ def test_offline_replay_same_flows_as_jcap(trace):
         eng.start()
         assert eng.wait(timeout=120) == "done"
         flows = eng.get_flows(limit=0, include_finished=True)
-        jcaptest.assert_same_flows([f.to_dict() for f in flows], ref, "binding vs jcap")
+        same_as_truth(flows, exp, "get_flows")
         # the callback saw every expired record once
-        jcaptest.assert_same_flows([f.to_dict() for f in got_cb], ref, "flow callback")
+        same_as_truth(got_cb, exp, "flow callback")
         for f in flows:
             assert list(f.to_dict()) == list(jcaptest.FLOW_FIELDS)
         m = eng.get_metrics(per_worker=True)
-        assert m.packets_read == stats["packets_read"] == 4000
-        assert m.bytes_read == stats["bytes_read"]
-        assert m.packets_in_flows == stats["packets_in_flows"]
-        assert m.bytes_in_flows == stats["bytes_in_flows"]
-        assert m.skipped == stats["skipped"] and m.expired == stats["expired"]
+        assert m.packets_read == exp.packets_read
+        assert m.bytes_read == trace.wire_bytes
+        assert m.packets_in_flows == exp.packets_in_flows
+        assert m.bytes_in_flows == exp.bytes_in_flows
+        assert m.skipped == exp.skipped and m.expired == exp.expired
         assert m.packets_read == m.packets_in_flows + m.packets_skipped
-        assert m.flows_created == len(ref) and m.flows_active == 0
+        assert m.flows_created == len(exp.records) and m.flows_active == 0
         assert m.workers == 1 and len(m.per_worker) == 1
-        assert m.per_worker[0].packets_read == 4000
+        assert m.per_worker[0].packets_read == exp.packets_read
         # active flows: none left at the end of the file
         assert eng.get_flows() == []
         # sorting and limits
@@ -155,7 +175,8 @@ def test_offline_replay_same_flows_as_jcap(trace):
                         ("last_seen", lambda f: f["last_ns"])):
             top = eng.get_flows(limit=5, sort_by=key, include_finished=True)
             assert len(top) == 5
-            assert [fn(f.to_dict()) for f in top] == sorted(map(fn, ref), reverse=True)[:5]
+            assert [fn(f.to_dict()) for f in top] == \
+                sorted(map(fn, exp.records), reverse=True)[:5]
         assert len(eng.get_flows(include_finished=True)) == 10
         st = eng.get_status()
         assert st["state"] == "done" and st["backend"] == "file" and st["workers"] == 1
@@ -163,19 +184,69 @@ def test_offline_replay_same_flows_as_jcap(trace):
         eng.stop()
 
 
-def test_lookup_during_live_like_replay(small):
-    """lookup_flow finds an active flow; a 5-tuple never seen gives None."""
-    ref, _ = jcaptest.meter(small, *JCAP_METER)
-    f0 = ref[0]
-    with pc.PacketCaptureEngine(pcap_file=small) as eng:
-        eng.enable_flow_metering(**METER)
-        eng.start()
-        assert eng.wait(timeout=60) == "done"
-        # after the end of input the flow left the table: lookups miss
-        assert eng.lookup_flow(f0["src_ip"], f0["dst_ip"], f0["src_port"], f0["dst_port"],
-                               f0["proto"], f0["vlan"]) is None
-        with pytest.raises(ValueError):
-            eng.lookup_flow("198.18.0.1", "2001:2::1")
+def _wait_metrics(eng, cond, what, timeout=30):
+    """get_metrics() until @cond(metrics) holds; the session must stay running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = eng.get_metrics()
+        if cond(m):
+            return m
+        assert eng.state == "running", "session ended while waiting for " + what
+        assert time.monotonic() < deadline, "%s: not within %d s (%s)" % (what, timeout, m)
+        time.sleep(0.01)
+
+
+def test_lookup_in_a_running_session(tmp):
+    """A session fed through a FIFO runs as long as the FIFO has a writer:
+    lookup_flow finds each flow (from either side) with exactly the packets,
+    bytes, flags and times of the packets so far, misses a 5-tuple never
+    seen; once the writer closes, the session ends and the same flows leave
+    as "shutdown" records, after which lookups miss."""
+    sc = small_scenario()
+    exp = sc.expected()
+    assert len(exp.records) == 4
+    fifo = os.path.join(tmp, "lookup.fifo")
+    os.mkfifo(fifo)
+    # O_RDWR opens a FIFO without waiting for a reader; the image (about 6 KB)
+    # fits the pipe buffer
+    wfd = os.open(fifo, os.O_RDWR)
+    try:
+        img = g.pcap_bytes(sc.records("eth"), g.LINKTYPE["eth"])
+        assert len(img) < 65536
+        assert os.write(wfd, img) == len(img)
+        with pc.PacketCaptureEngine(pcap_file=fifo) as eng:
+            eng.enable_flow_metering(**METER)
+            eng.start()
+            _wait_metrics(eng, lambda m: m.packets_read == exp.packets_read, "every packet read")
+            assert eng.state == "running"
+            for want in exp.records:
+                for a, b in (("src", "dst"), ("dst", "src")):
+                    got = eng.lookup_flow(want[a + "_ip"], want[b + "_ip"], want[a + "_port"],
+                                          want[b + "_port"], want["proto"], want["vlan"])
+                    assert got is not None, (a, want)
+                    d = got.to_dict()
+                    assert d["end_reason"] == "active_flow"
+                    assert jcaptest.norm(dict(d, end_reason="shutdown")) == jcaptest.norm(want)
+            # a port, a protocol, a VLAN or an address never seen: misses
+            t = exp.records[0]
+            for kw in (dict(src_port=t["src_port"] + 1), dict(proto=6 if t["proto"] != 6 else 17),
+                       dict(vlan=7), dict(dst_ip="198.19.255.254")):
+                q = dict(src_ip=t["src_ip"], dst_ip=t["dst_ip"], src_port=t["src_port"],
+                         dst_port=t["dst_port"], proto=t["proto"], vlan=t["vlan"])
+                q.update(kw)
+                assert eng.lookup_flow(**q) is None, kw
+            # end of input: the session ends by itself and flushes the flows
+            os.close(wfd)
+            wfd = -1
+            assert eng.wait(timeout=60) == "done"
+            same_as_truth(eng.get_flows(limit=0, include_finished=True), exp, "after EOF")
+            assert eng.lookup_flow(t["src_ip"], t["dst_ip"], t["src_port"], t["dst_port"],
+                                   t["proto"], t["vlan"]) is None
+            with pytest.raises(ValueError):
+                eng.lookup_flow("198.18.0.1", "2001:2::1")
+    finally:
+        if wfd >= 0:
+            os.close(wfd)
 
 
 # ---------------------------------------------------------------- errors
@@ -298,11 +369,10 @@ def test_encrypted_storage_round_trip(tmp, small):
     assert not os.path.exists(os.path.join(tmp, "x"))
     plain = os.path.join(tmp, "plain.pcapng")
     pc.decrypt_file(key, os.path.join(out, name), plain)
-    got = list(pc.read_pcap(plain))
-    want = list(pc.read_pcap(small))
+    got = [(p.timestamp_ns, p.length, p.data) for p in pc.read_pcap(plain)]
+    want = [(ts, wire, data) for ts, data, wire, _ in small.sc.records()]
     assert len(got) == len(want) == 60
-    assert [(p.timestamp_ns, p.length, p.data) for p in got] == \
-        [(p.timestamp_ns, p.length, p.data) for p in want]
+    assert got == want
 
 
 # ---------------------------------------------------------------- resources

@@ -34,6 +34,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 #include <stdarg.h>
 #include <linux/genetlink.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/if_xdp.h>
 #include <linux/netlink.h>
 #include <net/if.h>
@@ -96,9 +97,26 @@ struct xdpc {
 	struct pc_bpf *filter;
 	_Atomic uint64_t filtered;
 	uint64_t ifdrop_base; /* rx_dropped at open */
+	int promisc_fd;	      /* AF_PACKET socket holding promiscuous mode, -1: none */
 	char ifname[IF_NAMESIZE];
 	struct xq q[];
 };
+
+/* XDP sees what the NIC accepts: frames for other MACs need promiscuous
+ * mode, held (as libpcap and AF_PACKET do) by a packet socket's membership,
+ * which the kernel drops when the socket closes, even after a crash. The
+ * socket (protocol 0) receives nothing itself. */
+static int hold_promisc(struct xdpc *x, char *err, size_t errlen)
+{
+	struct packet_mreq mr = { .mr_ifindex = x->ifindex, .mr_type = PACKET_MR_PROMISC };
+
+	x->promisc_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (x->promisc_fd < 0 ||
+	    setsockopt(x->promisc_fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+		return pc_errf(err, errlen, -errno, "afxdp: promiscuous mode on %s: %s", x->ifname,
+			       strerror(errno));
+	return 0;
+}
 
 /* Append one netlink attribute; returns new offset or 0 if it does not fit. */
 static size_t nla_put(uint8_t *buf, size_t off, size_t cap, uint16_t type, const void *data,
@@ -458,6 +476,8 @@ static void xdp_close(struct pc_cap *cap)
 	/* the program must not outlive the capture (libxdp may leave it) */
 	detach_leftover(x);
 	pc_bpf_destroy(x->filter);
+	if (x->promisc_fd >= 0)
+		close(x->promisc_fd);
 	free(x);
 	cap->priv = NULL;
 }
@@ -543,6 +563,7 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 		return -ENOMEM;
 	cap->priv = x;
 	x->nq = nq;
+	x->promisc_fd = -1;
 	x->coalesce_us = pc_env_uint("PC_XDP_COALESCE_US", XDP_COALESCE_US, 0, XDP_COALESCE_MAX_US);
 	memcpy(x->ifname, p->interface, strlen(p->interface));
 	x->ifindex = (int)if_nametoindex(p->interface);
@@ -560,6 +581,11 @@ static int xdp_open(struct pc_cap *cap, const struct pc_cap_params *p)
 			snprintf(cap->err, sizeof(cap->err), "afxdp: %s", err);
 			goto fail;
 		}
+	}
+	if (p->promiscuous) {
+		ret = hold_promisc(x, cap->err, sizeof(cap->err));
+		if (ret < 0)
+			goto fail;
 	}
 	x->ifdrop_base = pc_if_rx_dropped(x->ifname);
 	stale = clear_stale(cap, p, x);

@@ -528,8 +528,11 @@ CAPTURE_API int capture_start(struct capture *c)
 	rc = start_threads(c);
 	if (rc)
 		goto free_workers;
-	pc_log(c, CAPTURE_LOG_INFO, "capture started: backend %s, %u worker(s)%s%s",
-	       c->cap.ops->name, c->nworkers, c->why[0] ? ": " : "", c->why);
+	/* the stamps actually in use: a requested source may have fallen back */
+	pc_log(c, CAPTURE_LOG_INFO,
+	       "capture started: backend %s, %u worker(s)%s%s; time stamps: %s (%s)",
+	       c->cap.ops->name, c->nworkers, c->why[0] ? ": " : "", c->why, c->tstamp_source,
+	       c->tstamp_detail);
 	pthread_mutex_unlock(&c->ctl_lock);
 	return 0;
 

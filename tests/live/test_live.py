@@ -493,6 +493,7 @@ import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("198.18.254.1", 7777))
 s.settimeout(10)
+print("ready", flush=True)
 for _ in range(int(sys.argv[1])):
     data, peer = s.recvfrom(2048)
     s.sendto(data, peer)
@@ -531,8 +532,10 @@ def test_host_traffic_both_directions_one_worker(backends):
                 subprocess.run(["ip", "-n", ns.name, "addr", "add", "198.18.254.%d/24" % h,
                                 "dev", "v1"], check=True)
             echo = subprocess.Popen(["ip", "netns", "exec", peer, sys.executable, "-c", ECHO,
-                                     str(4 * n)])
+                                     str(4 * n)], stdout=subprocess.PIPE, text=True)
             ns.procs.append(echo)
+            # the client's first datagram must find the echo socket bound
+            assert echo.stdout.readline() == "ready\n"
             # --duration: the exchange takes milliseconds, the run 4 s
             j = Started(ns, ["-i", "v1", "-b", "afpacket", "--workers", 2, "--duration", 4,
                              "-F", "json", "--stats", "--no-progress", "--filter", "udp"])

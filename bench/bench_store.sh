@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Flow store benchmark: rows/s through the sqlite exporter ops and query times (bench_store.c),
 # then jcap -r of a generated file with and without --store.
-# Usage: bench/bench_store.sh [BUILD_DIR] [-n RECORDS] [-b BATCH]   (env PKTS, FLOWS for the file)
+# Usage: bench/bench_store.sh [BUILD_DIR] [-n RECORDS] [-b BATCH]   (env PKTS, FLOWS for the file;
+# GEN names gen_traffic.py, default ../shared/bench/ beside the source tree)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -26,7 +27,7 @@ rm -f "$tmp"/bench.db*
 
 pkts=${PKTS:-1000000}
 flows=${FLOWS:-100000}
-gen=/work/shared/bench/gen_traffic.py
+gen=${GEN:-$src/../shared/bench/gen_traffic.py}
 if [ -x "$build/jcap" ] && [ -f "$gen" ]; then
 	pcap=$build/bench_store_${pkts}_${flows}.pcap # generated once, reused
 	[ -f "$pcap" ] || python3 "$gen" -q -o "$pcap" --packets "$pkts" --flows "$flows"

@@ -10,13 +10,8 @@
  * ones with one; lengths divisible by 3 arrive through a pipe, written in
  * small pieces by a thread (the reader's refill across records and the
  * pipe-only paths), the others from a memfd. Seeds: corpus/pcapfile/ (enc_*
- * are encrypted under test_key below). libFuzzer run: build the static
- * library with clang and -fsanitize=fuzzer-no-link,address,undefined in its
- * own build directory, then
- *   clang -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude \
- *     -Isrc tests/fuzz/fuzz_pcapfile.c BUILD/libpacket_capture.a -lpcap -lcrypto \
- *     -lsqlite3 -lxdp -lbpf -lpthread -o fuzz_pcapfile
- *   ./fuzz_pcapfile -timeout=10 -rss_limit_mb=2048 -max_len=8192 CORPUS_COPY
+ * are encrypted under test_key below). libFuzzer build and run: README.md
+ * (-DPC_FUZZ=ON; -timeout=20 -rss_limit_mb=2048 -max_len=8192 CORPUS_COPY).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -18,6 +18,9 @@
 /* The help's option column: "  " + 22 wide + " ". */
 #define HELP_INDENT 25
 
+static void verr(const char *cmd, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 /* One locked write per message: engine threads log through here too. */
 static void verr(const char *cmd, const char *fmt, va_list ap)
 {

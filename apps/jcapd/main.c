@@ -23,6 +23,9 @@ struct jcapd_opts g_opts;
 /* ---------------------------------------------------------------- logging */
 
 static void vlog(int level, bool always, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vlog(int level, bool always, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char msg[1024];

@@ -48,6 +48,14 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
 		*why = "missing host";
 		return -1;
 	}
+	if (memchr(h, '[', hl) || memchr(h, ']', hl)) {
+		*why = "'[' or ']' inside the host";
+		return -1;
+	}
+	if (*s == '[' && !memchr(h, ':', hl)) {
+		*why = "brackets are for IPv6 addresses only";
+		return -1;
+	}
 	if (hl >= hostlen) {
 		*why = "host name too long";
 		return -1;
@@ -62,9 +70,11 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
 		char *end;
 		unsigned long v;
 
+		/* digits only: strtoul alone would take " 5", "+5" and "-1" */
 		errno = 0;
 		v = strtoul(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || v == 0 || v > 65535) {
+		if (errno || end == colon + 1 || *end || colon[1] < '0' || colon[1] > '9' ||
+		    v == 0 || v > 65535) {
 			*why = "port must be a number from 1 to 65535";
 			return -1;
 		}

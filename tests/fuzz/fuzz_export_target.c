@@ -91,12 +91,6 @@ static void check_ok(const struct pc_export_target *t, const char *spec,
 	if (pc_export_from_netflow(&t->nf, &t2, err, sizeof(err)) < 0)
 		fail("pc_export_from_netflow refused a parsed target", spec);
 	same_target(t, &t2, spec);
-	/* Known (reported with this target): a host that starts with '[' (from
-	 * "ipfix://[[]") is written back unbracketed, "ipfix://[:4739", which
-	 * does not parse. Drop this exemption once pc_export_from_netflow
-	 * brackets such hosts or pc_export_parse refuses them. */
-	if (t->host[0] == '[')
-		return;
 	if (pc_export_parse(t2.spec, &t2.opts, &t3, err, sizeof(err)) < 0)
 		fail("the spec pc_export_from_netflow writes does not parse", t2.spec);
 	same_target(t, &t3, spec);

@@ -74,6 +74,20 @@ static void test_targets(void)
 		       "to 65535");
 	CHECK(pc_export_parse("ipfix://:4739", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
 	CHECK_STR(err, "invalid export target 'ipfix://:4739': missing host");
+	/* found by fuzz.export_target: a host "[" that could not be written back */
+	CHECK(pc_export_parse("ipfix://[[]", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://[[]': '[' or ']' inside the host");
+	CHECK(pc_export_parse("ipfix://[host]:4739", NULL, &t, err, sizeof(err)) ==
+	      -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://[host]:4739': brackets are for IPv6 "
+		       "addresses only");
+	/* a port is digits only: no sign, no blank (strtoul alone takes them) */
+	CHECK(pc_export_parse("ipfix://h:+5", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK(pc_export_parse("ipfix://h: 5", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
+	CHECK(pc_export_parse("ipfix://h:-18446744073709551615", NULL, &t, err, sizeof(err)) ==
+	      -CAPTURE_E_TARGET);
+	CHECK_STR(err, "invalid export target 'ipfix://h:-18446744073709551615': port must be a "
+		       "number from 1 to 65535");
 	CHECK(pc_export_parse("json:", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);
 	CHECK_STR(err, "invalid export target 'json:': missing path");
 	CHECK(pc_export_parse("kafka://x:1", NULL, &t, err, sizeof(err)) == -CAPTURE_E_TARGET);

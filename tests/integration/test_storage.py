@@ -10,9 +10,7 @@ and leave an encrypted file that decrypts to every packet read."""
 import datetime
 import hashlib
 import hmac
-import json
 import os
-import select
 import shutil
 import signal
 import struct
@@ -381,19 +379,6 @@ def test_pcap_filter_invalid(env):
 
 # ---------------------------------------------------------------- SIGINT / SIGTERM
 
-def read_line(proc, deadline):
-    """The next line of @proc's stdout, waiting until @deadline (monotonic)."""
-    buf = b""
-    fd = proc.stdout.fileno()
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        assert left > 0, "no complete line on stdout in time (have %r)" % buf
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            b = os.read(fd, 1)
-            assert b, "stdout closed (jcap exited %s)" % proc.poll()
-            buf += b
-    return json.loads(buf)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -428,7 +413,7 @@ def test_signal_stops_gracefully(env, tmp_path, sig):
         while view:
             n = os.write(wfd, view[:4096])
             view = view[n:]
-        rec = read_line(proc, time.monotonic() + 60)
+        rec = jcaptest.read_json_line(proc, time.monotonic() + 60)
         jcaptest.assert_same_flows([rec], first, "the record the last packet ended")
         assert proc.poll() is None, "jcap ended with its input still open"
         proc.send_signal(sig)

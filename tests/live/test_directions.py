@@ -16,7 +16,6 @@ Also the messages for an interface that is missing or down. Root only;
 every namespace is the test's own and is deleted afterwards.
 """
 
-import json
 import os
 import select
 import subprocess
@@ -62,14 +61,6 @@ r.bind((sys.argv[1], %d))
 print("ready", flush=True)
 sys.stdin.read()
 """ % DPORT
-
-
-@pytest.fixture(scope="module")
-def backends():
-    jcaptest.require_jcap()
-    p = jcaptest.run(["backends", "-F", "json"])
-    assert p.returncode == 0, p.stderr
-    return {b["name"]: b for b in json.loads(p.stdout)}
 
 
 def skip_unavailable(backends, name):

@@ -15,7 +15,6 @@ skips (77) name the reason.
 """
 
 import grp
-import json
 import os
 import pwd
 import select
@@ -85,14 +84,6 @@ def traffic(tmp_path_factory):
     # the file backend with the filter gives the reference for the filter test
     frecs, fstats = jcaptest.meter(pcap, "--filter", FILTER)
     return {"pcap": pcap, "exp": exp, "frecs": frecs, "fstats": fstats}
-
-
-@pytest.fixture(scope="module")
-def backends():
-    jcaptest.require_jcap()
-    p = jcaptest.run(["backends", "-F", "json"])
-    assert p.returncode == 0, p.stderr
-    return {b["name"]: b for b in json.loads(p.stdout)}
 
 
 class Started:
@@ -413,19 +404,6 @@ def test_tstamp_unknown_source():
     assert p.stderr == "jcap: --tstamp: unknown source 'gps' (kernel, hardware, ptp, ntp)\n"
 
 
-def read_line(proc, deadline):
-    """The next line of @proc's stdout, waiting until @deadline (monotonic)."""
-    buf = b""
-    fd = proc.stdout.fileno()
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        assert left > 0, "no complete line on stdout in time (have %r)" % buf
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            b = os.read(fd, 1)
-            assert b, "stdout closed (jcap exited %s)" % proc.poll()
-            buf += b
-    return json.loads(buf)
 
 
 @needs_netns
@@ -453,7 +431,7 @@ def test_signal_stops_live_run(tmp_path, backends, sig):
         j = Started(ns, ["-i", "v1", "-b", "afpacket", "-F", "json", "--stats",
                          "--no-progress", "--pcap-out", store, "--encrypt-key", key])
         ns.inject("v0", pcap)
-        rec = read_line(j.p, time.monotonic() + 30)
+        rec = jcaptest.read_json_line(j.p, time.monotonic() + 30)
         assert jcaptest.sums_by_tuple([rec]) == jcaptest.sums_by_tuple(first)
         assert rec["end_reason"] == "end"
         assert j.p.poll() is None

@@ -6,7 +6,9 @@ check conservation. Standard library (+ pytest for skips) only."""
 import ipaddress
 import json
 import os
+import select
 import subprocess
+import time
 
 import pytest
 
@@ -183,3 +185,18 @@ def sums_by_tuple(records):
         for ep in [e for e, v in d.items() if v == [0, 0]]:
             del d[ep]
     return out
+
+
+def read_json_line(proc, deadline):
+    """The next line of @proc's stdout as JSON, waiting until @deadline (monotonic)."""
+    buf = b""
+    fd = proc.stdout.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        assert left > 0, "no complete line on stdout in time (have %r)" % buf
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            b = os.read(fd, 1)
+            assert b, "stdout closed (jcap exited %s)" % proc.poll()
+            buf += b
+    return json.loads(buf)

@@ -50,6 +50,24 @@ def wait_for(cond, what, deadline_s=WAIT_S):
     raise AssertionError("timed out after %.0f s waiting for %s" % (deadline_s, what))
 
 
+def started_jcap(args, what):
+    """jcap -v running with @args, once it says "capture started" (it must
+    still be running then): (process, its Output)."""
+    p = subprocess.Popen([jt.require_jcap()] + [str(a) for a in args],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    o = Output(p)
+    try:
+        wait_for(lambda: "capture started" in o.err() or p.poll() is not None, what)
+        assert p.poll() is None, o.err()
+    except BaseException:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        raise
+    return p, o
+
+
 def unread(fd):
     """Bytes in the FIFO that nobody has read yet."""
     buf = bytearray(4)
@@ -179,14 +197,9 @@ def test_fifo_writer_that_starts_late(tmp_path, what):
         else b"hello, this is not a capture file\n"
     fifo = str(tmp_path / "in.fifo")
     os.mkfifo(fifo)
-    p = subprocess.Popen([jt.require_jcap(), "-r", fifo, "-F", "json", "--no-progress", "-v"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    o = Output(p)
+    p, o = started_jcap(["-r", fifo, "-F", "json", "--no-progress", "-v"],
+                        "the capture to start without a header")
     try:
-        wait_for(lambda: "capture started" in o.err() or p.poll() is not None,
-                 "the capture to start without a header")
-        assert p.poll() is None, o.err()
         w = os.open(fifo, os.O_WRONLY)
         os.write(w, data)
         os.close(w)
@@ -355,14 +368,8 @@ def test_live_json_leaves_as_flows_end(tmp_path, to):
             "--filter", "udp and port %d and port %d" % (dport, sport)]
     if to == "file":
         args += ["-w", out]
-    p = subprocess.Popen([jt.require_jcap()] + [str(a) for a in args],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    o = Output(p)
+    p, o = started_jcap(args, "jcap to start capturing")
     try:
-        wait_for(lambda: "capture started" in o.err() or p.poll() is not None,
-                 "jcap to start capturing")
-        assert p.poll() is None, o.err()
         for _ in range(3):
             tx.sendto(b"x" * 100, ("127.0.0.1", dport))
 

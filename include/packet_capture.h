@@ -126,6 +126,14 @@ struct capture_config {
 	uint32_t export_queue;	      /**< flow records per worker queue, 0: 65536 */
 	const char *decrypt_key_file; /**< key for encrypted pcap_file input */
 	const char *user;	      /**< drop privileges to this user after open */
+	/* Tunnels (see enum capture_tunnel). */
+	uint32_t decap_off;	  /**< bits (1u << CAPTURE_TUNNEL_x) NOT decapsulated;
+					0: decapsulate every kind (the default) */
+	const char *tunnel_ports; /**< UDP ports per tunnel, e.g.
+					"vxlan=4789+8472,geneve=6081,gtpu=2152,mplsudp=6635";
+					NULL: those defaults */
+	/* DPDK backend. */
+	const char *dpdk_eal; /**< EAL arguments, e.g. "--no-huge -m 256 --vdev=net_pcap0,..." */
 };
 
 struct capture;
@@ -173,7 +181,29 @@ struct capture_flow_config {
 	uint32_t ended_ring_size;    /**< recently ended flows kept for
 					     capture_flow_get_all(); 0: none */
 	uint32_t idle_timeout_ms;    /**< if non-zero, overrides idle_timeout_sec */
+	uint16_t community_id_seed;  /**< Community ID v1 seed; 0 by default */
 };
+
+/** Tunnel kinds the decoder decapsulates (capture_flow.tunnel_type). */
+enum capture_tunnel {
+	CAPTURE_TUNNEL_NONE = 0,
+	CAPTURE_TUNNEL_VXLAN = 1,    /**< tunnel_id: VNI (in the flow key) */
+	CAPTURE_TUNNEL_GENEVE = 2,   /**< tunnel_id: VNI (in the key) */
+	CAPTURE_TUNNEL_GRE = 3,	     /**< tunnel_id: GRE key if present (in the key) */
+	CAPTURE_TUNNEL_NVGRE = 4,    /**< tunnel_id: VSID (in the key) */
+	CAPTURE_TUNNEL_ERSPAN = 5,   /**< tunnel_id: session id (in the key) */
+	CAPTURE_TUNNEL_PPTP = 6,     /**< enhanced GRE, inner PPP; tunnel_id: call id */
+	CAPTURE_TUNNEL_GTPU = 7,     /**< tunnel_id: TEID each way (not in the key) */
+	CAPTURE_TUNNEL_IPIP = 8,     /**< IPv4/IPv6 in IPv4/IPv6 (protocols 4, 41) */
+	CAPTURE_TUNNEL_MPLS_UDP = 9, /**< MPLS over UDP (RFC 7510) */
+	CAPTURE_TUNNEL_MPLS_PW = 10, /**< MPLS pseudowire carrying Ethernet */
+	CAPTURE_TUNNEL_TEREDO = 11,
+	CAPTURE_TUNNEL_AYIYA = 12,
+	CAPTURE_TUNNEL_COUNT
+};
+
+/** Name of a tunnel kind ("vxlan", "geneve", ...), NULL if out of range. */
+CAPTURE_API const char *capture_tunnel_name(int type);
 
 /** A flow record. IPv4 addresses use the first 4 bytes of the arrays. */
 struct capture_flow {
@@ -201,7 +231,36 @@ struct capture_flow {
 	uint64_t rev_last_ns;
 	uint64_t fwd_first_ns; /**< first packet src -> dst (0 if none) */
 	uint64_t fwd_last_ns;
+	/* Link and path identity; the fields above are the innermost conversation's. */
+	uint8_t src_mac[6];	  /**< innermost Ethernet, first packet src -> dst */
+	uint8_t dst_mac[6];	  /**< (all zero when the link has no MACs) */
+	uint16_t vlan_inner;	  /**< inner (customer) VLAN id of QinQ, 0 if none */
+	uint8_t tunnel_type;	  /**< enum capture_tunnel (innermost decapsulation) */
+	uint8_t outer_ip_version; /**< 4 or 6 when tunnelled, else 0 */
+	uint32_t tunnel_id;	  /**< VNI, GRE key, ERSPAN session, TEID src -> dst */
+	uint32_t rev_tunnel_id;	  /**< TEID dst -> src (GTP-U), else tunnel_id */
+	uint8_t outer_src_ip[16]; /**< outermost IP header of the first packet */
+	uint8_t outer_dst_ip[16];
+	uint32_t mpls_labels[3]; /**< top label stack entries, each
+					label << 4 | exp << 1 | bottom-of-stack; 0: none */
+	uint32_t interface;	 /**< pcapng interface id, or live ifindex */
+	uint8_t tos;		 /**< DSCP << 2 | ECN, first packet src -> dst */
+	uint8_t rev_tos;
+	uint8_t min_ttl; /**< TTL / hop limit range, src -> dst */
+	uint8_t max_ttl;
+	uint8_t rev_min_ttl; /**< dst -> src (0 if none) */
+	uint8_t rev_max_ttl;
+	uint8_t pad1[2];
 };
+
+#define CAPTURE_COMMUNITY_ID_LEN 32 /**< "1:" + base64 of SHA-1 + NUL, rounded */
+
+/**
+ * Community ID v1 (corelight community-id-spec) of @f's innermost tuple,
+ * written NUL-terminated into @out. @return 0, or -CAPTURE_E_INVALID.
+ */
+CAPTURE_API int capture_flow_community_id(const struct capture_flow *f, uint16_t seed,
+					  char out[CAPTURE_COMMUNITY_ID_LEN]);
 
 /** A flow key for lookups; direction does not matter. */
 struct capture_flow_key {

@@ -9,10 +9,11 @@ PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	# libraries the engine wraps
 	libpcap-dev libxdp-dev libbpf-dev libssl-dev libsqlite3-dev
-	libmicrohttpd-dev libjansson-dev
+	libmicrohttpd-dev libjansson-dev libgnutls28-dev librdkafka-dev libcurl4-openssl-dev
+	libdpdk-dev libndpi-dev libmaxminddb-dev zlib1g-dev libzstd-dev liblz4-dev
 	# tests: collectors, decoders, replay, python
 	nfdump tshark tcpreplay python3 python3-pytest libfixbuf-tools pmacct
-	tcpdump iproute2 openssl sqlite3 xdp-tools
+	tcpdump iproute2 openssl sqlite3 xdp-tools kcat clickhouse-server gnutls-bin curl
 	# benchmarks: peers and load generators
 	softflowd wrk fprobe argus-server argus-client
 )

@@ -75,13 +75,15 @@ class CaptureConfig(_Struct):
                 ("max_packets", u64), ("duration_sec", u32), ("log_fn", LOG_FN),
                 ("log_ctx", ctypes.c_void_p), ("log_level", ctypes.c_int),
                 ("export_queue", u32), ("decrypt_key_file", ctypes.c_char_p),
-                ("user", ctypes.c_char_p)]
+                ("user", ctypes.c_char_p), ("decap_off", u32),
+                ("tunnel_ports", ctypes.c_char_p), ("dpdk_eal", ctypes.c_char_p)]
 
 
 class CaptureFlowConfig(_Struct):
     _fields_ = [("sz", ctypes.c_size_t), ("table_size", u32), ("idle_timeout_sec", u32),
                 ("active_timeout_sec", u32), ("uniflow", ctypes.c_bool),
-                ("ended_ring_size", u32), ("idle_timeout_ms", u32)]
+                ("ended_ring_size", u32), ("idle_timeout_ms", u32),
+                ("community_id_seed", u16)]
 
 
 class CaptureFlow(_Struct):
@@ -91,7 +93,13 @@ class CaptureFlow(_Struct):
                 ("icmp_code", u8), ("end_reason", u8), ("pad0", u8), ("worker", u16),
                 ("packets", u64), ("bytes", u64), ("rev_packets", u64), ("rev_bytes", u64),
                 ("first_ns", u64), ("last_ns", u64), ("rev_first_ns", u64),
-                ("rev_last_ns", u64), ("fwd_first_ns", u64), ("fwd_last_ns", u64)]
+                ("rev_last_ns", u64), ("fwd_first_ns", u64), ("fwd_last_ns", u64),
+                ("src_mac", u8 * 6), ("dst_mac", u8 * 6), ("vlan_inner", u16),
+                ("tunnel_type", u8), ("outer_ip_version", u8), ("tunnel_id", u32),
+                ("rev_tunnel_id", u32), ("outer_src_ip", u8 * 16), ("outer_dst_ip", u8 * 16),
+                ("mpls_labels", u32 * 3), ("interface", u32), ("tos", u8), ("rev_tos", u8),
+                ("min_ttl", u8), ("max_ttl", u8), ("rev_min_ttl", u8), ("rev_max_ttl", u8),
+                ("pad1", u8 * 2)]
 
 
 class CaptureFlowKey(_Struct):

@@ -21,12 +21,24 @@ struct pc_meta {
 	uint8_t tcp_flags; /* TCP only (first fragment or whole packet) */
 	uint8_t icmp_type; /* ICMP/ICMPv6 only */
 	uint8_t icmp_code;
-	uint8_t flags; /* PC_META_* */
+	uint8_t flags;	     /* PC_META_* */
+	uint8_t tos;	     /* innermost IP: DSCP << 2 | ECN */
+	uint8_t ttl;	     /* innermost IP: TTL / hop limit */
+	uint16_t vlan_inner; /* innermost Ethernet: inner (customer) VLAN, 0 if none */
+	uint8_t mac[2][6];   /* innermost Ethernet: [0] source, [1] destination */
+	uint32_t teid;	     /* GTP-U TEID of this packet (not in the key) */
+	/* Only when PC_META_TUNNEL / PC_META_MPLS is set: */
+	uint32_t mpls[3];	   /* top label stack entries: label << 4 | exp << 1 | s */
+	uint8_t outer_ipver;	   /* outermost IP header */
+	uint8_t outer_addr[2][16]; /* [0] its source, [1] its destination */
 };
 
 enum pc_meta_flags {
 	PC_META_FRAGMENT = 1u << 0, /* an IP fragment (first or later) */
 	PC_META_HAS_L4 = 1u << 1,   /* ports / type-code valid */
+	PC_META_TUNNEL = 1u << 2,   /* decapsulated: outer_* and key.tunnel_* valid */
+	PC_META_MPLS = 1u << 3,	    /* mpls[] valid */
+	PC_META_HAS_MAC = 1u << 4,  /* mac[] valid */
 };
 
 #endif

@@ -41,7 +41,7 @@ struct pc_flow_entry {
 	uint16_t pad;
 };
 
-_Static_assert(sizeof(struct pc_flow_entry) == 112, "flow entry layout");
+_Static_assert(sizeof(struct pc_flow_entry) == 120, "flow entry layout");
 
 struct pc_flow_table {
 	uint32_t *tags;		   /* nbuckets * 16, 0 = empty slot */

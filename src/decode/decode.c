@@ -1,41 +1,27 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Packet decoder: link header -> VLAN/MPLS/PPPoE/LLC -> IPv4 or IPv6 (+extension
- * headers) -> L4 ports. One forward pass with no tables of function pointers;
- * every read is preceded by a check against caplen (-> truncated) or against
- * the lengths the headers themselves declare (-> malformed).
+ * headers) -> L4 ports, then, only for packets that may carry a tunnel, the
+ * decapsulation loop of decode_tunnel.c. One forward pass with no tables of
+ * function pointers; every read is preceded by a check against caplen
+ * (-> truncated) or against the lengths the headers themselves declare
+ * (-> malformed).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/compiler.h"
-#include "decode/decode.h"
-#include "decode/frag.h"
+#include "decode/decode_int.h"
 
-#define MAX_VLAN_TAGS 8
-#define MAX_MPLS_LABELS 16
 #define MAX_IP6_EXT 16
-#define MAX_NFLOG_TLVS 64
 
 #define ETH_HLEN 14
 #define SLL_HLEN 16
 #define SLL2_HLEN 20
 
 #define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86dd
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88a8
-#define ETH_P_QINQ1 0x9100
-#define ETH_P_MPLS_UC 0x8847
-#define ETH_P_MPLS_MC 0x8848
-#define ETH_P_PPP_SES 0x8864
-#define ETH_P_802_3_MAX 1500
-
-#define PPP_IP 0x0021
-#define PPP_IPV6 0x0057
-#define PPP_MPLS_UC 0x0281
-#define PPP_MPLS_MC 0x0283
 
 /* libpcap link types beyond the ones capture.h names */
 #define DLT_RAW_14 14
@@ -43,7 +29,6 @@
 #define DLT_PPP_SERIAL 50
 #define DLT_C_HDLC 104
 #define DLT_NFLOG 239
-#define NFULA_PAYLOAD 9
 
 #define IPPROTO_HOPOPTS_ 0
 #define IPPROTO_ICMP_ 1
@@ -66,52 +51,51 @@ _Static_assert(PC_DEC_MALFORMED - 1 == CAPTURE_SKIP_MALFORMED, "verdict/skip ord
 _Static_assert(PC_DEC_UNSUPPORTED_LINK - 1 == CAPTURE_SKIP_UNSUPPORTED_LINK, "verdict/skip order");
 _Static_assert(PC_DEC_FRAGMENT_UNMATCHED - 1 == CAPTURE_SKIP_FRAGMENT_UNMATCHED,
 	       "verdict/skip order");
+_Static_assert(PC_DEC_OUTER > PC_DEC_TUNNEL_DEPTH && PC_DEC_PW_ETH > PC_DEC_TUNNEL_DEPTH,
+	       "internal results are no verdicts");
 
-struct pc_decoder {
-	struct pc_decode_stats st;
-	struct pc_frag_table ft;
-};
-
-/* Where the link stage leaves the IP header. */
-struct lnk {
-	uint32_t off;  /* IP header offset */
-	uint32_t cap;  /* bytes that may be read (caplen; NFLOG: payload TLV end) */
-	uint32_t orig; /* bytes on the wire, bound for IP length fields */
-	unsigned ver;  /* 4 or 6 */
-	uint16_t vlan;
-};
-
-static inline uint16_t rd16(const uint8_t *b)
+/* Install @o's tunnel ports (the defaults when it names none). */
+static void set_ports(struct pc_decoder *d, const struct pc_decode_opts *o)
 {
-	return (uint16_t)(b[0] << 8 | b[1]);
+	struct pc_decode_opts def;
+	unsigned i;
+
+	if (!o->nports) {
+		memset(&def, 0, sizeof(def));
+		pc_decode_ports_parse(&def, NULL, NULL, 0);
+		o = &def;
+	}
+	d->nports = o->nports;
+	for (i = 0; i < o->nports; i++) {
+		d->port[i] = o->port[i];
+		d->port_type[i] = o->port_type[i];
+		d->port_hint[(o->port[i] >> 6) & 15] |= 1ull << (o->port[i] & 63);
+	}
 }
 
-static inline uint16_t rd16le(const uint8_t *b)
+int pc_decoder_create(struct pc_decoder **out, const struct pc_decode_opts *o)
 {
-	return (uint16_t)(b[1] << 8 | b[0]);
-}
-
-static inline uint32_t rd32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-int pc_decoder_create(struct pc_decoder **out, uint32_t frag_slots, uint64_t frag_timeout_ns)
-{
+	static const struct pc_decode_opts none;
 	struct pc_decoder *d;
 	int rc;
 
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	if (!o)
+		o = &none;
+	if (o->nports > PC_DECAP_MAX_PORTS)
+		return -EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	rc = pc_frag_init(&d->ft, frag_slots, frag_timeout_ns);
+	rc = pc_frag_init(&d->ft, o->frag_slots, o->frag_timeout_ns);
 	if (rc < 0) {
 		free(d);
 		return rc;
 	}
+	d->decap_off = o->decap_off;
+	set_ports(d, o);
 	*out = d;
 	return 0;
 }
@@ -127,195 +111,6 @@ void pc_decoder_destroy(struct pc_decoder *d)
 const struct pc_decode_stats *pc_decoder_stats(const struct pc_decoder *d)
 {
 	return &d->st;
-}
-
-/* IP version for a BSD address family value, 0 if not IP. AF_INET6 differs by OS. */
-static unsigned af_version(uint32_t af)
-{
-	switch (af) {
-	case 2:
-		return 4;
-	case 10: /* Linux */
-	case 24: /* OpenBSD, NetBSD */
-	case 28: /* FreeBSD, DragonFly */
-	case 30: /* macOS */
-		return 6;
-	default:
-		return 0;
-	}
-}
-
-/* MPLS label stack at @o: pop to bottom of stack, then IPv4/IPv6 by first nibble. */
-static enum pc_verdict mpls(const uint8_t *pk, struct lnk *l, uint32_t o)
-{
-	uint32_t cap = l->cap;
-	unsigned n;
-
-	for (n = 0;; n++) {
-		if (n == MAX_MPLS_LABELS)
-			return PC_DEC_MALFORMED;
-		if (cap - o < 4)
-			return PC_DEC_TRUNCATED;
-		o += 4;
-		if (pk[o - 2] & 1) /* bottom of stack */
-			break;
-	}
-	/* MPLS names no payload type: guess from the first nibble as routers do */
-	if (cap - o < 1)
-		return PC_DEC_TRUNCATED;
-	l->ver = pk[o] >> 4;
-	if (l->ver != 4 && l->ver != 6)
-		return PC_DEC_NON_IP; /* pseudowire control word, Ethernet, ... */
-	l->off = o;
-	return PC_DEC_OK;
-}
-
-/*
- * Follow ethertype @type, whose header ends at l->off, through VLAN tags, MPLS,
- * PPPoE and (when @llc: Ethernet's 802.3 length field) LLC/SNAP to IPv4/IPv6.
- */
-static enum pc_verdict ethertype(const uint8_t *pk, struct lnk *l, uint16_t type, bool llc)
-{
-	uint32_t o = l->off, cap = l->cap;
-	unsigned n = 0;
-
-	while (type == ETH_P_8021Q || type == ETH_P_8021AD || type == ETH_P_QINQ1) {
-		if (++n > MAX_VLAN_TAGS)
-			return PC_DEC_MALFORMED;
-		if (cap - o < 4)
-			return PC_DEC_TRUNCATED;
-		if (n == 1)
-			l->vlan = rd16(pk + o) & 0x0fff;
-		type = rd16(pk + o + 2);
-		o += 4;
-	}
-	switch (type) {
-	case ETH_P_IP:
-		l->ver = 4;
-		break;
-	case ETH_P_IPV6:
-		l->ver = 6;
-		break;
-	case ETH_P_MPLS_UC:
-	case ETH_P_MPLS_MC:
-		return mpls(pk, l, o);
-	case ETH_P_PPP_SES:
-		/* ver/type, code, session id, length, then the PPP protocol */
-		if (cap - o < 8)
-			return PC_DEC_TRUNCATED;
-		type = rd16(pk + o + 6);
-		o += 8;
-		if (type == PPP_IP)
-			l->ver = 4;
-		else if (type == PPP_IPV6)
-			l->ver = 6;
-		else
-			return PC_DEC_NON_IP; /* LCP, IPCP, ... */
-		break;
-	default:
-		if (!llc || type > ETH_P_802_3_MAX)
-			return PC_DEC_NON_IP;
-		/* 802.3 length: only SNAP (AA AA 03, OUI 0) carries an ethertype */
-		if (cap - o < 3)
-			return PC_DEC_TRUNCATED;
-		if (pk[o] != 0xaa || pk[o + 1] != 0xaa || pk[o + 2] != 0x03)
-			return PC_DEC_NON_IP; /* STP, NetBIOS, ... */
-		if (cap - o < 8)
-			return PC_DEC_TRUNCATED;
-		if (pk[o + 3] | pk[o + 4] | pk[o + 5])
-			return PC_DEC_NON_IP; /* vendor OUI (CDP, ...) */
-		type = rd16(pk + o + 6);
-		o += 8;
-		if (type == ETH_P_IP)
-			l->ver = 4;
-		else if (type == ETH_P_IPV6)
-			l->ver = 6;
-		else
-			return PC_DEC_NON_IP;
-		break;
-	}
-	l->off = o;
-	return PC_DEC_OK;
-}
-
-/* PPP (DLT 9/50): optional ff 03 HDLC framing, 1- or 2-byte protocol field;
- * IPv4, IPv6 and MPLS. */
-static enum pc_verdict ppp(const uint8_t *pk, struct lnk *l)
-{
-	uint32_t o = 0, cap = l->cap;
-	uint16_t proto;
-
-	if (cap >= 1 && pk[0] == 0xff) { /* all-stations address: HDLC framing */
-		if (cap < 2)
-			return PC_DEC_TRUNCATED;
-		if (pk[1] != 0x03)
-			return PC_DEC_NON_IP;
-		o = 2;
-	}
-	if (cap - o < 1)
-		return PC_DEC_TRUNCATED;
-	if (pk[o] & 1) { /* protocol field compression */
-		proto = pk[o];
-		o += 1;
-	} else {
-		if (cap - o < 2)
-			return PC_DEC_TRUNCATED;
-		proto = rd16(pk + o);
-		o += 2;
-	}
-	if (proto == PPP_IP)
-		l->ver = 4;
-	else if (proto == PPP_IPV6)
-		l->ver = 6;
-	else if (proto == PPP_MPLS_UC || proto == PPP_MPLS_MC)
-		return mpls(pk, l, o);
-	else
-		return PC_DEC_NON_IP;
-	l->off = o;
-	return PC_DEC_OK;
-}
-
-/*
- * NFLOG (DLT 239): family, version, resource id, then TLVs (length and type in
- * the writer's byte order, taken as little-endian) padded to 4 bytes; the IP
- * packet is the value of the NFULA_PAYLOAD TLV, which then bounds the packet.
- */
-static enum pc_verdict nflog(const uint8_t *pk, struct lnk *l)
-{
-	uint32_t o = 4, cap = l->cap, orig = l->orig, tl;
-	unsigned n;
-
-	if (cap < 4)
-		return PC_DEC_TRUNCATED;
-	if (pk[1] != 0)
-		return PC_DEC_MALFORMED;
-	for (n = 0; o < orig; n++) {
-		if (n == MAX_NFLOG_TLVS || orig - o < 4)
-			return PC_DEC_MALFORMED;
-		if (o > cap || cap - o < 4) /* o may pass cap by skipping TLVs */
-			return PC_DEC_TRUNCATED;
-		tl = rd16le(pk + o);
-		if (tl < 4 || tl > orig - o)
-			return PC_DEC_MALFORMED;
-		if (rd16le(pk + o + 2) == NFULA_PAYLOAD) {
-			if (pk[0] == 2)
-				l->ver = 4;
-			else if (pk[0] == 10)
-				l->ver = 6;
-			else
-				return PC_DEC_NON_IP;
-			l->off = o + 4;
-			l->orig = o + tl;
-			if (l->cap > l->orig)
-				l->cap = l->orig;
-			return PC_DEC_OK;
-		}
-		tl = (tl + 3) & ~3u;
-		if (tl >= orig - o)
-			break;
-		o += tl;
-	}
-	return PC_DEC_NON_IP; /* no packet payload logged */
 }
 
 /*
@@ -345,6 +140,8 @@ static pc_always_inline enum pc_verdict l4(const uint8_t *b, uint32_t room, uint
 			return PC_DEC_TRUNCATED;
 		m->icmp_type = b[0];
 		m->icmp_code = b[1];
+		m->key.port[0] = pc_icmp_key_port(proto, b[0], b[1]);
+		m->key.port[1] = m->key.port[0];
 		m->flags |= PC_META_HAS_L4;
 		return PC_DEC_OK;
 	default:
@@ -414,7 +211,7 @@ static void frag_id_fill(struct pc_frag_id *id, const uint8_t *src, const uint8_
 	id->proto = proto;
 }
 
-static enum pc_verdict ip4(struct pc_decoder *d, const uint8_t *pk, const struct lnk *l,
+enum pc_verdict pc_dec_ip4(struct pc_decoder *d, const uint8_t *pk, struct lnk *l,
 			   struct pc_meta *m)
 {
 	uint32_t room = l->cap - l->off, orig = l->orig - l->off, hl, tot, frag;
@@ -447,6 +244,10 @@ static enum pc_verdict ip4(struct pc_decoder *d, const uint8_t *pk, const struct
 	m->key.proto = proto;
 	m->key.ipver = 4;
 	m->ip_bytes = tot;
+	m->tos = h[1];
+	m->ttl = h[8];
+	l->l4 = l->off + hl;
+	l->l4end = l->off + tot;
 	frag = rd16(h + 6);
 	if (pc_likely(!(frag & 0x3fff))) /* neither MF nor an offset */
 		return l4(h + hl, room - hl, tot - hl, proto, m);
@@ -457,7 +258,7 @@ static enum pc_verdict ip4(struct pc_decoder *d, const uint8_t *pk, const struct
 	return frag_first(d, &id, h + hl, room - hl, tot - hl, proto, m);
 }
 
-static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct lnk *l,
+enum pc_verdict pc_dec_ip6(struct pc_decoder *d, const uint8_t *pk, struct lnk *l,
 			   struct pc_meta *m)
 {
 	uint32_t room = l->cap - l->off, orig = l->orig - l->off, len, o = 40, hl;
@@ -490,6 +291,8 @@ static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct
 	memcpy(m->key.addr[1], h + 24, 16);
 	m->key.ipver = 6;
 	m->ip_bytes = len;
+	m->tos = (uint8_t)(rd16(h) >> 4);
+	m->ttl = h[7];
 	for (n = 0;; n++) {
 		switch (nh) {
 		case IPPROTO_HOPOPTS_:
@@ -534,106 +337,135 @@ static enum pc_verdict ip6(struct pc_decoder *d, const uint8_t *pk, const struct
 	}
 upper:
 	m->key.proto = nh; /* ESP and no-next-header end here without ports */
+	l->l4 = l->off + o;
+	l->l4end = l->off + len;
 	if (frag)
 		return frag_first(d, &id, h + o, room - o, len - o, nh, m);
 	return l4(h + o, room - o, len - o, nh, m);
 }
 
-enum pc_verdict pc_decode(struct pc_decoder *d, const struct pc_pkt *p, struct pc_meta *m)
+/* The link stage: leaves the IP header's offset and version in @l. */
+static pc_always_inline int link_stage(const struct pc_pkt *p, const uint8_t *pk, struct lnk *l,
+				       struct pc_meta *m)
 {
-	const uint8_t *pk = p->data;
-	enum pc_verdict v = PC_DEC_OK;
-	struct lnk l;
 	uint32_t af;
-
-	memset(m, 0, sizeof(*m));
-	m->ts_ns = p->ts_ns;
-	m->wirelen = p->wirelen;
-	l.off = 0;
-	l.cap = p->caplen;
-	l.orig = p->wirelen > p->caplen ? p->wirelen : p->caplen;
-	l.ver = 0;
-	l.vlan = 0;
 
 	switch (p->linktype) {
 	case PC_DLT_EN10MB:
-		if (l.cap < ETH_HLEN)
+		if (l->cap < ETH_HLEN)
 			return PC_DEC_TRUNCATED;
-		l.off = ETH_HLEN;
-		if (pc_likely(rd16(pk + 12) == ETH_P_IP))
-			l.ver = 4;
-		else
-			v = ethertype(pk, &l, rd16(pk + 12), true);
-		break;
+		l->off = ETH_HLEN;
+		memcpy(m->mac[0], pk + 6, 6);
+		memcpy(m->mac[1], pk, 6);
+		m->flags |= PC_META_HAS_MAC;
+		if (pc_likely(rd16(pk + 12) == ETH_P_IP)) {
+			l->ver = 4;
+			return PC_DEC_OK;
+		}
+		return pc_dec_ethertype(pk, l, rd16(pk + 12), true);
 	case PC_DLT_LINUX_SLL:
-		if (l.cap < SLL_HLEN)
+		if (l->cap < SLL_HLEN)
 			return PC_DEC_TRUNCATED;
-		l.off = SLL_HLEN;
-		v = ethertype(pk, &l, rd16(pk + 14), false);
-		break;
+		l->off = SLL_HLEN;
+		return pc_dec_ethertype(pk, l, rd16(pk + 14), false);
 	case PC_DLT_LINUX_SLL2:
-		if (l.cap < SLL2_HLEN)
+		if (l->cap < SLL2_HLEN)
 			return PC_DEC_TRUNCATED;
-		l.off = SLL2_HLEN;
-		v = ethertype(pk, &l, rd16(pk), false);
-		break;
+		l->off = SLL2_HLEN;
+		return pc_dec_ethertype(pk, l, rd16(pk), false);
 	case PC_DLT_RAW:
 	case DLT_RAW_14:
 	case PC_DLT_RAW_101:
-		if (l.cap < 1)
+		if (l->cap < 1)
 			return PC_DEC_TRUNCATED;
-		l.ver = pk[0] >> 4;
-		if (l.ver != 4 && l.ver != 6)
+		l->ver = pk[0] >> 4;
+		if (l->ver != 4 && l->ver != 6)
 			return PC_DEC_MALFORMED;
-		break;
+		return PC_DEC_OK;
 	case PC_DLT_IPV4:
-		l.ver = 4;
-		break;
+		l->ver = 4;
+		return PC_DEC_OK;
 	case PC_DLT_IPV6:
-		l.ver = 6;
-		break;
+		l->ver = 6;
+		return PC_DEC_OK;
 	case PC_DLT_NULL:
-		if (l.cap < 4)
+		if (l->cap < 4)
 			return PC_DEC_TRUNCATED;
 		/* host order of the writer: the family value is small, so it sits
 		 * in the first byte (little-endian) or the last (big-endian) */
 		af = rd32(pk);
 		if (af > 0xffff)
 			af = __builtin_bswap32(af);
-		l.off = 4;
-		l.ver = af_version(af);
-		if (!l.ver)
-			return PC_DEC_NON_IP;
-		break;
+		l->off = 4;
+		l->ver = pc_dec_af_version(af);
+		return l->ver ? PC_DEC_OK : PC_DEC_NON_IP;
 	case PC_DLT_LOOP:
-		if (l.cap < 4)
+		if (l->cap < 4)
 			return PC_DEC_TRUNCATED;
-		l.off = 4;
-		l.ver = af_version(rd32(pk));
-		if (!l.ver)
-			return PC_DEC_NON_IP;
-		break;
+		l->off = 4;
+		l->ver = pc_dec_af_version(rd32(pk));
+		return l->ver ? PC_DEC_OK : PC_DEC_NON_IP;
 	case DLT_PPP:
 	case DLT_PPP_SERIAL:
-		v = ppp(pk, &l);
-		break;
+		return pc_dec_ppp(pk, l, 0);
 	case DLT_C_HDLC:
 		/* address, control, ethertype */
-		if (l.cap < 4)
+		if (l->cap < 4)
 			return PC_DEC_TRUNCATED;
-		l.off = 4;
-		v = ethertype(pk, &l, rd16(pk + 2), false);
-		break;
+		l->off = 4;
+		return pc_dec_ethertype(pk, l, rd16(pk + 2), false);
 	case DLT_NFLOG:
-		v = nflog(pk, &l);
-		break;
+		return pc_dec_nflog(pk, l);
 	default:
 		return PC_DEC_UNSUPPORTED_LINK;
 	}
-	if (v != PC_DEC_OK)
-		return v;
+}
+
+/* The outer link's MPLS stack and QinQ inner tag into @m. */
+static void link_extras(const struct lnk *l, struct pc_meta *m)
+{
+	m->vlan_inner = l->vlan2;
+	if (l->nlse)
+		pc_dec_set_mpls(m, l);
+}
+
+enum pc_verdict pc_decode(struct pc_decoder *d, const struct pc_pkt *p, struct pc_meta *m)
+{
+	const uint8_t *pk = p->data;
+	enum pc_verdict v;
+	struct lnk l;
+	int lv;
+
+	/* mac[], mpls[] and outer_addr[] are only read under their flags: zero
+	 * the rest, which is most of the cost of a small packet's decode */
+	memset(m, 0, offsetof(struct pc_meta, mac));
+	m->teid = 0;
+	m->outer_ipver = 0;
+	m->ts_ns = p->ts_ns;
+	m->wirelen = p->wirelen;
+	m->key.iface = p->ifindex;
+	l.off = 0;
+	l.cap = p->caplen;
+	l.orig = p->wirelen > p->caplen ? p->wirelen : p->caplen;
+	l.ver = 0;
+	l.vlan = 0;
+	l.vlan2 = 0;
+	l.nlse = 0;
+
+	lv = link_stage(p, pk, &l, m);
 	m->key.vlan = l.vlan;
+	if (pc_unlikely(l.vlan2 | l.nlse))
+		link_extras(&l, m);
+	if (pc_unlikely(lv != PC_DEC_OK)) {
+		if (lv == PC_DEC_PW_ETH)
+			return pc_decap(d, pk, &l, m, true);
+		return (enum pc_verdict)lv;
+	}
 	if (pc_likely(l.ver == 4))
-		return ip4(d, pk, &l, m);
-	return ip6(d, pk, &l, m);
+		v = pc_dec_ip4(d, pk, &l, m);
+	else
+		v = pc_dec_ip6(d, pk, &l, m);
+	if (pc_unlikely(v == PC_DEC_OK && pc_dec_maybe_tunnel(d, m)))
+		return pc_decap(d, pk, &l, m, false);
+	return v;
 }

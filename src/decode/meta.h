@@ -24,10 +24,12 @@ struct pc_meta {
 	uint8_t flags;	     /* PC_META_* */
 	uint8_t tos;	     /* innermost IP: DSCP << 2 | ECN */
 	uint8_t ttl;	     /* innermost IP: TTL / hop limit */
-	uint16_t vlan_inner; /* innermost Ethernet: inner (customer) VLAN, 0 if none */
-	uint8_t mac[2][6];   /* innermost Ethernet: [0] source, [1] destination */
+	uint16_t vlan_inner; /* outermost Ethernet: its second VLAN tag (QinQ
+				customer VLAN; key.vlan is the first), 0 if none */
+	uint8_t mac[2][6];   /* innermost Ethernet: [0] source, [1] destination;
+				only with PC_META_HAS_MAC (not zeroed otherwise) */
 	uint32_t teid;	     /* GTP-U TEID of this packet (not in the key) */
-	/* Only when PC_META_TUNNEL / PC_META_MPLS is set: */
+	/* Only when PC_META_TUNNEL / PC_META_MPLS is set (not zeroed otherwise): */
 	uint32_t mpls[3];	   /* top label stack entries: label << 4 | exp << 1 | s */
 	uint8_t outer_ipver;	   /* outermost IP header */
 	uint8_t outer_addr[2][16]; /* [0] its source, [1] its destination */

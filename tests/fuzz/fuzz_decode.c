@@ -50,8 +50,18 @@ static void check_ok(const struct pc_pkt *p, const struct pc_meta *m)
 		fail("ip_bytes out of range");
 	if (m->ts_ns != p->ts_ns || m->wirelen != p->wirelen)
 		fail("ts/wirelen not copied");
-	if (m->flags & ~(PC_META_FRAGMENT | PC_META_HAS_L4))
+	if (m->flags &
+	    ~(PC_META_FRAGMENT | PC_META_HAS_L4 | PC_META_TUNNEL | PC_META_MPLS | PC_META_HAS_MAC))
 		fail("unknown meta flags");
+	if (!(m->flags & PC_META_TUNNEL) &&
+	    (k->tunnel_type || k->tunnel_id || m->teid || m->outer_ipver))
+		fail("tunnel fields without PC_META_TUNNEL");
+	if ((m->flags & PC_META_TUNNEL) &&
+	    (!k->tunnel_type || k->tunnel_type >= CAPTURE_TUNNEL_COUNT ||
+	     (m->outer_ipver != 0 && m->outer_ipver != 4 && m->outer_ipver != 6)))
+		fail("tunnel type / outer version out of range");
+	if (k->iface != p->ifindex)
+		fail("interface not copied");
 	if (k->vlan > 4095)
 		fail("vlan over 12 bits");
 	if (!(m->flags & PC_META_HAS_L4) &&
@@ -60,8 +70,10 @@ static void check_ok(const struct pc_pkt *p, const struct pc_meta *m)
 	if (m->tcp_flags && k->proto != 6)
 		fail("tcp flags on a non-TCP packet");
 	if ((k->port[0] || k->port[1]) && k->proto != 6 && k->proto != 17 && k->proto != 33 &&
-	    k->proto != 132 && k->proto != 136)
+	    k->proto != 132 && k->proto != 136 && k->proto != 1 && k->proto != 58)
 		fail("ports on a protocol without ports");
+	if ((k->proto == 1 || k->proto == 58) && k->port[0] != k->port[1])
+		fail("ICMP key ports differ");
 }
 
 static void run(struct pc_decoder *d, uint16_t lt, const uint8_t *b, size_t len, uint32_t wirelen,
@@ -81,7 +93,7 @@ static void run(struct pc_decoder *d, uint16_t lt, const uint8_t *b, size_t len,
 	p.ts_ns = ts;
 	p.linktype = lt;
 	v = pc_decode(d, &p, &m);
-	if (v > PC_DEC_FRAGMENT_UNMATCHED)
+	if (v > PC_DEC_FRAGMENT_UNMATCHED && v != PC_DEC_TUNNEL_DEPTH)
 		fail("verdict out of range");
 	if (v == PC_DEC_OK)
 		check_ok(&p, &m);
@@ -101,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	lt = links[data[0] % (sizeof(links) / sizeof(links[0]))];
 	/* 8 slots: 2 sets of 4 ways, so replacement happens; 2 s timeout */
-	if (pc_decoder_create(&d, 8, 2000000000ull) < 0)
+	if (pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 8,
+							    .frag_timeout_ns = 2000000000ull }) < 0)
 		fail("decoder create");
 	run(d, lt, data + 1, size - 1, (uint32_t)(size - 1), ts);
 	for (n = 0; n < MAX_RECORDS && size - pos >= 3; n++) {

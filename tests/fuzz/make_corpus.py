@@ -3,7 +3,8 @@
 """Plain seeds of the fuzz targets, written into a corpus root (make_corpus.sh
 runs this, then encrypts some of what it wrote with the library).
 
-  make_corpus.py ROOT      writes ROOT/{export_target,cidr,keyfile,jcapd_config,pcapreader}/
+  make_corpus.py ROOT      writes ROOT/{export_target,cidr,keyfile,jcapd_config,pcapreader}/,
+                           the tunnel seeds ROOT/decode/tun_*
                            and ROOT/plain/ (captures for make_corpus.sh to encrypt)
 
 Captures come from tests/tools/pcapgen.py (small scenarios, each file format,
@@ -178,6 +179,28 @@ def captures(root):
         write(root, "plain", name, out[name])
 
 
+def tunnel_seeds(root):
+    """decode/ seeds of every tunnel kind (tests/tools/tunnelgen.py): byte 0
+    picks Ethernet, then one frame; plus a nested and a too-deep one."""
+    import tunnelgen as tg
+
+    cases = {k: [tg.Tunnel(k, id=5)] for k in tg.KINDS if k != "teredo"}
+    cases["teredo"] = [tg.Tunnel("teredo")]
+    cases["nested_gre_vxlan"] = [tg.Tunnel("gre", id=1), tg.Tunnel("vxlan", "10.0.0.1",
+                                                                  "10.0.0.2", id=2)]
+    cases["gtpu_ext6"] = [tg.Tunnel("gtpu", "2001:db8::1", "2001:db8::2", gtp_ext=True)]
+    cases["too_deep"] = [tg.Tunnel("ipip", "10.9.%d.1" % i, "10.9.%d.2" % i) for i in range(5)]
+    for name, layers in sorted(cases.items()):
+        sc = pcapgen.Scenario()
+        with sc.tunnel(*layers):
+            if name == "teredo":
+                sc.ip(0.0, "2001:2::1", "2001:2::2", 6, 1024, 80, flags=pcapgen.SYN)
+            else:
+                sc.ip(0.0, "198.18.0.1", "198.19.0.1", 6, 1024, 80, flags=pcapgen.SYN)
+        frame = sc.records("eth")[0][1]
+        write(root, "decode", "tun_" + name, b"\0" + frame)
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: make_corpus.py ROOT", file=sys.stderr)
@@ -188,6 +211,7 @@ def main():
     keyfiles(root)
     jcapd_configs(root)
     captures(root)
+    tunnel_seeds(root)
     write(root, "plain", "test.key", TEST_KEY_HEX + b"\n")
     return 0
 

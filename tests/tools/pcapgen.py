@@ -36,6 +36,7 @@ carry no TCP flags.
 """
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import random
@@ -54,10 +55,13 @@ ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_VLAN, ETH_QINQ = 0x0800, 0x86DD, 0x0806, 0x8100
 ETH_MPLS, ETH_PPPOE_SES, ETH_LLDP = 0x8847, 0x8864, 0x88CC
 
 SKIP_REASONS = ("non_ip", "truncated", "malformed", "unsupported_link",
-                "fragment_unmatched", "filtered", "flow_disabled")
+                "fragment_unmatched", "filtered", "flow_disabled", "sampled_out",
+                "tunnel_too_deep")
 
 PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
+
+TUNNEL_DEPTH = 4  # decapsulations per packet; deeper: tunnel_too_deep
 
 T0_NS = 1_700_000_000 * 10**9
 SEC = 10**9
@@ -77,6 +81,18 @@ def checksum(data):
     while s >> 16:
         s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
+
+
+# ICMP/ICMPv6 replies and their requests (Community ID's pairs): the meter
+# keys both halves of an exchange by the request's type.
+ICMP_REQUEST_OF = {1: {0: 8, 14: 13, 16: 15, 9: 10, 18: 17},
+                   58: {129: 128, 134: 133, 136: 135, 131: 130, 140: 139, 145: 144}}
+
+
+def icmp_key_port(proto, itype, code):
+    """Both key ports of an ICMP message: type << 8 | code, a reply's type
+    mapped to its request's."""
+    return ICMP_REQUEST_OF.get(proto, {}).get(itype, itype) << 8 | code
 
 
 def addr(a):
@@ -403,7 +419,7 @@ class Pkt:
     """One scenario packet, described at the IP layer plus L2 options."""
 
     __slots__ = ("ts", "ip", "l2", "frame", "cut", "verdict", "key", "ip_bytes", "flags",
-                 "icmp", "frag", "seq", "l3")
+                 "icmp", "frag", "seq", "l3", "ttl", "tos", "tun")
 
     def __init__(self, ts, ip=None, l2=None, frame=None, cut=None, verdict="ok", key=None,
                  ip_bytes=0, flags=0, icmp=(0, 0), frag=None, l3=None):
@@ -420,6 +436,8 @@ class Pkt:
         self.frag = frag  # None or (fragment id tuple, is_first)
         self.l3 = l3  # ethertype of the IP packet
         self.seq = 0
+        self.ttl, self.tos = 64, 0  # the (innermost) IP header's
+        self.tun = None  # encapsulation truth (Scenario.tunnel), None: plain
 
 
 def render(p, link, big_endian=False, af6=NULL_AF_INET6):
@@ -462,9 +480,10 @@ class Record:
     (address, port); src is decided when the record is emitted."""
 
     __slots__ = ("ipver", "proto", "vlan", "ends", "st", "src", "locked", "first_ns",
-                 "last_ns", "icmp_type", "icmp_code", "end_reason", "fin", "rst")
+                 "last_ns", "icmp_type", "icmp_code", "end_reason", "fin", "rst", "path", "side",
+                 "iface", "tun", "first_src")
 
-    def __init__(self, p):
+    def __init__(self, p, iface=0, link="eth"):
         ipver, proto, src, sport, dst, dport, vlan = p.key
         self.ipver, self.proto, self.vlan = ipver, proto, vlan
         a, b = (src, sport), (dst, dport)
@@ -482,13 +501,25 @@ class Record:
         self.end_reason = None
         self.fin = set()
         self.rst = False
+        # link and path identity (docs/TUNNELS.md): the first packet's, and
+        # per endpoint its first packet's TOS, MACs, TEID and its TTL range
+        self.iface, self.tun, self.first_src = iface, p.tun, a
+        self.path = _path_of(p, link)
+        self.side = {a: None, b: None}
 
     @property
     def closing(self):
         return self.rst or len(self.fin) == 2
 
-    def add(self, p):
+    def add(self, p, link="eth"):
         snd = (p.key[2], p.key[3])
+        x = self.side[snd]
+        if x is None:
+            macs = _path_of(p, link)["macs"]
+            teid = p.tun["teid"] if p.tun else None
+            self.side[snd] = [p.tos, p.ttl, p.ttl, macs, teid]
+        else:
+            x[1], x[2] = min(x[1], p.ttl), max(x[2], p.ttl)
         s = self.st[snd]
         s[0] += 1
         s[1] += p.ip_bytes
@@ -518,13 +549,78 @@ class Record:
             "first_ns": self.first_ns, "last_ns": self.last_ns,
             "icmp_type": self.icmp_type, "icmp_code": self.icmp_code,
             "end_reason": self.end_reason,
+            **self._path_fields(a, b),
         }
+
+    def _path_fields(self, a, b):
+        """The issue-11 fields, each only where it applies (as jcap's JSON)."""
+        out = {"interface": self.iface}
+        xa, xb = self.side[a], self.side[b]
+        if xa and xa[3]:
+            out["src_mac"], out["dst_mac"] = mac_text(xa[3][0]), mac_text(xa[3][1])
+        elif xb and xb[3]:
+            out["src_mac"], out["dst_mac"] = mac_text(xb[3][1]), mac_text(xb[3][0])
+        if self.path["vlan_inner"]:
+            out["vlan_inner"] = self.path["vlan_inner"]
+        if self.path["mpls"]:
+            out["mpls_labels"] = [e >> 4 for e in self.path["mpls"]]
+            out["mpls_exp"] = [(e >> 1) & 7 for e in self.path["mpls"]]
+        t = self.tun
+        if t:
+            out["tunnel_type"] = t["type"]
+            if t["type"] in ("vxlan", "geneve", "gre", "nvgre", "erspan", "pptp", "gtpu"):
+                tid = rid = t["key_id"]
+                if t["teid"] is not None:
+                    tid = xa[4] if xa else 0
+                    rid = xb[4] if xb else 0
+                out["tunnel_id"] = tid
+                if xb and rid != tid:
+                    out["rev_tunnel_id"] = rid
+            if t["outer"]:
+                o = t["outer"] if self.first_src == a else t["outer"][::-1]
+                out["outer_src_ip"], out["outer_dst_ip"] = addr_text(o[0]), addr_text(o[1])
+        for pre, x in (("", xa), ("rev_", xb)):
+            if x:
+                out.update({pre + "tos": x[0], pre + "dscp": x[0] >> 2, pre + "min_ttl": x[1],
+                            pre + "max_ttl": x[2]})
+        return out
+
+
+def mac_text(m):
+    return ":".join("%02x" % c for c in m)
+
+
+def _path_of(p, link):
+    """MACs, inner VLAN and MPLS stack the meter sees on packet @p."""
+    l2 = p.l2 or {}
+    eth = link == "eth"
+    macs = None
+    if p.tun and p.tun["macs"]:
+        macs = p.tun["macs"]
+    elif eth:
+        macs = (l2.get("src_mac", b"\x02\0\0\0\0\x01"), l2.get("dst_mac", b"\x02\0\0\0\0\x02"))
+    vl = l2.get("vlans", ()) if eth else ()
+    mpls = None
+    if eth and l2.get("mpls"):
+        n = len(l2["mpls"])
+        mpls = [lab << 4 | (i == n - 1) for i, lab in enumerate(l2["mpls"])][:3]
+    elif p.tun and p.tun["mpls"]:
+        mpls = p.tun["mpls"]
+    return {"macs": macs, "vlan_inner": vl[1] if len(vl) > 1 else 0, "mpls": mpls}
 
 
 def _canon(key):
     ipver, proto, src, sport, dst, dport, vlan = key
     a, b = (src, sport), (dst, dport)
     return (ipver, proto, vlan) + ((a, b) if a <= b else (b, a))
+
+
+def _outer_view(p):
+    """@p as a meter that does not decapsulate sees it: its outer flow."""
+    q = Pkt(p.ts, ip=p.ip, l2=p.l2, frame=p.frame, cut=p.cut, verdict=p.verdict,
+            key=p.tun["outer_key"], ip_bytes=p.tun["outer_bytes"], l3=p.l3)
+    q.seq, q.ttl = p.seq, 40
+    return q
 
 
 class Expected:
@@ -567,6 +663,7 @@ class Scenario:
         self.ns = ns
         self.pkts = []
         self._n = 0
+        self._tun = None  # (layers, inner source of side a) inside tunnel()
 
     # ---- time
     def t(self, sec):
@@ -578,13 +675,62 @@ class Scenario:
     def _push(self, p):
         p.seq = self._n
         self._n += 1
+        if self._tun is not None and p.ip is not None:
+            self._wrap(p)
         self.pkts.append(p)
         return p
+
+    @contextlib.contextmanager
+    def tunnel(self, *layers):
+        """Packets added inside `with sc.tunnel(layer, ...)` travel in these
+        encapsulations (tunnelgen.Tunnel objects, outermost first); see
+        tunnelgen for the truth each packet then carries."""
+        prev = self._tun
+        self._tun = [layers, None]
+        try:
+            yield self
+        finally:
+            self._tun = prev
+
+    def _wrap(self, p):
+        layers = self._tun[0]
+        if self._tun[1] is None:
+            self._tun[1] = p.key[2]
+        fwd = p.key[2] == self._tun[1]
+        vlan = p.key[6]
+        inner, et, frame = p.ip, p.l3, None
+        okey = None
+        for layer in reversed(layers):
+            if frame is not None:
+                raise ValueError("a pseudowire must be the outermost layer")
+            inner, et, okey2, frame = layer.wrap(inner, et, fwd, vlan)
+            okey = okey2 or okey
+        ip_outer = [x for x in layers if x.has_ip_outer()]
+        eth = [x for x in layers if x.kind in ("vxlan", "geneve", "nvgre", "erspan1",
+                                               "erspan2", "erspan3", "mplspw")]
+        mpls = [x.mpls() for x in layers if x.mpls()]
+        inn = layers[-1]
+        outer = None
+        if ip_outer:
+            o = ip_outer[0]
+            outer = (addr(o.a)[1], addr(o.b)[1]) if fwd else (addr(o.b)[1], addr(o.a)[1])
+        p.tun = {
+            "type": inn.type_name, "key_id": inn.key_id(), "depth": len(layers),
+            "teid": (inn.teid[0] if fwd else inn.teid[1]) if inn.kind == "gtpu" else None,
+            "outer": outer, "macs": eth[-1].macs(fwd) if eth else None,
+            "mpls": mpls[0] if mpls else None,
+            "outer_key": okey if layers[0].has_ip_outer() else None,
+            "outer_bytes": len(inner) if inner is not None else 0,
+        }
+        if frame is not None:
+            p.ip, p.frame = None, frame
+        else:
+            p.ip, p.l3 = inner, et
 
     # ---- single packets
     def ip(self, at, src, dst, proto, sport=0, dport=0, flags=0, payload=0, l2=None,
            v4opts=b"", v6ext=(), icmp_type=8, icmp_code=0, ident=0, seq=0, ack=0, cut=None,
-           verdict="ok", total_len=None):
+           verdict="ok", total_len=None, ttl=64, tos=0):
         """One IP packet at @at seconds (or absolute ns when int > T0/2).
         payload: bytes or a length of zero bytes; total_len: IPv4 total
         length field override (0 as in TSO captures: the meter counts the
@@ -606,19 +752,23 @@ class Scenario:
         else:
             l4 = pl
         if v == 4:
-            pkt = ipv4(src, dst, proto, l4, ident=ident, options=v4opts, total_len=total_len)
+            pkt = ipv4(src, dst, proto, l4, ident=ident, options=v4opts, total_len=total_len,
+                       ttl=ttl, tos=tos)
             et = ETH_IPV4
         else:
-            pkt = ipv6(src, dst, proto, l4, ext=v6ext)
+            pkt = ipv6(src, dst, proto, l4, ext=v6ext, hlim=ttl, tclass=tos)
             et = ETH_IPV6
         ports = (sport, dport) if proto in (6, 17, 132) else (0, 0)
         itc = (icmp_type, icmp_code) if proto in (1, 58) else (0, 0)
+        if proto in (1, 58):
+            ports = (icmp_key_port(proto, icmp_type, icmp_code),) * 2
         vlan = 0
         if l2 and l2.get("vlans"):
             vlan = l2["vlans"][0]
         key = (v, proto, s, ports[0], d, ports[1], vlan)
         p = Pkt(ts, ip=pkt, l2=l2, cut=cut, verdict=verdict, key=key, ip_bytes=len(pkt),
                 flags=flags if proto == 6 else 0, icmp=itc, l3=et)
+        p.ttl, p.tos = ttl, tos
         return self._push(p)
 
     def fragments(self, at, src, dst, proto, sport, dport, size, chunk, ident, order=None,
@@ -802,13 +952,17 @@ class Scenario:
             f.write(img)
         return img
 
-    def expected(self, uniflow=False, packet_filter=None, unsupported=None, verdict_of=None):
+    def expected(self, uniflow=False, packet_filter=None, unsupported=None, verdict_of=None,
+                 iface_of=None, link="eth", decap=True):
         """The records and skip counts a meter with this scenario's timeouts
         must report (model in the module docstring). packet_filter(pkt) ->
         False: the packet is skipped as 'filtered' before decoding;
         unsupported(pkt) -> True: it came on a link type the meter does not
         decode. uniflow: every direction is metered as its own flow (its
-        own timeouts; TCP closing on an RST or on its own FIN)."""
+        own timeouts; TCP closing on an RST or on its own FIN). iface_of:
+        as given to write() (the interface is in the flow key); link: the
+        link written (MACs only on "eth"); decap=False: a meter run with
+        --decap none (tunnelled packets are their outer flow)."""
         skipped = {r: 0 for r in SKIP_REASONS}
         table = {}
         frags = {}
@@ -822,9 +976,19 @@ class Scenario:
                 skipped["unsupported_link"] += 1
                 continue
             verdict = verdict_of(p) if verdict_of else p.verdict
+            if p.tun is not None and verdict == "ok":
+                if not decap:
+                    if p.tun["outer_key"] is None:
+                        verdict = "non_ip"  # a pseudowire on the link
+                    else:
+                        p = _outer_view(p)
+                elif p.tun["depth"] > TUNNEL_DEPTH:
+                    verdict = "tunnel_too_deep"
             if verdict != "ok":
                 skipped[verdict] += 1
                 continue
+            iface = iface_of(p) if iface_of else 0
+            tkey = (p.tun["type"], p.tun["key_id"]) if p.tun else (None, 0)
             if p.frag is not None:
                 fid, first = p.frag
                 if first:
@@ -832,7 +996,7 @@ class Scenario:
                 elif fid not in frags or p.ts - frags[fid] > self.frag_ns:
                     skipped["fragment_unmatched"] += 1
                     continue
-            ck = p.key if uniflow else _canon(p.key)
+            ck = (p.key if uniflow else _canon(p.key)) + tkey + (iface,)
             rec = table.get(ck)
             if rec is not None:
                 why = self._must_end(rec, p, uniflow)
@@ -841,11 +1005,11 @@ class Scenario:
                     done.append(rec)
                     rec = None
             if rec is None:
-                rec = Record(p)
+                rec = Record(p, iface, link)
                 if uniflow:
                     rec.src, rec.locked = rec.ends[0], True
                 table[ck] = rec
-            rec.add(p)
+            rec.add(p, link)
         ambiguous = []
         t_end = pkts[-1].ts if pkts else 0
         for rec in table.values():

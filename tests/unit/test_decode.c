@@ -174,6 +174,8 @@ static void expect_at(int line, int lt, const uint8_t *b, size_t n, struct pc_fl
 	struct pc_meta m;
 	enum pc_verdict v = decode(lt, b, n, &m);
 
+	if (lt == 1)
+		flags |= PC_META_HAS_MAC; /* every Ethernet frame has them */
 	if (v != PC_DEC_OK) {
 		fprintf(stderr, "%s:%d: verdict %d, expected OK\n", __FILE__, line, v);
 		exit(1);
@@ -319,7 +321,7 @@ static void test_mpls(void)
 	static const uint8_t v6[] = {
 		ETH(0x8100), TCI(5, 0x8848), MPLS(1000, 1), IP6(8, 17), UDP(546, 547, 8),
 	};
-	/* Ethernet | MPLS 16 (bottom) | pseudowire control word 0000 | Ethernet... -> non-IP */
+	/* Ethernet | MPLS 16 (bottom) | pseudowire control word 0000 | Ethernet IPv4, cut */
 	static const uint8_t pw[] = {
 		ETH(0x8847), MPLS(16, 1), 0x00, 0x00, 0x00, 0x00, ETH(0x0800),
 	};
@@ -338,12 +340,12 @@ static void test_mpls(void)
 		MPLS(15, 0), MPLS(16, 0), MPLS(17, 1), IP4(28, 1, 0, 17), UDP(1, 2, 8),
 	};
 
-	EXPECT(EN, two, key(4, 1024, 80, 6, 0), 40, 0x12, L4);
+	EXPECT(EN, two, key(4, 1024, 80, 6, 0), 40, 0x12, L4 | PC_META_MPLS);
 	SWEEP(EN, two, 22 + 20 + 14);
-	EXPECT(EN, v6, key(6, 546, 547, 17, 5), 48, 0, L4);
+	EXPECT(EN, v6, key(6, 546, 547, 17, 5), 48, 0, L4 | PC_META_MPLS);
 	SWEEP(EN, v6, 22 + 40 + 4);
-	VERDICT(EN, pw, PC_DEC_NON_IP);
-	EXPECT(EN, deep, key(4, 1, 2, 17, 0), 28, 0, L4);
+	VERDICT(EN, pw, PC_DEC_TRUNCATED); /* the emulated frame ends at its header */
+	EXPECT(EN, deep, key(4, 1, 2, 17, 0), 28, 0, L4 | PC_META_MPLS);
 	VERDICT(EN, too_deep, PC_DEC_MALFORMED);
 }
 
@@ -616,7 +618,7 @@ static void test_ppp_hdlc_nflog(void)
 	EXPECT(50, ppp4, key(4, 1, 2, 6, 0), 40, 2, L4);
 	EXPECT(9, ppp6, key(6, 1, 2, 17, 0), 48, 0, L4);
 	EXPECT(9, pfc, key(4, 1, 2, 17, 0), 28, 0, L4);
-	EXPECT(9, ppp_mpls, key(4, 1, 2, 17, 0), 28, 0, L4);
+	EXPECT(9, ppp_mpls, key(4, 1, 2, 17, 0), 28, 0, L4 | PC_META_MPLS);
 	SWEEP(9, ppp_mpls, 8 + 20 + 4);
 	VERDICT(9, lcp, PC_DEC_NON_IP);
 	SWEEP(9, ppp4, 4 + 20 + 14);
@@ -626,7 +628,7 @@ static void test_ppp_hdlc_nflog(void)
 	SWEEP(104, hdlc4, 4 + 20 + 4);
 	EXPECT(239, nflog4, key(4, 1, 2, 17, 0), 28, 0, L4);
 	SWEEP(239, nflog4, 16 + 20 + 4);
-	EXPECT(239, nflog6, key(6, 0, 0, 58, 0), 42, 0, L4);
+	EXPECT(239, nflog6, key(6, 133 << 8, 133 << 8, 58, 0), 42, 0, L4);
 	VERDICT(239, nflog6_udp, PC_DEC_MALFORMED);
 	VERDICT(239, nflog_over, PC_DEC_MALFORMED);
 	VERDICT(239, nflog_none, PC_DEC_NON_IP);
@@ -958,9 +960,10 @@ static void test_l4(void)
 	static const uint8_t unreach[] = { ETH(0x0800), IP4(28, 1, 0, 1), 3, 3, 0, 0, 0, 0, 0, 0 };
 	/* Ethernet | IPv6 | ICMPv6 echo request (128/0) */
 	static const uint8_t echo6[] = { ETH(0x86dd), IP6(8, 58), 128, 0, 0, 0, 0, 1, 0, 1 };
-	/* Ethernet | IPv4 | GRE (flags 0, protocol IPv4) + inner bytes: address pair only */
+	/* Ethernet | IPv4 | GRE (flags 0, protocol WCCP, not decapsulated) + 4 bytes:
+	 * address pair only */
 	static const uint8_t gre[] = {
-		ETH(0x0800), IP4(28, 1, 0, 47), 0, 0, 0x08, 0x00, 0x45, 0, 0, 0,
+		ETH(0x0800), IP4(28, 1, 0, 47), 0, 0, 0x88, 0x3e, 0x45, 0, 0, 0,
 	};
 	struct pc_meta m;
 
@@ -969,7 +972,7 @@ static void test_l4(void)
 	SWEEP(EN, sctp, 14 + 20 + 4);
 	EXPECT(EN, udplite, key(6, 5004, 5005, 136, 0), 48, 0, L4);
 	EXPECT(EN, dccp, key(4, 5001, 5002, 33, 0), 36, 0, L4);
-	EXPECT(EN, echo, key(4, 0, 0, 1, 0), 28, 0, L4);
+	EXPECT(EN, echo, key(4, 8 << 8, 8 << 8, 1, 0), 28, 0, L4);
 	CHECK_EQ(DECODE(EN, echo, &m), PC_DEC_OK);
 	CHECK_EQ(m.icmp_type, 8);
 	CHECK_EQ(m.icmp_code, 0);
@@ -977,14 +980,14 @@ static void test_l4(void)
 	CHECK_EQ(DECODE(EN, unreach, &m), PC_DEC_OK);
 	CHECK_EQ(m.icmp_type, 3);
 	CHECK_EQ(m.icmp_code, 3);
-	EXPECT(EN, echo6, key(6, 0, 0, 58, 0), 48, 0, L4);
+	EXPECT(EN, echo6, key(6, 128 << 8, 128 << 8, 58, 0), 48, 0, L4);
 	CHECK_EQ(DECODE(EN, echo6, &m), PC_DEC_OK);
 	CHECK_EQ(m.icmp_type, 128);
 	CHECK_EQ(m.icmp_code, 0);
 	SWEEP(EN, echo6, 14 + 40 + 2);
 	EXPECT(EN, gre, key(4, 0, 0, 47, 0), 28, 0, 0);
-	/* GRE needs nothing past the IP header */
-	SWEEP(EN, gre, 14 + 20);
+	/* GRE needs its 4-byte header to tell what it carries */
+	SWEEP(EN, gre, 14 + 20 + 4);
 }
 
 /* ------------------------------------------------------------- fragments */
@@ -1019,10 +1022,11 @@ static void test_api(void)
 {
 	struct pc_decoder *d = NULL;
 
-	CHECK_EQ(pc_decoder_create(NULL, 0, 0), -EINVAL);
-	CHECK_EQ(pc_decoder_create(&d, (1u << 20) + 1, 0), -EINVAL);
+	CHECK_EQ(pc_decoder_create(NULL, NULL), -EINVAL);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = (1u << 20) + 1 }),
+		 -EINVAL);
 	CHECK(d == NULL);
-	CHECK_EQ(pc_decoder_create(&d, 5, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 5 }), 0);
 	CHECK(d != NULL);
 	CHECK_EQ(pc_decoder_stats(d)->fragments_tracked, 0);
 	pc_decoder_destroy(d);
@@ -1031,7 +1035,7 @@ static void test_api(void)
 
 int main(void)
 {
-	CHECK_EQ(pc_decoder_create(&dec, 0, 0), 0);
+	CHECK_EQ(pc_decoder_create(&dec, NULL), 0);
 	test_ethernet_ipv4_tcp();
 	test_ethernet_padding();
 	test_vlan();

@@ -110,7 +110,7 @@ static void check_key6(const struct pc_meta *m, uint16_t sp, uint16_t dp, uint8_
 	CHECK(!memcmp(&m->key, &k, sizeof(k)));
 }
 
-#define BOTH (PC_META_FRAGMENT | PC_META_HAS_L4)
+#define BOTH (PC_META_FRAGMENT | PC_META_HAS_L4 | PC_META_HAS_MAC) /* Ethernet */
 
 /* Ethernet | IPv4 198.18.0.1 -> 198.19.0.1 id 0x4242 MF offset 0 | UDP 5000 -> 6000 | 8 bytes */
 static const uint8_t udp_first[] = {
@@ -144,7 +144,7 @@ static void test_ipv4_first_then_later(void)
 	struct pc_decoder *d;
 	struct pc_meta m;
 
-	CHECK_EQ(pc_decoder_create(&d, 64, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 64 }), 0);
 	CHECK_EQ(DEC(d, udp_first, 1 * SEC, &m), PC_DEC_OK);
 	check_key4(&m, 5000, 6000, 17);
 	CHECK_EQ(m.ip_bytes, 36);
@@ -173,7 +173,7 @@ static void test_ipv4_first_then_later(void)
 
 	CHECK_EQ(DEC(d, icmp_first, 3 * SEC, &m), PC_DEC_OK);
 	CHECK_EQ(DEC(d, icmp_last, 3 * SEC, &m), PC_DEC_OK);
-	check_key4(&m, 0, 0, 1);
+	check_key4(&m, 8 << 8, 8 << 8, 1); /* ICMP: type << 8 | code both ways */
 	CHECK_EQ(m.icmp_type, 8);
 	CHECK_EQ(m.icmp_code, 0);
 	CHECK_EQ(m.ip_bytes, 28);
@@ -219,7 +219,7 @@ static void test_ipv6_first_then_later(void)
 	struct pc_decoder *d;
 	struct pc_meta m;
 
-	CHECK_EQ(pc_decoder_create(&d, 0, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, NULL), 0);
 	CHECK_EQ(DEC(d, first, SEC, &m), PC_DEC_OK);
 	check_key6(&m, 5353, 5353, 17);
 	CHECK_EQ(m.flags, BOTH);
@@ -259,7 +259,7 @@ static void test_unmatched(void)
 	struct pc_decoder *d;
 	struct pc_meta m;
 
-	CHECK_EQ(pc_decoder_create(&d, 64, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 64 }), 0);
 	/* the later fragment arrives first: never guessed */
 	CHECK_EQ(DEC(d, udp_last, SEC, &m), PC_DEC_FRAGMENT_UNMATCHED);
 	/* a first fragment cut before its ports is truncated and not remembered */
@@ -283,7 +283,9 @@ static void test_expiry(void)
 	struct pc_decoder *d;
 	struct pc_meta m;
 
-	CHECK_EQ(pc_decoder_create(&d, 64, 2 * SEC), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 64,
+								 .frag_timeout_ns = 2 * SEC }),
+		 0);
 	CHECK_EQ(DEC(d, udp_first, 10 * SEC, &m), PC_DEC_OK);
 	CHECK_EQ(DEC(d, udp_middle, 12 * SEC, &m), PC_DEC_OK); /* exactly the timeout */
 	CHECK_EQ(DEC(d, udp_last, 12 * SEC + 1, &m), PC_DEC_FRAGMENT_UNMATCHED);
@@ -298,7 +300,7 @@ static void test_expiry(void)
 	pc_decoder_destroy(d);
 
 	/* default timeout is 30 s */
-	CHECK_EQ(pc_decoder_create(&d, 64, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 64 }), 0);
 	CHECK_EQ(DEC(d, udp_first, 100 * SEC, &m), PC_DEC_OK);
 	CHECK_EQ(DEC(d, udp_middle, 130 * SEC, &m), PC_DEC_OK);
 	CHECK_EQ(DEC(d, udp_last, 130 * SEC + 1, &m), PC_DEC_FRAGMENT_UNMATCHED);
@@ -341,7 +343,9 @@ static void test_table_full(void)
 	uint16_t id;
 
 	/* 4 slots: one set of 4 ways, so every datagram competes for the same set */
-	CHECK_EQ(pc_decoder_create(&d, 4, 100 * SEC), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 4,
+								 .frag_timeout_ns = 100 * SEC }),
+		 0);
 	for (id = 1; id <= 4; id++)
 		CHECK_EQ(first_id(d, id, id * SEC), PC_DEC_OK);
 	CHECK_EQ(pc_decoder_stats(d)->fragments_evicted, 0);
@@ -370,7 +374,7 @@ static void test_table_full(void)
 	pc_decoder_destroy(d);
 
 	/* one slot: one way, each new datagram evicts the last */
-	CHECK_EQ(pc_decoder_create(&d, 1, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 1 }), 0);
 	CHECK_EQ(first_id(d, 1, SEC), PC_DEC_OK);
 	CHECK_EQ(first_id(d, 2, SEC), PC_DEC_OK);
 	CHECK_EQ(pc_decoder_stats(d)->fragments_evicted, 1);
@@ -385,7 +389,7 @@ static void test_many_datagrams(void)
 	unsigned id, ok = 0;
 
 	/* 8192 slots, 1000 interleaved datagrams: with 4 ways nearly all fit */
-	CHECK_EQ(pc_decoder_create(&d, 8192, 0), 0);
+	CHECK_EQ(pc_decoder_create(&d, &(struct pc_decode_opts){ .frag_slots = 8192 }), 0);
 	for (id = 0; id < 1000; id++)
 		CHECK_EQ(first_id(d, (uint16_t)id, SEC), PC_DEC_OK);
 	for (id = 0; id < 1000; id++)

@@ -5,6 +5,7 @@
  * the session's flow snapshot (session_flows.c).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,10 +61,32 @@ static int parse_ip_filter(const char *s, struct flow_query *q)
 	return 0;
 }
 
+/* "aa:bb:cc:dd:ee:ff" (or '-' between the bytes). 0 or -EINVAL. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char sep[5], end;
+	int k;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &v[0], &sep[0], &v[1], &sep[1], &v[2],
+		   &sep[2], &v[3], &sep[3], &v[4], &sep[4], &v[5], &end) != 11)
+		return -EINVAL;
+	for (k = 0; k < 5; k++)
+		if ((sep[k] != ':' && sep[k] != '-') || !isxdigit((unsigned char)s[3 * k]) ||
+		    !isxdigit((unsigned char)s[3 * k + 1]))
+			return -EINVAL;
+	if (!isxdigit((unsigned char)s[15]) || !isxdigit((unsigned char)s[16]))
+		return -EINVAL;
+	for (k = 0; k < 6; k++)
+		mac[k] = (uint8_t)v[k];
+	return 0;
+}
+
 int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const qkeys[] = { "limit", "sort_by", "ip", "port",
-					     "proto", "state",	 NULL };
+	static const char *const qkeys[] = { "limit", "sort_by",      "ip",	   "port", "proto",
+					     "state", "community_id", "tunnel_id", "mac",  NULL };
 	static const char *const sorts[] = { "bytes", "packets", "duration", "last_seen", NULL };
 	static const struct {
 		const char *name;
@@ -111,6 +134,24 @@ int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 						  "gre, esp or a number 0..255");
 			q.proto = (int32_t)n;
 		}
+	}
+	v = http_query(rq, "community_id");
+	if (v)
+		q.community_id = v;
+	v = http_query(rq, "tunnel_id");
+	if (v) {
+		if (parse_u64(v, UINT32_MAX, &n))
+			return resp_error(rs, 400, "tunnel_id",
+					  "'tunnel_id' must be 0..4294967295");
+		q.tunnel_id = (uint32_t)n;
+		q.has_tunnel_id = true;
+	}
+	v = http_query(rq, "mac");
+	if (v) {
+		if (parse_mac(v, q.mac))
+			return resp_error(rs, 400, "mac",
+					  "'mac' must be a MAC address aa:bb:cc:dd:ee:ff");
+		q.has_mac = true;
 	}
 	v = http_query(rq, "state");
 	if (v) {

@@ -41,6 +41,18 @@ static bool flow_match(const struct capture_flow *f, const struct flow_query *q)
 		if (!ip_match(f->src_ip, q) && !ip_match(f->dst_ip, q))
 			return false;
 	}
+	if (q->has_tunnel_id &&
+	    (!f->tunnel_type || (f->tunnel_id != q->tunnel_id && f->rev_tunnel_id != q->tunnel_id)))
+		return false;
+	if (q->has_mac && memcmp(f->src_mac, q->mac, 6) && memcmp(f->dst_mac, q->mac, 6))
+		return false;
+	if (q->community_id) {
+		char cid[CAPTURE_COMMUNITY_ID_LEN];
+
+		if (capture_flow_community_id(f, f->community_id_seed, cid) ||
+		    strcmp(cid, q->community_id))
+			return false;
+	}
 	return true;
 }
 
@@ -292,7 +304,7 @@ static int write_flows(const struct flow_query *q, const struct flow_set *fs, si
 		       const struct ranked *order, size_t out_n, struct resp *rs)
 {
 	struct pc_strbuf b;
-	char one[1024];
+	char one[2048];
 	size_t i;
 
 	pc_strbuf_heap(&b);

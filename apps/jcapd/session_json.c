@@ -124,6 +124,10 @@ json_t *session_stats_json(const struct capture_stats *st, double pps, double bp
 				      "created", jint(st->flows_created), "exported",
 				      jint(st->flows_exported), "expired", expired));
 	json_object_set_new(o, "kernel", json_pack("{s:o}", "packets", jint(st->kernel_packets)));
+	json_object_set_new(o, "dpdk",
+			    json_pack("{s:o, s:o, s:o, s:o}", "ipackets", jint(st->dpdk_ipackets),
+				      "imissed", jint(st->dpdk_imissed), "rx_nombuf",
+				      jint(st->dpdk_rx_nombuf), "ierrors", jint(st->dpdk_ierrors)));
 	json_object_set_new(o, "export",
 			    json_pack("{s:o, s:o, s:o, s:o}", "records", jint(st->export_records),
 				      "messages", jint(st->export_messages), "errors",

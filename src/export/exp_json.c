@@ -67,6 +67,139 @@ static void put_ip(struct jbuf *b, int ver, const uint8_t *a)
 	put(b, "\"", 1);
 }
 
+static void put_mac(struct jbuf *b, const uint8_t *m)
+{
+	static const char hex[] = "0123456789abcdef";
+	char s[19];
+	int k;
+
+	for (k = 0; k < 6; k++) {
+		s[k * 3] = hex[m[k] >> 4];
+		s[k * 3 + 1] = hex[m[k] & 15];
+		s[k * 3 + 2] = ':';
+	}
+	put(b, "\"", 1);
+	put(b, s, 17);
+	put(b, "\"", 1);
+}
+
+static bool mac_set(const uint8_t *m)
+{
+	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) != 0;
+}
+
+/* mpls_labels (label numbers) and mpls_exp (their EXP bits), top first. */
+static void put_mpls(struct jbuf *b, const uint32_t *lse)
+{
+	int k, n = 0;
+
+	while (n < 3 && lse[n])
+		n++;
+	if (!n)
+		return;
+	PUTS(b, ",\"mpls_labels\":[");
+	for (k = 0; k < n; k++) {
+		if (k)
+			put(b, ",", 1);
+		put_u64(b, lse[k] >> 4);
+	}
+	PUTS(b, "],\"mpls_exp\":[");
+	for (k = 0; k < n; k++) {
+		if (k)
+			put(b, ",", 1);
+		put_u64(b, (lse[k] >> 1) & 7);
+	}
+	PUTS(b, "]");
+}
+
+/* Tunnels whose header carries an id (VNI, key, session, call id, TEID). */
+static bool tunnel_has_id(uint8_t type)
+{
+	switch (type) {
+	case CAPTURE_TUNNEL_VXLAN:
+	case CAPTURE_TUNNEL_GENEVE:
+	case CAPTURE_TUNNEL_GRE:
+	case CAPTURE_TUNNEL_NVGRE:
+	case CAPTURE_TUNNEL_ERSPAN:
+	case CAPTURE_TUNNEL_PPTP:
+	case CAPTURE_TUNNEL_GTPU:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void put_tunnel(struct jbuf *b, const struct capture_flow *f)
+{
+	const char *name = capture_tunnel_name(f->tunnel_type);
+
+	if (!f->tunnel_type || !name)
+		return;
+	PUTS(b, ",\"tunnel_type\":\"");
+	put(b, name, strlen(name));
+	PUTS(b, "\"");
+	if (tunnel_has_id(f->tunnel_type)) {
+		PUTS(b, ",\"tunnel_id\":");
+		put_u64(b, f->tunnel_id);
+		if (f->rev_packets && f->rev_tunnel_id != f->tunnel_id) {
+			PUTS(b, ",\"rev_tunnel_id\":");
+			put_u64(b, f->rev_tunnel_id);
+		}
+	}
+	if (f->outer_ip_version == 4 || f->outer_ip_version == 6) {
+		PUTS(b, ",\"outer_src_ip\":");
+		put_ip(b, f->outer_ip_version, f->outer_src_ip);
+		PUTS(b, ",\"outer_dst_ip\":");
+		put_ip(b, f->outer_ip_version, f->outer_dst_ip);
+	}
+}
+
+/* Link and path identity: each field only where it applies. */
+static void put_path(struct jbuf *b, const struct capture_flow *f)
+{
+	char cid[CAPTURE_COMMUNITY_ID_LEN];
+
+	if (!capture_flow_community_id(f, f->community_id_seed, cid)) {
+		PUTS(b, ",\"community_id\":\"");
+		put(b, cid, strlen(cid));
+		PUTS(b, "\"");
+	}
+	PUTS(b, ",\"interface\":");
+	put_u64(b, f->interface);
+	if (mac_set(f->src_mac) || mac_set(f->dst_mac)) {
+		PUTS(b, ",\"src_mac\":");
+		put_mac(b, f->src_mac);
+		PUTS(b, ",\"dst_mac\":");
+		put_mac(b, f->dst_mac);
+	}
+	if (f->vlan_inner) {
+		PUTS(b, ",\"vlan_inner\":");
+		put_u64(b, f->vlan_inner);
+	}
+	put_mpls(b, f->mpls_labels);
+	put_tunnel(b, f);
+	if (f->packets) {
+		PUTS(b, ",\"tos\":");
+		put_u64(b, f->tos);
+		PUTS(b, ",\"dscp\":");
+		put_u64(b, f->tos >> 2);
+		PUTS(b, ",\"min_ttl\":");
+		put_u64(b, f->min_ttl);
+		PUTS(b, ",\"max_ttl\":");
+		put_u64(b, f->max_ttl);
+	}
+	if (f->rev_packets) {
+		PUTS(b, ",\"rev_tos\":");
+		put_u64(b, f->rev_tos);
+		PUTS(b, ",\"rev_dscp\":");
+		put_u64(b, f->rev_tos >> 2);
+		PUTS(b, ",\"rev_min_ttl\":");
+		put_u64(b, f->rev_min_ttl);
+		PUTS(b, ",\"rev_max_ttl\":");
+		put_u64(b, f->rev_max_ttl);
+	}
+}
+
 CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, size_t len)
 {
 	struct jbuf b = { buf, buf + len, false };
@@ -110,6 +243,7 @@ CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, si
 	put(&b, reason, strlen(reason));
 	PUTS(&b, "\",\"worker\":");
 	put_u64(&b, f->worker);
+	put_path(&b, f);
 	PUTS(&b, "}");
 	if (b.overflow || b.p >= b.end)
 		return -ENOSPC;
@@ -133,7 +267,7 @@ struct json_priv {
 };
 
 #define JSON_BUF (1u << 20)
-#define JSON_LINE 1024 /* a record is under 600 bytes */
+#define JSON_LINE 2048 /* a record is under 1200 bytes */
 
 static int json_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
 		     size_t errlen)

@@ -23,7 +23,7 @@
 #include "util/opts.h"
 
 #define STORE_APP_ID 0x6a636170 /* "jcap" in PRAGMA application_id */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_BUSY_MS 5000
 #define STORE_CHECKPOINT_BYTES (64 << 20) /* WAL size that triggers a checkpoint */
 
@@ -102,8 +102,45 @@ static int precheck(const char *path, bool must_exist, char *err, size_t errlen)
 	return 0;
 }
 
+/* Version 1 -> 2: the columns and indexes of tunnels and link identity,
+ * in the caller's transaction. SQLITE_OK or the failing code. */
+static int migrate_v2(sqlite3 *db)
+{
+	char sql[128];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(schema_v2_cols) / sizeof(schema_v2_cols[0]); i++) {
+		snprintf(sql, sizeof(sql), "ALTER TABLE flows ADD COLUMN %s", schema_v2_cols[i]);
+		rc = exec(db, sql);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	rc = exec(db, schema_v2_idx);
+	if (rc != SQLITE_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+	return exec(db, sql);
+}
+
+/* Upgrade a version 1 store opened for writing; the message says why not. */
+static int upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || migrate_v2(db) != SQLITE_OK ||
+	    exec(db, "COMMIT") != SQLITE_OK) {
+		pc_errf(err, errlen, -CAPTURE_E_DB,
+			"%s: cannot upgrade the schema to version %d: %s", path,
+			STORE_SCHEMA_VERSION, sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+		return -CAPTURE_E_DB;
+	}
+	return 0;
+}
+
 /*
- * Check the file is ours (or empty, then create the schema). A database of
+ * Check the file is ours (or empty, then create the schema). A version 1
+ * store is upgraded when opened for writing (@create); a reader asks for
+ * that rather than guessing the columns it lacks. A database of
  * another application is refused rather than written into.
  */
 int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, size_t errlen)
@@ -117,6 +154,13 @@ int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, si
 	ver = pc_fs_pragma_int(db, "PRAGMA user_version");
 	n = pc_fs_pragma_int(db, "SELECT count(*) FROM sqlite_schema");
 	if (app == STORE_APP_ID) {
+		if (ver == 1 && has_flows_table(db) && create)
+			return upgrade(db, path, err, errlen);
+		if (ver == 1)
+			return pc_errf(err, errlen, -CAPTURE_E_DB,
+				       "%s: flow store schema version 1, this build reads %d: "
+				       "store flows into it once (sqlite:%s) to upgrade it",
+				       path, STORE_SCHEMA_VERSION, path);
 		if (ver != STORE_SCHEMA_VERSION)
 			return pc_errf(err, errlen, -CAPTURE_E_DB,
 				       "%s: flow store schema version %lld, this build reads %d",
@@ -132,10 +176,10 @@ int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, si
 	if (!create)
 		return pc_errf(err, errlen, -CAPTURE_E_DB, "%s: empty database, no flows stored",
 			       path);
-	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-		 STORE_APP_ID, STORE_SCHEMA_VERSION);
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d;", STORE_APP_ID);
 	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || exec(db, schema_sql) != SQLITE_OK ||
-	    exec(db, sql) != SQLITE_OK || exec(db, "COMMIT") != SQLITE_OK) {
+	    exec(db, sql) != SQLITE_OK || migrate_v2(db) != SQLITE_OK ||
+	    exec(db, "COMMIT") != SQLITE_OK) {
 		pc_errf(err, errlen, -CAPTURE_E_DB, "%s: cannot create the schema: %s", path,
 			sqlite3_errmsg(db));
 		exec(db, "ROLLBACK");
@@ -224,7 +268,8 @@ static int prepare_writer(struct pc_flow_store *s, char *err, size_t errlen)
 {
 	if (sqlite3_prepare_v3(s->db,
 			       "INSERT INTO flows (" FLOW_COLS ") VALUES (?,?,?,?,?,?,?,"
-			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
 			       NULL) != SQLITE_OK ||
@@ -359,6 +404,74 @@ int pc_flow_store_commit(struct pc_flow_store *s)
 	return (int)n;
 }
 
+static bool mac_set(const uint8_t *m)
+{
+	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) != 0;
+}
+
+static bool outer_set(const struct capture_flow *f)
+{
+	return f->tunnel_type && (f->outer_ip_version == 4 || f->outer_ip_version == 6);
+}
+
+/* A BLOB of @n bytes at @p (valid until the step), or NULL when !@p. */
+static void bind_blob_or_null(sqlite3_stmt *st, int i, const void *p, int n)
+{
+	if (p)
+		sqlite3_bind_blob(st, i, p, n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/*
+ * The schema version 2 columns from parameter @i on (FLOW_COLS order).
+ * @b holds the MPLS entries (b->mpls), the outer address keys and the
+ * Community ID text until the step.
+ */
+struct path_binds {
+	uint8_t mpls[12], outer[2][16];
+	char cid[CAPTURE_COMMUNITY_ID_LEN];
+};
+
+static void bind_path(sqlite3_stmt *st, int i, const struct capture_flow *f, struct path_binds *b)
+{
+	bool mac = mac_set(f->src_mac) || mac_set(f->dst_mac), outer = outer_set(f);
+	int k, n = 0;
+
+	sqlite3_bind_int64(st, i++, f->interface);
+	sqlite3_bind_int(st, i++, f->tos);
+	sqlite3_bind_int(st, i++, f->rev_tos);
+	sqlite3_bind_int(st, i++, f->min_ttl);
+	sqlite3_bind_int(st, i++, f->max_ttl);
+	sqlite3_bind_int(st, i++, f->rev_min_ttl);
+	sqlite3_bind_int(st, i++, f->rev_max_ttl);
+	sqlite3_bind_int(st, i++, f->vlan_inner);
+	sqlite3_bind_int(st, i++, f->tunnel_type);
+	sqlite3_bind_int(st, i++, f->community_id_seed);
+	sqlite3_bind_int(st, i++, outer ? f->outer_ip_version : 0);
+	bind_blob_or_null(st, i++, mac ? f->src_mac : NULL, 6);
+	bind_blob_or_null(st, i++, mac ? f->dst_mac : NULL, 6);
+	for (; n < 3 && f->mpls_labels[n]; n++)
+		for (k = 0; k < 4; k++)
+			b->mpls[n * 4 + k] = (uint8_t)(f->mpls_labels[n] >> (24 - 8 * k));
+	bind_blob_or_null(st, i++, n ? b->mpls : NULL, n * 4);
+	if (f->tunnel_type) {
+		sqlite3_bind_int64(st, i++, f->tunnel_id);
+		sqlite3_bind_int64(st, i++, f->rev_tunnel_id);
+	} else {
+		sqlite3_bind_null(st, i++);
+		sqlite3_bind_null(st, i++);
+	}
+	key16(b->outer[0], f->outer_src_ip, f->outer_ip_version);
+	key16(b->outer[1], f->outer_dst_ip, f->outer_ip_version);
+	bind_blob_or_null(st, i++, outer ? b->outer[0] : NULL, 16);
+	bind_blob_or_null(st, i++, outer ? b->outer[1] : NULL, 16);
+	if (!capture_flow_community_id(f, f->community_id_seed, b->cid))
+		sqlite3_bind_text(st, i, b->cid, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 /*
  * One execution of the prepared INSERT, reused for every row (no per-row
  * parsing or allocation: the address keys are bound SQLITE_STATIC from the
@@ -369,6 +482,7 @@ static int insert_one(struct pc_flow_store *s, const struct capture_flow *f)
 {
 	sqlite3_stmt *st = s->ins;
 	uint8_t src[16], dst[16];
+	struct path_binds path;
 	int i = 1;
 
 	key16(src, f->src_ip, f->ip_version);
@@ -396,6 +510,7 @@ static int insert_one(struct pc_flow_store *s, const struct capture_flow *f)
 	sqlite3_bind_int64(st, i++, i64(f->rev_last_ns));
 	sqlite3_bind_int64(st, i++, i64(f->fwd_first_ns));
 	sqlite3_bind_int64(st, i++, i64(f->fwd_last_ns));
+	bind_path(st, i, f, &path);
 	return step_done(st);
 }
 

@@ -18,8 +18,52 @@
 	"ip_version, src_ip, dst_ip, src_port, dst_port, proto, vlan, packets, bytes, " \
 	"rev_packets, rev_bytes, tcp_flags, rev_tcp_flags, icmp_type, icmp_code, "      \
 	"end_reason, worker, first_ns, last_ns, rev_first_ns, rev_last_ns, "            \
-	"fwd_first_ns, fwd_last_ns"
-#define FLOW_NCOLS 23
+	"fwd_first_ns, fwd_last_ns, "                                                   \
+	"interface, tos, rev_tos, min_ttl, max_ttl, rev_min_ttl, rev_max_ttl, "         \
+	"vlan_inner, tunnel_type, community_id_seed, outer_ip_version, src_mac, "       \
+	"dst_mac, mpls_labels, tunnel_id, rev_tunnel_id, outer_src_ip, outer_dst_ip, "  \
+	"community_id"
+#define FLOW_NCOLS 42
+
+/*
+ * Schema version 2 (tunnels and link identity) adds these columns to the
+ * version 1 table; a new store is made the same way, so both paths agree.
+ * NULL where a field does not apply: src_mac/dst_mac (6 bytes) without
+ * MACs, mpls_labels (the stack entries, 4 bytes big-endian each) without
+ * MPLS, tunnel_id/rev_tunnel_id/outer_* without a tunnel.
+ */
+static const char *const schema_v2_cols[] = {
+	"interface INTEGER NOT NULL DEFAULT 0",
+	"tos INTEGER NOT NULL DEFAULT 0",
+	"rev_tos INTEGER NOT NULL DEFAULT 0",
+	"min_ttl INTEGER NOT NULL DEFAULT 0",
+	"max_ttl INTEGER NOT NULL DEFAULT 0",
+	"rev_min_ttl INTEGER NOT NULL DEFAULT 0",
+	"rev_max_ttl INTEGER NOT NULL DEFAULT 0",
+	"vlan_inner INTEGER NOT NULL DEFAULT 0",
+	"tunnel_type INTEGER NOT NULL DEFAULT 0",
+	"community_id_seed INTEGER NOT NULL DEFAULT 0",
+	"outer_ip_version INTEGER NOT NULL DEFAULT 0",
+	"src_mac BLOB",
+	"dst_mac BLOB",
+	"mpls_labels BLOB",
+	"tunnel_id INTEGER",
+	"rev_tunnel_id INTEGER",
+	"outer_src_ip BLOB",
+	"outer_dst_ip BLOB",
+	"community_id TEXT",
+};
+
+/* The queries by Community ID, tunnel id and MAC (jcap query, REST); the
+ * partial indexes cost nothing for rows without a tunnel or MACs. */
+static const char schema_v2_idx[] =
+	"CREATE INDEX IF NOT EXISTS flows_community_id ON flows(community_id);"
+	"CREATE INDEX IF NOT EXISTS flows_tunnel_id ON flows(tunnel_id) "
+	"WHERE tunnel_id IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_rev_tunnel_id ON flows(rev_tunnel_id) "
+	"WHERE rev_tunnel_id IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_src_mac ON flows(src_mac) WHERE src_mac IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_dst_mac ON flows(dst_mac) WHERE dst_mac IS NOT NULL;";
 
 static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS flows ("
 				 " id INTEGER PRIMARY KEY,"

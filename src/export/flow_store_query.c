@@ -4,6 +4,7 @@
  * read-only queries behind `jcap query` and capture_store_query().
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -66,6 +67,46 @@ int pc_flow_store_parse_cidr(const char *str, uint8_t lo[16], uint8_t hi[16], ui
 	return 0;
 }
 
+/* Copy a BLOB column of exactly @len bytes (else leave @out zero). */
+static void blob_n(sqlite3_stmt *st, int i, void *out, int len)
+{
+	if (sqlite3_column_bytes(st, i) == len && sqlite3_column_blob(st, i))
+		memcpy(out, sqlite3_column_blob(st, i), (size_t)len);
+}
+
+/* The schema version 2 columns from column @i on (FLOW_COLS order). */
+static void row_to_path(sqlite3_stmt *st, int i, struct capture_flow *f)
+{
+	const uint8_t *b;
+	int k, n;
+
+	f->interface = (uint32_t)sqlite3_column_int64(st, i++);
+	f->tos = (uint8_t)sqlite3_column_int(st, i++);
+	f->rev_tos = (uint8_t)sqlite3_column_int(st, i++);
+	f->min_ttl = (uint8_t)sqlite3_column_int(st, i++);
+	f->max_ttl = (uint8_t)sqlite3_column_int(st, i++);
+	f->rev_min_ttl = (uint8_t)sqlite3_column_int(st, i++);
+	f->rev_max_ttl = (uint8_t)sqlite3_column_int(st, i++);
+	f->vlan_inner = (uint16_t)sqlite3_column_int(st, i++);
+	f->tunnel_type = (uint8_t)sqlite3_column_int(st, i++);
+	f->community_id_seed = (uint16_t)sqlite3_column_int(st, i++);
+	f->outer_ip_version = (uint8_t)sqlite3_column_int(st, i++);
+	blob_n(st, i++, f->src_mac, 6);
+	blob_n(st, i++, f->dst_mac, 6);
+	b = sqlite3_column_blob(st, i);
+	n = sqlite3_column_bytes(st, i++) / 4;
+	for (k = 0; b && k < n && k < 3; k++)
+		f->mpls_labels[k] = (uint32_t)b[4 * k] << 24 | (uint32_t)b[4 * k + 1] << 16 |
+				    (uint32_t)b[4 * k + 2] << 8 | b[4 * k + 3];
+	f->tunnel_id = (uint32_t)sqlite3_column_int64(st, i++);
+	f->rev_tunnel_id = (uint32_t)sqlite3_column_int64(st, i++);
+	unkey16(f->outer_src_ip, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i),
+		f->outer_ip_version);
+	i++;
+	unkey16(f->outer_dst_ip, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i),
+		f->outer_ip_version);
+}
+
 static void row_to_flow(sqlite3_stmt *st, struct capture_flow *f)
 {
 	int i = 0;
@@ -96,6 +137,7 @@ static void row_to_flow(sqlite3_stmt *st, struct capture_flow *f)
 	f->rev_last_ns = u64(sqlite3_column_int64(st, i++));
 	f->fwd_first_ns = u64(sqlite3_column_int64(st, i++));
 	f->fwd_last_ns = u64(sqlite3_column_int64(st, i++));
+	row_to_path(st, i, f);
 }
 
 /* Bounded append of a constant SQL fragment (never a value). */
@@ -109,9 +151,27 @@ static void sql_add(char *sql, size_t len, size_t *off, const char *frag)
 	}
 }
 
+/* "aa:bb:cc:dd:ee:ff" (or with '-') to 6 bytes. 0 or -EINVAL. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	int k, v;
+
+	for (k = 0; k < 6; k++) {
+		const char *p = s + 3 * k;
+
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+			return -EINVAL;
+		if (k < 5 ? p[2] != ':' && p[2] != '-' : p[2] != 0)
+			return -EINVAL;
+		v = (int)strtol((char[]){ p[0], p[1], 0 }, NULL, 16);
+		mac[k] = (uint8_t)v;
+	}
+	return 0;
+}
+
 /* The address range of q->ip, if any. 0 or -EINVAL with the reason. */
 static int query_check(const struct capture_query *q, uint8_t lo[16], uint8_t hi[16], uint8_t *ver,
-		       char *err, size_t errlen)
+		       uint8_t mac[6], char *err, size_t errlen)
 {
 	if (q->port < -1 || q->port > 65535)
 		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
@@ -122,6 +182,9 @@ static int query_check(const struct capture_query *q, uint8_t lo[16], uint8_t hi
 			       q->ip);
 	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
 		return pc_errf(err, errlen, -EINVAL, "since is after until");
+	if (q->mac && parse_mac(q->mac, mac) < 0)
+		return pc_errf(err, errlen, -EINVAL,
+			       "'%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", q->mac);
 	return 0;
 }
 
@@ -145,13 +208,19 @@ static void query_sql(const struct capture_query *q, char *sql, size_t len)
 		sql_add(sql, len, &off, " AND (src_port = ? OR dst_port = ?)");
 	if (q->proto >= 0)
 		sql_add(sql, len, &off, " AND proto = ?");
+	if (q->community_id)
+		sql_add(sql, len, &off, " AND community_id = ?");
+	if (q->has_tunnel_id)
+		sql_add(sql, len, &off, " AND (tunnel_id = ? OR rev_tunnel_id = ?)");
+	if (q->mac)
+		sql_add(sql, len, &off, " AND (src_mac = ? OR dst_mac = ?)");
 	sql_add(sql, len, &off, " ORDER BY last_ns DESC, id DESC");
 	if (q->limit)
 		sql_add(sql, len, &off, " LIMIT ?");
 }
 
 static void query_bind(sqlite3_stmt *st, const struct capture_query *q, uint8_t ver,
-		       const uint8_t lo[16], const uint8_t hi[16])
+		       const uint8_t lo[16], const uint8_t hi[16], const uint8_t mac[6])
 {
 	int b = 1;
 
@@ -172,6 +241,16 @@ static void query_bind(sqlite3_stmt *st, const struct capture_query *q, uint8_t 
 	}
 	if (q->proto >= 0)
 		sqlite3_bind_int(st, b++, q->proto);
+	if (q->community_id)
+		sqlite3_bind_text(st, b++, q->community_id, -1, SQLITE_STATIC);
+	if (q->has_tunnel_id) {
+		sqlite3_bind_int64(st, b++, q->tunnel_id);
+		sqlite3_bind_int64(st, b++, q->tunnel_id);
+	}
+	if (q->mac) {
+		sqlite3_bind_blob(st, b++, mac, 6, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, mac, 6, SQLITE_STATIC);
+	}
 	if (q->limit)
 		sqlite3_bind_int64(st, b++, ts_clamp(q->limit));
 }
@@ -181,10 +260,10 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 {
 	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
 	struct capture_flow *batch = NULL;
-	uint8_t lo[16], hi[16], ver = 0;
+	uint8_t lo[16], hi[16], ver = 0, mac[6] = { 0 };
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db = NULL;
-	char sql[1024];
+	char sql[2048]; /* FLOW_COLS and every filter: about 1200 bytes */
 	size_t nb = 0;
 	int64_t count = 0;
 	int rc;
@@ -198,7 +277,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 			      offsetof(struct capture_query, limit) + sizeof(q->limit),
 			      "capture_query", err, errlen) < 0)
 		return -EINVAL;
-	rc = query_check(&qc, lo, hi, &ver, err, errlen);
+	rc = query_check(&qc, lo, hi, &ver, mac, err, errlen);
 	if (rc)
 		return rc;
 	query_sql(&qc, sql, sizeof(sql));
@@ -213,7 +292,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
 		goto out;
 	}
-	query_bind(st, &qc, ver, lo, hi);
+	query_bind(st, &qc, ver, lo, hi, mac);
 	batch = malloc(QUERY_BATCH * sizeof(*batch));
 	if (!batch) {
 		rc = pc_errf(err, errlen, -ENOMEM, "out of memory");

@@ -3,9 +3,11 @@
  * Flow table shard: one per worker, single-threaded, fixed memory.
  *
  * Layout: 2^k buckets of 16 slots. Each bucket's 16 32-bit tags fill one
- * cache line; entries (112 bytes) live in a parallel array. A key may sit in
- * either of two buckets (two-choice hashing); the lookup is staged over a
- * burst: hash + prefetch tag lines, prefetch candidate entries, then update.
+ * cache line; entries (152 bytes) live in a parallel array, and what only
+ * tunnelled or MPLS flows carry in a side array touched only by them. A key
+ * may sit in either of two buckets (two-choice hashing); the lookup is staged
+ * over a burst: hash + prefetch tag lines, prefetch candidate entries, then
+ * update.
  *
  * Expiry model (packet time, so a file replays identically every time):
  *  - a packet arriving more than idle_timeout after the flow's last packet
@@ -44,6 +46,9 @@ struct pc_flow_params {
 	uint64_t close_ns; /* 0: PC_FLOW_CLOSE_TIMEOUT_NS */
 	bool uniflow;
 	uint16_t worker;
+	uint16_t cid_seed; /* Community ID seed, copied into every record */
+	uint32_t ifindex;  /* live: the interface's index (the record's interface);
+			      0: the key's pcapng interface id */
 	uint64_t seed[2];
 };
 

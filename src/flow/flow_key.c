@@ -43,6 +43,30 @@ bool pc_flow_key_canon(struct pc_flow_key *k)
 	return true;
 }
 
+/* Request/reply type pairs, request first (Zeek's and Community ID's). */
+static const uint8_t icmp4_pairs[][2] = {
+	{ 8, 0 }, { 13, 14 }, { 15, 16 }, { 10, 9 }, { 17, 18 },
+};
+static const uint8_t icmp6_pairs[][2] = {
+	{ 128, 129 }, { 133, 134 }, { 135, 136 }, { 130, 131 }, { 139, 140 }, { 144, 145 },
+};
+
+int pc_icmp_counterpart(uint8_t proto, uint8_t type, bool *is_request)
+{
+	const uint8_t(*p)[2] = proto == 58 ? icmp6_pairs : icmp4_pairs;
+	size_t i, n = proto == 58 ? sizeof(icmp6_pairs) / sizeof(icmp6_pairs[0])
+				  : sizeof(icmp4_pairs) / sizeof(icmp4_pairs[0]);
+
+	for (i = 0; i < n; i++) {
+		if (p[i][0] == type || p[i][1] == type) {
+			*is_request = p[i][0] == type;
+			return *is_request ? p[i][1] : p[i][0];
+		}
+	}
+	*is_request = false;
+	return -1;
+}
+
 /* splitmix64: expands the seed into the hash key */
 static uint64_t splitmix(uint64_t *x)
 {
@@ -60,7 +84,6 @@ void pc_hash_key_init(struct pc_hash_key *hk, const uint64_t seed[2])
 
 	for (i = 0; i < 6; i++)
 		hk->k[i] = splitmix(&x);
-	hk->k[5] |= 1; /* the last lane multiplies by a key word alone: keep it odd */
 }
 
 uint32_t pc_flow_key_sym_hash(const struct pc_flow_key *k, const uint64_t seed[2])

@@ -30,6 +30,26 @@ _Static_assert(sizeof(struct pc_flow_key) == 48, "flow key must stay 48 bytes");
  * Returns true when it swapped the sides (the packet goes side 1 -> side 0). */
 bool pc_flow_key_canon(struct pc_flow_key *k);
 
+/*
+ * ICMP (@proto 1) and ICMPv6 (58) message types that come in pairs (echo
+ * and its reply, ...), as Zeek and Community ID pair them. Returns the
+ * counterpart of @type, or -1 for a type without one (an unreachable, a
+ * time exceeded: one-way). *is_request tells which half @type is.
+ */
+int pc_icmp_counterpart(uint8_t proto, uint8_t type, bool *is_request);
+
+/* The key's port for an ICMP message: type << 8 | code, a reply's type
+ * mapped to its request's, so both halves of an exchange are one flow. */
+static inline uint16_t pc_icmp_key_port(uint8_t proto, uint8_t type, uint8_t code)
+{
+	bool req;
+	int peer = pc_icmp_counterpart(proto, type, &req);
+
+	if (peer >= 0 && !req)
+		type = (uint8_t)peer;
+	return (uint16_t)(type << 8 | code);
+}
+
 /* Key of the flow hash, expanded once from the random per-process seed. */
 struct pc_hash_key {
 	uint64_t k[6];

@@ -5,6 +5,7 @@
  * syscall per packet. The expiry model is described in flow.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,8 +26,17 @@ enum {
 	ST_FIN1 = 1u << 1,
 	ST_RST = 1u << 2,
 	ST_SRC_LOCKED = 1u << 3, /* src decided by a SYN */
+	ST_MAC0 = 1u << 4,	 /* mac[0] holds side 0's first frame */
+	ST_MAC1 = 1u << 5,
+	ST_EXT = 1u << 6, /* the slot's pc_flow_ext is valid (tunnel or MPLS) */
 };
 
+/*
+ * The entry: the first 128 bytes are what every packet reads or writes
+ * (key, counters, TOS/TTL), so an update touches at most three cache lines,
+ * as with the 120-byte entry before; the MAC addresses after them are
+ * written once per direction. 152 bytes + a 4-byte tag = 156 bytes a slot.
+ */
 struct pc_flow_entry {
 	struct pc_flow_key key;
 	uint64_t pkts[2]; /* indexed by canonical side of the sender */
@@ -38,20 +48,45 @@ struct pc_flow_entry {
 	uint8_t state;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
+	uint8_t tos[2];	    /* first packet from each side */
+	uint8_t ttl_min[2]; /* TTL range of each side's packets */
+	uint8_t ttl_max[2];
+	uint16_t vlan_inner;
 	uint16_t pad;
+	/* cold: written on the first packet from each side */
+	uint8_t mac[2][12]; /* that packet's source and destination MAC */
 };
 
-_Static_assert(sizeof(struct pc_flow_entry) == 120, "flow entry layout");
+#define ENT_HOT 128 /* bytes of the entry an update touches (prefetched) */
+_Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT, "hot part of the entry");
+_Static_assert(sizeof(struct pc_flow_entry) == 152, "flow entry layout");
+
+/*
+ * What only tunnelled or MPLS flows carry, in a side array indexed by slot.
+ * Its pages are not marked for huge pages, so plain traffic never touches,
+ * and the kernel never backs, any of it.
+ */
+struct pc_flow_ext {
+	uint8_t outer[2][16]; /* outermost IP source, destination of the first packet */
+	uint32_t mpls[3];     /* label stack of the first packet */
+	uint32_t teid[2];     /* GTP-U TEID / PPTP call id, first packet from each side */
+	uint8_t outer_ipver;
+	uint8_t dir; /* canonical side that sent the first packet */
+	uint8_t pad[2];
+};
 
 struct pc_flow_table {
 	uint32_t *tags;		   /* nbuckets * 16, 0 = empty slot */
 	struct pc_flow_entry *ent; /* nbuckets * 16 */
+	struct pc_flow_ext *ext;   /* nbuckets * 16, valid where ST_EXT */
 	uint64_t mask;		   /* nbuckets - 1 */
 	size_t slots;
 	uint64_t idle_ns, active_ns, close_ns;
 	struct pc_hash_key hk;
 	bool uniflow;
 	uint16_t worker;
+	uint16_t cid_seed;
+	uint32_t ifindex; /* live: the interface every flow has */
 	/* sweep state */
 	size_t cursor;
 	uint64_t sweep_last_ns;
@@ -80,6 +115,15 @@ static void *alloc_table(size_t n)
 	return a;
 }
 
+/* The side array: plain anonymous memory, backed page by page on first
+ * write only. */
+static void *alloc_side(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void free_table(void *p, size_t n)
 {
 	size_t huge = 2u << 20;
@@ -100,9 +144,12 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 		return -ENOMEM;
 	t->tags = alloc_table(slots * sizeof(uint32_t));
 	t->ent = alloc_table(slots * sizeof(struct pc_flow_entry));
-	if (!t->tags || !t->ent) {
+	t->ext = alloc_side(slots * sizeof(struct pc_flow_ext));
+	if (!t->tags || !t->ent || !t->ext) {
 		free_table(t->tags, slots * sizeof(uint32_t));
 		free_table(t->ent, slots * sizeof(struct pc_flow_entry));
+		if (t->ext)
+			munmap(t->ext, slots * sizeof(struct pc_flow_ext));
 		free(t);
 		return -ENOMEM;
 	}
@@ -113,6 +160,8 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 	t->close_ns = p->close_ns ? p->close_ns : PC_FLOW_CLOSE_TIMEOUT_NS;
 	t->uniflow = p->uniflow;
 	t->worker = p->worker;
+	t->cid_seed = p->cid_seed;
+	t->ifindex = p->ifindex;
 	pc_hash_key_init(&t->hk, p->seed);
 	*out = t;
 	return 0;
@@ -124,6 +173,7 @@ void pc_flow_table_destroy(struct pc_flow_table *t)
 		return;
 	free_table(t->tags, t->slots * sizeof(uint32_t));
 	free_table(t->ent, t->slots * sizeof(struct pc_flow_entry));
+	munmap(t->ext, t->slots * sizeof(struct pc_flow_ext));
 	free(t);
 }
 
@@ -156,11 +206,13 @@ static pc_always_inline uint32_t tag_of(uint64_t h)
 
 static pc_always_inline bool key_eq(const struct pc_flow_key *a, const struct pc_flow_key *b)
 {
-	uint64_t x[5], y[5];
+	uint64_t x[6], y[6];
 
+	_Static_assert(sizeof(x) == sizeof(*a), "key_eq compares the whole key");
 	memcpy(x, a, sizeof(x));
 	memcpy(y, b, sizeof(y));
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+		(x[5] ^ y[5])) == 0;
 }
 
 /* Bit i set when tag slot i of the bucket line equals @tag. */
@@ -228,6 +280,47 @@ static pc_always_inline long lookup(const struct pc_flow_table *t, const struct 
 	return -1;
 }
 
+/* Link and path identity of a record: MACs, TOS/TTL, tunnel, interface. */
+static void record_path(const struct pc_flow_table *t, const struct pc_flow_entry *e,
+			const struct pc_flow_ext *x, struct capture_flow *r)
+{
+	int s = e->src_side, d = 1 - s;
+
+	if (e->state & (ST_MAC0 << s)) {
+		memcpy(r->src_mac, e->mac[s], 6);
+		memcpy(r->dst_mac, e->mac[s] + 6, 6);
+	} else if (e->state & (ST_MAC0 << d)) {
+		/* only dst -> src seen: its frame's addresses, swapped */
+		memcpy(r->src_mac, e->mac[d] + 6, 6);
+		memcpy(r->dst_mac, e->mac[d], 6);
+	}
+	r->vlan_inner = e->vlan_inner;
+	r->tos = e->tos[s];
+	r->rev_tos = e->tos[d];
+	r->min_ttl = e->ttl_min[s];
+	r->max_ttl = e->ttl_max[s];
+	r->rev_min_ttl = e->ttl_min[d];
+	r->rev_max_ttl = e->ttl_max[d];
+	r->interface = t->ifindex ? t->ifindex : e->key.iface;
+	r->tunnel_type = e->key.tunnel_type;
+	r->tunnel_id = r->rev_tunnel_id = e->key.tunnel_id;
+	if (!(e->state & ST_EXT))
+		return;
+	memcpy(r->mpls_labels, x->mpls, sizeof(r->mpls_labels));
+	if (!e->key.tunnel_type)
+		return;
+	r->outer_ip_version = x->outer_ipver;
+	memcpy(r->outer_src_ip, x->outer[x->dir == s ? 0 : 1], 16);
+	memcpy(r->outer_dst_ip, x->outer[x->dir == s ? 1 : 0], 16);
+	/* ids that differ per direction (GTP-U TEID, PPTP call id) are not
+	 * in the key: each side's first packet gave its own */
+	if (e->key.tunnel_type == CAPTURE_TUNNEL_GTPU ||
+	    e->key.tunnel_type == CAPTURE_TUNNEL_PPTP) {
+		r->tunnel_id = x->teid[s];
+		r->rev_tunnel_id = x->teid[d];
+	}
+}
+
 static void make_record(const struct pc_flow_table *t, const struct pc_flow_entry *e, int reason,
 			struct capture_flow *r)
 {
@@ -257,6 +350,8 @@ static void make_record(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->fwd_last_ns = e->last[s];
 	r->rev_first_ns = e->first[d];
 	r->rev_last_ns = e->last[d];
+	r->community_id_seed = t->cid_seed;
+	record_path(t, e, &t->ext[e - t->ent], r);
 }
 
 static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
@@ -280,6 +375,20 @@ static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e, const st
 	e->src_side = (uint8_t)dir;
 	e->icmp_type = m->icmp_type;
 	e->icmp_code = m->icmp_code;
+	e->vlan_inner = m->vlan_inner;
+	if (pc_unlikely(m->flags & (PC_META_TUNNEL | PC_META_MPLS))) {
+		struct pc_flow_ext *x = &t->ext[e - t->ent];
+
+		memset(x, 0, sizeof(*x));
+		if (m->flags & PC_META_MPLS)
+			memcpy(x->mpls, m->mpls, sizeof(x->mpls));
+		if (m->flags & PC_META_TUNNEL) {
+			x->outer_ipver = m->outer_ipver;
+			memcpy(x->outer, m->outer_addr, sizeof(x->outer));
+		}
+		x->dir = (uint8_t)dir;
+		e->state |= ST_EXT;
+	}
 	if (k->proto == 6 && (m->tcp_flags & TCP_SYN) && !t->uniflow) {
 		/* SYN: sender is src; SYN-ACK: the receiver sent the SYN */
 		e->src_side = (uint8_t)((m->tcp_flags & TCP_ACK) ? 1 - dir : dir);
@@ -288,11 +397,31 @@ static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e, const st
 	t->cnt.created++;
 }
 
+/* The first packet from side @dir: what records keep of it. */
+static void first_from(struct pc_flow_table *t, struct pc_flow_entry *e, const struct pc_meta *m,
+		       int dir)
+{
+	e->tos[dir] = m->tos;
+	e->ttl_min[dir] = e->ttl_max[dir] = m->ttl;
+	if (m->flags & PC_META_HAS_MAC) {
+		memcpy(e->mac[dir], m->mac, sizeof(e->mac[dir]));
+		e->state |= (uint8_t)(ST_MAC0 << dir);
+	}
+	if (e->state & ST_EXT)
+		t->ext[e - t->ent].teid[dir] = m->teid;
+}
+
 static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_entry *e,
 				     const struct pc_meta *m, int dir)
 {
 	uint64_t ts = m->ts_ns;
 
+	if (pc_unlikely(!e->pkts[dir]))
+		first_from(t, e, m, dir);
+	else if (m->ttl < e->ttl_min[dir])
+		e->ttl_min[dir] = m->ttl;
+	else if (m->ttl > e->ttl_max[dir])
+		e->ttl_max[dir] = m->ttl;
 	if (!e->first[dir] || ts < e->first[dir])
 		e->first[dir] = ts;
 	if (ts > e->last[dir])
@@ -492,7 +621,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 
 					pc_prefetch_w(e);
 					pc_prefetch_w(e + 64);
-					pc_prefetch_w(e + sizeof(struct pc_flow_entry) - 1);
+					pc_prefetch_w(e + ENT_HOT - 1);
 				}
 			}
 			if (i >= D2)

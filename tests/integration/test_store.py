@@ -99,7 +99,8 @@ def test_everything_stored(store):
         idx = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
         assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
-                       "flows_src_port", "flows_dst_port"}
+                       "flows_src_port", "flows_dst_port", "flows_community_id", "flows_tunnel_id",
+                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac"}
         # addresses are 16-byte keys: IPv4 as ::ffff:a.b.c.d
         for ver, src in con.execute("SELECT ip_version, src_ip FROM flows LIMIT 50"):
             assert len(src) == 16
@@ -191,7 +192,7 @@ def test_csv_and_table(store):
     p = query(store["db"], "-F", "table", "--limit", 4)
     assert p.returncode == 0
     lines = p.stdout.splitlines()
-    assert lines[0].split()[:3] == ["SRC", "DST", "PROTO"]
+    assert lines[0].split()[:5] == ["START", "DURATION", "PROTO", "SRC", "DST"]
     assert len(lines) == 5
     # not a terminal: JSON Lines by default
     p = query(store["db"], "--limit", 2)
@@ -405,6 +406,14 @@ def test_query_plans_use_indexes(store, eqp_shim, tmp_path):
           "SEARCH flows USING INDEX flows_dst_port (dst_port=?)"}),
         (("--proto", "udp"), " AND proto = ?", {"SCAN flows USING INDEX flows_last_ns"}),
         (("--limit", "5"), "", {"SCAN flows USING INDEX flows_last_ns"}),
+        (("--community-id", "1:LQU9qZlK+B5F3KDmev6m5PMibrg="), " AND community_id = ?",
+         {"SEARCH flows USING INDEX flows_community_id (community_id=?)"}),
+        (("--tunnel-id", "100"), " AND (tunnel_id = ? OR rev_tunnel_id = ?)",
+         {"SEARCH flows USING INDEX flows_tunnel_id (tunnel_id=?)",
+          "SEARCH flows USING INDEX flows_rev_tunnel_id (rev_tunnel_id=?)"}),
+        (("--mac", "02:00:00:00:00:01"), " AND (src_mac = ? OR dst_mac = ?)",
+         {"SEARCH flows USING INDEX flows_src_mac (src_mac=?)",
+          "SEARCH flows USING INDEX flows_dst_mac (dst_mac=?)"}),
     ]
     for args, where, want in cases:
         sql, plan = query_plan(eqp_shim, store["db"], tmp_path, *args)
@@ -456,10 +465,14 @@ def test_older_store_keeps_rows_loses_unused_index(store, tmp_path):
         idx = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
         assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
-                       "flows_src_port", "flows_dst_port"}
+                       "flows_src_port", "flows_dst_port", "flows_community_id", "flows_tunnel_id",
+                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac"}
         assert con.execute("PRAGMA page_size").fetchone()[0] == 4096
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2  # upgraded
         assert con.execute("SELECT count(*) FROM flows").fetchone()[0] == 401
+        assert con.execute("SELECT interface, src_mac, tunnel_id, community_id FROM flows "
+                           "WHERE id = 1").fetchone() == (0, None, None, None)
         assert con.execute("SELECT src_port, dst_port, packets, last_ns FROM flows "
                            "WHERE id = 1").fetchone() == (1234, 80, 3, 9)
     finally:

@@ -166,6 +166,8 @@ def test_loopback_once(backends, case):
                                     send_in(ns, "127.0.0.1", "127.0.0.1", sink=True),
                                     workers, xdp_mode, extra)
     assert used == want
+    # a live record names the interface by its index (lo is 1 in a namespace)
+    assert {r["interface"] for r in recs} == {1}, recs
     # libpcap drops the outgoing copy only after the kernel counted it:
     # its ps_recv (kernel.packets) reads 2N there, what it delivers N
     check_counts(recs, stats, N, "127.0.0.1", "127.0.0.1",
@@ -201,8 +203,10 @@ def test_veth_directions(backends, case, direction):
         else:
             send = send_in(ns, here, there, sink=False)
         used, recs, stats = capture(ns, "v1", backend, send, workers, xdp_mode)
+        ifindex = int(ns.run(["cat", "/sys/class/net/v1/ifindex"], check=True).stdout)
         sink.stdin.close()
         sink.wait(timeout=10)
+    assert all(r["interface"] == ifindex for r in recs), (ifindex, recs)
     assert used == backend
     n = 0 if (backend == "afxdp" and direction == "outbound") else N
     src, dst = (there, here) if direction == "inbound" else (here, there)

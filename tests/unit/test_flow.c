@@ -465,6 +465,144 @@ static void test_ipv6_and_icmp(void)
 	pc_flow_table_destroy(t);
 }
 
+/* Give @m Ethernet addresses (src, dst: last byte), a TOS and a TTL. */
+static struct pc_meta link(struct pc_meta m, uint8_t smac, uint8_t dmac, uint8_t tos, uint8_t ttl)
+{
+	static const uint8_t base[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x00 };
+
+	memcpy(m.mac[0], base, 6);
+	memcpy(m.mac[1], base, 6);
+	m.mac[0][5] = smac;
+	m.mac[1][5] = dmac;
+	m.flags |= PC_META_HAS_MAC;
+	m.tos = tos;
+	m.ttl = ttl;
+	return m;
+}
+
+/* MACs, TOS and TTL range per direction, inner VLAN, interface. */
+static void test_link_identity(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = { 0 };
+	struct capture_flow *r;
+	struct pc_meta m;
+
+	/* the server's SYN-ACK arrives first: the record's src is still the client */
+	one(t, link(pkt4(S, 443, C, 1024, 6, SYN | ACK, 60, T0), 0xbb, 0xaa, 0x2e, 60), &s);
+	one(t, link(pkt4(C, 1024, S, 443, 6, ACK, 52, T0 + 1), 0xaa, 0xbb, 0xb8, 64), &s);
+	one(t, link(pkt4(C, 1024, S, 443, 6, ACK, 52, T0 + 2), 0xaa, 0xcc, 0x00, 61), &s);
+	one(t, link(pkt4(C, 1024, S, 443, 6, ACK, 52, T0 + 3), 0xaa, 0xbb, 0x00, 63), &s);
+	one(t, link(pkt4(S, 443, C, 1024, 6, ACK, 52, T0 + 4), 0xbb, 0xaa, 0x00, 57), &s);
+	/* raw IP (no MACs), inner VLAN, pcapng interface 3 */
+	m = pkt4(C, 5000, S, 53, 17, 0, 80, T0 + 5);
+	m.key.iface = 3;
+	m.vlan_inner = 201;
+	m.ttl = 9;
+	one(t, m, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 2);
+	r = s.r[0].proto == 6 ? &s.r[0] : &s.r[1];
+	CHECK_EQ(r->src_ip[3], 1);
+	CHECK_EQ(r->src_ip[1], 18); /* client */
+	CHECK_EQ(r->src_mac[5], 0xaa);
+	CHECK_EQ(r->dst_mac[5], 0xbb); /* first frame client -> server, not the later 0xcc */
+	CHECK_EQ(r->src_mac[0], 0x02);
+	CHECK_EQ(r->tos, 0xb8);
+	CHECK_EQ(r->rev_tos, 0x2e);
+	CHECK_EQ(r->min_ttl, 61);
+	CHECK_EQ(r->max_ttl, 64);
+	CHECK_EQ(r->rev_min_ttl, 57);
+	CHECK_EQ(r->rev_max_ttl, 60);
+	CHECK_EQ(r->interface, 0);
+	CHECK_EQ(r->tunnel_type, 0);
+	CHECK_EQ(r->mpls_labels[0], 0);
+	r = s.r[0].proto == 17 ? &s.r[0] : &s.r[1];
+	CHECK_EQ(r->src_mac[0] | r->src_mac[5] | r->dst_mac[0] | r->dst_mac[5], 0);
+	CHECK_EQ(r->vlan_inner, 201);
+	CHECK_EQ(r->interface, 3);
+	CHECK_EQ(r->min_ttl, 9);
+	CHECK_EQ(r->max_ttl, 9);
+	CHECK_EQ(r->rev_min_ttl, 0);
+	pc_flow_table_destroy(t);
+}
+
+/* The same 5-tuple on two interfaces, or under two VNIs, is two flows;
+ * GTP-U's two TEIDs are one biflow; the outer addresses and MPLS stack of
+ * the first packet reach the record, oriented to its src. */
+static void test_tunnels(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink s = { 0 };
+	struct capture_flow f, *r;
+	struct pc_meta m;
+	size_t i;
+
+	m = pkt4(C, 1000, S, 80, 6, SYN, 60, T0);
+	one(t, m, &s);
+	m.key.iface = 1;
+	one(t, m, &s);
+	m.key.iface = 0;
+	m.key.tunnel_type = CAPTURE_TUNNEL_VXLAN;
+	m.key.tunnel_id = 5001;
+	m.flags |= PC_META_TUNNEL;
+	m.outer_ipver = 4;
+	m.outer_addr[0][0] = 10, m.outer_addr[0][3] = 1;
+	m.outer_addr[1][0] = 10, m.outer_addr[1][3] = 2;
+	one(t, m, &s);
+	m.key.tunnel_id = 5002;
+	one(t, m, &s);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 4);
+	CHECK_EQ(pc_flow_find(t, &m.key, &f), 0);
+	CHECK_EQ(f.tunnel_type, CAPTURE_TUNNEL_VXLAN);
+	CHECK_EQ(f.tunnel_id, 5002);
+	CHECK_EQ(f.rev_tunnel_id, 5002);
+	CHECK_EQ(f.outer_ip_version, 4);
+	CHECK_EQ(f.outer_src_ip[3], 1);
+	CHECK_EQ(f.outer_dst_ip[3], 2);
+	/* GTP-U: uplink TEID 0x100 first from the server side (it is the
+	 * canonical side 1 here), the downlink 0x200 back; MPLS on the first */
+	m = pkt4(S, 2152, C, 2152, 17, 0, 100, T0 + 10);
+	m.flags |= PC_META_TUNNEL | PC_META_MPLS;
+	m.key.tunnel_type = CAPTURE_TUNNEL_GTPU;
+	m.teid = 0x100;
+	m.outer_ipver = 6;
+	m.outer_addr[0][15] = 0x11;
+	m.outer_addr[1][15] = 0x22;
+	m.mpls[0] = 1000u << 4 | 5u << 1;
+	m.mpls[1] = 2000u << 4 | 1u;
+	one(t, m, &s);
+	m = pkt4(C, 2152, S, 2152, 17, 0, 100, T0 + 11);
+	m.flags |= PC_META_TUNNEL;
+	m.key.tunnel_type = CAPTURE_TUNNEL_GTPU;
+	m.teid = 0x200;
+	m.outer_ipver = 6;
+	m.outer_addr[0][15] = 0x22;
+	m.outer_addr[1][15] = 0x11;
+	one(t, m, &s);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 5);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 5);
+	for (i = 0, r = NULL; i < s.n; i++)
+		if (s.r[i].tunnel_type == CAPTURE_TUNNEL_GTPU)
+			r = &s.r[i];
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK_EQ(r->packets, 1);
+	CHECK_EQ(r->rev_packets, 1);
+	CHECK_EQ(r->src_ip[1], 19); /* the server sent first */
+	CHECK_EQ(r->tunnel_id, 0x100);
+	CHECK_EQ(r->rev_tunnel_id, 0x200);
+	CHECK_EQ(r->outer_ip_version, 6);
+	CHECK_EQ(r->outer_src_ip[15], 0x11);
+	CHECK_EQ(r->outer_dst_ip[15], 0x22);
+	CHECK_EQ(r->mpls_labels[0], 1000u << 4 | 5u << 1);
+	CHECK_EQ(r->mpls_labels[1], 2000u << 4 | 1u);
+	CHECK_EQ(r->mpls_labels[2], 0);
+	pc_flow_table_destroy(t);
+}
+
 int main(void)
 {
 	test_canon_and_hash();
@@ -476,5 +614,7 @@ int main(void)
 	test_eviction();
 	test_eviction_least_recently_seen();
 	test_ipv6_and_icmp();
+	test_link_identity();
+	test_tunnels();
 	return check_finish("unit.flow");
 }

@@ -98,6 +98,9 @@ static struct capture_flow *make_records(size_t n)
 	return r;
 }
 
+static uint64_t rate_records; /* -r: UDP pacing, records/s (0: unpaced) */
+static uint32_t fields;	      /* -f: --fields all (IPFIX under PEN 32473) */
+
 static int run(const char *label, const char *spec, bool uniflow, uint32_t mtu,
 	       const struct capture_flow *recs, size_t nrecs, size_t total, size_t batch)
 {
@@ -115,6 +118,9 @@ static int run(const char *label, const char *spec, bool uniflow, uint32_t mtu,
 	o.mtu = mtu;
 	o.uniflow = uniflow;
 	o.template_refresh_sec = 60;
+	o.rate_records = rate_records ? rate_records : CAPTURE_EXPORT_UNPACED;
+	o.fields = fields;
+	o.ipfix_pen = 32473;
 	rc = pc_export_parse(spec, &o, &t, err, sizeof(err));
 	if (!rc)
 		rc = pc_exporter_create(&e, &t, NULL, NULL, 0, NULL, NULL, err, sizeof(err));
@@ -160,7 +166,7 @@ int main(int argc, char **argv)
 	struct capture_flow *recs;
 	int opt, fd, sz = 64 << 20, rc = 0;
 
-	while ((opt = getopt(argc, argv, "n:b:m:k:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:m:k:r:f")) != -1) {
 		switch (opt) {
 		case 'n':
 			total = parse_ul(optarg, "record count");
@@ -174,9 +180,16 @@ int main(int argc, char **argv)
 		case 'k':
 			kinds = optarg;
 			break;
+		case 'r':
+			rate_records = parse_ul(optarg, "rate");
+			break;
+		case 'f':
+			fields = CAPTURE_FIELD_ALL;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_export [-n RECORDS] [-b BATCH] [-m MTU] "
-					"[-k ipfix,ipfix-uni,v9,v5,ipfix-file]\n");
+			fprintf(stderr,
+				"usage: bench_export [-n RECORDS] [-b BATCH] [-m MTU] "
+				"[-k ipfix,ipfix-uni,v9,v5,ipfix-file] [-r RECORDS_PER_S] [-f]\n");
 			return 2;
 		}
 	}

@@ -16,6 +16,7 @@ fi
 bin=$build/bench_export
 cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -I"$src/include" -I"$src/src" \
 	"$here/bench_export.c" "$lib" $(pkg-config --libs libpcap libcrypto sqlite3 2>/dev/null) \
-	$(pkg-config --libs libxdp libbpf 2>/dev/null || true) -lpthread -o "$bin"
+	$(pkg-config --libs libxdp libbpf 2>/dev/null || true) \
+	$(pkg-config --libs rdkafka libcurl 2>/dev/null || true) -lpthread -o "$bin"
 echo "# $(date -u +%FT%TZ) $(uname -r) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 exec taskset -c 0 "$bin" "$@"

@@ -5,6 +5,8 @@
  * and record report the exporting process statistics. Sequence number = data records sent
  * before the message in this observation domain. TCP keeps records in a bounded ring until
  * the messages holding them are written to the socket, so an outage loses only the bound.
+ * Record layouts come from nf_fields.c (--fields); the same templates build stand-alone
+ * messages for Kafka (ipfix_msg.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,81 +16,62 @@
 
 #include "util/compiler.h"
 #include "export/nf_common.h"
+#include "export/ipfix_msg.h"
+#include "export/nf_fields.h"
+#include "util/log.h"
 
 #define IPFIX_HDR 16
-#define PEN_REVERSE 29305u
 #define TID_BI4 256
 #define TID_BI6 257
 #define TID_UNI4 258
 #define TID_UNI6 259
 #define TID_OPTS 260
-#define NTP_EPOCH_OFFSET 2208988800ull
+#define TID_SAMPLING 261
+#define TID_TUNNEL 262 /* + 4 uniflow + 2 inner IPv6 + 1 outer IPv6 */
+#define NTMPL 8	       /* 2 data, 4 tunnel data, statistics, sampling */
 
-struct ie {
-	uint16_t id, len;
-	uint32_t pen;
-};
-
-/* 152/153 (milliseconds) become 156/157 (nanoseconds) when asked for. */
-#define IE_START 152
-#define IE_END 153
-
-/* Field order of the data templates; encode() follows it exactly. */
-static const struct ie head4[] = {
-	{ 8, 4, 0 },  /* sourceIPv4Address */
-	{ 12, 4, 0 }, /* destinationIPv4Address */
-};
-static const struct ie head6[] = {
-	{ 27, 16, 0 }, /* sourceIPv6Address */
-	{ 28, 16, 0 }, /* destinationIPv6Address */
-};
-static const struct ie common4[] = {
-	{ 7, 2, 0 },   /* sourceTransportPort */
-	{ 11, 2, 0 },  /* destinationTransportPort */
-	{ 4, 1, 0 },   /* protocolIdentifier */
-	{ 58, 2, 0 },  /* vlanId */
-	{ 32, 2, 0 },  /* icmpTypeCodeIPv4 */
-	{ 10, 4, 0 },  /* ingressInterface */
-	{ 61, 1, 0 },  /* flowDirection */
-	{ 136, 1, 0 }, /* flowEndReason */
-};
-static const struct ie common6[] = {
-	{ 7, 2, 0 },  { 11, 2, 0 },  { 4, 1, 0 },
-	{ 58, 2, 0 }, { 139, 2, 0 }, /* icmpTypeCodeIPv6 */
-	{ 10, 4, 0 }, { 61, 1, 0 },  { 136, 1, 0 },
-};
-_Static_assert(sizeof(common4) == sizeof(common6), "same layout for IPv4 and IPv6");
-/*
- * RFC 5103 reverse elements. They come before their forward twins on purpose: nfdump 1.7
- * reads reverseTcpControlBits and reverseFlowStart/End as if they were the forward
- * elements (it keeps the last value seen), so the forward ones must come last to win.
- */
-static const struct ie reverse[] = {
-	{ 1, 8, PEN_REVERSE }, /* reverseOctetDeltaCount */
-	{ 2, 8, PEN_REVERSE }, /* reversePacketDeltaCount */
-	{ 6, 2, PEN_REVERSE }, /* reverseTcpControlBits */
-	{ IE_START, 8, PEN_REVERSE }, { IE_END, 8, PEN_REVERSE },
-};
-static const struct ie forward[] = {
-	{ 6, 2, 0 }, /* tcpControlBits */
-	{ 1, 8, 0 }, /* octetDeltaCount */
-	{ 2, 8, 0 }, /* packetDeltaCount */
-	{ IE_START, 8, 0 }, { IE_END, 8, 0 },
-};
+#define IE(i, l)                      \
+	{                             \
+		.id = (i), .len = (l) \
+	}
 
 /* Exporting process reliability statistics (RFC 7011 section 4.3). */
-static const struct ie opts_ies[] = {
-	{ 144, 4, 0 }, /* exportingProcessId (scope) = observation domain */
-	{ 41, 8, 0 },  /* exportedMessageTotalCount */
-	{ 42, 8, 0 },  /* exportedFlowRecordTotalCount */
-	{ 40, 8, 0 },  /* exportedOctetTotalCount */
-	{ 164, 8, 0 }, /* ignoredPacketTotalCount: packets in no flow */
-	{ 166, 8, 0 }, /* notSentFlowTotalCount */
-	{ 167, 8, 0 }, /* notSentPacketTotalCount */
-	{ 160, 8, 0 }, /* systemInitTimeMilliseconds */
+static const struct nf_field opts_ies[] = {
+	IE(144, 4), /* exportingProcessId (scope) = observation domain */
+	IE(41, 8),  /* exportedMessageTotalCount */
+	IE(42, 8),  /* exportedFlowRecordTotalCount */
+	IE(40, 8),  /* exportedOctetTotalCount */
+	IE(164, 8), /* ignoredPacketTotalCount: packets in no flow */
+	IE(166, 8), /* notSentFlowTotalCount */
+	IE(167, 8), /* notSentPacketTotalCount */
+	IE(160, 8), /* systemInitTimeMilliseconds */
+};
+
+/* Packet selection (RFC 5477), with the older samplingInterval/Algorithm beside it
+ * for collectors that read only those (nfdump). */
+static const struct nf_field sampling_det[] = {
+	IE(149, 4), /* observationDomainId (scope) */
+	IE(34, 4),  /* samplingInterval */
+	IE(35, 1),  /* samplingAlgorithm: 1 deterministic */
+	IE(304, 2), /* selectorAlgorithm: 1 systematic count-based */
+	IE(305, 4), /* samplingPacketInterval: 1 */
+	IE(306, 4), /* samplingPacketSpace: N - 1 */
+};
+static const struct nf_field sampling_rnd[] = {
+	IE(149, 4), IE(34, 4), IE(35, 1), /* 2: random */
+	IE(304, 2),			  /* selectorAlgorithm: 4 uniform probabilistic */
+	IE(311, 8),			  /* samplingProbability: 1 / N */
 };
 
 #define OPTS_REC 60
+
+struct ipfix_tmpl {
+	uint16_t tid;
+	uint16_t set; /* 2 data, 3 options */
+	struct nf_field fl[NF_MAX_FIELDS];
+	size_t nfl, rlen, wlen;
+	uint8_t wire[8 + 8 * NF_MAX_FIELDS];
+};
 
 /* Counters that a TCP rewind restores together. */
 struct ipfix_seq {
@@ -101,10 +84,11 @@ struct ipfix {
 	struct nf_io io;
 	struct nf_msg m[3]; /* IPv4 data, IPv6 data, templates + statistics */
 	bool uni;
-	uint8_t tmpl[3][200]; /* v4, v6 data templates, options template */
-	uint16_t tmpl_len[3];
-	size_t rlen4, rlen6;
-	uint16_t tid4, tid6;
+	struct ipfix_tmpl t[NTMPL];
+	unsigned ntmpl;
+	int base[2];	/* data templates by inner IP version (4, 6) */
+	int tun[2][2];	/* [inner v6][outer v6] tunnel data templates, -1: none */
+	int opts, samp; /* statistics and sampling options templates, -1: none */
 	uint64_t start_ns;
 	uint64_t tmpl_ns;
 	bool tmpl_due, opts_due;
@@ -117,56 +101,61 @@ struct ipfix {
 	uint32_t conn_gen;
 };
 
-static size_t build_template(uint8_t *buf, uint16_t tid, bool opts, const struct ie *const *lists,
-			     const size_t *counts, size_t nlists, bool ns, size_t *rlen)
+static int add_tmpl(struct ipfix *x, uint16_t tid, const struct nf_field *fl, size_t n,
+		    unsigned scope)
 {
-	uint8_t *p = buf;
-	size_t i, j, nfields = 0;
+	struct ipfix_tmpl *t = &x->t[x->ntmpl];
 
-	for (i = 0; i < nlists; i++)
-		nfields += counts[i];
-	p = nf_put16(p, tid);
-	p = nf_put16(p, (uint16_t)nfields);
-	if (opts)
-		p = nf_put16(p, 1); /* scope field count */
-	*rlen = 0;
-	for (i = 0; i < nlists; i++) {
-		for (j = 0; j < counts[i]; j++) {
-			const struct ie *f = &lists[i][j];
-			uint16_t id = f->id;
-
-			if (ns && id == IE_START)
-				id = 156; /* flowStartNanoseconds */
-			else if (ns && id == IE_END)
-				id = 157; /* flowEndNanoseconds */
-			p = nf_put16(p, f->pen ? (uint16_t)(id | 0x8000) : id);
-			p = nf_put16(p, f->len);
-			if (f->pen)
-				p = nf_put32(p, f->pen);
-			*rlen += f->len;
-		}
-	}
-	return (size_t)(p - buf);
+	t->tid = tid;
+	t->set = scope ? 3 : 2;
+	memcpy(t->fl, fl, n * sizeof(*fl));
+	t->nfl = n;
+	t->rlen = pc_nf_rec_len(fl, n);
+	t->wlen = pc_nf_template(t->wire, tid, fl, n, scope, true);
+	return (int)x->ntmpl++;
 }
 
-static void build_templates(struct ipfix *x)
+static int add_data_tmpl(struct ipfix *x, uint16_t tid, uint8_t ipver, uint8_t outer)
 {
-	const struct ie *l4[] = { head4, common4, reverse, forward };
-	const struct ie *l6[] = { head6, common6, reverse, forward };
-	const struct ie *lo[] = { opts_ies };
-	size_t c[] = { 2, PC_ARRAY_SIZE(common4), x->uni ? 0 : PC_ARRAY_SIZE(reverse),
-		       PC_ARRAY_SIZE(forward) };
-	size_t co[] = { PC_ARRAY_SIZE(opts_ies) };
-	size_t rl;
+	struct nf_layout l = { .version = 10,
+			       .ipver = ipver,
+			       .outer = outer,
+			       .bi = !x->uni,
+			       .ns = x->cfg.nanoseconds,
+			       .fields = x->cfg.fields,
+			       .pen = x->cfg.pen };
+	struct nf_field fl[NF_MAX_FIELDS];
 
-	x->tid4 = x->uni ? TID_UNI4 : TID_BI4;
-	x->tid6 = x->uni ? TID_UNI6 : TID_BI6;
-	x->tmpl_len[0] = (uint16_t)build_template(x->tmpl[0], x->tid4, false, l4, c, 4,
-						  x->cfg.nanoseconds, &x->rlen4);
-	x->tmpl_len[1] = (uint16_t)build_template(x->tmpl[1], x->tid6, false, l6, c, 4,
-						  x->cfg.nanoseconds, &x->rlen6);
-	x->tmpl_len[2] =
-		(uint16_t)build_template(x->tmpl[2], TID_OPTS, true, lo, co, 1, false, &rl);
+	return add_tmpl(x, tid, fl, pc_nf_layout(&l, fl), 0);
+}
+
+/* The templates of the selected fields; refused when the MTU cannot hold one of them. */
+static int build_templates(struct ipfix *x, const char *spec, char *err, size_t errlen)
+{
+	uint16_t tb = x->uni ? TID_UNI4 : TID_BI4, tt = TID_TUNNEL + (x->uni ? 4 : 0);
+	unsigned i, in, out;
+
+	x->base[0] = add_data_tmpl(x, tb, 4, 0);
+	x->base[1] = add_data_tmpl(x, tb + 1, 6, 0);
+	x->opts = add_tmpl(x, TID_OPTS, opts_ies, PC_ARRAY_SIZE(opts_ies), 1);
+	x->samp = -1;
+	if (x->cfg.sample_rate)
+		x->samp = x->cfg.sample_random ? add_tmpl(x, TID_SAMPLING, sampling_rnd,
+							  PC_ARRAY_SIZE(sampling_rnd), 1)
+					       : add_tmpl(x, TID_SAMPLING, sampling_det,
+							  PC_ARRAY_SIZE(sampling_det), 1);
+	for (in = 0; in < 2; in++)
+		for (out = 0; out < 2; out++)
+			x->tun[in][out] = (x->cfg.fields & CAPTURE_FIELD_TUNNEL)
+						  ? add_data_tmpl(x, (uint16_t)(tt + 2 * in + out),
+								  in ? 6 : 4, out ? 6 : 4)
+						  : -1;
+	for (i = 0; i < x->ntmpl; i++)
+		if (IPFIX_HDR + 4 + PC_MAX(x->t[i].wlen, x->t[i].rlen) > x->cfg.mtu)
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+				       "%s: mtu %u too small for the selected fields", spec,
+				       x->cfg.mtu);
+	return 0;
 }
 
 static int ipfix_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -182,7 +171,9 @@ static int ipfix_open(struct pc_exporter *e, const struct pc_export_target *t, c
 	if (rc)
 		goto free_x;
 	x->uni = x->cfg.uniflow;
-	build_templates(x);
+	rc = build_templates(x, t->spec, err, errlen);
+	if (rc)
+		goto free_x;
 	if (x->cfg.transport == CAPTURE_TRANSPORT_TCP) {
 		rc = pc_nf_ring_init(&x->ring, x->cfg.tcp_queue);
 		if (rc) {
@@ -228,7 +219,7 @@ static void finish(struct ipfix *x, int k)
 	x->s.octets += m->len;
 	if (x->cfg.transport == CAPTURE_TRANSPORT_TCP)
 		x->inflight_msgs++;
-	pc_nf_io_msg_done(&x->io, m->buf, m->len);
+	pc_nf_io_msg_done(&x->io, m->buf, m->len, m->ndata);
 	m->buf = NULL;
 }
 
@@ -284,6 +275,35 @@ static void add_options_record(struct ipfix *x, uint64_t now)
 	x->m[SLOT_CTL].ndata++;
 }
 
+/* The sampling options record (template TID_SAMPLING) at @p. */
+static void put_sampling(const struct ipfix *x, uint8_t *p)
+{
+	uint32_t n = x->cfg.sample_rate;
+	double prob = 1.0 / n;
+	uint64_t bits;
+
+	p = nf_put32(p, x->cfg.domain);
+	p = nf_put32(p, n);
+	if (x->cfg.sample_random) {
+		p = nf_put8(p, 2);
+		p = nf_put16(p, 4);
+		memcpy(&bits, &prob, sizeof(bits));
+		nf_put64(p, bits);
+	} else {
+		p = nf_put8(p, 1);
+		p = nf_put16(p, 1);
+		p = nf_put32(p, 1);
+		nf_put32(p, n - 1);
+	}
+}
+
+static void add_sampling_record(struct ipfix *x, uint64_t now)
+{
+	put_sampling(x, reserve(x, SLOT_CTL, TID_SAMPLING, x->t[x->samp].rlen, now));
+	x->m[SLOT_CTL].nrec++;
+	x->m[SLOT_CTL].ndata++;
+}
+
 /*
  * Templates (when due) and the statistics record leave in a message of their own, ahead of
  * any data message that is finished after them.
@@ -293,112 +313,53 @@ static void send_control(struct ipfix *x, uint64_t now)
 	int i;
 
 	if (x->tmpl_due) {
-		for (i = 0; i < 3; i++) {
-			uint8_t *p = reserve(x, SLOT_CTL, i < 2 ? 2 : 3, x->tmpl_len[i], now);
+		for (i = 0; i < (int)x->ntmpl; i++) {
+			uint8_t *p = reserve(x, SLOT_CTL, x->t[i].set, x->t[i].wlen, now);
 
-			memcpy(p, x->tmpl[i], x->tmpl_len[i]);
+			memcpy(p, x->t[i].wire, x->t[i].wlen);
 			x->m[SLOT_CTL].nrec++;
 		}
 		x->tmpl_due = false;
 		x->tmpl_ns = now;
+		if (x->samp >= 0) /* the selection does not change: with the templates */
+			add_sampling_record(x, now);
 	}
 	add_options_record(x, now);
 	x->opts_due = false;
 	finish(x, SLOT_CTL);
 }
 
-static inline uint64_t ntp_ns(uint64_t ns)
-{
-	uint64_t sec = ns / 1000000000ull, frac = ns % 1000000000ull;
-
-	/* Rounded to nearest, so that a reader truncating back to ns gets @ns again. */
-	return (sec + NTP_EPOCH_OFFSET) << 32 | (((frac << 32) + 500000000ull) / 1000000000ull);
-}
-
-static inline uint8_t *put_time(uint8_t *p, uint64_t ns, bool nano)
-{
-	return nf_put64(p, nano ? (ns ? ntp_ns(ns) : 0) : ns / 1000000ull);
-}
-
-static bool flow_icmp(const struct capture_flow *f)
-{
-	return (f->ip_version == 4 && f->proto == 1) || (f->ip_version == 6 && f->proto == 58);
-}
-
-/* The fields before the counters, for one direction. */
-static uint8_t *encode_head(uint8_t *p, const struct capture_flow *f, const uint8_t *src,
-			    const uint8_t *dst, uint16_t sport, uint16_t dport, uint8_t itype,
-			    uint8_t icode)
-{
-	size_t al = f->ip_version == 4 ? 4 : 16;
-
-	memcpy(p, src, al);
-	memcpy(p + al, dst, al);
-	p += 2 * al;
-	p = nf_put16(p, sport);
-	p = nf_put16(p, dport);
-	p = nf_put8(p, f->proto);
-	p = nf_put16(p, f->vlan);
-	p = nf_put16(p, flow_icmp(f) ? (uint16_t)(itype << 8 | icode) : 0);
-	p = nf_put32(p, 0); /* ingressInterface: not known per record */
-	p = nf_put8(p, 0);  /* flowDirection: ingress */
-	return nf_put8(p, pc_nf_end_reason(f->end_reason));
-}
-
-static uint8_t *encode_tail(uint8_t *p, uint8_t flags, uint64_t bytes, uint64_t packets,
-			    uint64_t first, uint64_t last, bool ns)
-{
-	p = nf_put16(p, flags);
-	p = nf_put64(p, bytes);
-	p = nf_put64(p, packets);
-	p = put_time(p, first, ns);
-	return put_time(p, last, ns);
-}
-
-static void encode_bi(struct ipfix *x, uint8_t *p, const struct capture_flow *f)
-{
-	bool ns = x->cfg.nanoseconds, rev = f->rev_packets != 0;
-
-	p = encode_head(p, f, f->src_ip, f->dst_ip, f->src_port, f->dst_port, f->icmp_type,
-			f->icmp_code);
-	p = nf_put64(p, f->rev_bytes);
-	p = nf_put64(p, f->rev_packets);
-	p = nf_put16(p, f->rev_tcp_flags);
-	p = put_time(p, rev ? f->rev_first_ns : 0, ns);
-	p = put_time(p, rev ? f->rev_last_ns : 0, ns);
-	encode_tail(p, f->tcp_flags, f->bytes, f->packets, f->first_ns, f->last_ns, ns);
-}
-
-static void encode_uni(struct ipfix *x, uint8_t *p, const struct capture_flow *f,
-		       const struct nf_uni *u)
-{
-	p = encode_head(p, f, u->src, u->dst, u->sport, u->dport, u->icmp_type, u->icmp_code);
-	encode_tail(p, u->flags, u->bytes, u->packets, u->first_ns, u->last_ns, x->cfg.nanoseconds);
-}
-
 /* Encode one flow record (one or two data records). IPv4 and IPv6 records fill separate
  * messages: full ones then all have one size, and UDP sends a run of them with one GSO send. */
+static const struct ipfix_tmpl *tmpl_for(const struct ipfix *x, const struct capture_flow *f)
+{
+	int k = f->ip_version == 4 ? 0 : 1;
+
+	if (x->tun[0][0] >= 0 && f->tunnel_type &&
+	    (f->outer_ip_version == 4 || f->outer_ip_version == 6))
+		return &x->t[x->tun[k][f->outer_ip_version == 6]];
+	return &x->t[x->base[k]];
+}
+
 static void encode_flow(struct ipfix *x, const struct capture_flow *f, uint64_t now)
 {
 	int k = f->ip_version == 4 ? 0 : 1;
-	uint16_t tid = k ? x->tid6 : x->tid4;
-	size_t rl = k ? x->rlen6 : x->rlen4;
+	const struct ipfix_tmpl *t = tmpl_for(x, f);
+	struct nf_enc enc;
 	struct nf_uni u[2];
 	unsigned i, nu;
 	uint8_t *p;
 
+	pc_nf_enc_init(&enc, x->cfg.sample_scale ? x->cfg.sample_rate : 1);
 	if (!x->uni) {
-		p = reserve(x, k, tid, rl, now);
-		encode_bi(x, p, f);
-		x->m[k].nrec++;
-		x->m[k].ndata++;
-		x->s.flow_recs++;
-		return;
+		pc_nf_bi_views(f, u);
+		nu = 1;
+	} else {
+		nu = pc_nf_split(f, u);
 	}
-	nu = pc_nf_split(f, u);
 	for (i = 0; i < nu; i++) {
-		p = reserve(x, k, tid, rl, now);
-		encode_uni(x, p, f, &u[i]);
+		p = reserve(x, k, t->tid, t->rlen, now);
+		pc_nf_encode(p, t->fl, t->nfl, f, &u[i], x->uni ? &u[i] : &u[1], &enc);
 		x->m[k].nrec++;
 		x->m[k].ndata++;
 		x->s.flow_recs++;
@@ -586,3 +547,107 @@ const struct pc_exporter_ops pc_exp_ipfix_ops = {
 	.flush = ipfix_flush,
 	.close = ipfix_close,
 };
+
+/* ------------------------------------------------------------------ messages alone */
+
+struct pc_ipfix_msgs {
+	struct ipfix x; /* templates and settings; no transport */
+	uint64_t seq;
+};
+
+int pc_ipfix_msgs_create(struct pc_ipfix_msgs **out, const struct pc_export_target *t, char *err,
+			 size_t errlen)
+{
+	struct pc_ipfix_msgs *b = calloc(1, sizeof(*b));
+	struct ipfix *x;
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	x = &b->x;
+	rc = pc_nf_fields_cfg(t, 10, &x->cfg.fields, &x->cfg.pen, err, errlen);
+	if (rc)
+		goto free_b;
+	x->cfg.mtu = NF_MAX_MTU;
+	x->cfg.domain = t->opts.observation_domain;
+	x->uni = x->cfg.uniflow = t->opts.uniflow;
+	x->cfg.sample_rate = t->sample_rate > 1 ? t->sample_rate : 0;
+	x->cfg.sample_random = t->sample_random;
+	x->cfg.sample_scale = t->opts.sample_scale && x->cfg.sample_rate;
+	rc = build_templates(x, t->spec, err, errlen);
+	if (rc)
+		goto free_b;
+	*out = b;
+	return 0;
+free_b:
+	free(b);
+	return rc;
+}
+
+void pc_ipfix_msgs_destroy(struct pc_ipfix_msgs *b)
+{
+	free(b);
+}
+
+/* Room for the records of @f (one biflow, or one per direction with packets)? */
+static bool put_flow(struct ipfix *x, struct nf_msg *m, const struct capture_flow *f)
+{
+	const struct ipfix_tmpl *t = tmpl_for(x, f);
+	struct nf_enc enc;
+	struct nf_uni u[2];
+	unsigned i, nu;
+
+	pc_nf_enc_init(&enc, x->cfg.sample_scale ? x->cfg.sample_rate : 1);
+	if (!x->uni) {
+		pc_nf_bi_views(f, u);
+		nu = 1;
+	} else {
+		nu = pc_nf_split(f, u);
+	}
+	if (m->len + 4 + nu * t->rlen > m->cap)
+		return false;
+	for (i = 0; i < nu; i++) {
+		uint8_t *p = pc_nf_msg_add(m, t->tid, t->rlen, false);
+
+		pc_nf_encode(p, t->fl, t->nfl, f, &u[i], x->uni ? &u[i] : &u[1], &enc);
+		m->ndata++;
+	}
+	return true;
+}
+
+size_t pc_ipfix_msgs_build(struct pc_ipfix_msgs *b, const struct capture_flow *recs, size_t n,
+			   size_t *taken, uint8_t *buf, size_t cap, uint64_t now_ns)
+{
+	struct ipfix *x = &b->x;
+	struct nf_msg m;
+	size_t i;
+	unsigned k;
+	uint8_t *p;
+
+	*taken = 0;
+	pc_nf_msg_begin(&m, buf, PC_MIN(cap, NF_MAX_MTU), IPFIX_HDR, now_ns);
+	for (k = 0; k < x->ntmpl; k++) {
+		p = pc_nf_msg_add(&m, x->t[k].set, x->t[k].wlen, false);
+		if (!p)
+			return 0;
+		memcpy(p, x->t[k].wire, x->t[k].wlen);
+	}
+	if (x->samp >= 0) {
+		p = pc_nf_msg_add(&m, TID_SAMPLING, x->t[x->samp].rlen, false);
+		if (!p)
+			return 0;
+		put_sampling(x, p);
+		m.ndata++;
+	}
+	for (i = 0; i < n && put_flow(x, &m, &recs[i]); i++)
+		;
+	*taken = i;
+	pc_nf_msg_close_set(&m, false);
+	p = nf_put16(buf, 10);
+	p = nf_put16(p, (uint16_t)m.len);
+	p = nf_put32(p, (uint32_t)(now_ns / 1000000000ull));
+	p = nf_put32(p, (uint32_t)b->seq);
+	nf_put32(p, x->cfg.domain);
+	b->seq += m.ndata;
+	return m.len;
+}

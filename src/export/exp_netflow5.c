@@ -4,6 +4,7 @@
  * more than the MTU holds (28 at the default 1400 bytes).
  * IPv6 flows are counted as not exportable; a biflow becomes one record per direction
  * with packets; counters above 32 bits are split over several records (totals stay exact).
+ * Packet sampling is declared in the header's sampling field (mode and interval).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ struct nf5 {
 	uint64_t max_last_ms;
 	uint64_t flows_sent; /* flow_sequence */
 	unsigned max_rec;    /* 30, or fewer when the MTU is smaller */
+	uint16_t sampling;   /* header: 01 deterministic / 10 random, 14-bit interval */
+	uint64_t scale;	     /* --sample-scale: counters times the interval */
 };
 
 static int nf5_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -46,6 +49,10 @@ static int nf5_open(struct pc_exporter *e, const struct pc_export_target *t, cha
 	if (rc)
 		goto free_x;
 	x->max_rec = PC_MIN(V5_MAX_REC, (x->cfg.mtu - V5_HDR) / V5_REC);
+	if (x->cfg.sample_rate && x->cfg.sample_rate < (1u << 14))
+		x->sampling =
+			(uint16_t)((x->cfg.sample_random ? 2u : 1u) << 14 | x->cfg.sample_rate);
+	x->scale = x->cfg.sample_scale ? x->cfg.sample_rate : 1;
 	x->start_ms = pc_nf_now_ns() / 1000000ull;
 	x->base_ms = x->start_ms;
 	e->priv = x;
@@ -87,7 +94,7 @@ static void nf5_finish(struct nf5 *x)
 	p = nf_put32(p, (uint32_t)x->flows_sent);
 	p = nf_put8(p, (uint8_t)(x->cfg.domain >> 8)); /* engine_type */
 	p = nf_put8(p, (uint8_t)x->cfg.domain);	       /* engine_id */
-	nf_put16(p, 0);				       /* sampling */
+	nf_put16(p, x->sampling);		       /* mode << 14 | interval */
 	for (i = 0; i < x->nrec; i++) {
 		uint8_t *r = x->msg + V5_HDR + (size_t)i * V5_REC + 24;
 		uint64_t f = x->first_ms[i] > x->base_ms ? x->first_ms[i] - x->base_ms : 0;
@@ -97,7 +104,7 @@ static void nf5_finish(struct nf5 *x)
 		nf_put32(r, (uint32_t)l);
 	}
 	x->flows_sent += x->nrec;
-	pc_nf_io_msg_done(&x->io, x->msg, V5_HDR + (size_t)x->nrec * V5_REC);
+	pc_nf_io_msg_done(&x->io, x->msg, V5_HDR + (size_t)x->nrec * V5_REC, x->nrec);
 	x->msg = NULL;
 	x->nrec = 0;
 }
@@ -152,7 +159,8 @@ static int nf5_write(struct pc_exporter *e, const struct capture_flow *recs, siz
 		accepted++;
 		nu = pc_nf_split(f, u);
 		for (k = 0; k < nu; k++) {
-			uint64_t pk = u[k].packets, by = u[k].bytes, parts, j;
+			uint64_t pk = u[k].packets * x->scale, by = u[k].bytes * x->scale;
+			uint64_t parts, j;
 
 			if (pc_likely(pk <= U32_MAX_ && by <= U32_MAX_)) {
 				nf5_add(x, f, &u[k], (uint32_t)pk, (uint32_t)by);

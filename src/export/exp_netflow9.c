@@ -4,59 +4,53 @@
  * their own at start and every template_refresh seconds; a biflow leaves as one uniflow
  * record per direction (v9 has no reverse elements); sequence = export packets sent before.
  * Times use the absolute flowStart/EndMilliseconds (152/153), not uptime offsets.
+ * Record layouts come from nf_fields.c (--fields: IANA elements only); with packet
+ * sampling an options template and record (SAMPLING_INTERVAL/ALGORITHM) go with them.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "util/compiler.h"
 #include "export/nf_common.h"
+#include "export/nf_fields.h"
+#include "util/log.h"
 
 #define V9_HDR 20
 #define V9_TID4 256
 #define V9_TID6 257
-
-struct v9_field {
-	uint16_t type, len;
-};
-
-/* Record layouts; v9_encode() writes the fields in this order. */
-static const struct v9_field v9_fields4[] = {
-	{ 8, 4 },   /* IPV4_SRC_ADDR */
-	{ 12, 4 },  /* IPV4_DST_ADDR */
-	{ 7, 2 },   /* L4_SRC_PORT */
-	{ 11, 2 },  /* L4_DST_PORT */
-	{ 4, 1 },   /* PROTOCOL */
-	{ 6, 1 },   /* TCP_FLAGS */
-	{ 58, 2 },  /* SRC_VLAN */
-	{ 32, 2 },  /* ICMP_TYPE: type * 256 + code */
-	{ 10, 4 },  /* INPUT_SNMP */
-	{ 61, 1 },  /* DIRECTION: 0 ingress */
-	{ 136, 1 }, /* flowEndReason */
-	{ 1, 8 },   /* IN_BYTES */
-	{ 2, 8 },   /* IN_PKTS */
-	{ 152, 8 }, /* flowStartMilliseconds */
-	{ 153, 8 }, /* flowEndMilliseconds */
-};
-
-static const struct v9_field v9_fields6[] = {
-	{ 27, 16 }, /* IPV6_SRC_ADDR */
-	{ 28, 16 }, /* IPV6_DST_ADDR */
-	{ 7, 2 },   { 11, 2 },	{ 4, 1 }, { 6, 1 }, { 58, 2 },	{ 32, 2 },  { 10, 4 },
-	{ 61, 1 },  { 136, 1 }, { 1, 8 }, { 2, 8 }, { 152, 8 }, { 153, 8 },
-};
-
-#define V9_REC4 56
-#define V9_REC6 80
+#define V9_TID_SAMPLING 258 /* options: the session's packet sampling */
+#define V9_SAMPLING_REC 9
 
 struct nf9 {
 	struct nf_cfg cfg;
 	struct nf_io io;
-	struct nf_msg m[3]; /* IPv4 data, IPv6 data, templates */
+	struct nf_msg m[3];		      /* IPv4 data, IPv6 data, templates */
+	struct nf_field fl[2][NF_MAX_FIELDS]; /* IPv4, IPv6 record layouts */
+	size_t nfl[2], rlen[2];
 	uint64_t start_ns;
 	uint64_t tmpl_ns; /* when templates last went out */
 	bool tmpl_due;
 	uint64_t packets_sent; /* sequence number */
 };
+
+/* The record layouts of the selected fields; refused when the MTU cannot hold them. */
+static int nf9_layouts(struct nf9 *x, const char *spec, char *err, size_t errlen)
+{
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		struct nf_layout l = { .version = 9, .ipver = k ? 6 : 4, .fields = x->cfg.fields };
+
+		x->nfl[k] = pc_nf_layout(&l, x->fl[k]);
+		x->rlen[k] = pc_nf_rec_len(x->fl[k], x->nfl[k]);
+		if (V9_HDR + 4 + 8 + 4 * x->nfl[k] > x->cfg.mtu)
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+				       "%s: mtu %u too small for the selected fields", spec,
+				       x->cfg.mtu);
+	}
+	return 0;
+}
 
 static int nf9_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
 		    size_t errlen)
@@ -68,6 +62,9 @@ static int nf9_open(struct pc_exporter *e, const struct pc_export_target *t, cha
 	if (!x)
 		return -ENOMEM;
 	rc = pc_nf_cfg(t, 9, &x->cfg, err, errlen);
+	if (rc)
+		goto free_x;
+	rc = nf9_layouts(x, t->spec, err, errlen);
 	if (rc)
 		goto free_x;
 	rc = pc_nf_io_open(&x->io, e, &x->cfg, err, errlen);
@@ -99,7 +96,7 @@ static void nf9_finish(struct nf9 *x, int k)
 	p = nf_put32(p, (uint32_t)x->packets_sent);
 	nf_put32(p, x->cfg.domain); /* source id */
 	x->packets_sent++;
-	pc_nf_io_msg_done(&x->io, m->buf, m->len);
+	pc_nf_io_msg_done(&x->io, m->buf, m->len, m->nrec);
 	m->buf = NULL;
 }
 
@@ -108,32 +105,54 @@ static void nf9_begin(struct nf9 *x, int k, uint64_t now)
 	pc_nf_msg_begin(&x->m[k], pc_nf_io_msg(&x->io), x->cfg.mtu, V9_HDR, now);
 }
 
-static void add_template(struct nf9 *x, uint16_t id, const struct v9_field *fl, size_t nf,
-			 uint64_t now)
+/* Room for @len bytes in the template message (a new one when full). */
+static uint8_t *tmpl_room(struct nf9 *x, uint16_t set, size_t len, uint64_t now)
 {
-	uint8_t *p = pc_nf_msg_add(&x->m[2], 0, 4 + 4 * nf, true);
-	size_t i;
+	uint8_t *p = pc_nf_msg_add(&x->m[2], set, len, true);
 
 	if (!p) { /* only with a small MTU: templates get a datagram each */
 		nf9_finish(x, 2);
 		nf9_begin(x, 2, now);
-		p = pc_nf_msg_add(&x->m[2], 0, 4 + 4 * nf, true);
-	}
-	p = nf_put16(p, id);
-	p = nf_put16(p, (uint16_t)nf);
-	for (i = 0; i < nf; i++) {
-		p = nf_put16(p, fl[i].type);
-		p = nf_put16(p, fl[i].len);
+		p = pc_nf_msg_add(&x->m[2], set, len, true);
 	}
 	x->m[2].nrec++;
+	return p;
+}
+
+/* Options template and record: SAMPLING_INTERVAL, SAMPLING_ALGORITHM (1 deterministic,
+ * 2 random) scoped to the system (the source id). */
+static void add_sampling(struct nf9 *x, uint64_t now)
+{
+	uint8_t *p = tmpl_room(x, 1, 6 + 12, now);
+
+	p = nf_put16(p, V9_TID_SAMPLING);
+	p = nf_put16(p, 4); /* scope length in bytes */
+	p = nf_put16(p, 8); /* option length in bytes */
+	p = nf_put16(p, 1); /* scope: System */
+	p = nf_put16(p, 4);
+	p = nf_put16(p, 34); /* SAMPLING_INTERVAL */
+	p = nf_put16(p, 4);
+	p = nf_put16(p, 35); /* SAMPLING_ALGORITHM */
+	nf_put16(p, 1);
+	p = tmpl_room(x, V9_TID_SAMPLING, V9_SAMPLING_REC, now);
+	p = nf_put32(p, x->cfg.domain);
+	p = nf_put32(p, x->cfg.sample_rate);
+	nf_put8(p, x->cfg.sample_random ? 2 : 1);
 }
 
 /* Templates leave in a datagram of their own, ahead of any data that needs them. */
 static void nf9_templates(struct nf9 *x, uint64_t now)
 {
+	int k;
+
 	nf9_begin(x, 2, now);
-	add_template(x, V9_TID4, v9_fields4, PC_ARRAY_SIZE(v9_fields4), now);
-	add_template(x, V9_TID6, v9_fields6, PC_ARRAY_SIZE(v9_fields6), now);
+	for (k = 0; k < 2; k++) {
+		uint8_t *p = tmpl_room(x, 0, 4 + 4 * x->nfl[k], now);
+
+		pc_nf_template(p, k ? V9_TID6 : V9_TID4, x->fl[k], x->nfl[k], 0, false);
+	}
+	if (x->cfg.sample_rate)
+		add_sampling(x, now);
 	nf9_finish(x, 2);
 	x->tmpl_due = false;
 	x->tmpl_ns = now;
@@ -142,29 +161,6 @@ static void nf9_templates(struct nf9 *x, uint64_t now)
 static bool refresh_due(const struct nf9 *x, uint64_t now)
 {
 	return x->tmpl_due || now - x->tmpl_ns >= (uint64_t)x->cfg.refresh_sec * 1000000000ull;
-}
-
-static void v9_encode(uint8_t *p, const struct capture_flow *f, const struct nf_uni *u)
-{
-	bool icmp = (f->ip_version == 4 && f->proto == 1) || (f->ip_version == 6 && f->proto == 58);
-	size_t al = f->ip_version == 4 ? 4 : 16;
-
-	memcpy(p, u->src, al);
-	memcpy(p + al, u->dst, al);
-	p += 2 * al;
-	p = nf_put16(p, u->sport);
-	p = nf_put16(p, u->dport);
-	p = nf_put8(p, f->proto);
-	p = nf_put8(p, u->flags);
-	p = nf_put16(p, f->vlan);
-	p = nf_put16(p, icmp ? (uint16_t)(u->icmp_type << 8 | u->icmp_code) : 0);
-	p = nf_put32(p, 0);
-	p = nf_put8(p, 0);
-	p = nf_put8(p, pc_nf_end_reason(f->end_reason));
-	p = nf_put64(p, u->bytes);
-	p = nf_put64(p, u->packets);
-	p = nf_put64(p, u->first_ns / 1000000ull);
-	nf_put64(p, u->last_ns / 1000000ull);
 }
 
 /* IPv4 and IPv6 records fill separate datagrams: full ones then all have one size, and
@@ -183,8 +179,11 @@ static int nf9_write(struct pc_exporter *e, const struct capture_flow *recs, siz
 		const struct capture_flow *f = &recs[i];
 		int s = f->ip_version == 4 ? 0 : 1;
 		uint16_t tid = s ? V9_TID6 : V9_TID4;
-		size_t rl = s ? V9_REC6 : V9_REC4;
+		size_t rl = x->rlen[s];
 
+		struct nf_enc enc;
+
+		pc_nf_enc_init(&enc, x->cfg.sample_scale ? x->cfg.sample_rate : 1);
 		nu = pc_nf_split(f, u);
 		for (k = 0; k < nu; k++) {
 			uint8_t *p = NULL;
@@ -196,7 +195,7 @@ static int nf9_write(struct pc_exporter *e, const struct capture_flow *recs, siz
 				nf9_begin(x, s, now);
 				p = pc_nf_msg_add(&x->m[s], tid, rl, true);
 			}
-			v9_encode(p, f, &u[k]);
+			pc_nf_encode(p, x->fl[s], x->nfl[s], f, &u[k], &u[k], &enc);
 			x->m[s].nrec++;
 		}
 	}

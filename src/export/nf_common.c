@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Shared NetFlow/IPFIX helpers: settings, direction split, message builder and the
- * transports. Nothing here blocks for long: sockets are non-blocking, TCP connects in
- * the background with exponential backoff, and failures are counted and logged.
+ * transports (UDP sending and pacing in nf_udp.c). Nothing here blocks for long: sockets
+ * are non-blocking, TCP connects in the background with exponential backoff, and failures
+ * are counted and logged; only UDP pacing waits, in the export thread.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <netinet/udp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,13 +18,10 @@
 #include <unistd.h>
 
 #include "export/nf_common.h"
+#include "export/nf_fields.h"
 #include "util/clock.h"
 #include "util/compiler.h"
 #include "util/log.h"
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
 
 uint64_t pc_nf_test_clock_ns;
 
@@ -44,6 +41,34 @@ void pc_nf_log(struct pc_exporter *e, int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pc_logf(e->log_fn, e->log_ctx, e->log_level, level, "export %s: %s", e->target, msg);
+}
+
+/* Fields, UDP pacing and sampling. A file is paced by default: it is read faster than
+ * a collector on the same machine can take its records; live traffic is not. */
+static int nf_cfg_more(const struct pc_export_target *t, int version, struct nf_cfg *c, char *err,
+		       size_t errlen)
+{
+	const struct capture_export_opts *o = &t->opts;
+	int rc;
+
+	if (version != 5) {
+		rc = pc_nf_fields_cfg(t, version, &c->fields, &c->pen, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (c->transport == CAPTURE_TRANSPORT_UDP) {
+		c->rate_records = o->rate_records;
+		if (!c->rate_records)
+			c->rate_records =
+				t->offline && !o->rate_bits ? CAPTURE_EXPORT_FILE_RATE : 0;
+		if (c->rate_records == CAPTURE_EXPORT_UNPACED)
+			c->rate_records = 0;
+		c->rate_bits = o->rate_bits == CAPTURE_EXPORT_UNPACED ? 0 : o->rate_bits;
+	}
+	c->sample_rate = t->sample_rate > 1 ? t->sample_rate : 0;
+	c->sample_random = t->sample_random;
+	c->sample_scale = o->sample_scale && c->sample_rate;
+	return 0;
 }
 
 int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, char *err,
@@ -103,7 +128,7 @@ int pc_nf_cfg(const struct pc_export_target *t, int version, struct nf_cfg *c, c
 	c->uniflow = nf->uniflow || (has_opts && o->uniflow);
 	c->nanoseconds = nf->nanoseconds;
 	c->tcp_queue = nf->tcp_queue_records ? nf->tcp_queue_records : NF_DEFAULT_TCP_QUEUE;
-	return 0;
+	return nf_cfg_more(t, version, c, err, errlen);
 }
 
 uint8_t pc_nf_icmp_reply(uint8_t ipver, uint8_t type)
@@ -145,38 +170,64 @@ static bool is_icmp(const struct capture_flow *f)
 	return (f->ip_version == 4 && f->proto == 1) || (f->ip_version == 6 && f->proto == 58);
 }
 
+void pc_nf_dirs(const struct capture_flow *f, struct nf_uni u[2])
+{
+	bool icmp = is_icmp(f), tun = f->tunnel_type && f->outer_ip_version;
+
+	u[0] = (struct nf_uni){
+		.src = f->src_ip,
+		.dst = f->dst_ip,
+		.sport = f->src_port,
+		.dport = f->dst_port,
+		.flags = f->tcp_flags,
+		.icmp_type = f->icmp_type,
+		.icmp_code = f->icmp_code,
+		.packets = f->packets,
+		.bytes = f->bytes,
+		.first_ns = f->fwd_first_ns ? f->fwd_first_ns : f->first_ns,
+		.last_ns = f->fwd_last_ns ? f->fwd_last_ns : f->last_ns,
+		.smac = f->src_mac,
+		.dmac = f->dst_mac,
+		.osrc = tun ? f->outer_src_ip : NULL,
+		.odst = tun ? f->outer_dst_ip : NULL,
+		.tos = f->tos,
+		.min_ttl = f->min_ttl,
+		.max_ttl = f->max_ttl,
+		.tunnel_id = f->tunnel_id,
+	};
+	u[1] = (struct nf_uni){
+		.src = f->dst_ip,
+		.dst = f->src_ip,
+		.sport = f->dst_port,
+		.dport = f->src_port,
+		.flags = f->rev_tcp_flags,
+		.icmp_type = icmp ? pc_nf_icmp_reply(f->ip_version, f->icmp_type) : 0,
+		.icmp_code = icmp ? f->icmp_code : 0,
+		.packets = f->rev_packets,
+		.bytes = f->rev_bytes,
+		.first_ns = f->rev_first_ns ? f->rev_first_ns : f->first_ns,
+		.last_ns = f->rev_last_ns ? f->rev_last_ns : f->last_ns,
+		.smac = f->dst_mac, /* the first packet's, seen from the other side */
+		.dmac = f->src_mac,
+		.osrc = tun ? f->outer_dst_ip : NULL,
+		.odst = tun ? f->outer_src_ip : NULL,
+		.tos = f->rev_tos,
+		.min_ttl = f->rev_min_ttl,
+		.max_ttl = f->rev_max_ttl,
+		.tunnel_id = f->rev_tunnel_id ? f->rev_tunnel_id : f->tunnel_id,
+	};
+}
+
 unsigned pc_nf_split(const struct capture_flow *f, struct nf_uni u[2])
 {
+	struct nf_uni d[2];
 	unsigned n = 0;
 
-	if (f->packets) {
-		u[n].src = f->src_ip;
-		u[n].dst = f->dst_ip;
-		u[n].sport = f->src_port;
-		u[n].dport = f->dst_port;
-		u[n].flags = f->tcp_flags;
-		u[n].icmp_type = f->icmp_type;
-		u[n].icmp_code = f->icmp_code;
-		u[n].packets = f->packets;
-		u[n].bytes = f->bytes;
-		u[n].first_ns = f->fwd_first_ns ? f->fwd_first_ns : f->first_ns;
-		u[n].last_ns = f->fwd_last_ns ? f->fwd_last_ns : f->last_ns;
-		n++;
-	}
-	if (f->rev_packets) {
-		u[n].src = f->dst_ip;
-		u[n].dst = f->src_ip;
-		u[n].sport = f->dst_port;
-		u[n].dport = f->src_port;
-		u[n].flags = f->rev_tcp_flags;
-		u[n].icmp_type = is_icmp(f) ? pc_nf_icmp_reply(f->ip_version, f->icmp_type) : 0;
-		u[n].icmp_code = is_icmp(f) ? f->icmp_code : 0;
-		u[n].packets = f->rev_packets;
-		u[n].bytes = f->rev_bytes;
-		u[n].first_ns = f->rev_first_ns ? f->rev_first_ns : f->first_ns;
-		u[n].last_ns = f->rev_last_ns ? f->rev_last_ns : f->last_ns;
-		n++;
-	}
+	pc_nf_dirs(f, d);
+	if (f->packets)
+		u[n++] = d[0];
+	if (f->rev_packets)
+		u[n++] = d[1];
 	return n;
 }
 
@@ -282,9 +333,30 @@ void pc_nf_ring_pop(struct nf_ring *q, size_t n)
 
 #define NF_ERR_LOG_GAP_NS 10000000000ull
 
+/* What a send failure means for the user, and what to do about it. */
+const char *pc_nf_send_hint(struct nf_io *io, int error, char *buf, size_t len)
+{
+	switch (error) {
+	case ENOBUFS:
+	case EAGAIN:
+		return "; the socket's send queue is full and datagrams are dropped: lower "
+		       "--export-rate or raise net.core.wmem_default";
+	case EMSGSIZE:
+		snprintf(buf, len,
+			 "; a %u-byte datagram is larger than the path to the collector takes: "
+			 "lower --mtu",
+			 io->serr.msgsize_len);
+		return buf;
+	default:
+		return "";
+	}
+}
+
 void pc_nf_io_error(struct nf_io *io, int error, const char *what)
 {
 	uint64_t now = pc_nf_now_ns();
+	const char *desc = strerrordesc_np(error) ? strerrordesc_np(error) : "error";
+	char hb[160];
 
 	atomic_fetch_add_explicit(&io->e->cnt.errors, 1, memory_order_relaxed);
 	if (io->err_log_ns && now - io->err_log_ns < NF_ERR_LOG_GAP_NS) {
@@ -292,17 +364,17 @@ void pc_nf_io_error(struct nf_io *io, int error, const char *what)
 		return;
 	}
 	if (io->err_quiet)
-		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s (%llu more failures not logged)",
-			  what, io->name, strerrordesc_np(error) ? strerrordesc_np(error) : "error",
+		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s%s (%llu more failures not logged)",
+			  what, io->name, desc, pc_nf_send_hint(io, error, hb, sizeof(hb)),
 			  (unsigned long long)io->err_quiet);
 	else
-		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s", what, io->name,
-			  strerrordesc_np(error) ? strerrordesc_np(error) : "error");
+		pc_nf_log(io->e, CAPTURE_LOG_WARN, "%s %s: %s%s", what, io->name, desc,
+			  pc_nf_send_hint(io, error, hb, sizeof(hb)));
 	io->err_quiet = 0;
 	io->err_log_ns = now;
 }
 
-static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err, size_t errlen)
+int pc_nf_resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -320,31 +392,6 @@ static int resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char 
 	memcpy(&io->addr, res->ai_addr, res->ai_addrlen);
 	io->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
-	return 0;
-}
-
-static int udp_open(struct nf_io *io, const struct nf_cfg *c, char *err, size_t errlen)
-{
-	int rc, sz = 4 << 20;
-
-	rc = resolve(io, c, SOCK_DGRAM, err, errlen);
-	if (rc)
-		return rc;
-	io->fd = socket(io->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (io->fd < 0) {
-		rc = -errno;
-		return pc_errf(err, errlen, rc, "%s: socket: %s", io->e->target,
-			       strerrordesc_np(errno));
-	}
-	setsockopt(io->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	/* Connected, so that an unreachable collector comes back as ECONNREFUSED. */
-	if (connect(io->fd, (struct sockaddr *)&io->addr, io->addrlen) < 0) {
-		rc = -errno;
-		return pc_errf(err, errlen, rc, "%s: connect: %s", io->e->target,
-			       strerrordesc_np(errno));
-	}
-	/* UDP GSO: a run of equal datagrams leaves in one send and crosses the stack once. */
-	io->gso = setsockopt(io->fd, SOL_UDP, UDP_SEGMENT, &(int){ 0 }, sizeof(int)) == 0;
 	return 0;
 }
 
@@ -374,9 +421,10 @@ int pc_nf_io_open(struct nf_io *io, struct pc_exporter *e, const struct nf_cfg *
 	for (io->nfree = 0; io->nfree < NF_POOL; io->nfree++)
 		io->free_bufs[io->nfree] = io->pool + (size_t)io->nfree * io->mtu;
 	if (c->transport == CAPTURE_TRANSPORT_UDP) {
-		rc = udp_open(io, c, err, errlen);
+		rc = pc_nf_udp_open(io, c, err, errlen);
 		if (rc)
 			goto fail;
+		pc_nf_io_pace(io, c->rate_records, c->rate_bits);
 		return 0;
 	}
 	io->out_cap = c->transport == CAPTURE_TRANSPORT_FILE
@@ -398,7 +446,7 @@ int pc_nf_io_open(struct nf_io *io, struct pc_exporter *e, const struct nf_cfg *
 		}
 		return 0;
 	}
-	rc = resolve(io, c, SOCK_STREAM, err, errlen);
+	rc = pc_nf_resolve(io, c, SOCK_STREAM, err, errlen);
 	if (rc)
 		goto fail;
 	io->tstate = NF_TCP_DOWN;
@@ -412,6 +460,14 @@ fail:
 
 void pc_nf_io_close(struct nf_io *io)
 {
+	if (io->transport == CAPTURE_TRANSPORT_UDP && io->e) {
+		pc_nf_udp_summary(io);
+		if (io->pace.waited_ns)
+			pc_nf_log(io->e, CAPTURE_LOG_INFO,
+				  "paced to %llu records/s, %llu bits/s: waited %.3f s",
+				  (unsigned long long)io->pace.rec_rate,
+				  (unsigned long long)io->pace.bit_rate, io->pace.waited_ns / 1e9);
+	}
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
@@ -431,119 +487,6 @@ uint8_t *pc_nf_io_msg(struct nf_io *io)
 void pc_nf_io_msg_drop(struct nf_io *io, uint8_t *buf)
 {
 	io->free_bufs[io->nfree++] = buf;
-}
-
-/* How many datagrams from @i on can leave as one GSO send: equal lengths, the last one
- * may be shorter, within the kernel's segment and size limits. */
-static unsigned gso_run(const struct nf_io *io, unsigned i)
-{
-	uint32_t seg = io->lens[i];
-	size_t total = seg;
-	unsigned j = i + 1;
-
-	if (!io->gso)
-		return 1;
-	while (j < io->nbatch && j - i < NF_GSO_MAX_SEGS && io->lens[j - 1] == seg &&
-	       io->lens[j] <= seg && total + io->lens[j] <= NF_GSO_MAX_BYTES) {
-		total += io->lens[j];
-		j++;
-	}
-	return j - i;
-}
-
-static int udp_send(struct nf_io *io)
-{
-	struct mmsghdr msgs[NF_UDP_BATCH];
-	struct iovec iov[NF_UDP_BATCH];
-	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr align;
-	} ctl[NF_UDP_BATCH];
-	unsigned i, k, nm = 0, done = 0, first[NF_UDP_BATCH + 1], cnt[NF_UDP_BATCH];
-	uint16_t seg;
-	int r, rc = 0;
-
-	for (i = 0; i < io->nbatch; i++) {
-		iov[i].iov_base = io->batch[i];
-		iov[i].iov_len = io->lens[i];
-	}
-	memset(msgs, 0, sizeof(msgs[0]) * io->nbatch);
-	for (i = 0; i < io->nbatch; i += cnt[nm], nm++) {
-		cnt[nm] = gso_run(io, i);
-		first[nm] = i;
-		msgs[nm].msg_hdr.msg_iov = &iov[i];
-		msgs[nm].msg_hdr.msg_iovlen = cnt[nm];
-		if (cnt[nm] > 1) {
-			struct cmsghdr *cm;
-
-			msgs[nm].msg_hdr.msg_control = ctl[nm].buf;
-			msgs[nm].msg_hdr.msg_controllen = sizeof(ctl[nm].buf);
-			cm = CMSG_FIRSTHDR(&msgs[nm].msg_hdr);
-			cm->cmsg_level = SOL_UDP;
-			cm->cmsg_type = UDP_SEGMENT;
-			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			seg = (uint16_t)io->lens[i];
-			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
-		}
-	}
-	while (done < nm) {
-		r = sendmmsg(io->fd, msgs + done, nm - done, 0);
-		if (r > 0) {
-			for (k = done; k < done + (unsigned)r; k++) {
-				for (i = first[k]; i < first[k] + cnt[k]; i++)
-					io->bytes_sent += io->lens[i];
-				atomic_fetch_add_explicit(&io->e->cnt.messages, cnt[k],
-							  memory_order_relaxed);
-			}
-			done += (unsigned)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			struct pollfd pfd = { .fd = io->fd, .events = POLLOUT };
-
-			/* Socket buffer full: wait briefly once, then give the datagrams up. */
-			if (poll(&pfd, 1, 10) == 1) {
-				r = sendmmsg(io->fd, msgs + done, nm - done, 0);
-				if (r > 0)
-					continue;
-			}
-		}
-		if (r < 0 && cnt[done] > 1 &&
-		    (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP)) {
-			/* The path cannot segment (route MTU below ours, no UDP GSO): send
-			 * this and every later run one datagram at a time. */
-			pc_nf_log(io->e, CAPTURE_LOG_INFO, "UDP GSO to %s unavailable (%s)",
-				  io->name, strerrordesc_np(errno));
-			io->gso = false;
-			for (i = first[done]; i < first[done] + cnt[done]; i++) {
-				struct msghdr mh = { .msg_iov = &iov[i], .msg_iovlen = 1 };
-
-				if (sendmsg(io->fd, &mh, 0) < 0) {
-					rc = -errno;
-					pc_nf_io_error(io, errno, "send to");
-				} else {
-					io->bytes_sent += io->lens[i];
-					atomic_fetch_add_explicit(&io->e->cnt.messages, 1,
-								  memory_order_relaxed);
-				}
-			}
-			msgs[done].msg_hdr.msg_control = NULL;
-			msgs[done].msg_hdr.msg_controllen = 0;
-			done++;
-			continue;
-		}
-		rc = r < 0 ? -errno : -EIO;
-		/* these datagrams are lost; the others still go */
-		for (i = 0; i < cnt[done]; i++)
-			pc_nf_io_error(io, -rc, "send to");
-		done++;
-	}
-	for (i = 0; i < io->nbatch; i++)
-		io->free_bufs[io->nfree++] = io->batch[i];
-	io->nbatch = 0;
-	return rc;
 }
 
 static int file_write(struct nf_io *io)
@@ -591,13 +534,14 @@ static int tcp_send(struct nf_io *io)
 	return 0;
 }
 
-void pc_nf_io_msg_done(struct nf_io *io, uint8_t *buf, size_t len)
+void pc_nf_io_msg_done(struct nf_io *io, uint8_t *buf, size_t len, unsigned nrec)
 {
 	if (io->transport == CAPTURE_TRANSPORT_UDP) {
 		io->batch[io->nbatch] = buf;
+		io->nrecs[io->nbatch] = (uint16_t)nrec;
 		io->lens[io->nbatch++] = (uint32_t)len;
 		if (io->nbatch == NF_UDP_BATCH)
-			udp_send(io);
+			pc_nf_udp_send(io);
 		return;
 	}
 	if (io->out_len + len > io->out_cap && io->transport == CAPTURE_TRANSPORT_FILE)
@@ -618,7 +562,7 @@ int pc_nf_io_flush(struct nf_io *io)
 {
 	switch (io->transport) {
 	case CAPTURE_TRANSPORT_UDP:
-		return io->nbatch ? udp_send(io) : 0;
+		return io->nbatch ? pc_nf_udp_send(io) : 0;
 	case CAPTURE_TRANSPORT_FILE:
 		return file_write(io);
 	default:

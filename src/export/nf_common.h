@@ -2,7 +2,8 @@
 /*
  * Shared pieces of the NetFlow v5/v9 and IPFIX exporters: resolved settings, big-endian
  * writers, the set-based message builder and the transports (UDP batches sent with
- * sendmmsg, TCP with non-blocking reconnect/backoff and a bounded record ring, files).
+ * sendmmsg and paced by a token bucket, TCP with non-blocking reconnect/backoff and a
+ * bounded record ring, files).
  */
 #ifndef PC_NF_COMMON_H
 #define PC_NF_COMMON_H
@@ -44,6 +45,14 @@ struct nf_cfg {
 	bool uniflow;
 	bool nanoseconds;
 	uint32_t tcp_queue;
+	uint32_t fields; /* CAPTURE_FIELD_* (v9, IPFIX) */
+	uint32_t pen;	 /* jcap's IPFIX elements, 0: none */
+	/* UDP pacing: 0 = none */
+	uint64_t rate_records, rate_bits;
+	/* the session's packet sampling: 1 in sample_rate (0: none) */
+	uint32_t sample_rate;
+	bool sample_random;
+	bool sample_scale;
 };
 
 /* Fill @c from @t for NetFlow @version (5, 9, 10). -CAPTURE_E_TARGET with @err set. */
@@ -93,8 +102,14 @@ struct nf_uni {
 	uint8_t icmp_type, icmp_code;
 	uint64_t packets, bytes;
 	uint64_t first_ns, last_ns;
+	const uint8_t *smac, *dmac; /* this direction's source / destination MAC */
+	const uint8_t *osrc, *odst; /* outer addresses, NULL when not tunnelled */
+	uint8_t tos, min_ttl, max_ttl;
+	uint32_t tunnel_id;
 };
 
+/* Both directions of @f into @u, with or without packets. */
+void pc_nf_dirs(const struct capture_flow *f, struct nf_uni u[2]);
 /* Split @f into its directions with packets (0, 1 or 2 of them) into @u. */
 unsigned pc_nf_split(const struct capture_flow *f, struct nf_uni u[2]);
 
@@ -105,6 +120,24 @@ uint8_t pc_nf_icmp_reply(uint8_t ipver, uint8_t type);
 uint8_t pc_nf_end_reason(uint8_t reason);
 
 /* ------------------------------------------------------------------ transports */
+
+/* Token bucket over records and bits; a rate of 0 does not limit. */
+struct nf_pace {
+	uint64_t rec_rate, bit_rate; /* per second */
+	double rec_tokens, bit_tokens;
+	double rec_burst, bit_burst;
+	uint64_t last_ns; /* monotonic */
+	uint64_t waited_ns;
+};
+
+/* Datagram send failures by cause, explained once at close. */
+struct nf_send_errs {
+	uint64_t nobufs;  /* ENOBUFS/EAGAIN: socket or device queue full */
+	uint64_t msgsize; /* EMSGSIZE: larger than the path takes */
+	uint64_t refused; /* ECONNREFUSED: nobody listens */
+	uint64_t other;
+	uint32_t msgsize_len; /* the datagram size refused */
+};
 
 enum nf_tcp_state {
 	NF_TCP_DOWN = 0,
@@ -127,7 +160,9 @@ struct nf_io {
 	unsigned nfree;
 	uint8_t *batch[NF_UDP_BATCH];
 	uint32_t lens[NF_UDP_BATCH];
+	uint16_t nrecs[NF_UDP_BATCH]; /* records in each datagram (pacing) */
 	unsigned nbatch;
+	struct nf_pace pace;
 	bool gso; /* UDP_SEGMENT works: equal datagrams go in one send */
 	/* TCP and FILE: bytes not yet written */
 	uint8_t *out;
@@ -139,6 +174,7 @@ struct nf_io {
 	uint32_t conn_gen; /* +1 per established connection */
 	/* error log rate limit */
 	uint64_t err_log_ns, err_quiet;
+	struct nf_send_errs serr;
 	uint64_t bytes_sent;
 };
 
@@ -148,8 +184,11 @@ int pc_nf_io_open(struct nf_io *io, struct pc_exporter *e, const struct nf_cfg *
 void pc_nf_io_close(struct nf_io *io);
 /* A buffer to build the next message in (capacity io->mtu); at most NF_OPEN_MSGS open. */
 uint8_t *pc_nf_io_msg(struct nf_io *io);
-/* The message in @buf is complete with @len bytes: queue it (the buffer goes back). */
-void pc_nf_io_msg_done(struct nf_io *io, uint8_t *buf, size_t len);
+/* The message in @buf is complete with @len bytes and @nrec records: queue it (the
+ * buffer goes back). */
+void pc_nf_io_msg_done(struct nf_io *io, uint8_t *buf, size_t len, unsigned nrec);
+/* UDP: pace sends to @rec_rate records/s and @bit_rate bits/s (0: no limit). */
+void pc_nf_io_pace(struct nf_io *io, uint64_t rec_rate, uint64_t bit_rate);
 /* Give @buf back unsent (TCP: a message of a dropped connection). */
 void pc_nf_io_msg_drop(struct nf_io *io, uint8_t *buf);
 /* Send/write what is queued. UDP/FILE: all of it; TCP: what the socket takes now.
@@ -162,6 +201,16 @@ bool pc_nf_io_tcp_poll(struct nf_io *io, uint64_t now_ns);
 void pc_nf_io_tcp_drop(struct nf_io *io, uint64_t now_ns, int error);
 /* Count and (rate-limited) log a transport failure. */
 void pc_nf_io_error(struct nf_io *io, int error, const char *what);
+/* What a send failure @error means and what to do about it ("" if nothing to add). */
+const char *pc_nf_send_hint(struct nf_io *io, int error, char *buf, size_t len);
+/* Resolve the collector of @c into io->addr. */
+int pc_nf_resolve(struct nf_io *io, const struct nf_cfg *c, int socktype, char *err, size_t errlen);
+
+/* nf_udp.c: open the connected UDP socket; send the queued datagrams (paced); log the
+ * datagrams lost over the run by cause (at close). */
+int pc_nf_udp_open(struct nf_io *io, const struct nf_cfg *c, char *err, size_t errlen);
+int pc_nf_udp_send(struct nf_io *io);
+void pc_nf_udp_summary(struct nf_io *io);
 
 /* ------------------------------------------------------------------ record ring */
 

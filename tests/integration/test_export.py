@@ -497,8 +497,10 @@ class Truth:
                 d = self.side(r, a)
                 if not d["packets"]:
                     continue
-                v = {"src": ip(r[a + "_ip"]), "dst": ip(r[b + "_ip"]), "sport": r[a + "_port"],
-                     "dport": r[b + "_port"], "proto": r["proto"],
+                icmp = is_icmp(r["proto"])  # ports 0: type/code go in their own field
+                v = {"src": ip(r[a + "_ip"]), "dst": ip(r[b + "_ip"]),
+                     "sport": 0 if icmp else r[a + "_port"],
+                     "dport": 0 if icmp else r[b + "_port"], "proto": r["proto"],
                      "icmp": d["icmp"] if is_icmp(r["proto"]) else None,
                      "packets": d["packets"], "bytes": d["bytes"], "flags": d["flags"],
                      "first_ms": d["first"] // MS, "last_ms": d["last"] // MS,
@@ -514,8 +516,10 @@ class Truth:
         out = []
         for r in self.recs:
             rv = self.side(r, "dst")
-            v = {"src": ip(r["src_ip"]), "dst": ip(r["dst_ip"]), "sport": r["src_port"],
-                 "dport": r["dst_port"], "proto": r["proto"],
+            icmp = is_icmp(r["proto"])  # ports 0: type/code go in their own field
+            v = {"src": ip(r["src_ip"]), "dst": ip(r["dst_ip"]),
+                 "sport": 0 if icmp else r["src_port"],
+                 "dport": 0 if icmp else r["dst_port"], "proto": r["proto"],
                  "icmp": (r["icmp_type"], r["icmp_code"]) if is_icmp(r["proto"]) else None,
                  "packets": r["packets"], "bytes": r["bytes"], "flags": r["tcp_flags"],
                  "first_ms": r["first_ns"] // MS, "last_ms": r["last_ns"] // MS,
@@ -719,8 +723,9 @@ def test_nfacctd_reads_every_flow(run):
     got = sorted((ip(r["SRC_IP"]), ip(r["DST_IP"]), int(r["SRC_PORT"]), int(r["DST_PORT"]),
                   int(r["PACKETS"]), int(r["BYTES"]), int(r["rev_packets"]),
                   int(r["rev_bytes"])) for r in run["nfacctd"])
-    exp = sorted((ip(r["src_ip"]), ip(r["dst_ip"]), r["src_port"], r["dst_port"], r["packets"],
-                  r["bytes"], r["rev_packets"], r["rev_bytes"]) for r in run["truth"].recs)
+    exp = sorted((ip(r["src_ip"]), ip(r["dst_ip"]), 0 if is_icmp(r["proto"]) else r["src_port"],
+                  0 if is_icmp(r["proto"]) else r["dst_port"], r["packets"], r["bytes"],
+                  r["rev_packets"], r["rev_bytes"]) for r in run["truth"].recs)
     assert got == exp
 
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "export/nf_fields.h"
 #include "util/log.h"
 #include "util/opts.h"
 
@@ -96,6 +97,123 @@ static int copy_path(struct pc_export_target *t, const char *p, char *err, size_
 	return 0;
 }
 
+/* Append "KEY=VALUE\n" to t->props. */
+static int add_prop(struct pc_export_target *t, const char *kv, size_t n, char *err, size_t errlen)
+{
+	size_t have = strlen(t->props);
+
+	if (!n || !memchr(kv, '=', n) || kv[0] == '=')
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+			       "invalid export setting '%.*s': want KEY=VALUE", (int)n, kv);
+	if (have + n + 2 > sizeof(t->props))
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "export settings too long");
+	memcpy(t->props + have, kv, n);
+	t->props[have + n] = '\n';
+	t->props[have + n + 1] = 0;
+	return 0;
+}
+
+/*
+ * kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?K=V&...] and
+ * clickhouse://HOST[:PORT]/DB.TABLE[?K=V&...]: hosts into t->host (Kafka:
+ * the list as written, each entry checked), the path into t->path, the
+ * query and then the caller's props lines of @prefix into t->props.
+ */
+static int parse_url(struct pc_export_target *t, const char *rest, const char *spec,
+		     const char *prefix, uint16_t defport, const char *props, char *err,
+		     size_t errlen)
+{
+	const char *slash = strchr(rest, '/'), *q, *why = NULL, *p;
+	size_t hl, pl;
+	int rc;
+
+	if (!slash || slash == rest)
+		return bad(err, errlen, spec, "want HOST:PORT/NAME");
+	hl = (size_t)(slash - rest);
+	if (hl >= sizeof(t->host))
+		return bad(err, errlen, spec, "host list too long");
+	for (p = rest; p < slash;) {
+		const char *end = memchr(p, ',', (size_t)(slash - p));
+		char one[sizeof(t->host)];
+		size_t n = end ? (size_t)(end - p) : (size_t)(slash - p);
+
+		if (end && t->kind == PC_EXP_CLICKHOUSE)
+			return bad(err, errlen, spec, "one ClickHouse server per target");
+		memcpy(one, p, n);
+		one[n] = 0;
+		if (parse_hostport(one, t->host, sizeof(t->host), &t->port, defport, &why))
+			return bad(err, errlen, spec, why);
+		p = end ? end + 1 : slash;
+	}
+	if (t->kind == PC_EXP_KAFKA) {
+		memcpy(t->host, rest, hl);
+		t->host[hl] = 0;
+	}
+	q = strchr(slash + 1, '?');
+	pl = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
+	if (!pl)
+		return bad(err, errlen, spec, "missing name after '/'");
+	memcpy(t->path, slash + 1, pl); /* spec < 512 bytes: fits */
+	t->path[pl] = 0;
+	for (p = q ? q + 1 : NULL; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t n = amp ? (size_t)(amp - p) : strlen(p);
+
+		rc = add_prop(t, p, n, err, errlen);
+		if (rc)
+			return rc;
+		p = amp ? amp + 1 : NULL;
+	}
+	for (p = props; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n && strncmp(p, "kafka.", 6) && strncmp(p, "clickhouse.", 11))
+			return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+				       "invalid export setting '%.*s': want kafka.NAME=VALUE or "
+				       "clickhouse.NAME=VALUE",
+				       (int)n, p);
+		if (n && !strncmp(p, prefix, strlen(prefix))) {
+			rc = add_prop(t, p, n, err, errlen);
+			if (rc)
+				return rc;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return t->kind == PC_EXP_KAFKA ? pc_exp_kafka_check(t, err, errlen)
+				       : pc_exp_clickhouse_check(t, err, errlen);
+}
+
+int pc_export_props_each(const char *props,
+			 int (*fn)(void *ctx, const char *key, const char *val, char *err,
+				   size_t errlen),
+			 void *ctx, char *err, size_t errlen)
+{
+	char line[sizeof(((struct pc_export_target *)0)->props)];
+	const char *p = props;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *eq;
+		int rc;
+
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = 0;
+		p = nl ? nl + 1 : NULL;
+		eq = strchr(line, '=');
+		if (!eq)
+			continue; /* add_prop lets none through */
+		*eq = 0;
+		rc = fn(ctx, line, eq + 1, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		    struct pc_export_target *t, char *err, size_t errlen)
 {
@@ -114,7 +232,10 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		{ "netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false },
 		{ "json:", PC_EXP_JSON, 0, 0, 0, true },
 		{ "sqlite:", PC_EXP_SQLITE, 0, 0, 0, true },
+		{ "kafka://", PC_EXP_KAFKA, 0, 0, 9092, false },
+		{ "clickhouse://", PC_EXP_CLICKHOUSE, 0, 0, 8123, false },
 	};
+	const char *props = NULL;
 	size_t i, n;
 	int rc;
 
@@ -133,6 +254,9 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 			return rc;
 	}
 	t->opts.sz = sizeof(t->opts);
+	/* the caller's string: read here, never kept */
+	props = t->opts.props;
+	t->opts.props = NULL;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		size_t pl = strlen(kinds[i].prefix);
 		const char *rest = spec + pl, *why = NULL;
@@ -140,6 +264,13 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		if (strncmp(spec, kinds[i].prefix, pl))
 			continue;
 		t->kind = kinds[i].kind;
+		if (t->kind == PC_EXP_IPFIX || t->kind == PC_EXP_NETFLOW9) {
+			uint32_t fields, pen; /* the field selection is checked here, too */
+
+			rc = pc_nf_fields_cfg(t, kinds[i].version, &fields, &pen, err, errlen);
+			if (rc)
+				return rc;
+		}
 		t->nf.sz = sizeof(t->nf);
 		t->nf.version = kinds[i].version;
 		t->nf.transport = kinds[i].transport;
@@ -154,6 +285,12 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 			t->nf.path = t->path;
 			return 0;
 		}
+		if (t->kind == PC_EXP_KAFKA)
+			return parse_url(t, rest, spec, "kafka.", kinds[i].defport, props, err,
+					 errlen);
+		if (t->kind == PC_EXP_CLICKHOUSE)
+			return parse_url(t, rest, spec, "clickhouse.", kinds[i].defport, props, err,
+					 errlen);
 		if (parse_hostport(rest, t->host, sizeof(t->host), &t->port, kinds[i].defport,
 				   &why))
 			return bad(err, errlen, spec, why);
@@ -163,7 +300,8 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 	}
 	return bad(err, errlen, spec,
 		   "unknown kind (use ipfix://H:P, ipfix+tcp://H:P, ipfix-file:PATH, "
-		   "netflow9://H:P, netflow5://H:P, json:PATH or sqlite:PATH)");
+		   "netflow9://H:P, netflow5://H:P, json:PATH, sqlite:PATH, "
+		   "kafka://H:P/TOPIC or clickhouse://H:P/DB.TABLE)");
 }
 
 int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_export_target *t,
@@ -246,6 +384,10 @@ static const struct pc_exporter_ops *ops_for(enum pc_export_kind k)
 		return &pc_exp_ipfix_ops;
 	case PC_EXP_SQLITE:
 		return &pc_exp_sqlite_ops;
+	case PC_EXP_KAFKA:
+		return &pc_exp_kafka_ops;
+	case PC_EXP_CLICKHOUSE:
+		return &pc_exp_clickhouse_ops;
 	}
 	return NULL;
 }

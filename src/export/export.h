@@ -19,17 +19,26 @@ enum pc_export_kind {
 	PC_EXP_NETFLOW9,
 	PC_EXP_IPFIX, /* transport in nf.transport: UDP, TCP or FILE */
 	PC_EXP_SQLITE,
+	PC_EXP_KAFKA,
+	PC_EXP_CLICKHOUSE,
 };
 
 /* A parsed target; strings are owned by the target (copied). */
 struct pc_export_target {
 	enum pc_export_kind kind;
 	char spec[512]; /* the target as the user wrote it */
-	char host[256]; /* UDP/TCP collector */
+	char host[256]; /* UDP/TCP collector; Kafka: the bootstrap list */
 	uint16_t port;
-	char path[4096];		  /* json:, ipfix-file:, sqlite: */
+	char path[4096];		  /* json:, ipfix-file:, sqlite:; Kafka topic, DB.TABLE */
 	struct capture_netflow_config nf; /* collector/path point into host/path */
-	struct capture_export_opts opts;
+	struct capture_export_opts opts;  /* opts.props: NULL, copied into props */
+	/* Kafka, ClickHouse: "KEY=VALUE\n" lines, the target's query first, then
+	 * opts.props lines of the exporter's prefix ("kafka.", "clickhouse.") */
+	char props[4096];
+	/* Set by the engine when it opens the exporter (not parsed): */
+	bool offline;	      /* file input: UDP exports are paced by default */
+	uint32_t sample_rate; /* the session samples 1 in N packets; 0/1: none */
+	bool sample_random;
 };
 
 /* Counters an exporter keeps; read by other threads with relaxed loads. */
@@ -39,6 +48,12 @@ struct pc_export_counters {
 	_Atomic uint64_t errors;	 /* failed sends or writes */
 	_Atomic uint64_t not_exportable; /* e.g. IPv6 for NetFlow v5 */
 	_Atomic uint64_t queue_drops;	 /* IPFIX/TCP: records over the outage bound */
+	/* Kafka, ClickHouse: delivered + failed + in_flight + buffer_drops = records */
+	_Atomic uint64_t delivered;    /* acknowledged */
+	_Atomic uint64_t failed;       /* given up on */
+	_Atomic uint64_t in_flight;    /* handed over, not yet acknowledged (gauge) */
+	_Atomic uint64_t retries;      /* requests sent again */
+	_Atomic uint64_t buffer_drops; /* full producer queue / insert buffer */
 };
 
 struct pc_exporter;
@@ -84,6 +99,16 @@ int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_export_target *t,
 			   char *err, size_t errlen);
 
+/* Call @fn for each "KEY=VALUE" line of @props (stops at its first error). */
+int pc_export_props_each(const char *props,
+			 int (*fn)(void *ctx, const char *key, const char *val, char *err,
+				   size_t errlen),
+			 void *ctx, char *err, size_t errlen);
+/* Check a parsed kafka: / clickhouse: target's settings (at parse time, so a
+ * front end learns of a bad setting before the session starts). */
+int pc_exp_kafka_check(const struct pc_export_target *t, char *err, size_t errlen);
+int pc_exp_clickhouse_check(const struct pc_export_target *t, char *err, size_t errlen);
+
 /* Create and open an exporter for @t. */
 int pc_exporter_create(struct pc_exporter **out, const struct pc_export_target *t,
 		       capture_log_fn log_fn, void *log_ctx, int log_level,
@@ -102,5 +127,7 @@ extern const struct pc_exporter_ops pc_exp_netflow5_ops;
 extern const struct pc_exporter_ops pc_exp_netflow9_ops;
 extern const struct pc_exporter_ops pc_exp_ipfix_ops;
 extern const struct pc_exporter_ops pc_exp_sqlite_ops;
+extern const struct pc_exporter_ops pc_exp_kafka_ops;
+extern const struct pc_exporter_ops pc_exp_clickhouse_ops;
 
 #endif

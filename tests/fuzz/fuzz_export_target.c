@@ -61,6 +61,15 @@ static void check_ok(const struct pc_export_target *t, const char *spec,
 	     t->opts.store_max_rows != o->store_max_rows ||
 	     t->opts.store_max_age_sec != o->store_max_age_sec || t->opts.uniflow != o->uniflow))
 		fail("opts not copied", spec);
+	if (t->kind == PC_EXP_KAFKA || t->kind == PC_EXP_CLICKHOUSE) {
+		/* HOST:PORT[,...]/NAME[?K=V&...]: the name as written after a '/' */
+		const char *name = strchr(strstr(spec, "://") + 3, '/');
+
+		if (!t->host[0] || !t->port || !t->path[0] || !name ||
+		    strncmp(name + 1, t->path, strlen(t->path)))
+			fail("a Kafka/ClickHouse target without its hosts or name", spec);
+		return;
+	}
 	if (is_path_kind(t->kind) || t->nf.transport == CAPTURE_TRANSPORT_FILE) {
 		size_t pl = strlen(t->path), sl = strlen(spec);
 
@@ -119,6 +128,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* a C caller's bool holds 0 or 1 (anything else is its own UB) */
 		if (olen > offsetof(struct capture_export_opts, uniflow))
 			img[offsetof(struct capture_export_opts, uniflow)] &= 1;
+		/* and its props is NULL or a string: NULL here */
+		if (olen > offsetof(struct capture_export_opts, props))
+			memset(img + offsetof(struct capture_export_opts, props), 0,
+			       olen - offsetof(struct capture_export_opts, props) < sizeof(char *)
+				       ? olen - offsetof(struct capture_export_opts, props)
+				       : sizeof(char *));
 		pos += olen;
 	}
 	n = size - pos;

@@ -49,7 +49,7 @@ static int pcl_probe(const char *ifname, char *reason, size_t len)
 
 	if (ret < 0)
 		return ret;
-	if (ifname && !if_nametoindex(ifname)) {
+	if (ifname && !pc_if_is_any(ifname) && !if_nametoindex(ifname)) {
 		snprintf(reason, len, "no such interface '%s'", ifname);
 		return -ENODEV;
 	}
@@ -287,7 +287,8 @@ static int dispatch(struct pc_cap *cap, struct pcl *l)
 	rc = pcap_dispatch(l->h, (int)(l->max - l->n), on_packet, (u_char *)l);
 	pthread_mutex_unlock(&l->lock);
 	if (rc == PCAP_ERROR_IFACE_NOT_UP ||
-	    (rc == PCAP_ERROR && cap->params && !if_nametoindex(cap->params->interface)))
+	    (rc == PCAP_ERROR && cap->params && !pc_if_is_any(cap->params->interface) &&
+	     !if_nametoindex(cap->params->interface)))
 		return iface_error(cap, pcap_geterr(l->h));
 	if (rc < 0 && rc != PCAP_ERROR_BREAK) {
 		snprintf(cap->err, sizeof(cap->err), "pcap: %s (error %d)", pcap_geterr(l->h), rc);
@@ -361,7 +362,7 @@ static int pcl_stats(struct pc_cap *cap, unsigned q, struct pc_cap_stats *st)
 const struct pc_capture_ops pc_cap_pcap_ops = {
 	.name = "pcap",
 	.preference = 20,
-	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_NETDEV,
+	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_NETDEV | PC_CAP_F_ANY_DEVICE,
 	.probe = pcl_probe,
 	.open = pcl_open,
 	.rx_burst = pcl_rx_burst,

@@ -1,25 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK and PF_RING: listed so `jcap backends` can say why they are absent.
- * This build carries no code for them; probe always fails with the reason and
- * open refuses, so nothing here pretends to capture.
+ * PF_RING: listed so `jcap backends` can say why it is absent (not packaged
+ * in Debian). This build carries no code for it; probe always fails with the
+ * reason and open refuses, so nothing here pretends to capture. (DPDK, with or
+ * without libdpdk, is cap_dpdk.c.)
  */
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "capture/capture.h"
-
-static int dpdk_probe(const char *ifname, char *reason, size_t len)
-{
-	bool installed = access("/usr/lib/x86_64-linux-gnu/pkgconfig/libdpdk.pc", F_OK) == 0 ||
-			 access("/usr/lib/pkgconfig/libdpdk.pc", F_OK) == 0;
-
-	snprintf(reason, len, "not built with DPDK support (libdpdk-dev %s)",
-		 installed ? "is installed but not used by this build"
-			   : "not installed and not used by this build");
-	return -CAPTURE_E_BACKEND;
-}
 
 static int pfring_probe(const char *ifname, char *reason, size_t len)
 {
@@ -40,14 +30,6 @@ static int unavail_open(struct pc_cap *cap, const struct pc_cap_params *p)
 	snprintf(cap->err, sizeof(cap->err), "%s: %s", cap->ops->name, reason);
 	return -CAPTURE_E_BACKEND;
 }
-
-const struct pc_capture_ops pc_cap_dpdk_ops = {
-	.name = "dpdk",
-	.preference = 50,
-	.flags = PC_CAP_F_LIVE | PC_CAP_F_AUTO | PC_CAP_F_PLACEHOLDER,
-	.probe = dpdk_probe,
-	.open = unavail_open,
-};
 
 const struct pc_capture_ops pc_cap_pfring_ops = {
 	.name = "pfring",

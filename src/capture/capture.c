@@ -109,6 +109,23 @@ static void reset_cap(struct pc_cap *cap, const struct pc_capture_ops *ops,
 		 (ops->flags & PC_CAP_F_LIVE) ? "kernel" : "file");
 }
 
+bool pc_if_is_any(const char *ifname)
+{
+	return ifname && !strcmp(ifname, "any");
+}
+
+/* pc_if_check, and "any" for the backends that open that pseudo-device. */
+static int netdev_check(const struct pc_capture_ops *ops, const char *ifname, char *reason,
+			size_t rlen)
+{
+	if (!pc_if_is_any(ifname))
+		return pc_if_check(ifname, reason, rlen);
+	if (ops->flags & PC_CAP_F_ANY_DEVICE)
+		return 0;
+	return pc_errf(reason, rlen, -ENODEV,
+		       "no 'any' device: it captures on one interface at a time");
+}
+
 /* Open exactly @ops; on failure cap->err holds the detail and cap is reset. */
 static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 		    const struct pc_cap_params *p, char *reason, size_t rlen)
@@ -120,7 +137,7 @@ static int open_one(struct pc_cap *cap, const struct pc_capture_ops *ops,
 	ret = ops->probe(p->interface, reason, rlen);
 	if (ret >= 0 && (ops->flags & PC_CAP_F_NETDEV)) {
 		/* after the probe: "not built" or a missing capability comes first */
-		int up = pc_if_check(p->interface, reason, rlen);
+		int up = netdev_check(ops, p->interface, reason, rlen);
 
 		ret = up < 0 ? up : ret;
 	}
@@ -190,7 +207,13 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 
 		if (!(ops->flags & PC_CAP_F_AUTO))
 			continue;
-		if ((ops->flags & PC_CAP_F_NETDEV) && !netdev_ok) {
+		if ((ops->flags & PC_CAP_F_NETDEV) && pc_if_is_any(p->interface) &&
+		    !(ops->flags & PC_CAP_F_ANY_DEVICE)) {
+			append(passed, sizeof(passed), "%s%s: no 'any' device",
+			       passed[0] ? "; " : "", ops->name);
+			continue;
+		}
+		if ((ops->flags & PC_CAP_F_NETDEV) && !netdev_ok && !pc_if_is_any(p->interface)) {
 			/* missing or down: every backend of a network device would say
 			 * so, and the reasons of those passed over would bury it. The
 			 * code stays auto's "no backend could be opened" */
@@ -217,9 +240,10 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 		}
 		last = ret;
 		append(passed, sizeof(passed), "%s%s", passed[0] ? "; " : "", cap->err);
-		/* a bad filter or a bad interface fails the same way everywhere */
+		/* a bad filter or a bad interface fails the same way everywhere;
+		 * a port name of the backend's own means nothing to the others */
 		if (ret == -CAPTURE_E_FILTER || ret == -CAPTURE_E_CONFIG || ret == -ENODEV ||
-		    ret == -ENETDOWN)
+		    ret == -ENETDOWN || (ops->flags & PC_CAP_F_PORTS))
 			break;
 	}
 	snprintf(why, whylen, "no live backend could be opened: %s", passed);

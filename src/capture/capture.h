@@ -45,6 +45,10 @@ struct pc_cap_stats {
 	uint64_t ifdrops;  /* ps_ifdrop */
 	uint64_t xdp_rx_ring_full;
 	uint64_t xdp_fill_ring_empty;
+	uint64_t dpdk_ipackets; /* rte_eth_stats of the port */
+	uint64_t dpdk_imissed;
+	uint64_t dpdk_rx_nombuf;
+	uint64_t dpdk_ierrors;
 };
 
 /* What a backend needs to open; strings owned by the caller. */
@@ -61,6 +65,7 @@ struct pc_cap_params {
 	capture_log_fn log_fn;
 	void *log_ctx;
 	int log_level;
+	const char *dpdk_eal; /* dpdk: EAL arguments */
 };
 
 struct pc_cap {
@@ -97,6 +102,12 @@ struct pc_cap {
  * down") before the backend is probed; both fail the same way everywhere, so
  * auto stops there and says so first */
 #define PC_CAP_F_NETDEV (1u << 5)
+/* params->interface names a port of the backend's own (dpdk:PORT), never a
+ * kernel device: once its probe accepted the name, auto tries no other */
+#define PC_CAP_F_PORTS (1u << 6)
+/* opens libpcap's "any" pseudo-device (every interface, Linux cooked link
+ * type SLL/SLL2) when params->interface is "any"; the others refuse it */
+#define PC_CAP_F_ANY_DEVICE (1u << 7)
 
 struct pc_capture_ops {
 	const char *name;
@@ -155,6 +166,9 @@ int pc_if_flags(const char *ifname, unsigned *flags);
  * down" in @err (other failures of SIOCGIFFLAGS: -errno and its text).
  */
 int pc_if_check(const char *ifname, char *err, size_t len);
+
+/* @ifname is "any", the pseudo-device of every interface (PC_CAP_F_ANY_DEVICE). */
+bool pc_if_is_any(const char *ifname);
 
 struct sock_filter;
 

@@ -249,7 +249,8 @@ def test_buffer_size_out_of_range(backends):
 def test_backends_listing(backends):
     assert list(backends) == ["dpdk", "pfring", "afxdp", "afpacket", "pcap", "file"]
     assert backends["dpdk"]["available"] is False
-    assert backends["dpdk"]["reason"].startswith("not built with DPDK support (libdpdk-dev ")
+    # no hugepages and no bound NIC here, or a build without DPDK
+    assert backends["dpdk"]["reason"].startswith(("not compiled in (", "DPDK "))
     assert backends["pfring"]["available"] is False
     assert backends["pfring"]["reason"].startswith("not built with PF_RING support")
     assert backends["afpacket"]["available"] is True

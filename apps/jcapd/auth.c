@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * jcapd access control: the bearer token (read from a file, compared in constant
- * time) and the directories that request paths are confined to (after realpath(),
+ * jcapd access control: the bearer tokens with their scopes (read from a file,
+ * every one compared in constant time) and the directories that request paths are confined to (after realpath(),
  * so neither ".." nor a symbolic link can lead outside them).
  */
 #include <errno.h>
@@ -13,23 +13,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+
 #include "jcapd.h"
 
 #define TOKEN_MAX 1024
+#define TOKENS_MAX 64
+/* a whole token file: every token at its longest, with a scope and a newline */
+#define FILE_MAX (TOKENS_MAX * (TOKEN_MAX + 16))
+
+const char *const auth_scope_names[4] = { "none", "read", "control", "admin" };
+
+struct token {
+	char text[TOKEN_MAX + 1];
+	size_t len;
+	int scope;
+	unsigned line;
+	char id[24]; /* "L<line>:<8 hex of its SHA-256>": names it in the audit, reveals nothing */
+};
 
 static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
-static char token[TOKEN_MAX + 1];
-static size_t token_len;
+static struct token *tokens; /* n_tokens of them, replaced whole on reload */
+static unsigned n_tokens;
 
 static char *allowed[JCAPD_MAX_ALLOW_DIRS];
 static unsigned n_allowed;
 
-int auth_load_token(const char *file, char *msg, size_t msglen)
+/* The file into a malloc'd buffer of *len bytes (NUL-terminated). 0 or -errno. */
+static int read_small(const char *file, char **out, size_t *len, char *msg, size_t msglen)
 {
-	char buf[TOKEN_MAX + 2];
 	struct stat st;
+	char *buf;
 	ssize_t n;
-	size_t len = 0;
 	int fd, err;
 
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -40,49 +55,184 @@ int auth_load_token(const char *file, char *msg, size_t msglen)
 	}
 	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
 		jlog(CAPTURE_LOG_WARN, "token file %s is readable by others", file);
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
+	buf = malloc(FILE_MAX + 2);
+	if (!buf) {
+		close(fd);
+		snprintf(msg, msglen, "%s: out of memory", file);
+		return -ENOMEM;
+	}
+	*len = 0;
+	while (*len < FILE_MAX + 1) {
+		n = read(fd, buf + *len, FILE_MAX + 1 - *len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			err = -errno;
 			snprintf(msg, msglen, "%s: %s", file, strerror(errno));
 			close(fd);
+			explicit_bzero(buf, FILE_MAX + 2);
+			free(buf);
 			return err;
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
+		*len += (size_t)n;
 	}
 	close(fd);
-	/* One token, surrounding white space (the newline an editor adds) ignored. */
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-		       buf[len - 1] == '\t'))
-		len--;
+	buf[*len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static void token_id(struct token *t, unsigned line)
+{
+	unsigned char d[32];
+
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, t->text, t->len, d) < 0)
+		memset(d, 0, sizeof(d));
+	snprintf(t->id, sizeof(t->id), "L%u:%02x%02x%02x%02x", line, d[0], d[1], d[2], d[3]);
+}
+
+/* One line (without its newline, white space around it dropped) into @t. 0 or -EINVAL. */
+static int parse_line(char *s, size_t len, struct token *t, const char **why)
+{
+	char *sp = memchr(s, ' ', len);
+
+	t->scope = SCOPE_ADMIN; /* a bare token: what a token meant before scopes */
+	if (!sp)
+		sp = memchr(s, '\t', len);
+	if (sp) {
+		size_t k = (size_t)(sp - s);
+		int i;
+
+		for (i = SCOPE_READ; i <= SCOPE_ADMIN; i++)
+			if (strlen(auth_scope_names[i]) == k && !memcmp(s, auth_scope_names[i], k))
+				break;
+		if (i > SCOPE_ADMIN) {
+			*why = "scope must be read, control or admin";
+			return -EINVAL;
+		}
+		t->scope = i;
+		while (sp < s + len && (*sp == ' ' || *sp == '\t'))
+			sp++;
+		len -= (size_t)(sp - s);
+		s = sp;
+	}
 	if (len > TOKEN_MAX) {
-		snprintf(msg, msglen, "%s: token longer than %d bytes", file, TOKEN_MAX);
+		*why = "token longer than 1024 bytes";
 		return -EINVAL;
 	}
 	if (len < 16) {
-		snprintf(msg, msglen, "%s: token shorter than 16 bytes", file);
+		*why = "token shorter than 16 bytes";
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)buf[i];
+		unsigned char ch = (unsigned char)s[i];
 
 		if (ch <= 0x20 || ch >= 0x7f) {
-			snprintf(msg, msglen, "%s: token must be printable ASCII without spaces",
-				 file);
+			*why = "token must be printable ASCII without spaces";
 			return -EINVAL;
 		}
 	}
-	pthread_mutex_lock(&token_lock);
-	memcpy(token, buf, len);
-	token[len] = '\0';
-	token_len = len;
-	pthread_mutex_unlock(&token_lock);
-	explicit_bzero(buf, sizeof(buf));
+	memcpy(t->text, s, len);
+	t->text[len] = '\0';
+	t->len = len;
 	return 0;
+}
+
+static char *trim(char *s, char **end)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	while (*end > s && ((*end)[-1] == ' ' || (*end)[-1] == '\t' || (*end)[-1] == '\r'))
+		(*end)--;
+	return s;
+}
+
+/* Every line of @buf into @out (TOKENS_MAX of them). Count, or -EINVAL with @msg. */
+static int parse_tokens(const char *file, char *buf, struct token *out, char *msg, size_t msglen)
+{
+	const char *why = NULL;
+	unsigned line = 0, n = 0;
+	char *p = buf;
+
+	while (*p) {
+		char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p), *s;
+
+		line++;
+		s = trim(p, &end);
+		p = nl ? nl + 1 : end;
+		if (s == end || *s == '#')
+			continue;
+		if (n == TOKENS_MAX) {
+			snprintf(msg, msglen, "%s:%u: more than %d tokens", file, line, TOKENS_MAX);
+			return -EINVAL;
+		}
+		if (parse_line(s, (size_t)(end - s), &out[n], &why) < 0) {
+			snprintf(msg, msglen, "%s:%u: %s", file, line, why);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (out[i].len == out[n].len &&
+			    !memcmp(out[i].text, out[n].text, out[n].len)) {
+				snprintf(msg, msglen, "%s:%u: the token of line %u again", file,
+					 line, out[i].line);
+				return -EINVAL;
+			}
+		}
+		out[n].line = line;
+		token_id(&out[n], line);
+		n++;
+	}
+	if (!n) {
+		snprintf(msg, msglen, "%s: no token in the file", file);
+		return -EINVAL;
+	}
+	return (int)n;
+}
+
+int auth_load_token(const char *file, char *msg, size_t msglen)
+{
+	struct token *nt, *old;
+	size_t len = 0;
+	char *buf = NULL;
+	int n;
+
+	n = read_small(file, &buf, &len, msg, msglen);
+	if (n < 0)
+		return n;
+	if (len > FILE_MAX || memchr(buf, '\0', len)) {
+		snprintf(msg, msglen, "%s: %s", file,
+			 len > FILE_MAX ? "file too large" : "NUL byte in the file");
+		n = -EINVAL;
+		goto out_buf;
+	}
+	nt = calloc(TOKENS_MAX, sizeof(*nt));
+	if (!nt) {
+		snprintf(msg, msglen, "%s: out of memory", file);
+		n = -ENOMEM;
+		goto out_buf;
+	}
+	n = parse_tokens(file, buf, nt, msg, msglen);
+	if (n < 0) {
+		explicit_bzero(nt, TOKENS_MAX * sizeof(*nt));
+		free(nt);
+		goto out_buf;
+	}
+	pthread_mutex_lock(&token_lock);
+	old = tokens;
+	tokens = nt;
+	n_tokens = (unsigned)n;
+	pthread_mutex_unlock(&token_lock);
+	if (old) {
+		explicit_bzero(old, TOKENS_MAX * sizeof(*old));
+		free(old);
+	}
+	n = 0;
+out_buf:
+	explicit_bzero(buf, FILE_MAX + 2);
+	free(buf);
+	return n;
 }
 
 bool auth_have_token(void)
@@ -90,36 +240,41 @@ bool auth_have_token(void)
 	bool have;
 
 	pthread_mutex_lock(&token_lock);
-	have = token_len > 0;
+	have = n_tokens > 0;
 	pthread_mutex_unlock(&token_lock);
 	return have;
 }
 
 /*
  * Time depends on the length of the configured token only, never on where the
- * presented one differs or on its length.
+ * presented one differs or on its length. Returns 1 on a match, 0 otherwise,
+ * without a branch on the bytes.
  */
-static bool token_equal(const char *given, size_t given_len)
+static unsigned token_equal(const struct token *t, const char *given, size_t given_len)
 {
 	volatile unsigned char diff = 0;
 	size_t i;
 
-	diff |= (unsigned char)(given_len != token_len);
-	for (i = 0; i < token_len; i++) {
+	diff |= (unsigned char)(given_len != t->len);
+	for (i = 0; i < t->len; i++) {
 		unsigned char g = i < given_len ? (unsigned char)given[i] : 0;
 
-		diff |= (unsigned char)(g ^ (unsigned char)token[i]);
+		diff |= (unsigned char)(g ^ (unsigned char)t->text[i]);
 	}
-	return diff == 0;
+	return 1u & (((unsigned)diff - 1u) >> 8);
 }
 
-int auth_check(const char *header)
+int auth_check(const char *header, struct auth_who *who)
 {
+	unsigned match = 0, i;
 	const char *p;
-	int ret;
+	size_t plen;
 
-	if (!auth_have_token())
+	memset(who, 0, sizeof(*who));
+	if (!auth_have_token()) {
+		who->scope = SCOPE_ADMIN; /* no token file: loopback only, all open */
 		return 0;
+	}
 	if (!header)
 		return 401;
 	if (strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\t'))
@@ -129,16 +284,29 @@ int auth_check(const char *header)
 		p++;
 	if (!*p)
 		return 401;
+	plen = strnlen(p, TOKEN_MAX + 1);
 	pthread_mutex_lock(&token_lock);
-	ret = token_equal(p, strnlen(p, TOKEN_MAX + 1)) ? 0 : 403;
+	/* every token compared, the match kept by a mask: no exit tells which matched */
+	for (i = 0; i < n_tokens; i++) {
+		unsigned eq = token_equal(&tokens[i], p, plen);
+
+		match |= (0u - eq) & (i + 1);
+	}
+	if (match) {
+		who->scope = tokens[match - 1].scope;
+		memcpy(who->id, tokens[match - 1].id, sizeof(who->id));
+	}
 	pthread_mutex_unlock(&token_lock);
-	return ret;
+	return match ? 0 : 403;
 }
 
 void auth_release(void)
 {
-	explicit_bzero(token, sizeof(token));
-	token_len = 0;
+	if (tokens)
+		explicit_bzero(tokens, TOKENS_MAX * sizeof(*tokens));
+	free(tokens);
+	tokens = NULL;
+	n_tokens = 0;
 	for (unsigned i = 0; i < n_allowed; i++)
 		free(allowed[i]);
 	n_allowed = 0;

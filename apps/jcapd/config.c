@@ -30,8 +30,9 @@ enum kind {
 	K_BOOL,
 	K_UINT, /* uint32_t or size_t (by size), in min..max */
 	K_LEVEL,
-	K_ALLOW,  /* repeatable */
-	K_EXPORT, /* repeatable, capture_export_add syntax */
+	K_ALLOW,   /* repeatable */
+	K_EXPORT,  /* repeatable, capture_export_add syntax */
+	K_METRICS, /* one of metrics_choices, stored as its enum metrics_auth */
 };
 
 struct key {
@@ -41,6 +42,9 @@ struct key {
 	uint64_t min, max;
 	const char *help;
 };
+
+/* metrics_auth, indexed by enum metrics_auth */
+static const char *const metrics_choices[] = { "", "token", "loopback", "open", NULL };
 
 #define FIELD(f) offsetof(struct jcapd_opts, f), sizeof(((struct jcapd_opts *)0)->f)
 
@@ -79,6 +83,8 @@ static const struct key keys[] = {
 	  "flow active timeout (1800)" },
 	{ "ended_ring_size", K_UINT, FIELD(ended_ring_size), 0, 16777216,
 	  "recently ended flows kept for state=all (1048576)" },
+	{ "community_id_seed", K_UINT, FIELD(community_id_seed), 0, 65535,
+	  "Community ID v1 seed of the flow records (0)" },
 	{ "rate_window_sec", K_UINT, FIELD(rate_window_sec), 1, 60,
 	  "window of the pps/bps rates (10)" },
 	{ "flows_scan_max", K_UINT, FIELD(flows_scan_max), 4096, 33554432,
@@ -87,6 +93,21 @@ static const struct key keys[] = {
 	  "drop capture privileges to this user after opening (none)" },
 	{ "export", K_EXPORT, 0, 0, 0, 0,
 	  "exporter target for every session (jcap --export syntax); repeatable" },
+	{ "tls_cert", K_STR, FIELD(tls_cert), 0, 0,
+	  "PEM certificate chain: serve HTTPS (with tls_key; reloaded on SIGHUP)" },
+	{ "tls_key", K_STR, FIELD(tls_key), 0, 0, "PEM private key of tls_cert" },
+	{ "tls_client_ca", K_STR, FIELD(tls_client_ca), 0, 0,
+	  "PEM CA certificates: clients need a certificate they signed (none)" },
+	{ "tls_priorities", K_STR, FIELD(tls_priorities), 0, 0,
+	  "GnuTLS priority string; TLS below 1.2 is always off (" JCAPD_TLS_PRIORITIES_DEFAULT
+	  ")" },
+	{ "insecure_http", K_BOOL, FIELD(insecure_http), 0, 0,
+	  "allow clear-text HTTP on a non-loopback address (false)" },
+	{ "audit_log", K_STR, FIELD(audit_log), 0, 0,
+	  "FILE or syslog: a line per mutating or refused request (none)" },
+	{ "metrics_auth", K_METRICS, FIELD(metrics_auth), 0, 0,
+	  "Prometheus /metrics: token, loopback (none needed from loopback) or open "
+	  "(as the other reads)" },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -126,6 +147,8 @@ void config_init(struct jcapd_opts *o)
 	o->ended_ring_size = 1048576;
 	o->rate_window_sec = 10;
 	o->flows_scan_max = 4194304;
+	memcpy(o->tls_priorities, JCAPD_TLS_PRIORITIES_DEFAULT,
+	       sizeof(JCAPD_TLS_PRIORITIES_DEFAULT));
 }
 
 void config_release(struct jcapd_opts *o)
@@ -330,6 +353,15 @@ int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err,
 		return 0;
 	case K_UINT:
 		return set_uint(o, k, v, err, errlen);
+	case K_METRICS:
+		for (i = METRICS_AUTH_TOKEN; i <= METRICS_AUTH_OPEN; i++) {
+			if (!strcmp(v, metrics_choices[i])) {
+				memcpy(p, &i, sizeof(i));
+				return 0;
+			}
+		}
+		return fail(err, errlen, -EINVAL, "%s: expected token, loopback or open, got '%s'",
+			    k->name, v);
 	case K_ALLOW:
 		if (strlen(v) >= JCAPD_PATH_MAX)
 			return fail(err, errlen, -EINVAL, "allow_dir: longer than %d bytes",
@@ -360,6 +392,45 @@ int config_check(const struct jcapd_opts *o, char *err, size_t errlen)
 			    "flow_idle_timeout_sec %u is longer than flow_active_timeout_sec %u",
 			    o->idle_timeout_sec, o->active_timeout_sec);
 	return 0;
+}
+
+bool config_addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			return s6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+int config_check_transport(const struct jcapd_opts *o, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+
+	if (!o->tls_cert[0] != !o->tls_key[0])
+		return fail(err, errlen, -EINVAL, "%s given without %s: HTTPS needs both",
+			    o->tls_cert[0] ? "tls_cert" : "tls_key",
+			    o->tls_cert[0] ? "tls_key" : "tls_cert");
+	if (o->tls_client_ca[0] && !o->tls_cert[0])
+		return fail(err, errlen, -EINVAL,
+			    "tls_client_ca needs tls_cert and tls_key (client certificates are "
+			    "part of HTTPS)");
+	if (o->tls_cert[0] || o->insecure_http || config_parse_listen(o->listen, &ss) < 0 ||
+	    config_addr_is_loopback((struct sockaddr *)&ss))
+		return 0;
+	return fail(err, errlen, -EINVAL,
+		    "refusing clear-text HTTP on non-loopback %s: give --tls-cert FILE and "
+		    "--tls-key FILE (or --insecure-http to send tokens and flows unencrypted)",
+		    o->listen);
 }
 
 /*

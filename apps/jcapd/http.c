@@ -5,7 +5,9 @@
  * the connection is closed, whether announced by Content-Length or not. Each
  * client address holds at most max_connections_per_ip connections, and a request
  * must arrive whole within request_timeout_sec, so idle or trickling sockets
- * cannot lock the operator out.
+ * cannot lock the operator out. With a certificate it serves HTTPS only (tls.c
+ * hands libmicrohttpd the certificate per handshake); every reply that changed
+ * something or refused a client goes to the audit trail (audit.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "jcapd.h"
+#include "tls.h"
 #include "util/clock.h"
 
 /* A chunked body over the limit is read and thrown away up to this, then cut. */
@@ -80,7 +83,12 @@ struct conn_track {
 	uint64_t deadline_ns; /* 0: no request being received (it is being served) */
 	bool cut;	      /* shut down by the reaper */
 	bool nul;	      /* the request's path or query decoded a NUL byte */
+	bool loopback;	      /* the client's address is a loopback one */
+	bool tls_checked;     /* tls_rc and subject hold the client certificate's verdict */
+	int tls_rc;
+	void *tls_ref; /* keeps the certificates this connection may use */
 	char peer[INET6_ADDRSTRLEN];
+	char subject[256]; /* client certificate's subject, "" without mutual TLS */
 	struct conn_track *prev, *next;
 };
 
@@ -119,13 +127,14 @@ static void track_deadline(struct MHD_Connection *conn, bool on)
 	pthread_mutex_unlock(&track.mu);
 }
 
-static void peer_name(struct MHD_Connection *conn, char *out, size_t len)
+static void peer_name(struct MHD_Connection *conn, char *out, size_t len, bool *loopback)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	snprintf(out, len, "?");
+	*loopback = sa && config_addr_is_loopback(sa);
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
 			  (socklen_t)len);
@@ -152,7 +161,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			return;
 		}
 		t->fd = ci->connect_fd;
-		peer_name(conn, t->peer, sizeof(t->peer));
+		t->tls_ref = tls_conn_open();
+		peer_name(conn, t->peer, sizeof(t->peer), &t->loopback);
 		pthread_mutex_lock(&track.mu);
 		t->deadline_ns = pc_mono_ns() + track.timeout_ns;
 		t->next = track.head;
@@ -173,6 +183,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (t->next)
 		t->next->prev = t->prev;
 	pthread_mutex_unlock(&track.mu);
+	tls_conn_close(t->tls_ref);
 	free(t);
 	*socket_context = NULL;
 }
@@ -338,19 +349,71 @@ static void resp_free(struct resp *rs)
 	rs->text = NULL;
 }
 
-static enum MHD_Result too_large(struct MHD_Connection *conn, struct conn_ctx *cc)
+/* What a request is before its body: method, path and who the client is. */
+static void req_init(struct req *rq, struct MHD_Connection *conn, const char *method,
+		     const char *url)
+{
+	struct conn_track *t = track_of(conn);
+
+	memset(rq, 0, sizeof(*rq));
+	rq->method = method;
+	rq->path = url;
+	rq->conn = conn;
+	rq->peer = t ? t->peer : "?";
+	rq->peer_loopback = t && t->loopback;
+	rq->tls_subject = t && t->subject[0] ? t->subject : NULL;
+}
+
+/* Queue @rs, audited when it changed something or was refused; frees @rs. */
+static enum MHD_Result answer(struct MHD_Connection *conn, struct conn_ctx *cc,
+			      const struct req *rq, struct resp *rs)
+{
+	enum MHD_Result ret = queue_resp(conn, rs);
+
+	if (rs->audit || rs->status == 401 || rs->status == 403 ||
+	    (rs->status == 413 && strcmp(rq->method, "GET") != 0))
+		audit_request(rq, rs);
+	resp_free(rs);
+	cc->answered = true;
+	return ret;
+}
+
+static enum MHD_Result too_large(struct MHD_Connection *conn, struct conn_ctx *cc,
+				 const char *method, const char *url)
 {
 	struct resp rs = { 0 };
+	struct req rq;
 	enum MHD_Result ret;
 
+	req_init(&rq, conn, method, url);
 	resp_error(&rs, 413, NULL, "request body larger than %zu bytes", g_opts.max_body_bytes);
-	ret = queue_resp(conn, &rs);
-	resp_free(&rs);
+	ret = answer(conn, cc, &rq, &rs);
 	free(cc->buf);
 	cc->buf = NULL;
 	cc->len = cc->cap = 0;
-	cc->answered = true;
 	return ret;
+}
+
+/*
+ * Mutual TLS: the connection's client certificate, checked on its first request
+ * (the handshake checked it too; this also covers a resumed session). 0 or 403.
+ */
+static int client_cert(struct MHD_Connection *conn)
+{
+	struct conn_track *t = track_of(conn);
+	const union MHD_ConnectionInfo *ci;
+
+	if (!tls_enabled() || !g_opts.tls_client_ca[0])
+		return 0;
+	if (!t)
+		return 403;
+	if (!t->tls_checked) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		t->tls_rc = ci ? tls_peer_subject(ci->tls_session, t->subject, sizeof(t->subject))
+			       : -EACCES;
+		t->tls_checked = true;
+	}
+	return t->tls_rc < 0 ? 403 : 0;
 }
 
 struct nul_iter {
@@ -376,8 +439,9 @@ static enum MHD_Result reject_nul(struct MHD_Connection *conn, struct conn_ctx *
 {
 	struct nul_iter it = { 0 };
 	struct resp rs = { 0 };
-	enum MHD_Result ret;
+	struct req rq;
 
+	req_init(&rq, conn, "?", "?");
 	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, find_nul, &it);
 	if (it.key && !it.in_key)
 		resp_error(&rs, 400, it.key, "query parameter '%s' holds a NUL byte (%%00)",
@@ -386,10 +450,7 @@ static enum MHD_Result reject_nul(struct MHD_Connection *conn, struct conn_ctx *
 		resp_error(&rs, 400, NULL, "a query parameter name holds a NUL byte (%%00)");
 	else
 		resp_error(&rs, 400, NULL, "the request path holds a NUL byte (%%00)");
-	ret = queue_resp(conn, &rs);
-	resp_free(&rs);
-	cc->answered = true;
-	return ret;
+	return answer(conn, cc, &rq, &rs);
 }
 
 static void *slow_main(void *arg)
@@ -449,7 +510,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct conn_ctx *cc = *con_cls;
 	struct req rq = { 0 };
 	struct resp rs = { 0 };
-	enum MHD_Result ret;
 
 	if (!cc) {
 		struct conn_track *t = track_of(conn);
@@ -464,6 +524,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = cc;
 		if (nul)
 			return reject_nul(conn, cc);
+		if (client_cert(conn)) {
+			req_init(&rq, conn, method, url);
+			resp_error(&rs, 403, NULL,
+				   "a client certificate signed by tls_client_ca is required");
+			return answer(conn, cc, &rq, &rs);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl) {
@@ -473,7 +539,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			errno = 0;
 			v = strtoull(cl, &end, 10);
 			if (errno || end == cl || v > g_opts.max_body_bytes)
-				return too_large(conn, cc);
+				return too_large(conn, cc, method, url);
 		}
 		return MHD_YES;
 	}
@@ -520,33 +586,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (cc->answered)
 		return MHD_YES;
 	if (cc->too_big)
-		return too_large(conn, cc);
+		return too_large(conn, cc, method, url);
 	if (cc->deferred) {
 		/* resumed: the slow pool has the reply ready */
 		if (!cc->ready)
 			return MHD_YES;
-		ret = queue_resp(conn, &cc->rs);
-		resp_free(&cc->rs);
-		cc->answered = true;
-		return ret;
+		return answer(conn, cc, &cc->rq, &cc->rs);
 	}
 
-	rq.method = method;
-	rq.path = url;
+	req_init(&rq, conn, method, url);
 	rq.auth_header =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	rq.content_type =
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	rq.body = cc->buf ? cc->buf : "";
 	rq.body_len = cc->len;
-	rq.conn = conn;
 	if (routes_is_slow(method, url) && defer(conn, cc, &rq))
 		return MHD_YES;
 	routes_dispatch(&rq, &rs);
-	ret = queue_resp(conn, &rs);
-	resp_free(&rs);
-	cc->answered = true;
-	return ret;
+	return answer(conn, cc, &rq, &rs);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -635,24 +693,6 @@ const char *http_query_unknown(const struct req *rq, const char *const *allowed)
 
 /* ------------------------------------------------------------ listen address */
 
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-
-		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
-			return true;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			return s6->sin6_addr.s6_addr[12] == 127;
-	}
-	return false;
-}
-
 /* Let the pool finish what is queued; later slow requests run inline. */
 static void stop_pool(void)
 {
@@ -682,13 +722,15 @@ int http_start(char *bound, size_t boundlen)
 		     g_opts.listen);
 		return -EINVAL;
 	}
-	if (!is_loopback((struct sockaddr *)&ss) && !auth_have_token()) {
+	if (!config_addr_is_loopback((struct sockaddr *)&ss) && !auth_have_token()) {
 		jlog(CAPTURE_LOG_ERROR,
 		     "refusing to listen on non-loopback %s without --token-file", g_opts.listen);
 		return -EPERM;
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls_enabled())
+		flags |= MHD_USE_TLS;
 	r = reap_start();
 	if (r < 0) {
 		jlog(CAPTURE_LOG_ERROR, "http: request deadline thread: %s", strerror(-r));
@@ -706,7 +748,10 @@ int http_start(char *bound, size_t boundlen)
 		(unsigned)g_opts.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)g_opts.connection_timeout_sec, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
 		NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+		/* the TLS options last: without TLS the list ends before them */
+		tls_enabled() ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, tls_priorities(),
+		MHD_OPTION_HTTPS_CERT_CALLBACK, &tls_retrieve_cert, MHD_OPTION_END);
 	if (!daemon_h) {
 		r = errno ? errno : EADDRINUSE;
 		jlog(CAPTURE_LOG_ERROR, "cannot listen on %s: %s", g_opts.listen, strerror(r));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "jcapd.h"
+#include "tls.h"
 
 struct jcapd_opts g_opts;
 
@@ -152,7 +153,8 @@ static int parse_args(int argc, char **argv)
 			return -EINVAL;
 		}
 	}
-	if (config_check(&g_opts, err, sizeof(err)) < 0) {
+	if (config_check(&g_opts, err, sizeof(err)) < 0 ||
+	    config_check_transport(&g_opts, err, sizeof(err)) < 0) {
 		fprintf(stderr, "jcapd: %s\n", err);
 		return -EINVAL;
 	}
@@ -177,11 +179,30 @@ static void lower_priority(void)
 		jlog(CAPTURE_LOG_WARN, "http_nice: %s", strerror(errno));
 }
 
-/* Serve until SIGINT or SIGTERM (blocked in @set); SIGHUP reloads the token. */
-static void wait_for_stop(const sigset_t *set)
+/* SIGHUP: the token file, the certificate and key, a new audit file (rotation). */
+static void reload(void)
 {
 	char msg[JCAPD_PATH_MAX + 128];
-	int r, sig;
+
+	if (g_opts.token_file[0]) {
+		if (auth_load_token(g_opts.token_file, msg, sizeof(msg)) < 0)
+			jlog(CAPTURE_LOG_ERROR, "SIGHUP: token not reloaded: %s", msg);
+		else
+			jlog(CAPTURE_LOG_INFO, "SIGHUP: token reloaded");
+	}
+	if (tls_enabled()) {
+		if (tls_load(msg, sizeof(msg)) < 0)
+			jlog(CAPTURE_LOG_ERROR, "SIGHUP: certificate not reloaded: %s", msg);
+		else
+			jlog(CAPTURE_LOG_INFO, "SIGHUP: certificate reloaded");
+	}
+	audit_reopen();
+}
+
+/* Serve until SIGINT or SIGTERM (blocked in @set); SIGHUP reloads. */
+static void wait_for_stop(const sigset_t *set)
+{
+	int sig;
 
 	for (;;) {
 		sig = sigwaitinfo(set, NULL);
@@ -194,13 +215,7 @@ static void wait_for_stop(const sigset_t *set)
 		if (sig == SIGPIPE)
 			continue;
 		if (sig == SIGHUP) {
-			if (!g_opts.token_file[0])
-				continue;
-			r = auth_load_token(g_opts.token_file, msg, sizeof(msg));
-			if (r < 0)
-				jlog(CAPTURE_LOG_ERROR, "SIGHUP: token not reloaded: %s", msg);
-			else
-				jlog(CAPTURE_LOG_INFO, "SIGHUP: token reloaded");
+			reload();
 			continue;
 		}
 		jlog(CAPTURE_LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -227,11 +242,22 @@ int main(int argc, char **argv)
 	}
 	if (g_opts.use_syslog)
 		openlog("jcapd", LOG_PID, LOG_DAEMON);
+	/* the certificate, key, CA file, priority string, audit file: config errors */
+	if (g_opts.tls_cert[0] && tls_load(msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "jcapd: %s\n", msg);
+		ret = 2;
+		goto out_tls;
+	}
+	if (audit_open(msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "jcapd: audit_log: %s\n", msg);
+		ret = 2;
+		goto out_tls;
+	}
 	if (g_opts.token_file[0]) {
 		r = auth_load_token(g_opts.token_file, msg, sizeof(msg));
 		if (r < 0) {
 			jlog_always(CAPTURE_LOG_ERROR, "token: %s", msg);
-			goto out_opts;
+			goto out_audit;
 		}
 	} else {
 		jlog(CAPTURE_LOG_WARN, "no --token-file: mutating endpoints are open to any "
@@ -262,8 +288,8 @@ int main(int argc, char **argv)
 	lower_priority();
 	if (http_start(bound, sizeof(bound)) < 0)
 		goto out_session;
-	jlog_always(CAPTURE_LOG_INFO, "listening on http://%s (libpacket_capture %s)", bound,
-		    capture_version());
+	jlog_always(CAPTURE_LOG_INFO, "listening on %s://%s (libpacket_capture %s)",
+		    tls_enabled() ? "https" : "http", bound, capture_version());
 
 	wait_for_stop(&set);
 	ret = 0;
@@ -273,7 +299,10 @@ out_session:
 	session_release();
 out_auth:
 	auth_release();
-out_opts:
+out_audit:
+	audit_close();
+out_tls:
+	tls_release();
 	config_release(&g_opts);
 	if (g_opts.use_syslog)
 		closelog();

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A small HTTP client for the jcapd API tests (standard library only): one
 request per connection, an optional client source address (127.0.0.2 on lo
-is a second client), and the reply with its JSON body parsed."""
+is a second client), and the reply with its JSON body parsed. An https://
+base is reached with the TLS context registered for it (use_tls)."""
 import http.client
 import json
 import socket
+import ssl
 import urllib.parse
 
 import pytest
@@ -24,17 +26,39 @@ class Reply:
         return "<%d %s>" % (self.status, self.raw[:300])
 
 
+# base URL -> ssl.SSLContext trusting that daemon's certificate
+TLS = {}
+
+
+def use_tls(base, cafile, certfile=None, keyfile=None):
+    """Trust @cafile for @base (and present a client certificate, if given)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    TLS[base.rstrip("/")] = ctx
+    return ctx
+
+
 def host_port(base):
     u = urllib.parse.urlsplit(base if "://" in base else "http://" + base)
     return u.hostname, u.port
+
+
+def tls_of(base):
+    return TLS.get(base.rstrip("/")) if base.startswith("https://") else None
 
 
 def request(base, method, path, body=None, token=None, ctype="application/json", raw=None,
             headers=None, chunked=False, source=None, timeout=20):
     """One request on a fresh connection; @source: the client's address."""
     host, port = host_port(base)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout,
-                                      source_address=(source, 0) if source else None)
+    src = (source, 0) if source else None
+    ctx = tls_of(base)
+    if ctx:
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, source_address=src,
+                                           context=ctx)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout, source_address=src)
     hdrs = {}
     if token:
         hdrs["Authorization"] = "Bearer " + token
@@ -55,10 +79,19 @@ def request(base, method, path, body=None, token=None, ctype="application/json",
         conn.close()
 
 
-def connect(base, source=None, timeout=5):
-    """A raw TCP connection to the daemon from @source (None: any address)."""
+def connect(base, source=None, timeout=5, handshake=True):
+    """A connection to the daemon from @source (None: any address): TCP, with
+    TLS on top for an https:// base unless @handshake is False (a socket that
+    never starts its handshake)."""
     s = socket.create_connection(host_port(base), timeout=timeout,
                                  source_address=(source, 0) if source else None)
+    ctx = tls_of(base)
+    if ctx and handshake:
+        try:
+            s = ctx.wrap_socket(s, server_hostname=host_port(base)[0])
+        except BaseException:
+            s.close()
+            raise
     return s
 
 

@@ -14,6 +14,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from apihttp import use_tls  # noqa: E402
+
 
 def pytest_addoption(parser):
     parser.addoption("--base-url", default=None,
@@ -62,9 +64,32 @@ class Daemon:
             raise AssertionError("jcapd did not exit within %d s of %s" % (timeout, sig))
 
 
-def start_jcapd(tmp, extra_args=(), config_lines=(), listen="127.0.0.1:0", token=True):
+def make_cert(tmp, name="server", cn="jcapd", ips=("127.0.0.1",), ca=None):
+    """A P-256 certificate and key in @tmp with openssl: self-signed, or signed
+    by @ca (its name). Returns (cert path, key path)."""
+    cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
+    new = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key]
+    subj = ["-subj", "/CN=%s" % cn if not cn.startswith("/") else cn]
+    san = ["-addext", "subjectAltName=" + ",".join("IP:" + ip for ip in ips)] if ips else []
+    if ca is None:
+        cmd = ["openssl", "req", "-x509"] + new + ["-out", cert, "-days", "2"] + subj + san
+        subprocess.run(cmd, check=True, capture_output=True)
+    else:
+        csr = os.path.join(tmp, name + ".csr")
+        subprocess.run(["openssl", "req"] + new + ["-out", csr] + subj, check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr,
+                        "-CA", os.path.join(tmp, ca + ".pem"),
+                        "-CAkey", os.path.join(tmp, ca + ".key"), "-set_serial", "2",
+                        "-out", cert, "-days", "2"], check=True, capture_output=True)
+    return cert, key
+
+
+def start_jcapd(tmp, extra_args=(), config_lines=(), listen="127.0.0.1:0", token=True,
+                tls=False):
     """Start jcapd with a token and allow-dir under @tmp; waits for its
-    'listening on' line. Returns a Daemon."""
+    'listening on' line. @tls: serve HTTPS with a certificate made in @tmp
+    (registered with apihttp). Returns a Daemon."""
     exe = os.path.join(build_dir(), "jcapd")
     if not os.access(exe, os.X_OK):
         pytest.skip("jcapd not built at %s (needs libmicrohttpd-dev, libjansson-dev)" % exe)
@@ -86,6 +111,9 @@ def start_jcapd(tmp, extra_args=(), config_lines=(), listen="127.0.0.1:0", token
         f.write("log_level = debug\n")
         for line in config_lines:
             f.write(line + "\n")
+    if tls:
+        cert, key = make_cert(tmp)
+        args += ["--tls-cert", cert, "--tls-key", key]
     args += ["--config", conf] + list(extra_args)
     log = os.path.join(tmp, "jcapd.log")
     logf = open(log, "w")
@@ -97,7 +125,7 @@ def start_jcapd(tmp, extra_args=(), config_lines=(), listen="127.0.0.1:0", token
     while time.time() < deadline:
         with open(log, errors="replace") as f:
             for line in f:
-                if "listening on http://" in line:
+                if "listening on http" in line:
                     base = line.split("listening on ")[1].split()[0]
         if base or proc.poll() is not None:
             break
@@ -108,6 +136,8 @@ def start_jcapd(tmp, extra_args=(), config_lines=(), listen="127.0.0.1:0", token
             proc.wait()
         with open(log, errors="replace") as f:
             raise AssertionError("jcapd did not start:\n" + f.read()[-3000:])
+    if tls:
+        use_tls(base, cert)
     return Daemon(base, tok, data, proc, log, tmp)
 
 

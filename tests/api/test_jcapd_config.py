@@ -16,7 +16,7 @@ from conftest import build_dir
 
 P = "/packet_capture/capture"
 KINDS = ("ipfix://H:P, ipfix+tcp://H:P, ipfix-file:PATH, netflow9://H:P, netflow5://H:P, "
-         "json:PATH or sqlite:PATH")
+         "json:PATH, sqlite:PATH, kafka://H:P/TOPIC or clickhouse://H:P/DB.TABLE")
 
 # (lines of the file, line of the problem, the problem)
 BAD = [
@@ -138,6 +138,7 @@ flow_table_size = 8192
 flow_idle_timeout_sec = 20
 flow_active_timeout_sec = 600
 ended_ring_size = 1000
+community_id_seed = 9
 rate_window_sec = 5
 flows_scan_max = 8192
 capture_user = {user}
@@ -171,7 +172,8 @@ export = netflow9://localhost
         assert r.status == 200, r
         assert r.json["flow_metering"] == {"enabled": True, "table_size": 8192,
                                            "idle_timeout_sec": 20, "active_timeout_sec": 600,
-                                           "uniflow": False, "ended_ring_size": 1000}
+                                           "uniflow": False, "ended_ring_size": 1000,
+                                           "community_id_seed": 9}
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)

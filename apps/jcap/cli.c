@@ -14,7 +14,7 @@
 #include "jcap.h"
 
 /* getopt_long entries for one table: every name and alias, plus the end. */
-#define OPTS_MAX 64
+#define OPTS_MAX 128
 /* The help's option column: "  " + 22 wide + " ". */
 #define HELP_INDENT 25
 

@@ -16,11 +16,24 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: jcap query DB [--since T] [--until T] [--ip ADDR|CIDR] [--port N]\n"
 		   "                     [--proto tcp|udp|icmp|icmp6|N] [--limit N]\n"
+		   "                     [--community-id ID] [--tunnel-id N] [--mac MAC]\n"
 		   "                     [-F table|json|csv]\n"
+		   "       jcap query DB [filters] --top N --by KEY | --aggregate KEYS\n"
+		   "                     [--bin DUR] [--order flows|packets|bytes] [-F FMT]\n"
+		   "       jcap query DB [filters] --bin DUR | --summary [-F FMT]\n"
 		   "  Flows that overlap [since, until] (last packet >= since, first <= until),\n"
 		   "  with ADDR/CIDR (IPv4 or IPv6) and port N on either side, newest first.\n"
 		   "  T: epoch seconds with an optional fraction (1700000000.25), or ISO-8601\n"
-		   "  UTC (2023-11-14T22:13:20Z, 2023-11-14T22:13:20.25Z).\n");
+		   "  UTC (2023-11-14T22:13:20Z, 2023-11-14T22:13:20.25Z).\n"
+		   "  --tunnel-id: VNI, GRE key, ERSPAN session or TEID (either way);\n"
+		   "  --mac: aa:bb:cc:dd:ee:ff on either side.\n"
+		   "  Reports (computed by SQLite): one row per value of KEY (--by) or of\n"
+		   "  KEYS (--aggregate src_ip,dst_port) with flows, packets and bytes (both\n"
+		   "  directions), largest first by --order (default flows), the first N with\n"
+		   "  --top; --bin DUR (300, 5m, 1h, 1d) groups by time bins of the flows'\n"
+		   "  first packets; --summary: totals, first/last time, flows by protocol.\n"
+		   "  KEY: src_ip, dst_ip, src_port, dst_port, proto, ip_version, vlan,\n"
+		   "  end_reason, community_id.\n");
 }
 
 /* Digits [s, s+n) as a number; false if any is not a digit. */
@@ -161,10 +174,42 @@ static int opt_proto(const struct jcap_cmd *cmd, const struct jcap_opt *opt, con
 	return 0;
 }
 
+/* --tunnel-id N: the id and the flag that it was given. */
+static int opt_tunnel_id(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+			 void *base)
+{
+	struct capture_query *q = (struct capture_query *)((char *)base + opt->off);
+	uint64_t v;
+
+	(void)cmd;
+	if (jcap_parse_u64("--tunnel-id", arg, 0, UINT32_MAX, &v) < 0)
+		return -1;
+	q->tunnel_id = (uint32_t)v;
+	q->has_tunnel_id = true;
+	return 0;
+}
+
 struct query_args {
 	struct capture_query q;
 	int fmt; /* enum jcap_format */
+	/* reports (report.c) */
+	struct capture_report rep;
+	const char *by, *aggregate;
+	uint64_t top;
+	bool summary;
 };
+
+/* --bin DUR: 300, 300s, 5m, 1h, 1d */
+static int opt_bin(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		   void *base)
+{
+	if (jcap_parse_duration(arg, (uint64_t *)((char *)base + opt->off)) < 0) {
+		jcap_err("%s: --bin: '%s' is not a duration (N, Ns, Nm, Nh or Nd, N > 0)",
+			 cmd->name, arg);
+		return -1;
+	}
+	return 0;
+}
 
 #define F(member) JCAP_FIELD(struct query_args, member)
 
@@ -175,7 +220,16 @@ static const struct jcap_opt query_opts[] = {
 	JCAP_UINT(0, "port", "N", F(q.port), 0, 65535, NULL),
 	JCAP_FN(0, "proto", "P", F(q.proto), opt_proto, NULL),
 	JCAP_UINT(0, "limit", "N", F(q.limit), 0, INT64_MAX, NULL),
+	JCAP_STR(0, "community-id", "ID", F(q.community_id), NULL),
+	JCAP_FN(0, "tunnel-id", "N", F(q), opt_tunnel_id, NULL),
+	JCAP_STR(0, "mac", "MAC", F(q.mac), NULL),
 	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format", NULL),
+	JCAP_UINT(0, "top", "N", F(top), 1, INT64_MAX, NULL),
+	JCAP_STR(0, "by", "KEY", F(by), NULL),
+	JCAP_STR(0, "aggregate", "KEYS", F(aggregate), NULL),
+	JCAP_FN(0, "bin", "DUR", F(rep.bin_ns), opt_bin, NULL),
+	JCAP_ENUM(0, "order", "KEY", F(rep.order), jcap_report_order_names, "order", NULL),
+	JCAP_FLAG(0, "summary", F(summary), true, NULL),
 	JCAP_HELP('h', "help"),
 };
 
@@ -201,6 +255,35 @@ static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
 		k->oom = true;
 }
 
+/* --top/--by, --aggregate, --bin, --summary: an exit code. */
+static int query_report(struct query_args *a, const char *db)
+{
+	int rc;
+
+	if (a->by && a->aggregate)
+		return jcap_usage_err(&query_cmd, "give --by KEY or --aggregate KEYS, not both");
+	if (a->top && !a->by && !a->aggregate)
+		return jcap_usage_err(&query_cmd, "--top N needs --by KEY or --aggregate KEYS");
+	if (a->by && strchr(a->by, ','))
+		return jcap_usage_err(&query_cmd, "--by takes one key; several: --aggregate");
+	if (a->summary && (a->by || a->aggregate || a->rep.bin_ns))
+		return jcap_usage_err(&query_cmd, "--summary stands alone");
+	if (a->q.limit)
+		return jcap_usage_err(&query_cmd, "reports take --top N, not --limit");
+	a->rep.sz = sizeof(a->rep);
+	a->rep.keys = a->by ? a->by : a->aggregate;
+	a->rep.limit = a->top;
+	if (a->summary)
+		rc = jcap_report_summary(stdout, db, &a->q, (enum jcap_format)a->fmt);
+	else
+		rc = jcap_report(stdout, db, &a->q, &a->rep, (enum jcap_format)a->fmt);
+	if (fflush(stdout) != 0) {
+		jcap_err("query: cannot write the results: %s", strerror(errno));
+		return JCAP_EXIT_FAIL;
+	}
+	return rc;
+}
+
 int jcap_cmd_query(int argc, char **argv)
 {
 	struct query_args a = {
@@ -222,6 +305,8 @@ int jcap_cmd_query(int argc, char **argv)
 		return jcap_usage_err(&query_cmd, "unexpected argument '%s'", argv[rc + 1]);
 	db = argv[rc];
 	k.fmt = (enum jcap_format)a.fmt;
+	if (a.by || a.aggregate || a.rep.bin_ns || a.summary || a.top)
+		return query_report(&a, db);
 
 	r = capture_store_query(db, &a.q, on_flows, &k, err, sizeof(err));
 	if (r == -EINVAL) {

@@ -22,15 +22,30 @@ int main(int argc, char **argv)
 	size_t i;
 
 	if (argc >= 2) {
-		if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-			printf("jcap %s\n", capture_version());
-			return JCAP_EXIT_OK;
-		}
+		if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version") ||
+		    !strcmp(argv[1], "-V"))
+			return jcap_print_version(stdout);
 		for (i = 0; i < JCAP_ARRAY_SIZE(cmds); i++)
 			if (!strcmp(argv[1], cmds[i].name))
 				return cmds[i].fn(argc - 1, argv + 1);
 	}
 	return jcap_cmd_meter(argc, argv);
+}
+
+int jcap_print_version(FILE *fp)
+{
+	struct capture_backend_info info[16];
+	int n, i;
+
+	/* the program is built with the library: one version for both */
+	fprintf(fp, "jcap %s\nlibpacket_capture %s\n", capture_version(), capture_version());
+	n = capture_list_backends(info, JCAP_ARRAY_SIZE(info));
+	if (n > (int)JCAP_ARRAY_SIZE(info))
+		n = (int)JCAP_ARRAY_SIZE(info);
+	for (i = 0; i < n; i++)
+		fprintf(fp, "backend %-9s %-3s %s\n", info[i].name,
+			info[i].available ? "yes" : "no", info[i].reason);
+	return fflush(fp) ? JCAP_EXIT_FAIL : JCAP_EXIT_OK;
 }
 
 void jcap_print_subcommands(FILE *fp)

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SQLite flow store, reports: nfdump-like statistics (top N by a field,
+ * aggregation on chosen keys, time bins, totals) computed by SQLite with
+ * GROUP BY, so a report over millions of flows never leaves the database
+ * as records. Keys come from a fixed table (never from the caller's text);
+ * every value is a bound parameter.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "export/flow_store.h"
+#include "export/flow_store_db.h"
+#include "util/compiler.h"
+#include "util/log.h"
+#include "util/opts.h"
+
+enum key_kind {
+	K_NUM,
+	K_ADDR,
+	K_REASON,
+	K_TEXT
+};
+
+static const struct {
+	const char *name;
+	const char *col;
+	enum key_kind kind;
+} keys[] = {
+	{ "src_ip", "src_ip", K_ADDR },
+	{ "dst_ip", "dst_ip", K_ADDR },
+	{ "src_port", "src_port", K_NUM },
+	{ "dst_port", "dst_port", K_NUM },
+	{ "proto", "proto", K_NUM },
+	{ "ip_version", "ip_version", K_NUM },
+	{ "vlan", "vlan", K_NUM },
+	{ "end_reason", "end_reason", K_REASON },
+	{ "community_id", "community_id", K_TEXT },
+};
+
+#define KEY_NAMES                                                                   \
+	"src_ip, dst_ip, src_port, dst_port, proto, ip_version, vlan, end_reason, " \
+	"community_id"
+
+struct plan {
+	int key[CAPTURE_REPORT_MAX_KEYS]; /* index into keys[] */
+	unsigned nkeys;
+	bool addr; /* an address key: ip_version is grouped on too */
+	uint8_t lo[16], hi[16], ver;
+};
+
+/* @r->keys ("src_ip,dst_port") into @p. 0 or -EINVAL with the reason. */
+static int parse_keys(const char *spec, struct plan *p, char *err, size_t errlen)
+{
+	const char *s = spec, *e;
+	size_t n, i;
+
+	while (s && *s) {
+		e = strchr(s, ',');
+		n = e ? (size_t)(e - s) : strlen(s);
+		for (i = 0; i < PC_ARRAY_SIZE(keys); i++)
+			if (strlen(keys[i].name) == n && !strncmp(keys[i].name, s, n))
+				break;
+		if (i == PC_ARRAY_SIZE(keys))
+			return pc_errf(err, errlen, -EINVAL, "unknown key '%.*s' (%s)", (int)n, s,
+				       KEY_NAMES);
+		if (p->nkeys == CAPTURE_REPORT_MAX_KEYS)
+			return pc_errf(err, errlen, -EINVAL, "at most %d keys",
+				       CAPTURE_REPORT_MAX_KEYS);
+		p->key[p->nkeys++] = (int)i;
+		p->addr |= keys[i].kind == K_ADDR;
+		s = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static int check(const struct capture_query *q, const struct capture_report *r, struct plan *p,
+		 char *err, size_t errlen)
+{
+	if (q->port < -1 || q->port > 65535)
+		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
+	if (q->proto < -1 || q->proto > 255)
+		return pc_errf(err, errlen, -EINVAL, "protocol %d out of range (0..255)", q->proto);
+	if (q->ip && pc_flow_store_parse_cidr(q->ip, p->lo, p->hi, &p->ver) < 0)
+		return pc_errf(err, errlen, -EINVAL, "'%s' is not an IPv4/IPv6 address or CIDR",
+			       q->ip);
+	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
+		return pc_errf(err, errlen, -EINVAL, "since is after until");
+	if (q->community_id || q->mac || q->has_tunnel_id)
+		return pc_errf(err, errlen, -EINVAL,
+			       "reports take --since, --until, --ip, --port and --proto filters");
+	if (r->order > CAPTURE_REPORT_BY_BYTES)
+		return pc_errf(err, errlen, -EINVAL, "unknown order %u", r->order);
+	return parse_keys(r->keys, p, err, errlen);
+}
+
+/* Bounded append of a constant SQL fragment or a column name of keys[]. */
+static void add(char *sql, size_t len, size_t *off, const char *frag)
+{
+	size_t n = strlen(frag);
+
+	if (*off + n < len) {
+		memcpy(sql + *off, frag, n + 1);
+		*off += n;
+	}
+}
+
+/* SELECT [bin,] keys..., flows, packets, bytes, first, last ... GROUP BY. */
+static void build_sql(const struct capture_query *q, const struct capture_report *r,
+		      const struct plan *p, char *sql, size_t len)
+{
+	static const char *const order[] = { "flows", "packets", "bytes" };
+	char group[256] = "";
+	size_t off = 0, goff = 0;
+	unsigned i;
+
+	sql[0] = 0;
+	add(sql, len, &off, "SELECT ");
+	if (r->bin_ns) {
+		add(sql, len, &off, "(first_ns / ?) * ?, ");
+		add(group, sizeof(group), &goff, ", 1");
+	}
+	if (p->addr) {
+		add(sql, len, &off, "ip_version, ");
+		add(group, sizeof(group), &goff, ", ip_version");
+	}
+	for (i = 0; i < p->nkeys; i++) {
+		add(sql, len, &off, keys[p->key[i]].col);
+		add(sql, len, &off, ", ");
+		add(group, sizeof(group), &goff, ", ");
+		add(group, sizeof(group), &goff, keys[p->key[i]].col);
+	}
+	add(sql, len, &off,
+	    "COUNT(*) AS flows, TOTAL(packets + rev_packets) AS packets, "
+	    "TOTAL(bytes + rev_bytes) AS bytes, MIN(first_ns), MAX(last_ns) FROM flows WHERE 1");
+	if (q->since_ns)
+		add(sql, len, &off, " AND last_ns >= ?");
+	if (q->until_ns)
+		add(sql, len, &off, " AND first_ns <= ?");
+	if (q->ip)
+		add(sql, len, &off,
+		    " AND ip_version = ? AND (src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
+	if (q->port >= 0)
+		add(sql, len, &off, " AND (src_port = ? OR dst_port = ?)");
+	if (q->proto >= 0)
+		add(sql, len, &off, " AND proto = ?");
+	if (goff) {
+		add(sql, len, &off, " GROUP BY ");
+		add(sql, len, &off, group + 2);
+		/* bins in time order; groups largest first, ties by their keys */
+		add(sql, len, &off, " ORDER BY ");
+		if (!r->bin_ns) {
+			add(sql, len, &off, order[r->order]);
+			add(sql, len, &off, " DESC, ");
+		}
+		add(sql, len, &off, group + 2);
+	}
+	if (r->limit)
+		add(sql, len, &off, " LIMIT ?");
+}
+
+static void bind_all(sqlite3_stmt *st, const struct capture_query *q,
+		     const struct capture_report *r, const struct plan *p)
+{
+	int b = 1;
+
+	if (r->bin_ns) {
+		sqlite3_bind_int64(st, b++, ts_clamp(r->bin_ns));
+		sqlite3_bind_int64(st, b++, ts_clamp(r->bin_ns));
+	}
+	if (q->since_ns)
+		sqlite3_bind_int64(st, b++, ts_clamp(q->since_ns));
+	if (q->until_ns)
+		sqlite3_bind_int64(st, b++, ts_clamp(q->until_ns));
+	if (q->ip) {
+		sqlite3_bind_int(st, b++, p->ver);
+		sqlite3_bind_blob(st, b++, p->lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, p->hi, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, p->lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, p->hi, 16, SQLITE_STATIC);
+	}
+	if (q->port >= 0) {
+		sqlite3_bind_int(st, b++, q->port);
+		sqlite3_bind_int(st, b++, q->port);
+	}
+	if (q->proto >= 0)
+		sqlite3_bind_int(st, b++, q->proto);
+	if (r->limit)
+		sqlite3_bind_int64(st, b++, ts_clamp(r->limit));
+}
+
+/* TOTAL() is a double: exact to 2^53, far beyond any store's sums. */
+static uint64_t total_u64(sqlite3_stmt *st, int i)
+{
+	double v = sqlite3_column_double(st, i);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static void key_text(sqlite3_stmt *st, int i, int k, int ver, struct capture_report_row *row,
+		     unsigned n)
+{
+	uint8_t a[16];
+	const char *t;
+
+	row->key_name[n] = keys[k].name;
+	row->key_numeric[n] = keys[k].kind == K_NUM;
+	switch (keys[k].kind) {
+	case K_NUM:
+		snprintf(row->key_text[n], sizeof(row->key_text[n]), "%lld",
+			 (long long)sqlite3_column_int64(st, i));
+		break;
+	case K_ADDR:
+		unkey16(a, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i), (uint8_t)ver);
+		if (!inet_ntop(ver == 4 ? AF_INET : AF_INET6, a, row->key_text[n],
+			       sizeof(row->key_text[n])))
+			snprintf(row->key_text[n], sizeof(row->key_text[n]), "?");
+		break;
+	case K_REASON:
+		snprintf(row->key_text[n], sizeof(row->key_text[n]), "%s",
+			 capture_end_reason_name(sqlite3_column_int(st, i)));
+		break;
+	case K_TEXT:
+		t = (const char *)sqlite3_column_text(st, i);
+		snprintf(row->key_text[n], sizeof(row->key_text[n]), "%s", t ? t : "");
+		break;
+	}
+}
+
+static void read_row(sqlite3_stmt *st, const struct capture_report *r, const struct plan *p,
+		     struct capture_report_row *row)
+{
+	int i = 0, ver = 0;
+	unsigned k;
+
+	memset(row, 0, sizeof(*row));
+	if (r->bin_ns)
+		row->bin_ns = u64(sqlite3_column_int64(st, i++));
+	if (p->addr)
+		ver = sqlite3_column_int(st, i++);
+	for (k = 0; k < p->nkeys; k++)
+		key_text(st, i++, p->key[k], ver, row, k);
+	row->nkeys = p->nkeys;
+	row->flows = u64(sqlite3_column_int64(st, i++));
+	row->packets = total_u64(st, i++);
+	row->bytes = total_u64(st, i++);
+	row->first_ns = u64(sqlite3_column_int64(st, i++));
+	row->last_ns = u64(sqlite3_column_int64(st, i++));
+}
+
+int64_t capture_store_report(const char *path, const struct capture_query *q,
+			     const struct capture_report *r, capture_report_fn fn, void *ctx,
+			     char *err, size_t errlen)
+{
+	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
+	struct capture_report rc_ = { .sz = sizeof(rc_) };
+	struct capture_report_row row;
+	struct plan p = { .nkeys = 0 };
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	char sql[2048];
+	int64_t count = 0;
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!path || !path[0])
+		return pc_errf(err, errlen, -EINVAL, "no database path");
+	if (q && pc_opts_copy(&qc, sizeof(qc), q,
+			      offsetof(struct capture_query, limit) + sizeof(q->limit),
+			      "capture_query", err, errlen) < 0)
+		return -EINVAL;
+	if (!r || pc_opts_copy(&rc_, sizeof(rc_), r,
+			       offsetof(struct capture_report, limit) + sizeof(r->limit),
+			       "capture_report", err, errlen) < 0)
+		return r ? -EINVAL : pc_errf(err, errlen, -EINVAL, "no report");
+	rc = check(&qc, &rc_, &p, err, errlen);
+	if (rc)
+		return rc;
+	build_sql(&qc, &rc_, &p, sql, sizeof(sql));
+	rc = pc_fs_db_open(&db, path, false, false, err, errlen);
+	if (rc)
+		return rc;
+	rc = pc_fs_check_schema(db, path, false, err, errlen);
+	if (rc)
+		goto out;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	bind_all(st, &qc, &rc_, &p);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_row(st, &rc_, &p, &row);
+		count++;
+		if (fn)
+			fn(ctx, &row);
+	}
+	if (rc != SQLITE_DONE) {
+		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc < 0 ? rc : count;
+}

@@ -12,7 +12,8 @@ MIB=${MIB:-256}
 WORK=$(mktemp -d /tmp/bench_storage.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-libs="$(pkg-config --libs libcrypto libpcap sqlite3) $(pkg-config --libs libxdp libbpf 2>/dev/null || true)"
+# what the static library needs, from the .pc file the build writes
+libs="$(PKG_CONFIG_PATH=$BUILD pkg-config --static --libs-only-l libpacket_capture | sed 's/-lpacket_capture//') $(pkg-config --libs libxdp libbpf 2>/dev/null || true)"
 # shellcheck disable=SC2086
 cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$SRC/include" -I"$SRC/src" "$SRC/bench/bench_crypt.c" \
 	"$BUILD/libpacket_capture.a" $libs -lpthread -o "$WORK/bench_crypt"

@@ -134,6 +134,9 @@ struct capture_config {
 					NULL: those defaults */
 	/* DPDK backend. */
 	const char *dpdk_eal; /**< EAL arguments, e.g. "--no-huge -m 256 --vdev=net_pcap0,..." */
+	/* Packet sampling, before decode: the others count as skipped (sampled_out). */
+	uint32_t sample_rate; /**< meter 1 in N packets; 0 or 1: every packet */
+	bool sample_random;   /**< each packet with probability 1/N, not every N-th */
 };
 
 struct capture;
@@ -205,6 +208,14 @@ enum capture_tunnel {
 /** Name of a tunnel kind ("vxlan", "geneve", ...), NULL if out of range. */
 CAPTURE_API const char *capture_tunnel_name(int type);
 
+/**
+ * Parse a decapsulation list into capture_config.decap_off: "all" (0), "none"
+ * (every kind off) or tunnel names separated by commas (the kinds decapsulated,
+ * every other one off). @return 0, -CAPTURE_E_CONFIG for an unknown name
+ * (@decap_off unchanged), -EINVAL for NULL arguments.
+ */
+CAPTURE_API int capture_decap_parse(const char *list, uint32_t *decap_off);
+
 /** A flow record. IPv4 addresses use the first 4 bytes of the arrays. */
 struct capture_flow {
 	uint8_t src_ip[16]; /**< side that sent first (SYN sender for TCP) */
@@ -250,14 +261,15 @@ struct capture_flow {
 	uint8_t max_ttl;
 	uint8_t rev_min_ttl; /**< dst -> src (0 if none) */
 	uint8_t rev_max_ttl;
-	uint8_t pad1[2];
+	uint16_t community_id_seed; /**< the session's capture_flow_config seed, so
+				       every consumer computes the same Community ID */
 };
 
 #define CAPTURE_COMMUNITY_ID_LEN 32 /**< "1:" + base64 of SHA-1 + NUL, rounded */
 
 /**
  * Community ID v1 (corelight community-id-spec) of @f's innermost tuple,
- * written NUL-terminated into @out. @return 0, or -CAPTURE_E_INVALID.
+ * written NUL-terminated into @out. @return 0, or -EINVAL (not IPv4/IPv6).
  */
 CAPTURE_API int capture_flow_community_id(const struct capture_flow *f, uint16_t seed,
 					  char out[CAPTURE_COMMUNITY_ID_LEN]);
@@ -270,7 +282,12 @@ struct capture_flow_key {
 	uint8_t src_ip[16];
 	uint8_t dst_ip[16];
 	uint16_t src_port;
-	uint16_t dst_port;
+	uint16_t dst_port;   /**< ICMP/ICMPv6: src_port the type and dst_port the code,
+			      or both the record's ports (type << 8 | code) */
+	uint8_t tunnel_type; /**< enum capture_tunnel; 0: not tunnelled */
+	uint8_t pad[3];
+	uint32_t tunnel_id; /**< as in capture_flow (0 for GTP-U: not in the key) */
+	uint32_t interface; /**< pcapng interface id; ignored for live sessions */
 };
 
 /**
@@ -358,7 +375,9 @@ CAPTURE_API void capture_request_stop(struct capture *c);
 	X(UNSUPPORTED_LINK, unsupported_link)     \
 	X(FRAGMENT_UNMATCHED, fragment_unmatched) \
 	X(FILTERED, filtered)                     \
-	X(FLOW_DISABLED, flow_disabled)
+	X(FLOW_DISABLED, flow_disabled)           \
+	X(SAMPLED_OUT, sampled_out)               \
+	X(TUNNEL_DEPTH, tunnel_too_deep)
 
 enum capture_skip {
 #define CAPTURE_SKIP_ENUM(name, json) CAPTURE_SKIP_##name,
@@ -414,6 +433,19 @@ struct capture_stats {
 	uint64_t last_ns;		 /**< last packet time seen */
 	uint32_t workers;
 	uint32_t pad0;
+	/* Kafka and ClickHouse exports, in records: delivered + failed + in_flight +
+	 * buffer_drops = the records they took (export_records' share) */
+	uint64_t export_delivered;    /**< acknowledged by the broker / server */
+	uint64_t export_failed;	      /**< given up: delivery failed or timed out,
+					   or still undelivered when the exporter stopped */
+	uint64_t export_in_flight;    /**< handed over, not yet acknowledged (gauge) */
+	uint64_t export_retries;      /**< ClickHouse: insert requests sent again */
+	uint64_t export_buffer_drops; /**< dropped at a full producer queue / insert buffer */
+	/* DPDK port counters (rte_eth_stats; 0 on other backends) */
+	uint64_t dpdk_ipackets;	 /**< packets the port received into mbufs */
+	uint64_t dpdk_imissed;	 /**< dropped by the NIC: RX queue full */
+	uint64_t dpdk_rx_nombuf; /**< RX mbuf allocation failures */
+	uint64_t dpdk_ierrors;	 /**< erroneous packets received */
 };
 
 /**
@@ -505,13 +537,56 @@ struct capture_export_opts {
 	uint64_t store_max_rows;    /**< sqlite retention by rows, 0: none */
 	uint32_t store_max_age_sec; /**< sqlite retention by age, 0: none */
 	bool uniflow;
+	/** Kafka and ClickHouse settings, one "KEY=VALUE" a line: "kafka.P=V" sets
+	 *  librdkafka property P, "clickhouse.K=V" a ClickHouse one (see
+	 *  docs/SCALING.md); each exporter takes the lines of its own prefix.
+	 *  NULL: none. Copied by capture_export_add. */
+	const char *props;
+	/* IPFIX / NetFlow v9 record contents and UDP pacing (docs/EXPORT.md). */
+	uint32_t fields;       /**< CAPTURE_FIELD_* bits added to the default
+				     records; 0: the default record */
+	uint32_t ipfix_pen;    /**< enterprise number of jcap's own IPFIX elements
+				     (CAPTURE_FIELD_TUNNEL, _COMMUNITY_ID); 0: none */
+	uint64_t rate_records; /**< UDP: records/s at most; 0: default (file input
+				     without rate_bits CAPTURE_EXPORT_FILE_RATE,
+				     live unpaced);
+				     CAPTURE_EXPORT_UNPACED: never paced */
+	uint64_t rate_bits;    /**< UDP: bits/s of datagrams at most; 0: no limit */
+	bool sample_scale;     /**< packet/octet counts times the sampling interval */
 };
+
+/** Optional record fields (capture_export_opts.fields). */
+enum capture_export_field {
+	CAPTURE_FIELD_MAC = 1u << 0,	      /**< sourceMacAddress, destinationMacAddress */
+	CAPTURE_FIELD_VLAN = 1u << 1,	      /**< dot1qCustomerVlanId (QinQ inner) */
+	CAPTURE_FIELD_MPLS = 1u << 2,	      /**< mplsTopLabelStackSection 1..3 */
+	CAPTURE_FIELD_TUNNEL = 1u << 3,	      /**< layer2SegmentId; IPFIX: tunnel type,
+						   id, outer addresses (PEN) */
+	CAPTURE_FIELD_TTL = 1u << 4,	      /**< minimumTTL, maximumTTL */
+	CAPTURE_FIELD_TOS = 1u << 5,	      /**< ipClassOfService */
+	CAPTURE_FIELD_INTERFACE = 1u << 6,    /**< ingressInterface (always carried) */
+	CAPTURE_FIELD_COMMUNITY_ID = 1u << 7, /**< IPFIX only (PEN) */
+	CAPTURE_FIELD_ALL = 0xff,
+};
+
+#define CAPTURE_EXPORT_FILE_RATE 20000 /**< records/s: UDP default for file input */
+#define CAPTURE_EXPORT_UNPACED UINT64_MAX
+
+/**
+ * Parse a field list: names separated by commas (mac, vlan, mpls, tunnel, ttl,
+ * tos, interface, community_id, all, none), each optionally prefixed by '+' (add)
+ * or '-' (remove), starting from @fields' value. @return 0, or -CAPTURE_E_CONFIG
+ * for an unknown name (@fields unchanged).
+ */
+CAPTURE_API int capture_export_fields_parse(const char *list, uint32_t *fields);
 
 /**
  * Add an exporter from a target string:
  *   ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH
  *   netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH (json:- = stdout)
  *   sqlite:PATH
+ *   kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?format=json&key=flow|community_id&...]
+ *   clickhouse://HOST[:PORT]/DB.TABLE[?batch=N&flush_ms=M&create=1&...]
  * IPv6 hosts in brackets: ipfix://[::1]:4739. A malformed target fails with
  * -CAPTURE_E_TARGET and capture_last_error() naming it. @opts may be NULL.
  */
@@ -626,13 +701,17 @@ CAPTURE_API int capture_add_artifact(struct capture *c, const char *image, const
 /* ------------------------------------------------------------------------ */
 
 struct capture_query {
-	size_t sz;	   /**< sizeof(struct capture_query) */
-	uint64_t since_ns; /**< flows with last_ns >= since, 0: any */
-	uint64_t until_ns; /**< flows with first_ns <= until, 0: any */
-	const char *ip;	   /**< address or CIDR, either side, NULL: any */
-	int32_t port;	   /**< either side, -1: any */
-	int32_t proto;	   /**< -1: any */
-	uint64_t limit;	   /**< 0: no limit */
+	size_t sz;		  /**< sizeof(struct capture_query) */
+	uint64_t since_ns;	  /**< flows with last_ns >= since, 0: any */
+	uint64_t until_ns;	  /**< flows with first_ns <= until, 0: any */
+	const char *ip;		  /**< address or CIDR, either side, NULL: any */
+	int32_t port;		  /**< either side, -1: any */
+	int32_t proto;		  /**< -1: any */
+	uint64_t limit;		  /**< 0: no limit */
+	const char *community_id; /**< "1:..." exactly, NULL: any */
+	const char *mac;	  /**< "aa:bb:cc:dd:ee:ff", either side, NULL: any */
+	uint32_t tunnel_id;	  /**< with has_tunnel_id: tunnel_id or rev_tunnel_id */
+	bool has_tunnel_id;
 };
 
 /**
@@ -642,6 +721,52 @@ struct capture_query {
  */
 CAPTURE_API int64_t capture_store_query(const char *db, const struct capture_query *q,
 					capture_flow_fn fn, void *ctx, char *err, size_t errlen);
+
+/** What a report's rows are ordered by, largest first (time bins: by time). */
+enum capture_report_order {
+	CAPTURE_REPORT_BY_FLOWS = 0,
+	CAPTURE_REPORT_BY_PACKETS = 1,
+	CAPTURE_REPORT_BY_BYTES = 2,
+};
+
+#define CAPTURE_REPORT_MAX_KEYS 4
+
+/** nfdump-like statistics over a flow store, computed by SQLite. */
+struct capture_report {
+	size_t sz;	  /**< sizeof(struct capture_report) */
+	const char *keys; /**< comma-separated fields to group by: src_ip, dst_ip,
+				src_port, dst_port, proto, ip_version, vlan,
+				end_reason; NULL or "": no grouping */
+	uint64_t bin_ns;  /**< > 0: also group by time bins of this length
+				(a flow counts in the bin of its first packet) */
+	uint8_t order;	  /**< enum capture_report_order */
+	uint64_t limit;	  /**< rows, 0: all */
+};
+
+/** One row of a report; lives for the callback only. */
+struct capture_report_row {
+	unsigned nkeys;
+	const char *key_name[CAPTURE_REPORT_MAX_KEYS];
+	char key_text[CAPTURE_REPORT_MAX_KEYS][48]; /**< address, number or name */
+	bool key_numeric[CAPTURE_REPORT_MAX_KEYS];  /**< key_text is a number */
+	uint64_t bin_ns;			    /**< start of the bin (bin_ns > 0) */
+	uint64_t flows;
+	uint64_t packets; /**< both directions */
+	uint64_t bytes;	  /**< both directions, IP-layer octets */
+	uint64_t first_ns, last_ns;
+};
+
+typedef void (*capture_report_fn)(void *ctx, const struct capture_report_row *row);
+
+/**
+ * Aggregate the flows of @db that match @q (its limit is ignored) as @r
+ * says: one row per group, passed to @fn in order. @return the number of
+ * rows, or a negative error (-EINVAL for an unknown key, @err says why).
+ * Thread-safe.
+ */
+CAPTURE_API int64_t capture_store_report(const char *db, const struct capture_query *q,
+					 const struct capture_report *r, capture_report_fn fn,
+					 void *ctx, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                */

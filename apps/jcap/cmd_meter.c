@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jcap.h"
@@ -30,6 +32,10 @@ struct collect {
 	pthread_mutex_t lock;
 	struct jcap_flows fl;
 	bool oom;
+	/* JSON with ISO times streams from here, not the library's exporter */
+	FILE *stream;
+	enum jcap_time_format tf;
+	bool io_err;
 };
 
 static struct capture *g_cap;
@@ -64,10 +70,22 @@ static void on_log(void *ctx, int level, const char *msg)
 static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
 {
 	struct collect *c = ctx;
+	char line[2048];
+	size_t i;
+	int len;
 
 	pthread_mutex_lock(&c->lock);
-	if (jcap_flows_add(&c->fl, recs, n) < 0)
+	if (c->stream) {
+		for (i = 0; i < n; i++) {
+			len = jcap_flow_json(&recs[i], c->tf, line, sizeof(line));
+			if (len > 0 && fwrite(line, 1, (size_t)len, c->stream) != (size_t)len)
+				c->io_err = true;
+		}
+		if (fflush(c->stream))
+			c->io_err = true;
+	} else if (jcap_flows_add(&c->fl, recs, n) < 0) {
 		c->oom = true;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -109,16 +127,31 @@ static const char *const pcap_fmt_names[] = { "pcap", "pcapng", NULL };
 
 struct opts {
 	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
-	int fmt; /* enum jcap_format; -1: not given */
+	const char *dpdk_eal;
+	const char *decap, *tunnel_ports;
+	struct jcap_sample sample; /* --sample */
+	int fmt;		   /* enum jcap_format; -1: not given */
 	bool stats, progress, quiet, verbose, uniflow, promisc;
+	bool line_buf, no_resolve, version, wide, list_ifaces;
+	/* a report instead of flows (--by, --aggregate, --bin, --summary) */
+	const char *by, *aggregate;
+	uint8_t rep_order;
+	uint64_t bin_ns;
+	bool report, summary;
+	const char *config;   /* --config FILE (read before the parse) */
+	uint64_t interval_ns; /* --interval: interim records of active flows */
+	int time_fmt;	      /* enum jcap_time_format */
 	enum sort_key sort;
 	uint64_t top, idle, active, table, workers, bufmb, duration, count, snaplen;
+	uint64_t cid_seed; /* Community ID seed */
 	int tstamp;
 	const char *exports[MAX_LIST];
 	unsigned nexports;
 	const char *verify[MAX_LIST];
 	unsigned nverify;
 	struct capture_export_opts xo;
+	char xprops[4096]; /* --export-opt lines (xo.props) */
+	bool ch_create;
 	const char *pcap_out, *pcap_filter, *enc_key;
 	uint8_t pcap_fmt, cipher;
 	uint64_t rot_mb, rot_sec, max_files;
@@ -140,6 +173,29 @@ static int opt_export(const struct jcap_cmd *cmd, const struct jcap_opt *opt, co
 	struct opts *o = base;
 
 	return push(o->exports, &o->nexports, arg, "exports");
+}
+
+/* --export-opt kafka.P=V / clickhouse.K=V: lines of xo.props */
+static int opt_export_opt(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+			  void *base)
+{
+	struct opts *o = base;
+	size_t have = strlen(o->xprops), n = strlen(arg);
+
+	if ((strncmp(arg, "kafka.", 6) && strncmp(arg, "clickhouse.", 11)) || !strchr(arg, '=') ||
+	    strchr(arg, '\n')) {
+		jcap_err("--export-opt '%s': want kafka.PROPERTY=VALUE or clickhouse.NAME=VALUE",
+			 arg);
+		return -1;
+	}
+	if (have + n + 2 > sizeof(o->xprops)) {
+		jcap_err("--export-opt: too many settings");
+		return -1;
+	}
+	memcpy(o->xprops + have, arg, n);
+	memcpy(o->xprops + have + n, "\n", 2);
+	o->xo.props = o->xprops;
+	return 0;
 }
 
 /* --store DB is --export sqlite:DB */
@@ -181,6 +237,75 @@ static int opt_cipher(const struct jcap_cmd *cmd, const struct jcap_opt *opt, co
 	return jcap_opt_bad_name(cmd, opt, "cipher", arg, names);
 }
 
+/* --bin DUR: 300, 300s, 5m, 1h, 1d */
+static int opt_bin(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		   void *base)
+{
+	struct opts *o = base;
+
+	(void)cmd;
+	(void)opt;
+	if (jcap_parse_duration(arg, &o->bin_ns) < 0) {
+		jcap_err("--bin: '%s' is not a duration (N, Ns, Nm, Nh or Nd, N > 0)", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* --interval DUR */
+static int opt_interval(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+			void *base)
+{
+	struct opts *o = base;
+
+	(void)cmd;
+	(void)opt;
+	if (jcap_parse_duration(arg, &o->interval_ns) < 0) {
+		jcap_err("--interval: '%s' is not a duration (N, Ns, Nm, Nh or Nd, N > 0)", arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* --by/--aggregate: one or the other, known keys. 0 or -1 after reporting. */
+static int check_report(struct opts *o)
+{
+	int keys[CAPTURE_REPORT_MAX_KEYS];
+	unsigned n;
+
+	o->report = o->by || o->aggregate || o->bin_ns || o->summary;
+	if (o->summary && (o->by || o->aggregate || o->bin_ns)) {
+		jcap_err("--summary stands alone");
+		return -1;
+	}
+	if (o->by && o->aggregate) {
+		jcap_err("give --by KEY or --aggregate KEYS, not both");
+		return -1;
+	}
+	if (o->by && strchr(o->by, ',')) {
+		jcap_err("--by takes one key; several: --aggregate");
+		return -1;
+	}
+	return jcap_aggregate_keys(o->by ? o->by : o->aggregate, keys, &n);
+}
+
+/* -s 0 is tcpdump's "whole packets": the library's 0 (262144) */
+static int opt_snaplen(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		       void *base)
+{
+	struct opts *o = base;
+	uint64_t v;
+
+	if (jcap_parse_u64("--snaplen", arg, 0, 262144, &v) < 0)
+		return -1;
+	if (v && v < 64) {
+		jcap_err("--snaplen: %llu out of range (0 or 64..262144)", (unsigned long long)v);
+		return -1;
+	}
+	o->snaplen = v;
+	return 0;
+}
+
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* "64..2048": the library's limits, in the help as in the check */
@@ -194,22 +319,26 @@ static const struct jcap_opt meter_opts[] = {
 		 "read a pcap or pcapng file (- for stdin; encrypted: --key)"),
 	JCAP_STR('i', NULL, "IFACE", F(iface), "capture live on IFACE"),
 	JCAP_STR('b', "backend", "NAME", F(backend),
-		 "auto|pcap|afpacket|afxdp|file (default: auto live, file offline)"),
+		 "auto|dpdk|pcap|afpacket|afxdp|file (default: auto live, file offline)"),
 	JCAP_UINT(0, "workers", "N", F(workers), 1, 64,
 		  "worker threads, one flow table shard each (default 1)"),
 	JCAP_UINT(0, "buffer-mb", "N", F(bufmb), CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
 		  "live ring size in MiB, " BUFFER_MB_RANGE " (default 64)"),
 	JCAP_STR(0, "filter", "EXPR", F(filter), "tcpdump-syntax BPF filter (compiled by libpcap)"),
-	JCAP_UINT(0, "snaplen", "N", F(snaplen), 64, 262144,
-		  "bytes kept per packet (capture and --pcap-out)"),
+	JCAP_FN('s', "snaplen", "N", F(snaplen), opt_snaplen,
+		"bytes kept per packet, 64..262144, 0: whole packets\n"
+		"(capture and --pcap-out)"),
 	JCAP_FLAG(0, "no-promisc", F(promisc), false,
 		  "do not put the interface in promiscuous mode"),
 	JCAP_ENUM(0, "tstamp", "SRC", F(tstamp), tstamp_names, "source",
 		  "kernel|hardware|ptp|ntp (default kernel)"),
 	JCAP_UINT(0, "duration", "S", F(duration), 1, UINT32_MAX, "live: stop after S seconds"),
-	JCAP_UINT(0, "count", "N", F(count), 1, UINT64_MAX, "stop after N packets"),
+	JCAP_UINT('c', "count", "N", F(count), 1, UINT64_MAX, "stop after N packets"),
 	JCAP_STR(0, "user", "NAME", F(user), "drop privileges to NAME once the sockets are open"),
 	JCAP_STR(0, "key", "FILE", F(key), "key for reading an encrypted capture file"),
+	JCAP_STR(0, "dpdk-eal", "ARGS", F(dpdk_eal),
+		 "-b dpdk: DPDK EAL arguments, e.g. '--no-huge -m 256 --no-pci\n"
+		 "--vdev=net_pcap0,rx_pcap=FILE' (-i dpdk:PORT: PCI address or vdev)"),
 	JCAP_FN(0, "verify", "IMG:SIG:KEY", F(verify), opt_verify,
 		"verify an artifact's signature before starting (repeatable)"),
 
@@ -222,31 +351,87 @@ static const struct jcap_opt meter_opts[] = {
 		  "flow slots, 4096..16777216 (default 1048576); when full the\n"
 		  "least recently seen flow is evicted (end_reason evicted)"),
 	JCAP_FLAG(0, "uniflow", F(uniflow), true, "one record per direction instead of biflows"),
+	JCAP_UINT(0, "community-id-seed", "N", F(cid_seed), 0, 65535,
+		  "Community ID v1 seed, 0..65535 (default 0)"),
+	JCAP_STR(0, "decap", "all|none|LIST", F(decap),
+		 "meter the conversations inside these tunnels: all (default),\n"
+		 "none, or names: vxlan,geneve,gre,nvgre,erspan,pptp,gtpu,\n"
+		 "ipip,mplsudp,mplspw,teredo,ayiya (docs/TUNNELS.md)"),
+	JCAP_STR(0, "tunnel-ports", "SPEC", F(tunnel_ports),
+		 "UDP tunnel ports, e.g. vxlan=4789+8472,gtpu=2152 (a name\n"
+		 "given replaces its defaults; docs/TUNNELS.md)"),
 
 	JCAP_SECTION("Output:"),
 	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format",
 		  "table|json|csv (default: table on a terminal, else JSON Lines)"),
-	JCAP_STR('w', NULL, "FILE", F(wfile), "write the flows to FILE instead of stdout"),
+	JCAP_STR('w', NULL, "FILE", F(wfile),
+		 "write the flow records to FILE instead of stdout\n"
+		 "(packets are stored with --pcap-out DIR)"),
 	JCAP_UINT(0, "top", "N", F(top), 1, UINT32_MAX,
 		  "only the N largest flows (by --sort, default bytes)"),
 	JCAP_ENUM(0, "sort", "KEY", F(sort), sort_names, "key",
 		  "bytes|packets|duration (descending)"),
+	JCAP_STR(0, "by", "KEY", F(by),
+		 "a report instead of flows: flows, packets and bytes per\n"
+		 "KEY (src_ip, dst_ip, src_port, dst_port, proto, ip_version,\n"
+		 "vlan, end_reason, community_id), the first N with --top"),
+	JCAP_STR(0, "aggregate", "KEYS", F(aggregate), "the same per KEYS: src_ip,dst_port"),
+	JCAP_ENUM(0, "order", "KEY", F(rep_order), jcap_report_order_names, "order",
+		  "reports: flows|packets|bytes, largest first (default flows)"),
+	JCAP_FN(0, "interval", "DUR", F(interval_ns), opt_interval,
+		"-F json: every DUR (10s, 1m) the active flows as interim\n"
+		"records (\"interim\":true) before they end"),
+	JCAP_FN(0, "bin", "DUR", F(bin_ns), opt_bin,
+		"reports: per time bin of DUR (300, 5m, 1h) of the first packets"),
+	JCAP_FLAG(0, "summary", F(summary), true,
+		  "a report: totals, first/last time, flows by protocol"),
 	JCAP_FLAG(0, "stats", F(stats), true,
 		  "print the run's counters as JSON on stderr at the end"),
 	JCAP_FLAG(0, "no-progress", F(progress), false, "no progress bar on stderr"),
-	JCAP_FLAG('q', "quiet", F(quiet), true, "print no flows (exports and stores still run)"),
+	JCAP_FLAG('q', "quiet", F(quiet), true,
+		  "print no flows, no status or summary line (exports and\n"
+		  "stores still run)"),
+	JCAP_FLAG(0, "wide", F(wide), true, "table: every column at full width"),
+	JCAP_ENUM(0, "time-format", "FMT", F(time_fmt), jcap_time_format_names, "time format",
+		  "json/csv times: ns (default: first_ns/last_ns) or iso\n"
+		  "(ISO 8601 UTC start/end beside them)"),
+	JCAP_FLAG('l', NULL, F(line_buf), true, "line-buffered output (also -U)"),
+	JCAP_FLAG('U', NULL, F(line_buf), true, "same as -l"),
+	JCAP_FLAG('n', NULL, F(no_resolve), true, "accepted: jcap never resolves names"),
 	JCAP_FLAG('v', "verbose", F(verbose), true, "log engine messages on stderr"),
 
 	JCAP_SECTION("Export (repeatable, any number at once):"),
 	JCAP_FN(0, "export", "TARGET", F(exports), opt_export,
 		"ipfix://HOST:PORT  ipfix+tcp://HOST:PORT  ipfix-file:PATH\n"
-		"netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH"),
+		"netflow9://HOST:PORT  netflow5://HOST:PORT  json:PATH  sqlite:PATH\n"
+		"kafka://HOST:PORT[,...]/TOPIC[?key=flow|community_id&flush_ms=MS]\n"
+		"clickhouse://HOST:PORT/DB.TABLE[?batch=N&flush_ms=MS]"),
+	JCAP_FN(0, "export-opt", "KEY=VALUE", F(xprops), opt_export_opt,
+		"Kafka/ClickHouse setting (repeatable): kafka.PROPERTY=VALUE\n"
+		"(librdkafka, e.g. kafka.compression.type=zstd) or clickhouse.NAME=VALUE\n"
+		"(user_file, retries, buffer_rows, ...; see docs/SCALING.md)"),
+	JCAP_FLAG(0, "clickhouse-create", F(ch_create), true,
+		  "create the ClickHouse database and table if absent"),
 	JCAP_UINT(0, "observation-domain", "N", F(xo.observation_domain), 0, UINT32_MAX,
 		  "IPFIX observation domain / NetFlow v9 source id (default 0)"),
 	JCAP_UINT(0, "template-refresh", "S", F(xo.template_refresh_sec), 1, 86400,
 		  "resend templates every S seconds over UDP (default 60)"),
 	JCAP_UINT(0, "mtu", "N", F(xo.mtu), 576, 65000,
 		  "largest export datagram in bytes (default 1400)"),
+	JCAP_FN(0, "fields", "LIST", F(xo.fields), jcap_opt_fields,
+		"IPFIX/v9 record fields beyond the default: +mac,+vlan,+mpls,\n"
+		"+tunnel,+ttl,+tos,+interface,+community_id, all (docs/EXPORT.md)"),
+	JCAP_UINT(0, "ipfix-pen", "N", F(xo.ipfix_pen), 1, UINT32_MAX,
+		  "enterprise number of jcap's own IPFIX elements (tunnel,\n"
+		  "community_id; model: docs/ipfix/jcap-elements.xml)"),
+	JCAP_FN(0, "export-rate", "RATE", F(xo), jcap_opt_rate,
+		"pace UDP exports: records/s (20000) or bits/s (50mbit);\n"
+		"unpaced: never (default: file input 20000, live unpaced)"),
+	JCAP_FN(0, "sample", "N[:random]", F(sample), jcap_opt_sample,
+		"meter 1 in N packets: every N-th, or at random"),
+	JCAP_FLAG(0, "sample-scale", F(xo.sample_scale), true,
+		  "NetFlow/IPFIX counters times N (collectors that ignore\n"
+		  "the sampling options record)"),
 	JCAP_FN(0, "store", "DB", F(exports), opt_store,
 		"store flows in a SQLite database (= --export sqlite:DB)"),
 	JCAP_UINT(0, "store-max-rows", "N", F(xo.store_max_rows), 1, UINT64_MAX,
@@ -270,6 +455,13 @@ static const struct jcap_opt meter_opts[] = {
 	JCAP_FN(0, "cipher", "NAME", F(cipher), opt_cipher,
 		"aes-256-gcm (default), aes-128-gcm, chacha20-poly1305"),
 
+	JCAP_SECTION("Other:"),
+	JCAP_STR(0, "config", "FILE", F(config),
+		 "read options from FILE first: key = value lines, keys the long\n"
+		 "option names ('_' for '-'), as jcapd's config file"),
+	JCAP_FLAG('D', "list-interfaces", F(list_ifaces), true,
+		  "list the interfaces and the backends usable on each"),
+	JCAP_FLAG('V', "version", F(version), true, "print the version"),
 	JCAP_HELP('h', "help"),
 };
 
@@ -280,7 +472,7 @@ static const struct jcap_cmd meter_cmd = JCAP_CMD(NULL, meter_opts, usage, false
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: jcap -r FILE | -i IFACE [options]\n"
+		"usage: jcap -r FILE | -i IFACE [options] [FILTER EXPRESSION]\n"
 		"       jcap COMMAND [options]\n"
 		"\n"
 		"Meter the flows in a capture file or on an interface and print, export or\n"
@@ -309,9 +501,55 @@ static void usage(FILE *fp)
 		    "  jcap -i eth0 --workers 4 --export ipfix://127.0.0.1:4739\n");
 }
 
-/* Returns 1 to go on, 0 when the help was printed, -1 after a usage error. */
+/*
+ * The operands after the options are a filter expression, as tcpdump takes
+ * it ("tcp port 443" as three words or one): joined with spaces into @buf.
+ * 0, or -1 after reporting.
+ */
+static int trailing_filter(struct opts *o, int argc, char **argv, int first, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i, w;
+
+	if (first >= argc)
+		return 0;
+	if (o->filter) {
+		jcap_err("two filters: give the expression after the options or with --filter, "
+			 "not both");
+		return -1;
+	}
+	buf[0] = 0;
+	for (i = first; i < argc; i++) {
+		w = snprintf(buf + n, len - n, "%s%s", i > first ? " " : "", argv[i]);
+		if (w < 0 || (size_t)w >= len - n) {
+			jcap_err("filter expression too long (at most %zu bytes)", len - 1);
+			return -1;
+		}
+		n += (size_t)w;
+	}
+	o->filter = buf;
+	return 0;
+}
+
+/* -w is the flow output: a name that says packets is a tcpdump habit */
+static bool packet_file_name(const char *name)
+{
+	static const char *const ext[] = { ".pcap", ".pcapng", ".cap", ".pcap.gz" };
+	size_t n = strlen(name), i, e;
+
+	for (i = 0; i < JCAP_ARRAY_SIZE(ext); i++) {
+		e = strlen(ext[i]);
+		if (n > e && !strcasecmp(name + n - e, ext[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Returns 1 to go on, 0 when the help was printed (or -V, -D done), -1
+ * after a usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
+	static char filter[8192];
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -324,11 +562,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->table = 1u << 20;
 	o->workers = 1;
 	o->xo.sz = sizeof(o->xo);
+	if (jcap_config_argv(&meter_cmd, &argc, &argv) < 0)
+		return -1;
 	rc = jcap_opts_parse(&meter_cmd, argc, argv, o);
 	if (rc <= 0)
 		return rc;
-	if (rc < argc) {
-		jcap_err("unexpected argument '%s' (see jcap --help)", argv[rc]);
+	if (o->version) /* "-qV": the option parser's way */
+		return jcap_print_version(stdout) ? -2 : 0;
+	if (o->list_ifaces)
+		return jcap_list_interfaces(stdout) < 0 ? -2 : 0;
+	if (trailing_filter(o, argc, argv, rc, filter, sizeof(filter)) < 0)
+		return -1;
+	if (check_report(o) < 0)
+		return -1;
+	if (o->interval_ns &&
+	    (o->fmt != JCAP_FMT_JSON || o->report || o->sort != SORT_NONE || o->top || o->quiet)) {
+		jcap_err("--interval prints interim records in the JSON stream: it needs -F json "
+			 "and no --top, --sort, report or -q");
+		return -1;
+	}
+	if (o->wfile && packet_file_name(o->wfile)) {
+		jcap_err("-w %s: -w writes flow records (JSON, CSV or a table), not packets; "
+			 "store packets with --pcap-out DIR",
+			 o->wfile);
 		return -1;
 	}
 	if (!o->rfile == !o->iface) {
@@ -374,6 +630,7 @@ static int setup(struct capture *c, struct opts *o)
 		.idle_timeout_sec = (uint32_t)o->idle,
 		.active_timeout_sec = (uint32_t)o->active,
 		.uniflow = o->uniflow,
+		.community_id_seed = (uint16_t)o->cid_seed,
 	};
 	unsigned i;
 	int rc;
@@ -382,6 +639,8 @@ static int setup(struct capture *c, struct opts *o)
 	if (rc < 0)
 		return rc;
 	o->xo.uniflow = o->uniflow;
+	if (o->ch_create && opt_export_opt(NULL, NULL, "clickhouse.create=1", o))
+		return -EINVAL;
 	for (i = 0; i < o->nexports; i++) {
 		rc = capture_export_add(c, o->exports[i], &o->xo);
 		if (rc < 0)
@@ -438,12 +697,23 @@ static int open_capture(struct opts *o, struct capture **cp)
 		.duration_sec = (uint32_t)o->duration,
 		.decrypt_key_file = o->key,
 		.user = o->user,
+		.dpdk_eal = o->dpdk_eal,
+		.sample_rate = o->sample.rate,
+		.sample_random = o->sample.random,
+		.tunnel_ports = o->tunnel_ports,
 		.log_fn = on_log,
 		.log_level = o->verbose ? CAPTURE_LOG_DEBUG : CAPTURE_LOG_WARN,
 	};
 	struct capture *c;
 	int rc;
 
+	if (o->decap && capture_decap_parse(o->decap, &cfg.decap_off) < 0) {
+		jcap_err("--decap: '%s': expected all, none or tunnel names separated by commas "
+			 "(vxlan, geneve, gre, nvgre, erspan, pptp, gtpu, ipip, mplsudp, mplspw, "
+			 "teredo, ayiya)",
+			 o->decap);
+		return JCAP_EXIT_USAGE;
+	}
 	rc = capture_init(&c, &cfg);
 	if (rc < 0) {
 		jcap_lib_err(capture_last_error(NULL), rc);
@@ -487,7 +757,7 @@ static int open_output(struct capture *c, const struct opts *o, bool stream, str
 
 	if (o->quiet)
 		return JCAP_EXIT_OK;
-	if (stream) {
+	if (stream && o->time_fmt == JCAP_TIME_NS && !o->interval_ns) {
 		/* -w FILE is opened at start with the other exports: refused
 		 * there, before any packet is read, if it cannot be */
 		rc = capture_export_add(c, stream_spec(o), NULL);
@@ -505,48 +775,43 @@ static int open_output(struct capture *c, const struct opts *o, bool stream, str
 			return JCAP_EXIT_FAIL;
 		}
 	}
+	if (stream) {
+		col->stream = *out;
+		col->tf = (enum jcap_time_format)o->time_fmt;
+	}
 	capture_set_flow_callback(c, on_flows, col);
 	return JCAP_EXIT_OK;
 }
 
-static void progress(struct capture *c, bool *shown)
-{
-	struct capture_status st = { .sz = sizeof(st) };
-	int pct, i;
-	char bar[41];
-
-	/* only worth drawing for inputs of a few MB or more */
-	if (capture_get_status(c, &st) || st.input_bytes < (4u << 20))
-		return;
-	pct = (int)(st.input_done * 100 / st.input_bytes);
-	if (pct > 100)
-		pct = 100;
-	for (i = 0; i < 40; i++)
-		bar[i] = i < pct * 40 / 100 ? '#' : '.';
-	bar[40] = 0;
-	fprintf(stderr, "\r[%s] %3d%% %llu/%llu MB", bar, pct,
-		(unsigned long long)(st.input_done >> 20),
-		(unsigned long long)(st.input_bytes >> 20));
-	*shown = true;
-}
-
 /* Poll until the capture ends. Returns its final state, < 0 (reported) on failure. */
-static int wait_done(struct capture *c, const struct opts *o)
+static int wait_done(struct capture *c, const struct opts *o, struct collect *col)
 {
-	bool show = o->progress && o->rfile && isatty(STDERR_FILENO), shown = false;
+	bool tty = isatty(STDERR_FILENO);
+	struct jcap_status s;
+	uint64_t next = 0, now;
+	struct timespec ts;
 	int st;
 
+	jcap_status_init(&s, tty && o->progress && o->rfile, tty && !o->quiet && o->iface);
 	for (;;) {
 		st = capture_poll(c, 200);
 		if (st != CAPTURE_STATE_RUNNING)
 			break;
-		if (show)
-			progress(c, &shown);
+		jcap_status_tick(c, &s);
+		if (!o->interval_ns || !col->stream)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		if (!next)
+			next = now + o->interval_ns;
+		if (now < next)
+			continue;
+		next += o->interval_ns;
+		if (jcap_interim_print(c, col->stream, &col->lock,
+				       (enum jcap_time_format)o->time_fmt) < 0)
+			col->io_err = true;
 	}
-	if (shown) {
-		progress(c, &shown);
-		fputc('\n', stderr);
-	}
+	jcap_status_end(c, &s);
 	/* flows metered before a failure were flushed and are still printed */
 	if (st < 0)
 		jcap_lib_err(capture_last_error(c), st);
@@ -557,6 +822,11 @@ static int wait_done(struct capture *c, const struct opts *o)
 static int print_collected(struct collect *col, const struct opts *o, FILE *out)
 {
 	struct jcap_flows *fl = &col->fl;
+	struct jcap_out po = {
+		.fmt = (enum jcap_format)o->fmt,
+		.time_fmt = (enum jcap_time_format)o->time_fmt,
+		.width = o->wide ? 0 : jcap_term_width(out),
+	};
 	int rc = 0;
 
 	if (col->oom) {
@@ -566,9 +836,34 @@ static int print_collected(struct collect *col, const struct opts *o, FILE *out)
 	if (fl->n && (o->sort != SORT_NONE || o->fmt == JCAP_FMT_TABLE))
 		qsort(fl->v, fl->n, sizeof(*fl->v),
 		      cmps[o->sort == SORT_NONE ? SORT_BYTES : o->sort]);
-	if (jcap_print_flows(out, fl->v, o->top && o->top < fl->n ? o->top : fl->n,
-			     (enum jcap_format)o->fmt) ||
+	if (col->stream) {
+		if (col->io_err || fflush(out))
+			goto write_error;
+		return rc;
+	}
+	if (o->summary) {
+		if (jcap_aggregate_summary(out, fl->v, fl->n, (enum jcap_format)o->fmt) < 0)
+			return -1;
+		if (fflush(out) || ferror(out))
+			goto write_error;
+		return rc;
+	}
+	if (o->report) {
+		struct capture_report rep = { .sz = sizeof(rep),
+					      .keys = o->by ? o->by : o->aggregate,
+					      .bin_ns = o->bin_ns,
+					      .order = o->rep_order,
+					      .limit = o->top };
+
+		if (jcap_aggregate_print(out, fl->v, fl->n, &rep, (enum jcap_format)o->fmt) < 0)
+			return -1;
+		if (fflush(out) || ferror(out))
+			goto write_error;
+		return rc;
+	}
+	if (jcap_print_flows_out(out, fl->v, o->top && o->top < fl->n ? o->top : fl->n, &po) ||
 	    fflush(out)) {
+write_error:
 		jcap_err("%s: write error: %s", o->wfile ? o->wfile : "stdout", strerror(errno));
 		rc = -1;
 	}
@@ -688,11 +983,13 @@ int jcap_cmd_meter(int argc, char **argv)
 	}
 	rc = parse_args(argc, argv, &o);
 	if (rc <= 0)
-		return rc < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+		return rc == -2 ? JCAP_EXIT_FAIL : rc < 0 ? JCAP_EXIT_USAGE : JCAP_EXIT_OK;
+	if (o.line_buf)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	exit_code = open_capture(&o, &c);
 	if (exit_code != JCAP_EXIT_OK)
 		return exit_code;
-	stream = !o.quiet && o.fmt == JCAP_FMT_JSON && o.sort == SORT_NONE;
+	stream = !o.quiet && o.fmt == JCAP_FMT_JSON && o.sort == SORT_NONE && !o.report;
 	exit_code = open_output(c, &o, stream, &col, &out);
 	if (exit_code != JCAP_EXIT_OK)
 		goto close_out;
@@ -717,11 +1014,13 @@ int jcap_cmd_meter(int argc, char **argv)
 	}
 	if (exit_code != JCAP_EXIT_OK)
 		goto close_out;
-	if (wait_done(c, &o) < 0)
+	if (wait_done(c, &o, &col) < 0)
 		exit_code = JCAP_EXIT_FAIL;
-	if (!stream && !o.quiet && print_collected(&col, &o, out) < 0)
+	if ((!stream || col.stream) && !o.quiet && print_collected(&col, &o, out) < 0)
 		exit_code = JCAP_EXIT_FAIL;
-	exit_code = report(c, &o, stream, exit_code);
+	if (!o.quiet && isatty(STDERR_FILENO))
+		jcap_summary(c, o.iface != NULL);
+	exit_code = report(c, &o, stream && !col.stream, exit_code);
 close_out:
 	if (out != stdout)
 		fclose(out);

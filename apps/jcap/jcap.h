@@ -6,6 +6,7 @@
 #ifndef JCAP_H
 #define JCAP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +32,48 @@ extern const char *const jcap_format_names[];
 /* Default format: a table on a terminal, JSON Lines otherwise. */
 enum jcap_format jcap_default_format(FILE *fp);
 
+/* How times appear in JSON and CSV: "ns" integers only (first_ns/last_ns),
+ * or "iso" with ISO 8601 UTC start/end beside them. */
+enum jcap_time_format {
+	JCAP_TIME_NS,
+	JCAP_TIME_ISO
+};
+
+/* "ns", "iso", indexed by enum jcap_time_format; NULL-terminated. */
+extern const char *const jcap_time_format_names[];
+
+/* How flows are printed. */
+struct jcap_out {
+	enum jcap_format fmt;
+	enum jcap_time_format time_fmt;
+	unsigned width; /* table: fit this many columns; 0: no limit */
+};
+
+/* The width a table on @fp should fit: $COLUMNS when set, else the
+ * terminal's width, else 0 (no limit: a file or a pipe). */
+unsigned jcap_term_width(FILE *fp);
+
 /* Print @n flows (header first for table/csv). Returns 0 or -errno. */
 int jcap_print_flows(FILE *fp, const struct capture_flow *f, size_t n, enum jcap_format fmt);
+int jcap_print_flows_out(FILE *fp, const struct capture_flow *f, size_t n,
+			 const struct jcap_out *o);
+
+/* The table of -F table, fitted to o->width (table.c). */
+void jcap_print_table(FILE *fp, const struct capture_flow *f, size_t n, const struct jcap_out *o);
+
+/* One flow as a JSON line with the newline, into @buf; "start"/"end" ISO
+ * 8601 UTC added for JCAP_TIME_ISO. Returns the length, or -ENOSPC. */
+int jcap_flow_json(const struct capture_flow *f, enum jcap_time_format tf, char *buf, size_t len);
+
+/* @ns (Unix epoch) as ISO 8601 with milliseconds, UTC ("...Z") or local
+ * time (no zone suffix) into @buf (at least 32 bytes). */
+void jcap_iso_time(uint64_t ns, bool utc, char *buf, size_t len);
+
+/* @v with K/M/G/T units (powers of 1000) from 100000 up, else exact. */
+void jcap_units(uint64_t v, char *buf, size_t len);
+
+/* "udp", "tcp", ... or the number. */
+const char *jcap_proto_name(uint8_t p, char *buf, size_t len);
 
 /* Flow records collected for printing at the end. */
 struct jcap_flows {
@@ -134,6 +175,16 @@ struct jcap_opt {
 		.help = (h)                                                                  \
 	}
 
+/* --sample N[:random] (opt_export.c) */
+struct jcap_sample {
+	uint32_t rate;
+	bool random;
+};
+
+/* Option parsers of opt_export.c: --fields into a uint32_t, --export-rate into a
+ * struct capture_export_opts, --sample into a struct jcap_sample. */
+jcap_opt_fn jcap_opt_fields, jcap_opt_rate, jcap_opt_sample;
+
 struct jcap_cmd {
 	const char *name; /* subcommand; NULL for the top level (metering) */
 	const struct jcap_opt *opts;
@@ -156,6 +207,11 @@ struct jcap_cmd {
  */
 int jcap_opts_parse(const struct jcap_cmd *cmd, int argc, char **argv, void *base);
 
+/* --config FILE in @argv: a new argv with the file's options ("key = value"
+ * lines) first and --config FILE taken out. 0 (unchanged when there is no
+ * --config), or -1 after reporting "FILE:LINE: problem". */
+int jcap_config_argv(const struct jcap_cmd *cmd, int *argc, char ***argv);
+
 /* Print the option list of @cmd's help: sections, "  -x, --long ARG  help". */
 void jcap_opts_help(FILE *fp, const struct jcap_cmd *cmd);
 
@@ -169,6 +225,71 @@ int jcap_opt_bad_name(const struct jcap_cmd *cmd, const struct jcap_opt *opt, co
 int jcap_usage_err(const struct jcap_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* ---- what a person sees on a terminal (status.c) ---- */
+
+struct jcap_status {
+	bool progress;	/* a file: the progress bar */
+	bool live_line; /* live: the status line */
+	bool shown;	/* something is on the line now */
+	uint64_t t0, last_t, last_pkts;
+};
+
+void jcap_status_init(struct jcap_status *s, bool progress, bool live_line);
+/* Redraw the bar or the status line (call every poll). */
+void jcap_status_end(struct capture *c, struct jcap_status *s);
+void jcap_status_tick(struct capture *c, struct jcap_status *s);
+/* tcpdump's last line: "N packets captured, N dropped by kernel, N flows"
+ * live, "N packets read, N flows" for a file. */
+void jcap_summary(struct capture *c, bool live);
+
+/* --interval: print the active flows of @c as interim JSON records on @fp
+ * (under @lock, which the ended flows' printer holds too). 0, or -1 on a
+ * write error. */
+int jcap_interim_print(struct capture *c, FILE *fp, pthread_mutex_t *lock,
+		       enum jcap_time_format tf);
+
+/* -D: the interfaces, their state and the backends usable on each, on @fp.
+ * Returns 0 or -1 after reporting. */
+int jcap_list_interfaces(FILE *fp);
+
+/* ---- reports on a flow store (report.c) ---- */
+
+/* "flows", "packets", "bytes": enum capture_report_order; NULL-terminated. */
+extern const char *const jcap_report_order_names[];
+
+/* "300", "300s", "5m", "1h", "1d" (> 0) into ns. 0, or -1 if not one. */
+int jcap_parse_duration(const char *s, uint64_t *ns);
+
+/* Run @rep over @db's flows matching @q and print the rows. An exit code. */
+int jcap_report(FILE *fp, const char *db, const struct capture_query *q,
+		const struct capture_report *rep, enum jcap_format fmt);
+
+/* Print report rows (KEYS as given to --by/--aggregate; @bin: rows have bins). */
+void jcap_report_print(FILE *fp, const struct capture_report_row *v, size_t n, const char *keys,
+		       bool bin, enum jcap_format fmt);
+
+/* Check --by/--aggregate KEYS ("src_ip,dst_port") into indexes. 0, or -1
+ * after reporting an unknown key or too many. */
+int jcap_aggregate_keys(const char *spec, int *out, unsigned *n);
+
+/* The same report over flow records in memory (jcap -r F --top N --by KEY),
+ * ordered as the store's report orders its rows. Returns 0, or -1 after
+ * reporting (a bad key: usage; out of memory). */
+int jcap_aggregate_print(FILE *fp, const struct capture_flow *f, size_t n,
+			 const struct capture_report *rep, enum jcap_format fmt);
+
+/* Print a summary: the totals row @t, then @np rows by protocol. */
+void jcap_summary_print(FILE *fp, const struct capture_report_row *t,
+			const struct capture_report_row *p, size_t np, enum jcap_format fmt);
+
+/* --summary of a run's records: what jcap_report_summary prints for a store
+ * holding them. 0, or -1 after reporting. */
+int jcap_aggregate_summary(FILE *fp, const struct capture_flow *f, size_t n, enum jcap_format fmt);
+
+/* --summary: totals, first/last time, flows by protocol. An exit code. */
+int jcap_report_summary(FILE *fp, const char *db, const struct capture_query *q,
+			enum jcap_format fmt);
+
 /* ---- commands ---- */
 
 int jcap_cmd_meter(int argc, char **argv);
@@ -176,6 +297,10 @@ int jcap_cmd_backends(int argc, char **argv);
 int jcap_cmd_decrypt(int argc, char **argv);
 int jcap_cmd_verify_firmware(int argc, char **argv);
 int jcap_cmd_query(int argc, char **argv);
+
+/* jcap version, -V, --version: the versions and the backends with why
+ * each is (un)available (main.c). An exit code. */
+int jcap_print_version(FILE *fp);
 
 /* "  jcap NAME  help" for every subcommand (main.c). */
 void jcap_print_subcommands(FILE *fp);

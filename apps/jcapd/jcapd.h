@@ -43,12 +43,30 @@ struct jcapd_opts {
 	uint32_t idle_timeout_sec;
 	uint32_t active_timeout_sec;
 	uint32_t ended_ring_size;
+	uint32_t community_id_seed;	  /* Community ID v1 seed (0..65535) */
 	uint32_t rate_window_sec;	  /* pps/bps window */
 	size_t flows_scan_max;		  /* most flows one /flows request copies */
 	char capture_user[64];		  /* drop privileges after open, "" = keep */
 	char *exports[JCAPD_MAX_EXPORTS]; /* capture_export_add targets */
 	unsigned n_exports;
+	char tls_cert[JCAPD_PATH_MAX];	    /* PEM chain, server first: HTTPS */
+	char tls_key[JCAPD_PATH_MAX];	    /* PEM private key of tls_cert */
+	char tls_client_ca[JCAPD_PATH_MAX]; /* PEM CAs: mutual TLS, "" = off */
+	char tls_priorities[512];	    /* GnuTLS priority string */
+	bool insecure_http;		    /* clear text on a non-loopback address */
+	char audit_log[JCAPD_PATH_MAX];	    /* FILE or "syslog", "" = off */
+	int metrics_auth;		    /* enum metrics_auth */
 };
+
+/* Who may read the Prometheus /metrics. */
+enum metrics_auth {
+	METRICS_AUTH_DEFAULT,  /* as the other reads: token only with auth_reads */
+	METRICS_AUTH_TOKEN,    /* a read-scoped token, from anywhere */
+	METRICS_AUTH_LOOPBACK, /* no token from a loopback address, a token otherwise */
+	METRICS_AUTH_OPEN,     /* no token */
+};
+
+#define JCAPD_TLS_PRIORITIES_DEFAULT "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 extern struct jcapd_opts g_opts;
 
@@ -75,6 +93,13 @@ int config_load(struct jcapd_opts *o, const char *file, char *err, size_t errlen
 int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err, size_t errlen);
 /* What no single key shows (flow idle timeout above the active one). 0 or -EINVAL. */
 int config_check(const struct jcapd_opts *o, char *err, size_t errlen);
+/*
+ * The transport the options ask for: tls_cert and tls_key together, tls_client_ca
+ * only with them, clear text on a non-loopback address only with insecure_http.
+ * 0 or -EINVAL with one line in @err.
+ */
+int config_check_transport(const struct jcapd_opts *o, char *err, size_t errlen);
+bool config_addr_is_loopback(const struct sockaddr *sa);
 bool config_key_is_bool(const char *name);
 void config_usage(FILE *out);
 /* "A.B.C.D:PORT", "[V6]:PORT", ":PORT" or "PORT" (loopback). 0 or -EINVAL. */
@@ -87,11 +112,36 @@ void jlog_engine(void *ctx, int level, const char *msg);
 
 /* ---------------------------------------------------------------- auth.c */
 
-/* Load (or reload) the bearer token. 0 or -errno; msg gets why on failure. */
+/* What a token may do; each scope includes the ones before it. */
+enum auth_scope {
+	SCOPE_NONE,    /* open endpoint: no token needed */
+	SCOPE_READ,    /* the GET endpoints */
+	SCOPE_CONTROL, /* start, stop, the enable endpoints */
+	SCOPE_ADMIN,   /* everything, firmware verification included */
+};
+
+extern const char *const auth_scope_names[4];
+
+/*
+ * Load (or reload) the token file: one token a line, "SCOPE TOKEN" or a bare
+ * TOKEN (admin); blank lines and '#' comments skipped. All or nothing: 0 or
+ * -errno with why in @msg (the old tokens stay).
+ */
 int auth_load_token(const char *file, char *msg, size_t msglen);
 bool auth_have_token(void);
-/* @header: the Authorization header or NULL. Returns 0, 401 or 403. */
-int auth_check(const char *header);
+
+/* Who presented a token: filled by auth_check, printed in audit lines. */
+struct auth_who {
+	int scope;   /* enum auth_scope; SCOPE_NONE: no valid token */
+	char id[24]; /* "L3:1a2b3c4d": token file line and hash prefix, "" if none */
+};
+
+/*
+ * @header: the Authorization header or NULL. Compares with every token in
+ * constant time. Returns 0 (valid token, or no token file at all: @who's scope
+ * is admin), 401 (none) or 403 (no such token).
+ */
+int auth_check(const char *header, struct auth_who *who);
 void auth_release(void);
 
 /* Add an allowed directory (resolved with realpath now). 0 or -errno. */
@@ -112,7 +162,10 @@ struct req {
 	const char *content_type;
 	const char *body;
 	size_t body_len;
-	void *conn; /* MHD connection, for query arguments */
+	void *conn;		 /* MHD connection, for query arguments */
+	const char *peer;	 /* client address text */
+	bool peer_loopback;	 /* the client address is a loopback one */
+	const char *tls_subject; /* verified client certificate's subject, or NULL */
 };
 
 struct resp {
@@ -123,6 +176,8 @@ struct resp {
 	const char *content_type; /* for text */
 	const char *allow;	  /* Allow header for 405 */
 	bool www_auth;		  /* add WWW-Authenticate: Bearer */
+	bool audit;		  /* write an audit line (mutating or refused) */
+	struct auth_who who;	  /* the token that made the request, for the audit */
 };
 
 /* Query argument lookup: NULL if absent. Duplicates are reported by http_query_dups. */
@@ -153,6 +208,23 @@ size_t routes_status_counts(int *codes, uint64_t *counts, size_t max);
 int http_start(char *bound, size_t boundlen);
 void http_stop(void);
 
+/* ---------------------------------------------------------------- tls.c */
+
+/* (tls.h: what needs GnuTLS's types) */
+bool tls_enabled(void);
+
+/* ---------------------------------------------------------------- audit.c */
+
+/* Open the audit sink named by g_opts.audit_log. 0 or -errno with why in @msg. */
+int audit_open(char *msg, size_t msglen);
+/* Reopen a file sink (log rotation, on SIGHUP). */
+void audit_reopen(void);
+/* One line for request @rq answered @rs. */
+void audit_request(const struct req *rq, const struct resp *rs);
+/* One line for a TLS client refused during the handshake. */
+void audit_tls_refused(const char *peer, const char *subject, const char *why);
+void audit_close(void);
+
 extern const char jcapd_openapi_json[];
 
 /* ---------------------------------------------------------------- session */
@@ -177,6 +249,10 @@ struct start_req {
 	char pcap_out_dir[JCAPD_PATH_MAX];
 	struct capture_pcap_out_config pcap_out;
 	char pcap_out_filter[1024];
+	/* checked by routes.c: no code loading, no file outside the confinement */
+	char dpdk_eal[1024];
+	uint32_t decap_off; /* "decap": capture_decap_parse() */
+	char tunnel_ports[256];
 };
 
 struct netflow_req {
@@ -211,8 +287,12 @@ struct flow_query {
 	uint8_t ip_version;
 	uint8_t ip[16];
 	unsigned prefix;
-	int32_t port;  /* -1: any */
-	int32_t proto; /* -1: any */
+	int32_t port;		  /* -1: any */
+	int32_t proto;		  /* -1: any */
+	const char *community_id; /* NULL: any */
+	bool has_tunnel_id, has_mac;
+	uint32_t tunnel_id; /* tunnel_id or rev_tunnel_id */
+	uint8_t mac[6];	    /* src_mac or dst_mac */
 };
 
 enum {
@@ -227,5 +307,7 @@ int session_flows(const struct flow_query *q, struct resp *rs);
 /* Graceful stop at shutdown; idempotent. */
 void session_shutdown(void);
 const char *session_state_name(void);
+/* Number of the latest session started since the daemon did (0: none yet). */
+uint64_t session_serial(void);
 
 #endif /* JCAPD_H */

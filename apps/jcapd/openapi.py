@@ -55,7 +55,8 @@ NUM = {"type": "number"}
 ERR_DESC = {
     400: "Invalid JSON, unknown or invalid field or query parameter",
     401: "Missing bearer token",
-    403: "Wrong token, or a path outside the allowed directories",
+    403: "Wrong token, a token whose scope does not allow the operation, or a path outside "
+         "the allowed directories",
     409: "Not valid in the current session state",
     413: "Request body larger than max_body_bytes",
     415: "Body is not application/json",
@@ -71,18 +72,34 @@ def ok(schema, desc="OK"):
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
-def op(summary, ok_schema, codes, auth=False, body=None, params=None, desc=None):
+# What a token needs to be allowed an operation (issue 18); each scope includes the
+# ones before it. jcapd's route table (routes.c) says the same, and
+# tests/api/test_jcapd_scopes.py checks every operation against this document.
+SCOPES = ["none", "read", "control", "admin"]
+SCOPE_DESC = ("x-required-scope: the token scope an operation needs (none < read < "
+              "control < admin; a bare token in the token file is admin). 'read' "
+              "operations need a token only with auth_reads (Prometheus /metrics: "
+              "as metrics_auth says).")
+
+
+def security(scope):
+    """OpenAPI 3.0 lists no scopes for a bearer scheme: x-required-scope names it.
+    Reads are open by default (auth_reads off), so only control and admin list
+    the bearer scheme."""
+    return [{"bearerAuth": []}] if scope in ("control", "admin") else []
+
+
+def op(summary, ok_schema, codes, auth=False, body=None, params=None, desc=None,
+       scope=None):
     o = {"summary": summary, "responses": {"200": ok(ok_schema)}}
+    o["x-required-scope"] = scope or ("control" if auth else "read")
     if desc:
         o["description"] = desc
     for c in codes:
         o["responses"][str(c)] = err(c)
     o["responses"]["default"] = {"description": "Engine or daemon failure",
                                  "content": {"application/json": {"schema": ref("Error")}}}
-    if auth:
-        o["security"] = [{"bearerAuth": []}]
-    else:
-        o["security"] = []
+    o["security"] = security(o["x-required-scope"])
     if body:
         o["requestBody"] = {"required": False,
                             "content": {"application/json": {"schema": body}}}
@@ -97,7 +114,7 @@ def qparam(name, schema, desc, required=False):
 
 
 skip_names = ["non_ip", "truncated", "malformed", "unsupported_link", "fragment_unmatched",
-              "filtered", "flow_disabled"]
+              "filtered", "flow_disabled", "sampled_out", "tunnel_too_deep"]
 expire_names = ["idle", "active", "end", "evicted", "shutdown"]
 
 stats_props = {
@@ -119,6 +136,8 @@ stats_props = {
                   "expired": obj({k: U64 for k in expire_names}, expire_names)},
                  ["active", "created", "exported", "expired"]),
     "kernel": obj({"packets": U64}, ["packets"]),
+    "dpdk": obj({k: U64 for k in ["ipackets", "imissed", "rx_nombuf", "ierrors"]},
+                ["ipackets", "imissed", "rx_nombuf", "ierrors"]),
     "export": obj({k: U64 for k in ["records", "messages", "errors", "not_exportable"]},
                   ["records", "messages", "errors", "not_exportable"]),
     "writer": obj({k: U64 for k in ["packets", "bytes", "files", "errors"]},
@@ -143,6 +162,23 @@ for f in flow_fields:
                                "library's name for a flow still in the table")
     else:
         flow_props[f] = U64
+# link and path identity (issue 11): present only where they apply, see docs/EXPORT.md
+flow_props.update({
+    "community_id": string("Community ID v1 of the innermost tuple"),
+    "interface": U64,
+    "src_mac": string("aa:bb:cc:dd:ee:ff, first frame src -> dst"),
+    "dst_mac": string("aa:bb:cc:dd:ee:ff"),
+    "vlan_inner": U64,
+    "mpls_labels": {"type": "array", "items": U64},
+    "mpls_exp": {"type": "array", "items": U64},
+    "tunnel_type": string("vxlan, geneve, gre, nvgre, erspan, pptp, gtpu, ipip, mplsudp, "
+                          "mplspw, teredo, ayiya"),
+    "tunnel_id": U64, "rev_tunnel_id": U64,
+    "outer_src_ip": string("outermost IP source of the first packet"),
+    "outer_dst_ip": string("outermost IP destination of the first packet"),
+    "tos": U64, "dscp": U64, "min_ttl": U64, "max_ttl": U64,
+    "rev_tos": U64, "rev_dscp": U64, "rev_min_ttl": U64, "rev_max_ttl": U64,
+})
 
 schemas = {
     "Error": obj({"error": string("what is wrong"),
@@ -161,13 +197,19 @@ schemas = {
     "StartRequest": obj({
         "interface": string("live interface (exactly one of interface and pcap_file)"),
         "pcap_file": string("offline input, absolute path inside an allowed directory"),
-        "backend": string(enum=["auto", "pcap", "afpacket", "afxdp", "file"]),
+        "backend": string(enum=["auto", "dpdk", "pcap", "afpacket", "afxdp", "file"]),
         "buffer_size_mb": integer(64, 2048), "workers": integer(1, 64),
         "filter": string("tcpdump-syntax BPF"), "snaplen": integer(64, 262144),
         "promiscuous": boolean(), "tstamp": string(enum=["kernel", "hardware", "ptp", "ntp"]),
         "duration_sec": integer(1, 31536000), "max_packets": integer(1),
         "decrypt_key_file": string("key for an encrypted pcap_file"),
-        "pcap_out": ref("PcapOut")}),
+        "pcap_out": ref("PcapOut"),
+        "dpdk_eal": string("dpdk: EAL arguments (interface dpdk:PORT); no -d, and no file "
+                           "but a --vdev's rx_pcap=PATH inside an allowed directory"),
+        "decap": string("tunnels to meter inside: all (default), none, or names "
+                        "(vxlan,geneve,gre,nvgre,erspan,pptp,gtpu,ipip,mplsudp,mplspw,"
+                        "teredo,ayiya); docs/TUNNELS.md"),
+        "tunnel_ports": string("UDP tunnel ports, e.g. vxlan=4789+8472,gtpu=2152")}),
     "Status": obj({
         "state": string(enum=states), "backend": string("backend in use"),
         "backend_requested": string(), "backend_reason": string("why that backend"),
@@ -195,13 +237,15 @@ schemas = {
     "FlowMeterRequest": obj({
         "table_size": integer(4096, 16777216), "idle_timeout_sec": integer(1, 86400),
         "active_timeout_sec": integer(1, 604800), "uniflow": boolean(),
-        "ended_ring_size": integer(0, 16777216)}),
+        "ended_ring_size": integer(0, 16777216), "community_id_seed": integer(0, 65535)}),
     "FlowMeterResponse": obj({
         "flow_metering": obj({"enabled": boolean(), "table_size": U64,
                               "idle_timeout_sec": U64, "active_timeout_sec": U64,
-                              "uniflow": boolean(), "ended_ring_size": U64},
+                              "uniflow": boolean(), "ended_ring_size": U64,
+                              "community_id_seed": U64},
                              ["enabled", "table_size", "idle_timeout_sec",
-                              "active_timeout_sec", "uniflow", "ended_ring_size"]),
+                              "active_timeout_sec", "uniflow", "ended_ring_size",
+                              "community_id_seed"]),
         "applies": string(enum=["next_start"])}, ["flow_metering", "applies"]),
     "Flow": obj(flow_props, flow_fields),
     "FlowList": obj({
@@ -271,6 +315,10 @@ paths = {
                 qparam("port", integer(0, 65535), "port on either side"),
                 qparam("proto", string(), "tcp, udp, icmp, icmpv6, sctp, gre, esp or "
                        "0..255"),
+                qparam("community_id", string(), "Community ID (\"1:...\") exactly"),
+                qparam("tunnel_id", integer(0, 4294967295),
+                       "VNI, GRE key, ERSPAN session or TEID (either direction)"),
+                qparam("mac", string(), "MAC address aa:bb:cc:dd:ee:ff on either side"),
                 qparam("state", string(enum=["active", "all"]),
                        "all: add the flows that ended since the session started")])},
     P + "/netflow/export/enable": {"post": op(
@@ -283,20 +331,21 @@ paths = {
         body=ref("EncryptionRequest"))},
     P + "/firmware/verify": {"get": op(
         "Verify a detached signature over a firmware or program image",
-        ref("VerifyResult"), [400, 401, 403], auth=True,
+        ref("VerifyResult"), [400, 401, 403], scope="admin",
         params=[qparam("image", string(), "image file", True),
                 qparam("signature", string(), "detached signature file", True),
                 qparam("public_key", string(), "PEM public key file", True),
                 qparam("digest", string(enum=["sha256", "sha384", "sha512"]), "digest"),
                 qparam("padding", string(enum=["pkcs1", "pss", "auto"]), "RSA padding")])},
     "/metrics": {"get": {
-        "summary": "Prometheus text exposition (version 0.0.4)", "security": [],
+        "summary": "Prometheus text exposition (version 0.0.4)",
+        "x-required-scope": "read", "security": security("read"),
         "responses": {"200": {"description": "OK",
                               "content": {"text/plain": {"schema": {"type": "string"}}}},
                       "400": err(400)}}},
-    "/healthz": {"get": op("Liveness", ref("Health"), [400])},
+    "/healthz": {"get": op("Liveness", ref("Health"), [400], scope="none")},
     "/openapi.json": {"get": {
-        "summary": "This document", "security": [],
+        "summary": "This document", "x-required-scope": "none", "security": [],
         "responses": {"200": {"description": "OK",
                               "content": {"application/json": {"schema": {"type": "object"}}}},
                       "400": err(400)}}},
@@ -307,7 +356,7 @@ doc = {
     "info": {"title": "jcapd packet capture API", "version": "0.1.0",
              "description": "Control and read a libpacket_capture session. Unknown paths "
                             "answer 404, a wrong method 405 (with Allow). Every error body "
-                            "is {\"error\": ..., \"field\": ...}."},
+                            "is {\"error\": ..., \"field\": ...}. " + SCOPE_DESC},
     "servers": [{"url": "http://127.0.0.1:8000"}],
     "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
                    "schemas": schemas},

@@ -213,7 +213,9 @@ static int h_backends(const struct req *rq, const json_t *body, struct resp *rs)
 	return resp_json(rs, json_pack("{s:o}", "backends", arr));
 }
 
-static const char *const backends_ok[] = { "auto", "pcap", "afpacket", "afxdp", "file", NULL };
+static const char *const backends_ok[] = {
+	"auto", "dpdk", "pcap", "afpacket", "afxdp", "file", NULL
+};
 static const char *const tstamps[] = { "kernel", "hardware", "ptp", "ntp", NULL };
 
 static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *rs)
@@ -261,13 +263,72 @@ static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *r
 	return 0;
 }
 
+/*
+ * EAL arguments from a client: nothing that loads code (-d) or names a file
+ * outside the confinement. A --vdev's rx_pcap=PATH is confined like
+ * pcap_file; any other absolute path (tx_pcap, vhost sockets, --huge-dir) is
+ * refused. Quotes are not accepted: arguments are split at white space.
+ */
+static int check_dpdk_eal(const char *args, struct resp *rs)
+{
+	char buf[1024], path[JCAPD_PATH_MAX], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", args);
+	if (strpbrk(buf, "'\"\\"))
+		return resp_error(rs, 400, "dpdk_eal", "'dpdk_eal': quotes are not accepted");
+	for (tok = strtok_r(buf, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+		char *kv = strstr(tok, "rx_pcap=");
+		char *end;
+		int st;
+
+		if (strncmp(tok, "-d", 2) == 0 || strncmp(tok, "--driver-path", 13) == 0)
+			return resp_error(rs, 403, "dpdk_eal",
+					  "'dpdk_eal': loading drivers (-d) is not allowed");
+		if (kv && (kv == tok || kv[-1] == ',')) {
+			kv += 8;
+			end = strchr(kv, ',');
+			if (end)
+				*end = '\0';
+			st = confine("dpdk_eal", kv, true, path, sizeof(path), rs);
+			if (st)
+				return st;
+			if (end)
+				*end = ',';
+			memset(kv, 'x', end ? (size_t)(end - kv) : strlen(kv));
+		}
+		if (strchr(tok, '/'))
+			return resp_error(rs, 403, "dpdk_eal",
+					  "'dpdk_eal': only rx_pcap= may name a file");
+	}
+	return 0;
+}
+
+/* "decap" (all, none, tunnel names) and "tunnel_ports" (checked by capture_init). */
+static int get_decap(const json_t *body, struct start_req *sr, struct resp *rs)
+{
+	char decap[256] = "all";
+	int st;
+
+	if ((st = get_str(body, "decap", sizeof(decap), decap, NULL, rs)) ||
+	    (st = get_str(body, "tunnel_ports", sizeof(sr->tunnel_ports), sr->tunnel_ports, NULL,
+			  rs)))
+		return st;
+	if (capture_decap_parse(decap, &sr->decap_off) < 0)
+		return resp_error(rs, 400, "decap",
+				  "'decap' must be all, none or tunnel names separated by commas "
+				  "(vxlan, geneve, gre, nvgre, erspan, pptp, gtpu, ipip, mplsudp, "
+				  "mplspw, teredo, ayiya)");
+	return 0;
+}
+
 static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const keys[] = { "interface",      "pcap_file",   "backend",
 					    "buffer_size_mb", "workers",     "filter",
 					    "snaplen",	      "promiscuous", "tstamp",
 					    "duration_sec",   "max_packets", "decrypt_key_file",
-					    "pcap_out",	      NULL };
+					    "pcap_out",	      "dpdk_eal",    "decap",
+					    "tunnel_ports",   NULL };
 	struct start_req *sr;
 	char path[JCAPD_PATH_MAX], tst[16] = "kernel";
 	bool has_if, has_file, present;
@@ -301,7 +362,7 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 		goto out;
 	if (routes_find_name(backends_ok, sr->backend) < 0) {
 		st = resp_error(rs, 400, "backend",
-				"'backend' must be one of auto, pcap, afpacket, afxdp, file");
+				"'backend' must be one of auto, dpdk, pcap, afpacket, afxdp, file");
 		goto out;
 	}
 	if ((st = get_u32(body, "buffer_size_mb", CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
@@ -343,6 +404,11 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 	if (json_object_get(body, "pcap_out") &&
 	    (st = parse_pcap_out(json_object_get(body, "pcap_out"), sr, rs)))
 		goto out;
+	if ((st = get_str(body, "dpdk_eal", sizeof(sr->dpdk_eal), sr->dpdk_eal, NULL, rs)) ||
+	    (st = check_dpdk_eal(sr->dpdk_eal, rs)))
+		goto out;
+	if ((st = get_decap(body, sr, rs)))
+		goto out;
 	st = session_start(sr, rs);
 out:
 	free(sr);
@@ -378,7 +444,9 @@ static int h_prometheus(const struct req *rq, const json_t *body, struct resp *r
 static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const keys[] = { "table_size", "idle_timeout_sec", "active_timeout_sec",
-					    "uniflow",	  "ended_ring_size",  NULL };
+					    "uniflow",	  "ended_ring_size",  "community_id_seed",
+					    NULL };
+	uint32_t seed = g_opts.community_id_seed;
 	struct capture_flow_config fc = { .sz = sizeof(fc) };
 	int st;
 
@@ -391,8 +459,10 @@ static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *
 	    (st = get_u32(body, "idle_timeout_sec", 1, 86400, &fc.idle_timeout_sec, rs)) ||
 	    (st = get_u32(body, "active_timeout_sec", 1, 604800, &fc.active_timeout_sec, rs)) ||
 	    (st = get_u32(body, "ended_ring_size", 0, 16777216, &fc.ended_ring_size, rs)) ||
-	    (st = get_bool(body, "uniflow", &fc.uniflow, rs)))
+	    (st = get_bool(body, "uniflow", &fc.uniflow, rs)) ||
+	    (st = get_u32(body, "community_id_seed", 0, 65535, &seed, rs)))
 		return st;
+	fc.community_id_seed = (uint16_t)seed;
 	if (fc.idle_timeout_sec > fc.active_timeout_sec)
 		return resp_error(rs, 400, "idle_timeout_sec",
 				  "'idle_timeout_sec' must not exceed 'active_timeout_sec'");
@@ -603,33 +673,27 @@ static int h_openapi(const struct req *rq, const json_t *body, struct resp *rs)
 
 /* ---------------------------------------------------------------- router */
 
-enum auth_need {
-	AUTH_NONE,
-	AUTH_READ,
-	AUTH_WRITE
-};
-
 struct route {
 	const char *method;
 	const char *path;
 	int (*fn)(const struct req *rq, const json_t *body, struct resp *rs);
-	enum auth_need auth;
+	enum auth_scope scope; /* the OpenAPI document's x-required-scope says the same */
 };
 
 static const struct route routes[] = {
-	{ "GET", PREFIX "/backends", h_backends, AUTH_READ },
-	{ "POST", PREFIX "/start", h_start, AUTH_WRITE },
-	{ "POST", PREFIX "/stop", h_stop, AUTH_WRITE },
-	{ "GET", PREFIX "/status", h_status, AUTH_READ },
-	{ "GET", PREFIX "/metrics", h_metrics, AUTH_READ },
-	{ "POST", PREFIX "/flow/meter/enable", h_flow_enable, AUTH_WRITE },
-	{ "GET", PREFIX "/flows", routes_h_flows, AUTH_READ },
-	{ "POST", PREFIX "/netflow/export/enable", h_netflow, AUTH_WRITE },
-	{ "POST", PREFIX "/encryption/enable", h_encryption, AUTH_WRITE },
-	{ "GET", PREFIX "/firmware/verify", h_verify, AUTH_WRITE },
-	{ "GET", "/metrics", h_prometheus, AUTH_READ },
-	{ "GET", "/healthz", h_healthz, AUTH_NONE },
-	{ "GET", "/openapi.json", h_openapi, AUTH_NONE },
+	{ "GET", PREFIX "/backends", h_backends, SCOPE_READ },
+	{ "POST", PREFIX "/start", h_start, SCOPE_CONTROL },
+	{ "POST", PREFIX "/stop", h_stop, SCOPE_CONTROL },
+	{ "GET", PREFIX "/status", h_status, SCOPE_READ },
+	{ "GET", PREFIX "/metrics", h_metrics, SCOPE_READ },
+	{ "POST", PREFIX "/flow/meter/enable", h_flow_enable, SCOPE_CONTROL },
+	{ "GET", PREFIX "/flows", routes_h_flows, SCOPE_READ },
+	{ "POST", PREFIX "/netflow/export/enable", h_netflow, SCOPE_CONTROL },
+	{ "POST", PREFIX "/encryption/enable", h_encryption, SCOPE_CONTROL },
+	{ "GET", PREFIX "/firmware/verify", h_verify, SCOPE_ADMIN },
+	{ "GET", "/metrics", h_prometheus, SCOPE_READ },
+	{ "GET", "/healthz", h_healthz, SCOPE_NONE },
+	{ "GET", "/openapi.json", h_openapi, SCOPE_NONE },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -642,6 +706,52 @@ static bool is_json_type(const char *ct)
 	if (!ct || strncasecmp(ct, "application/json", n) != 0)
 		return false;
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Does @rt need a token from this client? Reads only with auth_reads (or metrics_auth). */
+static bool needs_token(const struct route *rt, const struct req *rq)
+{
+	if (rt->scope == SCOPE_NONE)
+		return false;
+	if (rt->scope > SCOPE_READ)
+		return true;
+	if (rt->fn == h_prometheus) {
+		switch (g_opts.metrics_auth) {
+		case METRICS_AUTH_TOKEN:
+			return true;
+		case METRICS_AUTH_LOOPBACK:
+			return !rq->peer_loopback;
+		case METRICS_AUTH_OPEN:
+			return false;
+		}
+	}
+	return g_opts.auth_reads;
+}
+
+/* The token and its scope; false with @rs set (401 or 403) when refused. */
+static bool authorized(const struct route *rt, const struct req *rq, struct resp *rs)
+{
+	int a;
+
+	if (!needs_token(rt, rq))
+		return true;
+	a = auth_check(rq->auth_header, &rs->who);
+	if (a == 401) {
+		rs->www_auth = true;
+		resp_error(rs, 401, NULL, "missing bearer token (Authorization: Bearer ...)");
+		return false;
+	}
+	if (a == 403) {
+		resp_error(rs, 403, NULL, "invalid token");
+		return false;
+	}
+	if (rs->who.scope < (int)rt->scope) {
+		resp_error(rs, 403, NULL, "token scope '%s' does not allow %s %s (needs '%s')",
+			   auth_scope_names[rs->who.scope], rt->method, rt->path,
+			   auth_scope_names[rt->scope]);
+		return false;
+	}
+	return true;
 }
 
 bool routes_is_slow(const char *method, const char *path)
@@ -661,7 +771,6 @@ void routes_dispatch(const struct req *rq, struct resp *rs)
 	json_error_t jerr;
 	bool path_known = false;
 	size_t i;
-	int a;
 
 	if (strcmp(method, "HEAD") == 0)
 		method = "GET";
@@ -684,19 +793,10 @@ void routes_dispatch(const struct req *rq, struct resp *rs)
 		resp_error(rs, 405, NULL, "method %s not allowed on %s", rq->method, rq->path);
 		return;
 	}
-	if (rt->auth == AUTH_WRITE || (rt->auth == AUTH_READ && g_opts.auth_reads)) {
-		a = auth_check(rq->auth_header);
-		if (a == 401) {
-			rs->www_auth = true;
-			resp_error(rs, 401, NULL,
-				   "missing bearer token (Authorization: Bearer ...)");
-			return;
-		}
-		if (a == 403) {
-			resp_error(rs, 403, NULL, "invalid token");
-			return;
-		}
-	}
+	/* every POST changes something; firmware verification is audited too */
+	rs->audit = strcmp(rt->method, "POST") == 0 || rt->scope == SCOPE_ADMIN;
+	if (!authorized(rt, rq, rs))
+		return;
 	if (strcmp(rt->method, "POST") == 0) {
 		if (rq->body_len > 0 && !is_json_type(rq->content_type)) {
 			resp_error(rs, 415, NULL, "Content-Type must be application/json");

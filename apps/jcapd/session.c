@@ -47,6 +47,14 @@ const char *session_state_name(void)
 	return g_sess.cached_state;
 }
 
+/* sessions started since the daemon did: the audit names the one a request touched */
+static _Atomic uint64_t serial;
+
+uint64_t session_serial(void)
+{
+	return atomic_load_explicit(&serial, memory_order_relaxed);
+}
+
 void session_tick(void)
 {
 	pthread_rwlock_rdlock(&g_sess.life);
@@ -70,6 +78,7 @@ int session_init(void)
 	g_sess.flow.idle_timeout_sec = g_opts.idle_timeout_sec;
 	g_sess.flow.active_timeout_sec = g_opts.active_timeout_sec;
 	g_sess.flow.ended_ring_size = g_opts.ended_ring_size;
+	g_sess.flow.community_id_seed = (uint16_t)g_opts.community_id_seed;
 	err = rates_start();
 	if (err)
 		return err;
@@ -164,6 +173,9 @@ static void start_config(const struct start_req *sr, struct capture_config *cfg)
 	cfg->log_fn = jlog_engine;
 	cfg->log_level = g_opts.log_level;
 	cfg->decrypt_key_file = sr->decrypt_key_file[0] ? sr->decrypt_key_file : NULL;
+	cfg->dpdk_eal = sr->dpdk_eal[0] ? sr->dpdk_eal : NULL;
+	cfg->decap_off = sr->decap_off;
+	cfg->tunnel_ports = sr->tunnel_ports[0] ? sr->tunnel_ports : NULL;
 	cfg->user = g_opts.capture_user[0] ? g_opts.capture_user : NULL;
 }
 
@@ -223,6 +235,7 @@ static void start_install(struct capture *nc, const struct start_req *sr)
 	flows_snap_drop();
 	g_sess.stopped = false;
 	g_sess.graceful = false;
+	atomic_fetch_add_explicit(&serial, 1, memory_order_relaxed);
 	rates_reset();
 	pthread_rwlock_unlock(&g_sess.life);
 	capture_destroy(old);

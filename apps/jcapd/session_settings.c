@@ -24,11 +24,12 @@ static bool running_locked(void)
 
 static json_t *flow_cfg_json(const struct capture_flow_config *f)
 {
-	return json_pack("{s:b, s:i, s:i, s:i, s:b, s:i}", "enabled", g_sess.flow_on, "table_size",
-			 (json_int_t)f->table_size, "idle_timeout_sec",
+	return json_pack("{s:b, s:i, s:i, s:i, s:b, s:i, s:i}", "enabled", g_sess.flow_on,
+			 "table_size", (json_int_t)f->table_size, "idle_timeout_sec",
 			 (json_int_t)f->idle_timeout_sec, "active_timeout_sec",
 			 (json_int_t)f->active_timeout_sec, "uniflow", f->uniflow,
-			 "ended_ring_size", (json_int_t)f->ended_ring_size);
+			 "ended_ring_size", (json_int_t)f->ended_ring_size, "community_id_seed",
+			 (json_int_t)f->community_id_seed);
 }
 
 int session_flow_enable(const struct capture_flow_config *fc, struct resp *rs)

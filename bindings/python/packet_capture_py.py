@@ -76,7 +76,8 @@ class CaptureConfig(_Struct):
                 ("log_ctx", ctypes.c_void_p), ("log_level", ctypes.c_int),
                 ("export_queue", u32), ("decrypt_key_file", ctypes.c_char_p),
                 ("user", ctypes.c_char_p), ("decap_off", u32),
-                ("tunnel_ports", ctypes.c_char_p), ("dpdk_eal", ctypes.c_char_p)]
+                ("tunnel_ports", ctypes.c_char_p), ("dpdk_eal", ctypes.c_char_p),
+                ("sample_rate", u32), ("sample_random", ctypes.c_bool)]
 
 
 class CaptureFlowConfig(_Struct):
@@ -99,12 +100,13 @@ class CaptureFlow(_Struct):
                 ("rev_tunnel_id", u32), ("outer_src_ip", u8 * 16), ("outer_dst_ip", u8 * 16),
                 ("mpls_labels", u32 * 3), ("interface", u32), ("tos", u8), ("rev_tos", u8),
                 ("min_ttl", u8), ("max_ttl", u8), ("rev_min_ttl", u8), ("rev_max_ttl", u8),
-                ("pad1", u8 * 2)]
+                ("community_id_seed", u16)]
 
 
 class CaptureFlowKey(_Struct):
     _fields_ = [("ip_version", u8), ("proto", u8), ("vlan", u16), ("src_ip", u8 * 16),
-                ("dst_ip", u8 * 16), ("src_port", u16), ("dst_port", u16)]
+                ("dst_ip", u8 * 16), ("src_port", u16), ("dst_port", u16),
+                ("tunnel_type", u8), ("pad", u8 * 3), ("tunnel_id", u32), ("interface", u32)]
 
 
 SKIP_MAX = 16
@@ -118,12 +120,16 @@ _STATS_U64_2 = ("flows_created", "flows_exported", "flows_active", "flows_idle",
                 "writer_errors", "export_records", "export_messages", "export_errors",
                 "export_not_exportable", "export_tcp_queue_drops", "ended_ring_records",
                 "first_ns", "last_ns")
+# Kafka and ClickHouse exports (after workers/pad0)
+_STATS_U64_3 = ("export_delivered", "export_failed", "export_in_flight", "export_retries",
+                "export_buffer_drops", "dpdk_ipackets", "dpdk_imissed", "dpdk_rx_nombuf",
+                "dpdk_ierrors")
 
 
 class CaptureStats(_Struct):
     _fields_ = ([("sz", ctypes.c_size_t)] + [(n, u64) for n in _STATS_U64] +
                 [("skipped", u64 * SKIP_MAX)] + [(n, u64) for n in _STATS_U64_2] +
-                [("workers", u32), ("pad0", u32)])
+                [("workers", u32), ("pad0", u32)] + [(n, u64) for n in _STATS_U64_3])
 
 
 class CaptureStatus(_Struct):
@@ -151,7 +157,9 @@ class CaptureNetflowConfig(_Struct):
 class CaptureExportOpts(_Struct):
     _fields_ = [("sz", ctypes.c_size_t), ("observation_domain", u32),
                 ("template_refresh_sec", u32), ("mtu", u32), ("store_max_rows", u64),
-                ("store_max_age_sec", u32), ("uniflow", ctypes.c_bool)]
+                ("store_max_age_sec", u32), ("uniflow", ctypes.c_bool),
+                ("props", ctypes.c_char_p), ("fields", u32), ("ipfix_pen", u32),
+                ("rate_records", u64), ("rate_bits", u64), ("sample_scale", ctypes.c_bool)]
 
 
 class CapturePcapOutConfig(_Struct):
@@ -171,7 +179,8 @@ class CaptureVerifyOpts(_Struct):
 class CaptureQuery(_Struct):
     _fields_ = [("sz", ctypes.c_size_t), ("since_ns", u64), ("until_ns", u64),
                 ("ip", ctypes.c_char_p), ("port", ctypes.c_int32), ("proto", ctypes.c_int32),
-                ("limit", u64)]
+                ("limit", u64), ("community_id", ctypes.c_char_p), ("mac", ctypes.c_char_p),
+                ("tunnel_id", u32), ("has_tunnel_id", ctypes.c_bool)]
 
 
 # C struct name -> ctypes class, for the layout test
@@ -198,6 +207,9 @@ _SIGS = {
     "capture_end_reason_name": (_S, [_I]),
     "capture_flow_enable": (_I, [_P, ctypes.POINTER(CaptureFlowConfig)]),
     "capture_set_flow_callback": (_I, [_P, FLOW_FN, _P]),
+    "capture_flow_community_id": (_I, [ctypes.POINTER(CaptureFlow), u16, ctypes.c_char_p]),
+    "capture_tunnel_name": (_S, [_I]),
+    "capture_decap_parse": (_I, [_S, ctypes.POINTER(u32)]),
     "capture_flow_lookup": (_I, [_P, ctypes.POINTER(CaptureFlowKey),
                                  ctypes.POINTER(CaptureFlow)]),
     "capture_flow_get_all": (ctypes.c_int64, [_P, ctypes.POINTER(CaptureFlow), ctypes.c_size_t,
@@ -321,10 +333,12 @@ def _u32(name, v, lo=0, hi=0xFFFFFFFF):
 
 STATE_NAMES = {0: "idle", 1: "running", 2: "done", 3: "stopped", 4: "failed"}
 SKIP_NAMES = ("non_ip", "truncated", "malformed", "unsupported_link", "fragment_unmatched",
-              "filtered", "flow_disabled")
+              "filtered", "flow_disabled", "sampled_out", "tunnel_too_deep")
 EXPIRE_FIELDS = (("idle", "flows_idle"), ("active", "flows_active_timeout"),
                  ("end", "flows_end"), ("evicted", "flows_evicted"),
                  ("shutdown", "flows_shutdown"))
+# enum capture_tunnel kinds whose header carries an id (VNI, key, session, call id, TEID)
+_TUNNELS_WITH_ID = (1, 2, 3, 4, 5, 6, 7)
 RECORD_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port", "proto", "ip_version", "vlan",
                  "packets", "bytes", "rev_packets", "rev_bytes", "tcp_flags", "rev_tcp_flags",
                  "first_ns", "last_ns", "icmp_type", "icmp_code", "end_reason", "worker")
@@ -366,25 +380,106 @@ class FlowStats:
     rev_last_ns: int = 0
     fwd_first_ns: int = 0
     fwd_last_ns: int = 0
+    # link and path identity (docs/EXPORT.md); None / [] where it does not apply
+    community_id: str = ""
+    interface: int = 0
+    src_mac: Optional[str] = None
+    dst_mac: Optional[str] = None
+    vlan_inner: int = 0
+    mpls_labels: List[int] = dataclasses.field(default_factory=list)
+    mpls_exp: List[int] = dataclasses.field(default_factory=list)
+    tunnel_type: Optional[str] = None
+    tunnel_id: Optional[int] = None
+    rev_tunnel_id: Optional[int] = None
+    outer_src_ip: Optional[str] = None
+    outer_dst_ip: Optional[str] = None
+    tos: int = 0
+    rev_tos: int = 0
+    min_ttl: int = 0
+    max_ttl: int = 0
+    rev_min_ttl: int = 0
+    rev_max_ttl: int = 0
 
     @property
     def duration_ns(self) -> int:
         return max(0, self.last_ns - self.first_ns)
 
+    @property
+    def dscp(self) -> int:
+        return self.tos >> 2
+
+    @property
+    def rev_dscp(self) -> int:
+        return self.rev_tos >> 2
+
     def to_dict(self) -> Dict:
-        """The flow record, as `jcap -F json` prints it."""
-        return {k: getattr(self, k) for k in RECORD_FIELDS}
+        """The flow record, as `jcap -F json` prints it (fields that do not apply
+        are absent)."""
+        d = {k: getattr(self, k) for k in RECORD_FIELDS}
+        if self.community_id:
+            d["community_id"] = self.community_id
+        d["interface"] = self.interface
+        if self.src_mac is not None:
+            d["src_mac"], d["dst_mac"] = self.src_mac, self.dst_mac
+        if self.vlan_inner:
+            d["vlan_inner"] = self.vlan_inner
+        if self.mpls_labels:
+            d["mpls_labels"], d["mpls_exp"] = list(self.mpls_labels), list(self.mpls_exp)
+        if self.tunnel_type is not None:
+            d["tunnel_type"] = self.tunnel_type
+            if self.tunnel_id is not None:
+                d["tunnel_id"] = self.tunnel_id
+                if self.rev_packets and self.rev_tunnel_id != self.tunnel_id:
+                    d["rev_tunnel_id"] = self.rev_tunnel_id
+            if self.outer_src_ip is not None:
+                d["outer_src_ip"], d["outer_dst_ip"] = self.outer_src_ip, self.outer_dst_ip
+        if self.packets:
+            d.update(tos=self.tos, dscp=self.dscp, min_ttl=self.min_ttl, max_ttl=self.max_ttl)
+        if self.rev_packets:
+            d.update(rev_tos=self.rev_tos, rev_dscp=self.rev_dscp,
+                     rev_min_ttl=self.rev_min_ttl, rev_max_ttl=self.rev_max_ttl)
+        return d
 
     @classmethod
     def _from_c(cls, f, reason_names):
         n = 4 if f.ip_version == 4 else 16
         src = bytes(f.src_ip[:n])
         dst = bytes(f.dst_ip[:n])
-        return cls(str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst)),
-                   f.src_port, f.dst_port, f.proto, f.ip_version, f.vlan, f.packets, f.bytes,
-                   f.rev_packets, f.rev_bytes, f.tcp_flags, f.rev_tcp_flags, f.first_ns,
-                   f.last_ns, f.icmp_type, f.icmp_code, reason_names(f.end_reason), f.worker,
-                   f.rev_first_ns, f.rev_last_ns, f.fwd_first_ns, f.fwd_last_ns)
+        s = cls(str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst)),
+                f.src_port, f.dst_port, f.proto, f.ip_version, f.vlan, f.packets, f.bytes,
+                f.rev_packets, f.rev_bytes, f.tcp_flags, f.rev_tcp_flags, f.first_ns,
+                f.last_ns, f.icmp_type, f.icmp_code, reason_names(f.end_reason), f.worker,
+                f.rev_first_ns, f.rev_last_ns, f.fwd_first_ns, f.fwd_last_ns)
+        s._path_from_c(f)
+        return s
+
+    def _path_from_c(self, f):
+        lib = load_library()
+        cid = ctypes.create_string_buffer(32)
+        if lib.capture_flow_community_id(ctypes.byref(f), f.community_id_seed, cid) == 0:
+            self.community_id = cid.value.decode()
+        self.interface = f.interface
+        if any(f.src_mac) or any(f.dst_mac):
+            self.src_mac = ":".join("%02x" % b for b in f.src_mac)
+            self.dst_mac = ":".join("%02x" % b for b in f.dst_mac)
+        self.vlan_inner = f.vlan_inner
+        for lse in f.mpls_labels:
+            if not lse:
+                break
+            self.mpls_labels.append(lse >> 4)
+            self.mpls_exp.append((lse >> 1) & 7)
+        name = lib.capture_tunnel_name(f.tunnel_type) if f.tunnel_type else None
+        if name:
+            self.tunnel_type = name.decode()
+            if f.tunnel_type in _TUNNELS_WITH_ID:
+                self.tunnel_id, self.rev_tunnel_id = f.tunnel_id, f.rev_tunnel_id
+            if f.outer_ip_version in (4, 6):
+                n = 4 if f.outer_ip_version == 4 else 16
+                self.outer_src_ip = str(ipaddress.ip_address(bytes(f.outer_src_ip[:n])))
+                self.outer_dst_ip = str(ipaddress.ip_address(bytes(f.outer_dst_ip[:n])))
+        self.tos, self.rev_tos = f.tos, f.rev_tos
+        self.min_ttl, self.max_ttl = f.min_ttl, f.max_ttl
+        self.rev_min_ttl, self.rev_max_ttl = f.rev_min_ttl, f.rev_max_ttl
 
 
 @dataclasses.dataclass
@@ -421,6 +516,15 @@ class CaptureMetrics:
     export_errors: int = 0
     export_not_exportable: int = 0
     export_tcp_queue_drops: int = 0
+    export_delivered: int = 0
+    export_failed: int = 0
+    export_in_flight: int = 0
+    export_retries: int = 0
+    export_buffer_drops: int = 0
+    dpdk_ipackets: int = 0
+    dpdk_imissed: int = 0
+    dpdk_rx_nombuf: int = 0
+    dpdk_ierrors: int = 0
     ended_ring_records: int = 0
     first_ns: int = 0
     last_ns: int = 0
@@ -436,7 +540,7 @@ class CaptureMetrics:
     @classmethod
     def _from_c(cls, st):
         m = cls()
-        for name in _STATS_U64 + _STATS_U64_2:
+        for name in _STATS_U64 + _STATS_U64_2 + _STATS_U64_3:
             if hasattr(m, name):
                 setattr(m, name, getattr(st, name))
         m.skipped = {n: st.skipped[i] for i, n in enumerate(SKIP_NAMES)}
@@ -579,7 +683,7 @@ _SORTS = {
     "duration": lambda f: f.last_ns - f.first_ns,
     "last_seen": lambda f: f.last_ns,
 }
-_BACKENDS = ("auto", "pcap", "afpacket", "afxdp", "file")
+_BACKENDS = ("auto", "dpdk", "pcap", "afpacket", "afxdp", "file")
 _TSTAMPS = {"kernel": 0, "hardware": 1, "ptp": 2, "ntp": 3}
 _LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 _CIPHERS = {"aes-256-gcm": 0, "aes-128-gcm": 1, "chacha20-poly1305": 2}
@@ -601,7 +705,8 @@ class PacketCaptureEngine:
     def __init__(self, interface=None, pcap_file=None, backend="auto", workers=1, filter=None,
                  buffer_size_mb=None, snaplen=None, promiscuous=True, tstamp="kernel",
                  max_packets=None, duration_sec=None, decrypt_key_file=None, user=None,
-                 log_level=None, on_flow: Optional[Callable[[List[FlowStats]], None]] = None):
+                 dpdk_eal=None, log_level=None, on_flow: Optional[Callable[[List[FlowStats]], None]] = None,
+                 decap="all", tunnel_ports=None):
         if (interface is None) == (pcap_file is None):
             raise ValueError("give exactly one of interface and pcap_file")
         if backend not in _BACKENDS:
@@ -626,7 +731,14 @@ class PacketCaptureEngine:
             workers=_u32("workers", workers, 1, 1024), promiscuous=bool(promiscuous),
             tstamp=_TSTAMPS[tstamp], max_packets=max_packets or 0,
             duration_sec=_u32("duration_sec", duration_sec),
-            decrypt_key_file=_b(decrypt_key_file), user=_b(user))
+            decrypt_key_file=_b(decrypt_key_file), user=_b(user), dpdk_eal=_b(dpdk_eal),
+            tunnel_ports=_b(tunnel_ports))
+        # decap: "all", "none", tunnel names ("vxlan,gtpu") or a list of them
+        names = decap if isinstance(decap, str) else ",".join(decap)
+        off = u32(0)
+        if self._lib.capture_decap_parse(_b(names), ctypes.byref(off)) < 0:
+            raise ValueError("decap must be 'all', 'none' or tunnel names, got %r" % (decap,))
+        cfg.decap_off = off.value
         if log_level is not None:
             self._log_fn = LOG_FN(self._on_log)
             cfg.log_fn = self._log_fn
@@ -687,15 +799,16 @@ class PacketCaptureEngine:
 
     def enable_flow_metering(self, table_size=None, idle_timeout_sec=None,
                              active_timeout_sec=None, uniflow=False, ended_ring_size=1 << 20,
-                             idle_timeout_ms=None):
+                             idle_timeout_ms=None, community_id_seed=0):
         """Meter flows; ended_ring_size keeps that many recently ended flows for
-        get_flows(include_finished=True)."""
+        get_flows(include_finished=True); community_id_seed: Community ID v1 seed."""
         fc = CaptureFlowConfig(
             table_size=_u32("table_size", table_size, 0, 16777216),
             idle_timeout_sec=_u32("idle_timeout_sec", idle_timeout_sec),
             active_timeout_sec=_u32("active_timeout_sec", active_timeout_sec),
             uniflow=bool(uniflow), ended_ring_size=_u32("ended_ring_size", ended_ring_size),
-            idle_timeout_ms=_u32("idle_timeout_ms", idle_timeout_ms))
+            idle_timeout_ms=_u32("idle_timeout_ms", idle_timeout_ms),
+            community_id_seed=_u32("community_id_seed", community_id_seed, 0, 65535))
         if table_size is not None and table_size < 4096:
             raise ValueError("table_size must be in 4096..16777216")
         self._call(self._lib.capture_flow_enable, "capture_flow_enable", ctypes.byref(fc))
@@ -720,12 +833,21 @@ class PacketCaptureEngine:
         self._call(self._lib.capture_netflow_enable, "capture_netflow_enable", ctypes.byref(nc))
 
     def add_export(self, target, observation_domain=0, template_refresh_sec=0, mtu=0,
-                   store_max_rows=0, store_max_age_sec=0, uniflow=False):
-        """Add an exporter by target string (json:PATH, sqlite:PATH, ipfix://H:P, ...)."""
+                   store_max_rows=0, store_max_age_sec=0, uniflow=False, props=None):
+        """Add an exporter by target string (json:PATH, sqlite:PATH, ipfix://H:P,
+        kafka://H:P/TOPIC, clickhouse://H:P/DB.TABLE, ...). @props: Kafka/ClickHouse
+        settings, {"kafka.compression.type": "zstd", ...}."""
+        lines = None
+        if props:
+            for k, v in props.items():
+                if "\n" in str(k) + str(v) or "=" in str(k):
+                    raise ValueError("props: no newline in keys or values, no '=' in keys")
+            lines = "\n".join("%s=%s" % (k, v) for k, v in props.items())
         o = CaptureExportOpts(observation_domain=observation_domain,
                               template_refresh_sec=template_refresh_sec, mtu=mtu,
                               store_max_rows=store_max_rows,
-                              store_max_age_sec=store_max_age_sec, uniflow=bool(uniflow))
+                              store_max_age_sec=store_max_age_sec, uniflow=bool(uniflow),
+                              props=_b(lines))
         self._call(self._lib.capture_export_add, "capture_export_add", _b(target),
                    ctypes.byref(o))
 
@@ -900,13 +1022,17 @@ class PacketCaptureEngine:
         return flows[:limit] if limit else flows
 
     def lookup_flow(self, src_ip, dst_ip, src_port=0, dst_port=0, proto=6,
-                    vlan=0) -> Optional[FlowStats]:
-        """The active flow of this 5-tuple (either direction), or None."""
+                    vlan=0, tunnel_type=0, tunnel_id=0, interface=0) -> Optional[FlowStats]:
+        """The active flow of this 5-tuple (either direction), or None. ICMP:
+        src_port is the type, dst_port the code; tunnel_type is an enum
+        capture_tunnel number; interface: the pcapng interface id."""
         a, b = ipaddress.ip_address(src_ip), ipaddress.ip_address(dst_ip)
         if a.version != b.version:
             raise ValueError("src_ip and dst_ip must be the same IP version")
         k = CaptureFlowKey(ip_version=a.version, proto=proto, vlan=vlan, src_port=src_port,
-                           dst_port=dst_port)
+                           dst_port=dst_port, tunnel_type=tunnel_type,
+                           tunnel_id=_u32("tunnel_id", tunnel_id),
+                           interface=_u32("interface", interface))
         ctypes.memmove(k.src_ip, a.packed, len(a.packed))
         ctypes.memmove(k.dst_ip, b.packed, len(b.packed))
         out = CaptureFlow()

@@ -44,6 +44,22 @@ static int refuse_running(struct capture *c, const char *msg)
 	return pc_engine_err(c, -CAPTURE_E_STATE, "%s", msg);
 }
 
+int pc_engine_decode_opts(struct pc_decode_opts *o, const struct capture_config *k, char *err,
+			  size_t errlen)
+{
+	char why[256];
+
+	memset(o, 0, sizeof(*o));
+	if (k->decap_off & ~(((1u << CAPTURE_TUNNEL_COUNT) - 1) & ~1u))
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
+			       "decap_off 0x%x names no tunnel kind (bits 1..%d)", k->decap_off,
+			       CAPTURE_TUNNEL_COUNT - 1);
+	o->decap_off = k->decap_off;
+	if (pc_decode_ports_parse(o, k->tunnel_ports, why, sizeof(why)) < 0)
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "%s", why);
+	return 0;
+}
+
 CAPTURE_API int capture_flow_enable(struct capture *c, const struct capture_flow_config *cfg)
 {
 	struct capture_flow_config f;

@@ -120,7 +120,7 @@ static int wait_req(struct pc_worker *w)
 	}
 }
 
-static void key_from_public(const struct capture_flow_key *k, struct pc_flow_key *pk)
+static void key_from_public(const struct capture_flow_key *k, bool offline, struct pc_flow_key *pk)
 {
 	size_t alen = k->ip_version == 4 ? 4 : 16;
 
@@ -129,9 +129,20 @@ static void key_from_public(const struct capture_flow_key *k, struct pc_flow_key
 	memcpy(pk->addr[1], k->dst_ip, alen);
 	pk->port[0] = k->src_port;
 	pk->port[1] = k->dst_port;
+	/* ICMP: type and code (or a record's type << 8 | code), keyed as the
+	 * decoder keys them */
+	if ((k->proto == 1 || k->proto == 58) && k->src_port > 0xff)
+		pk->port[0] = pk->port[1] = pc_icmp_key_port(k->proto, (uint8_t)(k->src_port >> 8),
+							     (uint8_t)k->src_port);
+	else if (k->proto == 1 || k->proto == 58)
+		pk->port[0] = pk->port[1] =
+			pc_icmp_key_port(k->proto, (uint8_t)k->src_port, (uint8_t)k->dst_port);
 	pk->vlan = k->vlan;
 	pk->proto = k->proto;
 	pk->ipver = k->ip_version;
+	pk->tunnel_type = k->tunnel_type;
+	pk->tunnel_id = k->tunnel_type == CAPTURE_TUNNEL_GTPU ? 0 : k->tunnel_id;
+	pk->iface = offline ? (uint16_t)k->interface : 0;
 }
 
 CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow_key *key,
@@ -145,11 +156,11 @@ CAPTURE_API int capture_flow_lookup(struct capture *c, const struct capture_flow
 		return -EINVAL;
 	if (key->ip_version != 4 && key->ip_version != 6)
 		return -EINVAL;
-	key_from_public(key, &pk);
 	pthread_mutex_lock(&c->req_lock);
 	pthread_rwlock_rdlock(&c->stats_lock);
 	if (!c->w || atomic_load(&c->state) != CAPTURE_STATE_RUNNING)
 		goto unlock;
+	key_from_public(key, c->cap.offline, &pk);
 	for (i = 0; i < c->nworkers && rc == -CAPTURE_E_NOT_FOUND; i++) {
 		struct pc_worker *w = &c->w[i];
 

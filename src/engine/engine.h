@@ -112,6 +112,8 @@ struct pc_worker {
 	uint64_t skipped[CAPTURE_SKIP_MAX]; /* private tallies */
 	struct pc_bpf_cache ufilter;	    /* user-space capture filter per link type */
 	struct pc_bpf_cache wfilter;	    /* packet-writer filter per link type */
+	uint32_t sample_left;		    /* --sample N: packets to skip before the next */
+	uint64_t sample_rng;		    /* --sample N:random: xorshift state, never 0 */
 	/* control-plane request, served between bursts */
 	_Atomic int req_state;
 	int req_kind;
@@ -129,11 +131,14 @@ struct pc_artifact {
 
 struct pc_export_done {
 	uint64_t records, messages, errors, not_exportable, queue_drops;
+	uint64_t delivered, failed, retries, buffer_drops; /* in_flight: 0 once closed */
 };
 
 struct capture {
 	struct capture_config cfg; /* strings point at the s_* copies */
 	char *s_iface, *s_file, *s_backend, *s_filter, *s_keyfile, *s_user;
+	char *s_dpdk_eal;
+	struct pc_decode_opts dopts; /* cfg's decap_off and tunnel_ports, parsed */
 	uint64_t seed[2];
 
 	pthread_mutex_t ctl_lock; /* start/stop/enable against each other */
@@ -239,5 +244,10 @@ void *pc_engine_shard_main(void *arg);
 /* @busy: the worker's input is saturated (a full burst): one slice only */
 void pc_engine_serve_requests(struct pc_worker *w, bool busy);
 void pc_engine_answer_pending(struct pc_worker *w);
+
+/* config.c: @k's decap_off and tunnel_ports as decoder options (@err says
+ * what is wrong: -CAPTURE_E_CONFIG). */
+int pc_engine_decode_opts(struct pc_decode_opts *o, const struct capture_config *k, char *err,
+			  size_t errlen);
 
 #endif

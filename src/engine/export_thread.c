@@ -19,6 +19,14 @@ static void engine_stats_for_export(void *ctx, struct capture_stats *st)
 	capture_get_stats(ctx, st);
 }
 
+/* What an exporter learns of the session: input kind (pacing) and sampling. */
+static void session_facts(const struct capture *c, struct pc_export_target *t)
+{
+	t->offline = c->cap.offline;
+	t->sample_rate = c->cfg.sample_rate > 1 ? c->cfg.sample_rate : 0;
+	t->sample_random = c->cfg.sample_random;
+}
+
 int pc_engine_add_target(struct capture *c, const struct pc_export_target *t)
 {
 	int rc = 0;
@@ -34,8 +42,10 @@ int pc_engine_add_target(struct capture *c, const struct pc_export_target *t)
 		struct pc_exporter *e;
 		char err[512];
 
-		rc = pc_exporter_create(&e, t, c->cfg.log_fn, c->cfg.log_ctx, c->cfg.log_level,
-					engine_stats_for_export, c, err, sizeof(err));
+		session_facts(c, &c->targets[c->ntargets]);
+		rc = pc_exporter_create(&e, &c->targets[c->ntargets], c->cfg.log_fn, c->cfg.log_ctx,
+					c->cfg.log_level, engine_stats_for_export, c, err,
+					sizeof(err));
 		if (rc < 0) {
 			pc_engine_err(c, rc, "%s", err);
 			goto unlock;
@@ -57,10 +67,12 @@ void pc_engine_open_exporters(struct capture *c)
 	for (i = 0; i < c->ntargets; i++) {
 		struct pc_exporter *e;
 		char err[512];
-		int rc = pc_exporter_create(&e, &c->targets[i], c->cfg.log_fn, c->cfg.log_ctx,
-					    c->cfg.log_level, engine_stats_for_export, c, err,
-					    sizeof(err));
+		int rc;
 
+		session_facts(c, &c->targets[i]);
+		rc = pc_exporter_create(&e, &c->targets[i], c->cfg.log_fn, c->cfg.log_ctx,
+					c->cfg.log_level, engine_stats_for_export, c, err,
+					sizeof(err));
 		if (rc < 0) {
 			/* reported and counted; capture goes on */
 			pc_log(c, CAPTURE_LOG_ERROR, "export %s: %s", c->targets[i].spec, err);
@@ -91,6 +103,10 @@ void pc_engine_close_exporters(struct capture *c)
 		c->exp_done.errors += atomic_load(&e->cnt.errors);
 		c->exp_done.not_exportable += atomic_load(&e->cnt.not_exportable);
 		c->exp_done.queue_drops += atomic_load(&e->cnt.queue_drops);
+		c->exp_done.delivered += atomic_load(&e->cnt.delivered);
+		c->exp_done.failed += atomic_load(&e->cnt.failed);
+		c->exp_done.retries += atomic_load(&e->cnt.retries);
+		c->exp_done.buffer_drops += atomic_load(&e->cnt.buffer_drops);
 		pc_exporter_destroy(e);
 	}
 	c->exporters = NULL;

@@ -5,6 +5,7 @@
  * destroy. The lock order of the whole engine is written in engine.h.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static void free_config_strings(struct capture *c)
 	free(c->s_filter);
 	free(c->s_keyfile);
 	free(c->s_user);
+	free(c->s_dpdk_eal);
 	free(c->pout_dir);
 	free(c->pout_filter);
 	free(c->enc_keyfile);
@@ -54,6 +56,13 @@ static int check_config(const struct capture_config *k, char *err, size_t errlen
 		pc_capture_names(names, sizeof(names));
 		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "unknown backend '%s' (%s)",
 			       k->backend, names);
+	}
+	if (k->tunnel_ports || k->decap_off) {
+		struct pc_decode_opts o;
+		int rc = pc_engine_decode_opts(&o, k, err, errlen);
+
+		if (rc < 0)
+			return rc;
 	}
 	if (k->filter && *k->filter) {
 		/* syntax check now, so a bad expression never reaches start */
@@ -91,6 +100,9 @@ static int own_config_strings(struct capture *c, const struct capture_config *k)
 	c->cfg.filter = c->s_filter;
 	c->cfg.decrypt_key_file = c->s_keyfile;
 	c->cfg.user = c->s_user;
+	if (!dup_opt(&c->s_dpdk_eal, k->dpdk_eal))
+		return -ENOMEM;
+	c->cfg.dpdk_eal = c->s_dpdk_eal;
 	return 0;
 }
 
@@ -145,6 +157,7 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 	if (!c)
 		return pc_errf(err, errlen, -ENOMEM, "capture_init: out of memory");
 	c->cfg = k;
+	pc_engine_decode_opts(&c->dopts, &k, NULL, 0); /* checked above */
 	if (own_config_strings(c, &k) < 0) {
 		free_config_strings(c);
 		free(c);
@@ -289,6 +302,13 @@ static void close_backend(struct capture *c, bool final)
 	pc_capture_close(&c->cap);
 }
 
+/* The interface a live session's records name (its ifindex); 0 offline,
+ * where the key carries the pcapng interface id. */
+static uint32_t live_ifindex(const struct capture *c)
+{
+	return c->cap.offline || !c->cfg.interface ? 0 : if_nametoindex(c->cfg.interface);
+}
+
 static int setup_workers(struct capture *c)
 {
 	unsigned i;
@@ -319,7 +339,7 @@ static int setup_workers(struct capture *c)
 			if (rc)
 				return rc;
 		} else {
-			rc = pc_decoder_create(&w->dec, 0, 0);
+			rc = pc_decoder_create(&w->dec, &c->dopts);
 			if (rc)
 				return rc;
 		}
@@ -333,6 +353,8 @@ static int setup_workers(struct capture *c)
 				.active_ns = (uint64_t)c->fcfg.active_timeout_sec * 1000000000ull,
 				.uniflow = c->fcfg.uniflow,
 				.worker = (uint16_t)i,
+				.cid_seed = c->fcfg.community_id_seed,
+				.ifindex = live_ifindex(c),
 				.seed = { c->seed[0], c->seed[1] },
 			};
 
@@ -343,7 +365,7 @@ static int setup_workers(struct capture *c)
 	}
 	if (c->dispatch) {
 		c->disp.writer_slot = 0;
-		rc = pc_decoder_create(&c->disp.dec, 0, 0);
+		rc = pc_decoder_create(&c->disp.dec, &c->dopts);
 		if (rc)
 			return rc;
 	}
@@ -369,6 +391,7 @@ static int open_backend(struct capture *c)
 	c->params.log_fn = c->cfg.log_fn;
 	c->params.log_ctx = c->cfg.log_ctx;
 	c->params.log_level = c->cfg.log_level;
+	c->params.dpdk_eal = c->cfg.dpdk_eal;
 	memset(&c->cap, 0, sizeof(c->cap));
 	rc = pc_capture_open(&c->cap, c->cfg.backend, &c->params, why, sizeof(why));
 	if (rc < 0)

@@ -66,6 +66,10 @@ void pc_kernel_stats(struct capture *c, struct pc_cap_stats *out)
 		sum.ifdrops += q.ifdrops;
 		sum.xdp_rx_ring_full += q.xdp_rx_ring_full;
 		sum.xdp_fill_ring_empty += q.xdp_fill_ring_empty;
+		sum.dpdk_ipackets += q.dpdk_ipackets;
+		sum.dpdk_imissed += q.dpdk_imissed;
+		sum.dpdk_rx_nombuf += q.dpdk_rx_nombuf;
+		sum.dpdk_ierrors += q.dpdk_ierrors;
 	}
 	*out = sum;
 }
@@ -89,6 +93,10 @@ static void add_exporters(struct capture *c, struct capture_stats *t)
 	t->export_errors = c->exp_done.errors + c->export_open_errors;
 	t->export_not_exportable = c->exp_done.not_exportable;
 	t->export_tcp_queue_drops = c->exp_done.queue_drops;
+	t->export_delivered = c->exp_done.delivered;
+	t->export_failed = c->exp_done.failed;
+	t->export_retries = c->exp_done.retries;
+	t->export_buffer_drops = c->exp_done.buffer_drops;
 	for (e = c->exporters; e; e = e->next) {
 		t->export_records += atomic_load_explicit(&e->cnt.records, memory_order_relaxed);
 		t->export_messages += atomic_load_explicit(&e->cnt.messages, memory_order_relaxed);
@@ -97,6 +105,14 @@ static void add_exporters(struct capture *c, struct capture_stats *t)
 			atomic_load_explicit(&e->cnt.not_exportable, memory_order_relaxed);
 		t->export_tcp_queue_drops +=
 			atomic_load_explicit(&e->cnt.queue_drops, memory_order_relaxed);
+		t->export_delivered +=
+			atomic_load_explicit(&e->cnt.delivered, memory_order_relaxed);
+		t->export_failed += atomic_load_explicit(&e->cnt.failed, memory_order_relaxed);
+		t->export_in_flight +=
+			atomic_load_explicit(&e->cnt.in_flight, memory_order_relaxed);
+		t->export_retries += atomic_load_explicit(&e->cnt.retries, memory_order_relaxed);
+		t->export_buffer_drops +=
+			atomic_load_explicit(&e->cnt.buffer_drops, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&c->exp_lock);
 }
@@ -121,6 +137,10 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	t->kernel_ifdrops = k.ifdrops;
 	t->xdp_rx_ring_full = k.xdp_rx_ring_full;
 	t->xdp_fill_ring_empty = k.xdp_fill_ring_empty;
+	t->dpdk_ipackets = k.dpdk_ipackets;
+	t->dpdk_imissed = k.dpdk_imissed;
+	t->dpdk_rx_nombuf = k.dpdk_rx_nombuf;
+	t->dpdk_ierrors = k.dpdk_ierrors;
 	if (c->writer)
 		pc_writer_get_stats(c->writer, &ws);
 	t->writer_packets = ws.packets;
@@ -220,18 +240,23 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 	pc_strbuf_printf(
 		o,
 		",\"export\":{\"records\":%llu,\"messages\":%llu,\"errors\":%llu,"
-		"\"not_exportable\":%llu,\"tcp_queue_drops\":%llu},"
+		"\"not_exportable\":%llu,\"tcp_queue_drops\":%llu,\"delivered\":%llu,"
+		"\"failed\":%llu,\"in_flight\":%llu,\"retries\":%llu,\"buffer_drops\":%llu},"
 		"\"writer\":{\"packets\":%llu,\"bytes\":%llu,\"queue_drops\":%llu,\"files\":%llu,"
 		"\"errors\":%llu},"
 		"\"kernel\":{\"packets\":%llu,\"drops\":%llu,\"freeze_q\":%llu,\"ifdrops\":%llu,"
 		"\"xdp_rx_ring_full\":%llu,\"xdp_fill_ring_empty\":%llu},"
-		"\"ended_ring_records\":%llu,\"workers\":%u",
+		"\"dpdk\":{\"ipackets\":%llu,\"imissed\":%llu,\"rx_nombuf\":%llu,"
+		"\"ierrors\":%llu},\"ended_ring_records\":%llu,\"workers\":%u",
 		U(s->export_records), U(s->export_messages), U(s->export_errors),
-		U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->writer_packets),
-		U(s->writer_bytes), U(s->writer_queue_drops), U(s->writer_files),
-		U(s->writer_errors), U(s->kernel_packets), U(s->kernel_drops),
-		U(s->kernel_freeze_q), U(s->kernel_ifdrops), U(s->xdp_rx_ring_full),
-		U(s->xdp_fill_ring_empty), U(s->ended_ring_records), s->workers);
+		U(s->export_not_exportable), U(s->export_tcp_queue_drops), U(s->export_delivered),
+		U(s->export_failed), U(s->export_in_flight), U(s->export_retries),
+		U(s->export_buffer_drops), U(s->writer_packets), U(s->writer_bytes),
+		U(s->writer_queue_drops), U(s->writer_files), U(s->writer_errors),
+		U(s->kernel_packets), U(s->kernel_drops), U(s->kernel_freeze_q),
+		U(s->kernel_ifdrops), U(s->xdp_rx_ring_full), U(s->xdp_fill_ring_empty),
+		U(s->dpdk_ipackets), U(s->dpdk_imissed), U(s->dpdk_rx_nombuf), U(s->dpdk_ierrors),
+		U(s->ended_ring_records), s->workers);
 }
 
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)

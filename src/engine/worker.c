@@ -89,6 +89,30 @@ static void bpf_cache_release(struct pc_bpf_cache *bc)
 	bc->n = 0;
 }
 
+/* --sample N: true for the packets that are metered, one in N (every N-th, from
+ * the first, or each with probability 1/N). The others are counted as skipped. */
+static bool sampled_in(struct pc_worker *w, uint32_t n)
+{
+	uint64_t x;
+
+	if (!w->c->cfg.sample_random) {
+		if (w->sample_left) {
+			w->sample_left--;
+			return false;
+		}
+		w->sample_left = n - 1;
+		return true;
+	}
+	x = w->sample_rng; /* xorshift64, seeded per session and thread */
+	if (pc_unlikely(!x))
+		x = (w->c->seed[0] ^ ((uint64_t)w->idx + 1) * 0x9e3779b97f4a7c15ull) | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	w->sample_rng = x;
+	return ((x >> 32) * n) >> 32 == 0;
+}
+
 /* Filter, store and decode a burst into @m; returns how many decoded OK. */
 static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned n,
 			      struct pc_meta *m)
@@ -123,6 +147,10 @@ static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned
 				else
 					pc_writer_submit(c->writer, w->writer_slot, p);
 			}
+		}
+		if (c->cfg.sample_rate > 1 && !sampled_in(w, c->cfg.sample_rate)) {
+			w->skipped[CAPTURE_SKIP_SAMPLED_OUT]++;
+			continue;
 		}
 		v = pc_decode(w->dec, p, &m[k]);
 		if (pc_likely(v == PC_DEC_OK)) {

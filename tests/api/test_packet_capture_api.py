@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -244,7 +245,9 @@ def test_error_statuses(daemon):
                      ("sort_by=size", "sort_by"), ("ip=300.1.1.1", "ip"),
                      ("ip=10.0.0.0/33", "ip"), ("port=65536", "port"),
                      ("proto=256", "proto"), ("proto=ipx", "proto"), ("state=ended", "state"),
-                     ("bogus=1", "bogus"), ("limit=1&limit=2", "limit")):
+                     ("bogus=1", "bogus"), ("limit=1&limit=2", "limit"),
+                     ("tunnel_id=x", "tunnel_id"), ("tunnel_id=4294967296", "tunnel_id"),
+                     ("mac=02:00:00:00:00", "mac"), ("mac=02:00:00:00:00:0g", "mac")):
         err(call(d, "GET", P + "/flows?" + q), 400, field)
     for path in (P + "/backends", P + "/status", P + "/metrics", "/metrics", "/healthz",
                  "/openapi.json"):
@@ -404,7 +407,8 @@ def test_file_session(daemon, pcap, reference):
     assert fm["applies"] == "next_start"
     assert fm["flow_metering"] == {"enabled": True, "table_size": 65536,
                                    "idle_timeout_sec": 30, "active_timeout_sec": 1800,
-                                   "uniflow": False, "ended_ring_size": 65536}
+                                   "uniflow": False, "ended_ring_size": 65536,
+                                   "community_id_seed": 0}
     st = ok(call(d, "POST", P + "/start", body={"pcap_file": pcap, "workers": 1}))
     assert st["state"] in ("running", "done"), st
     assert st["backend"] == "file" and st["backend_requested"] == "auto"
@@ -437,7 +441,8 @@ def test_file_session(daemon, pcap, reference):
     every = ok(call(d, "GET", P + "/flows?state=all&limit=0"))
     assert every["matched"] == every["returned"] == len(ref) and not every["truncated"]
     for f in every["flows"]:
-        assert list(f) == FLOW_FIELDS, list(f)
+        assert list(f)[:len(FLOW_FIELDS)] == FLOW_FIELDS, list(f)
+        assert f["community_id"] == jcaptest.community_id(f)
     jcaptest.assert_same_flows(every["flows"], ref, "GET /flows?state=all&limit=0")
 
     for sb in ("bytes", "packets", "duration", "last_seen"):
@@ -470,6 +475,11 @@ def test_file_session(daemon, pcap, reference):
          lambda f: f["proto"] == 6 and t4["src_port"] in (f["src_port"], f["dst_port"])),
         ("ip=%s&proto=udp" % v4["src_ip"], lambda f: f["proto"] == 17 and
          v4["src_ip"] in (f["src_ip"], f["dst_ip"])),
+        # Community ID: '+', '/' and '=' percent-encoded
+        ("community_id=" + urllib.parse.quote(jcaptest.community_id(t4), safe=""),
+         lambda f: jcaptest.community_id(f) == jcaptest.community_id(t4)),
+        ("mac=" + v4["src_mac"], lambda f: v4["src_mac"] in (f.get("src_mac"),
+                                                              f.get("dst_mac"))),
     ]
     for q, pred in cases:
         got = ok(call(d, "GET", P + "/flows?state=all&limit=0&" + q))
@@ -478,6 +488,8 @@ def test_file_session(daemon, pcap, reference):
         assert got["matched"] == len(exp), q
         jcaptest.assert_same_flows(got["flows"], exp, q)
     assert ok(call(d, "GET", P + "/flows?state=all&ip=203.0.113.9"))["flows"] == []
+    assert ok(call(d, "GET", P + "/flows?state=all&tunnel_id=0"))["flows"] == []
+    assert ok(call(d, "GET", P + "/flows?state=all&mac=0a:00:00:00:00:09"))["flows"] == []
 
     # a finished session still stops (finalised); a second stop is a state error
     stop = ok(call(d, "POST", P + "/stop", body={"graceful": True}))
@@ -767,8 +779,9 @@ def test_exporter_limit_token_reload_start_refusals(own_tmp):
         assert d.stop() == 0
     # config file errors: test_jcapd_config.py; these refuse to start with status 1
     exe = os.path.join(os.environ.get("PC_BUILD_DIR", ""), "jcapd")
-    p = subprocess.run([exe, "--listen", "0.0.0.0:0"], capture_output=True, text=True,
-                       timeout=20)
+    # (clear text there is refused first, with status 2: test_jcapd_tls.py)
+    p = subprocess.run([exe, "--listen", "0.0.0.0:0", "--insecure-http"], capture_output=True,
+                       text=True, timeout=20)
     assert p.returncode == 1
     assert "refusing to listen on non-loopback 0.0.0.0:0 without --token-file" in p.stderr
     p = subprocess.run([exe, "--listen", "[::1]:0", "--token-file", own_tmp + "/none"],

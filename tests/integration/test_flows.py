@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 
 import pytest
 
@@ -58,9 +59,12 @@ def test_icmp_type_code(tmp_path):
     sc.ip(0.2, S, C, 1, icmp_type=3, icmp_code=3, payload=28)  # unreachable
     sc.ip(0.3, "198.18.5.5", S, 1, icmp_type=13, payload=12)  # timestamp request
     recs, _, _ = check(tmp_path, sc, name="icmp")
+    # type and code are in the key: the unreachable between the same hosts is
+    # its own flow, the echo replies join their requests (ports type << 8 | code)
     assert sorted((r["proto"], r["icmp_type"], r["icmp_code"], r["packets"],
-                   r["rev_packets"]) for r in recs) == [
-        (1, 8, 0, 2, 3), (1, 13, 0, 1, 0), (58, 128, 0, 1, 1)]
+                   r["rev_packets"], r["src_port"], r["dst_port"]) for r in recs) == [
+        (1, 3, 3, 1, 0, 0x303, 0x303), (1, 8, 0, 2, 2, 0x800, 0x800),
+        (1, 13, 0, 1, 0, 0xd00, 0xd00), (58, 128, 0, 1, 1, 0x8000, 0x8000)]
 
 
 def test_vlan_and_qinq(tmp_path):
@@ -157,7 +161,8 @@ def test_truncated_malformed_non_ip(tmp_path):
     p.cut = 20 + 20 + 10
     _, stats, exp = check(tmp_path, sc, name="bad")
     assert exp.skipped == {"non_ip": 2, "truncated": 5, "malformed": 4, "unsupported_link": 0,
-                           "fragment_unmatched": 0, "filtered": 0, "flow_disabled": 0}
+                           "fragment_unmatched": 0, "filtered": 0, "flow_disabled": 0,
+                           "sampled_out": 0, "tunnel_too_deep": 0}
     assert stats["packets_in_flows"] == 3 and stats["bytes_in_flows"] == 92 + 102 + 1040
 
 
@@ -165,7 +170,8 @@ def test_other_protocols_and_tso(tmp_path):
     sc = g.Scenario()
     sc.ip(0.0, C, S, 132, 5000, 36412, payload=b"\x01\x00\x00\x10" + bytes(12))  # SCTP INIT
     sc.ip(0.001, S, C, 132, 36412, 5000, payload=16)
-    sc.ip(0.002, C, S, 47, payload=b"\x00\x00\x08\x00" + bytes(40))  # GRE: no ports
+    # GRE carrying WCCP (not a tunnel jcap decapsulates): no ports
+    sc.ip(0.002, C, S, 47, payload=b"\x00\x00\x88\x3e" + bytes(40))
     sc.ip(0.003, C6, S6, 50, payload=64)  # ESP
     sc.ip(0.004, S6, C6, 50, payload=64)
     sc.ip(0.005, C6, S6, 59)  # no next header
@@ -358,7 +364,12 @@ def test_every_format_gives_identical_flows(tmp_path):
     exp = sc.expected()
     ref = None
     for i, v in enumerate(VARIANTS):
-        recs, _, _ = check(tmp_path, sc, name="v%d" % i, exp=exp, **v)
+        # the pcapng interface is in the flow key: several interfaces, other flows
+        several = "iface_of" in v
+        e = sc.expected(iface_of=v["iface_of"]) if several else exp
+        recs, _, _ = check(tmp_path, sc, name="v%d" % i, exp=e, **v)
+        if several:
+            continue
         if ref is None:
             ref = sorted(jt.norm(r) for r in recs)
         assert sorted(jt.norm(r) for r in recs) == ref, v
@@ -374,7 +385,7 @@ def test_pcapng_several_sections(tmp_path):
         g.pcapng_bytes(recs_all[half:], [(1, 9), (276, None)], big_endian=True)
     f = tmp_path / "sections.pcapng"
     f.write_bytes(img)
-    exp = sc.expected()
+    exp = sc.expected(iface_of=lambda p: p.seq % 2)  # interface ids restart per section
     recs, stats = jt.meter(f)
     jt.assert_same_flows(recs, exp.records, "sections")
     jt.assert_stats(stats, exp)
@@ -426,7 +437,12 @@ def test_json_field_names(tmp_path):
     lines = p.stdout.splitlines()
     assert len(lines) == 1
     rec = json.loads(lines[0])
-    assert list(rec.keys()) == list(jt.FLOW_FIELDS)
+    # the record's fields, then the link and path identity that applies to a
+    # TCP session over Ethernet without tunnel, inner VLAN or MPLS
+    assert list(rec.keys()) == list(jt.FLOW_FIELDS) + [
+        "community_id", "interface", "src_mac", "dst_mac", "tos", "dscp", "min_ttl", "max_ttl",
+        "rev_tos", "rev_dscp", "rev_min_ttl", "rev_max_ttl"]
+    assert rec["community_id"] == jt.community_id(rec)
     assert rec["end_reason"] == "end" and rec["src_ip"] == C and rec["worker"] == 0
     for k in jt.FLOW_FIELDS:
         assert isinstance(rec[k], str if k in ("src_ip", "dst_ip", "end_reason") else int), k
@@ -444,31 +460,67 @@ def test_json_field_names(tmp_path):
     assert json.loads(out.read_text().splitlines()[0]) == rec
 
 
-PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp"}
+PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 47: "gre", 50: "esp", 58: "icmp6", 132: "sctp"}
+TABLE_RIGHT = ("DURATION", "VLAN", "PKTS", "BYTES", "REV_PKTS", "REV_BYTES")
+
+
+def table_units(v):
+    """K/M/G (powers of 1000, one decimal) from 100000 up, else exact."""
+    if v < 100000:
+        return str(v)
+    d, u = v / 1000.0, 0
+    while d >= 999.95 and u < 5:
+        d, u = d / 1000.0, u + 1
+    return "%.1f%s" % (d, "KMGTPE"[u])
 
 
 def table_text(recs):
-    """The -F table text for @recs, as jcap's help documents the columns:
-    endpoints (IPv6 in brackets) as wide as the widest, then protocol name,
-    VLAN, counters, duration in seconds and end reason; largest bytes first
-    (forward + reverse), equal ones oldest first."""
+    """The -F table text for @recs without a width limit (not a terminal,
+    no COLUMNS), as jcap's man page documents the columns: local start time
+    with ms, duration, protocol name, endpoints (port, ICMP type.code on the
+    destination, IPv6 in brackets), TCP flags as nfdump's letters (both
+    directions), VLAN when a flow has one, packets and bytes of both
+    directions then of dst -> src (units from 100000 up), end reason;
+    largest bytes first (forward + reverse), equal ones oldest first."""
     def ep(r, side):
-        a, port = r[side + "_ip"], r[side + "_port"]
-        return ("[%s]:%d" if r["ip_version"] == 6 else "%s:%d") % (a, port)
+        a = r[side + "_ip"]
+        if r["proto"] in (6, 17, 132, 33, 136):
+            return ("[%s]:%d" if r["ip_version"] == 6 else "%s:%d") % (a, r[side + "_port"])
+        if r["proto"] in (1, 58) and side == "dst":
+            return ("[%s]:%d.%d" if r["ip_version"] == 6 else "%s:%d.%d") % (
+                a, r["icmp_type"], r["icmp_code"])
+        return a
+
+    def start(ns):
+        t = time.localtime(ns // 10**9)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", t) + ".%03d" % (ns // 10**6 % 1000)
+
+    def flags(r):
+        f = r["tcp_flags"] | r["rev_tcp_flags"]
+        return "".join(c if f & (0x80 >> i) else "." for i, c in enumerate("CEUAPRSF"))
 
     order = sorted(recs, key=lambda r: (-(r["bytes"] + r["rev_bytes"]), r["first_ns"]))
     keys = [(r["bytes"] + r["rev_bytes"], r["first_ns"]) for r in order]
     assert len(set(keys)) == len(keys), "ties: the table order would be open"
-    ws = max([3] + [len(ep(r, "src")) for r in recs])
-    wd = max([3] + [len(ep(r, "dst")) for r in recs])
-    lines = ["%-*s  %-*s %-5s %4s %10s %12s %10s %12s %10s  %s" % (
-        ws, "SRC", wd, "DST", "PROTO", "VLAN", "PKTS", "BYTES", "REV_PKTS", "REV_BYTES",
-        "DURATION", "END")]
+    vlan = any(r["vlan"] for r in recs)
+    tcp = any(r["proto"] == 6 for r in recs)
+    heads = ["START", "DURATION", "PROTO", "SRC", "DST"] + (["FLAGS"] if tcp else []) + \
+        (["VLAN"] if vlan else []) + ["PKTS", "BYTES", "REV_PKTS", "REV_BYTES", "END"]
+    rows = [heads]
     for r in order:
-        lines.append("%-*s  %-*s %-5s %4d %10d %12d %10d %12d %9.3fs  %s" % (
-            ws, ep(r, "src"), wd, ep(r, "dst"), PROTO_NAMES.get(r["proto"], str(r["proto"])),
-            r["vlan"], r["packets"], r["bytes"], r["rev_packets"], r["rev_bytes"],
-            (r["last_ns"] - r["first_ns"]) / 1e9, r["end_reason"]))
+        rows.append([start(r["first_ns"]), "%.3fs" % ((r["last_ns"] - r["first_ns"]) / 1e9),
+                     PROTO_NAMES.get(r["proto"], str(r["proto"])), ep(r, "src"), ep(r, "dst")] +
+                    ([flags(r) if r["proto"] == 6 else ""] if tcp else []) +
+                    ([str(r["vlan"])] if vlan else []) +
+                    [table_units(r["packets"] + r["rev_packets"]),
+                     table_units(r["bytes"] + r["rev_bytes"]), table_units(r["rev_packets"]),
+                     table_units(r["rev_bytes"]), r["end_reason"]])
+    w = [max(len(row[c]) for row in rows) for c in range(len(heads))]
+    lines = []
+    for row in rows:
+        cells = [(row[c].rjust(w[c]) if heads[c] in TABLE_RIGHT else row[c].ljust(w[c]))
+                 for c in range(len(heads) - 1)]
+        lines.append(" ".join(cells + [row[-1]]))
     return "\n".join(lines) + "\n"
 
 
@@ -484,7 +536,7 @@ def test_table_rows_exact(tmp_path):
     sc.ping(6.3, C, S, count=2, gap=0.5, ident=9)
     sc.ping(6.4, C6, S6, count=1, ident=10)
     sc.ip(6.5, C, S, 132, 5000, 36412, payload=b"\x01\x00\x00\x10" + bytes(12))
-    sc.ip(6.6, C, S, 47, payload=b"\x00\x00\x08\x00" + bytes(40))
+    sc.ip(6.6, C, S, 47, payload=b"\x00\x00\x88\x3e" + bytes(40))  # GRE/WCCP
     f = tmp_path / "t.pcap"
     sc.write(f)
     exp = sc.expected()
@@ -505,11 +557,21 @@ def test_csv_and_table(tmp_path):
     assert p.returncode == 0, p.stderr
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     assert len(rows) == len(exp.records)
-    names = [n for n in jt.FLOW_FIELDS]
+    names = list(jt.FLOW_FIELDS) + list(jt.CSV_PATH_FIELDS)
     assert list(rows[0].keys()) == names
     conv = [{k: (v if k in ("src_ip", "dst_ip", "end_reason") else int(v))
-             for k, v in row.items()} for row in rows]
+             for k, v in row.items() if k in jt.FLOW_FIELDS} for row in rows]
     jt.assert_same_flows(conv, exp.records, "csv")
+    # the path columns: those JSON has, empty where JSON leaves a field out
+    got = {jt.flow_key(c): row for c, row in zip(conv, rows)}
+    for e in exp.records:
+        row = got[jt.flow_key(e)]
+        assert row["community_id"] == jt.community_id(e)
+        for k in ("interface", "src_mac", "dst_mac", "vlan_inner", "tunnel_type", "tos",
+                  "dscp", "rev_tos", "rev_dscp", "min_ttl", "max_ttl", "rev_min_ttl",
+                  "rev_max_ttl"):
+            assert row[k] == str(e.get(k, "")), (k, row, e)
+        assert row["mpls_labels"] == "/".join(str(x) for x in e.get("mpls_labels", []))
     t = jt.run(["-r", f, "-F", "table", "--no-progress"])
     assert t.returncode == 0, t.stderr
     assert t.stdout == table_text(exp.records)

@@ -3,10 +3,13 @@
 JSON lines and --stats object, compare flow records with pcapgen's truth and
 check conservation. Standard library (+ pytest for skips) only."""
 
+import base64
+import hashlib
 import ipaddress
 import json
 import os
 import select
+import struct
 import subprocess
 import time
 
@@ -16,8 +19,13 @@ import pytest
 FLOW_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port", "proto", "ip_version", "vlan",
                "packets", "bytes", "rev_packets", "rev_bytes", "tcp_flags", "rev_tcp_flags",
                "first_ns", "last_ns", "icmp_type", "icmp_code", "end_reason", "worker")
+# CSV columns after FLOW_FIELDS (link and path identity, docs/EXPORT.md)
+CSV_PATH_FIELDS = ("community_id", "interface", "src_mac", "dst_mac", "vlan_inner",
+                   "mpls_labels", "tunnel_type", "tunnel_id", "rev_tunnel_id", "outer_src_ip",
+                   "outer_dst_ip", "tos", "dscp", "rev_tos", "rev_dscp", "min_ttl", "max_ttl",
+                   "rev_min_ttl", "rev_max_ttl")
 SKIP_FIELDS = ("non_ip", "truncated", "malformed", "unsupported_link", "fragment_unmatched",
-               "filtered", "flow_disabled")
+               "filtered", "flow_disabled", "sampled_out", "tunnel_too_deep")
 EXPIRED_FIELDS = ("idle", "active", "end", "evicted", "shutdown")
 STATS_FIELDS = ("packets_read", "bytes_read", "packets_in_flows", "bytes_in_flows",
                 "flows_created", "flows_exported", "flows_active", "skipped", "expired",
@@ -107,6 +115,37 @@ def check_conservation(stats, records=None, uniflow=False):
         for reason in EXPIRED_FIELDS:
             n = sum(1 for r in records if r["end_reason"] == reason)
             assert stats["expired"][reason] == n, (reason, stats["expired"], n)
+
+
+# Community ID v1 (corelight community-id-spec), written from the spec text
+# independently of the C code: request/reply type pairs as Zeek pairs them
+_ICMP_PAIRS = {1: {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17},
+               58: {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131,
+                    131: 130, 139: 140, 140: 139, 144: 145, 145: 144}}
+
+
+def community_id(rec, seed=0):
+    """The Community ID of a JSON flow record (its src/dst, proto, ports or
+    ICMP type/code)."""
+    a = ipaddress.ip_address(rec["src_ip"]).packed
+    b = ipaddress.ip_address(rec["dst_ip"]).packed
+    proto, one_way, ports = rec["proto"], False, True
+    if proto in (1, 58):
+        t = rec["icmp_type"]
+        pair = _ICMP_PAIRS[proto].get(t)
+        sp, dp = t, (rec["icmp_code"] if pair is None else pair)
+        one_way = pair is None
+    elif proto in (6, 17, 132):
+        sp, dp = rec["src_port"], rec["dst_port"]
+    else:
+        sp = dp = 0
+        ports = False
+    if not one_way and (a, sp) > (b, dp):
+        a, b, sp, dp = b, a, dp, sp
+    data = struct.pack(">H", seed) + a + b + bytes([proto, 0])
+    if ports:
+        data += struct.pack(">HH", sp, dp)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode()
 
 
 def ip_norm(s):

@@ -446,6 +446,8 @@ struct capture_stats {
 	uint64_t dpdk_imissed;	 /**< dropped by the NIC: RX queue full */
 	uint64_t dpdk_rx_nombuf; /**< RX mbuf allocation failures */
 	uint64_t dpdk_ierrors;	 /**< erroneous packets received */
+	uint64_t tunnel_fragments; /**< outer IP fragments of tunnel packets: metered as
+					the outer flow, not reassembled */
 };
 
 /**
@@ -780,6 +782,14 @@ CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, si
 
 /** Library version string "MAJOR.MINOR.PATCH". */
 CAPTURE_API const char *capture_version(void);
+
+/**
+ * What this build holds, one item a line: "exporters PREFIX...", then
+ * "library NAME VERSION" for each library it runs on. Writes at most @len
+ * bytes (NUL-terminated when @len > 0). @return the length the whole text
+ * needs (as snprintf does).
+ */
+CAPTURE_API int capture_build_info(char *buf, size_t len);
 
 #ifdef __cplusplus
 }

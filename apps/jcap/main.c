@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 int jcap_print_version(FILE *fp)
 {
 	struct capture_backend_info info[16];
+	char build[1024];
 	int n, i;
 
 	/* the program is built with the library: one version for both */
@@ -45,6 +46,8 @@ int jcap_print_version(FILE *fp)
 	for (i = 0; i < n; i++)
 		fprintf(fp, "backend %-9s %-3s %s\n", info[i].name,
 			info[i].available ? "yes" : "no", info[i].reason);
+	if (capture_build_info(build, sizeof(build)) > 0)
+		fputs(build, fp);
 	return fflush(fp) ? JCAP_EXIT_FAIL : JCAP_EXIT_OK;
 }
 

@@ -214,27 +214,34 @@ int pc_export_props_each(const char *props,
 	return 0;
 }
 
+/* Export target kinds by prefix; the first match wins (longest first). */
+static const struct {
+	const char *prefix;
+	enum pc_export_kind kind;
+	uint8_t transport;
+	uint16_t version, defport;
+	bool path;
+} kinds[] = {
+	{ "ipfix+tcp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_TCP, 10, 4739, false },
+	{ "ipfix+udp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
+	{ "ipfix://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
+	{ "ipfix-file:", PC_EXP_IPFIX, CAPTURE_TRANSPORT_FILE, 10, 0, true },
+	{ "netflow9://", PC_EXP_NETFLOW9, CAPTURE_TRANSPORT_UDP, 9, 2055, false },
+	{ "netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false },
+	{ "json:", PC_EXP_JSON, 0, 0, 0, true },
+	{ "sqlite:", PC_EXP_SQLITE, 0, 0, 0, true },
+	{ "kafka://", PC_EXP_KAFKA, 0, 0, 9092, false },
+	{ "clickhouse://", PC_EXP_CLICKHOUSE, 0, 0, 8123, false },
+};
+
+const char *pc_export_kind_name(size_t i)
+{
+	return i < sizeof(kinds) / sizeof(kinds[0]) ? kinds[i].prefix : NULL;
+}
+
 int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		    struct pc_export_target *t, char *err, size_t errlen)
 {
-	static const struct {
-		const char *prefix;
-		enum pc_export_kind kind;
-		uint8_t transport;
-		uint16_t version, defport;
-		bool path;
-	} kinds[] = {
-		{ "ipfix+tcp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_TCP, 10, 4739, false },
-		{ "ipfix+udp://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
-		{ "ipfix://", PC_EXP_IPFIX, CAPTURE_TRANSPORT_UDP, 10, 4739, false },
-		{ "ipfix-file:", PC_EXP_IPFIX, CAPTURE_TRANSPORT_FILE, 10, 0, true },
-		{ "netflow9://", PC_EXP_NETFLOW9, CAPTURE_TRANSPORT_UDP, 9, 2055, false },
-		{ "netflow5://", PC_EXP_NETFLOW5, CAPTURE_TRANSPORT_UDP, 5, 2055, false },
-		{ "json:", PC_EXP_JSON, 0, 0, 0, true },
-		{ "sqlite:", PC_EXP_SQLITE, 0, 0, 0, true },
-		{ "kafka://", PC_EXP_KAFKA, 0, 0, 9092, false },
-		{ "clickhouse://", PC_EXP_CLICKHOUSE, 0, 0, 8123, false },
-	};
 	const char *props = NULL;
 	size_t i, n;
 	int rc;

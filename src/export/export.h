@@ -93,6 +93,9 @@ struct pc_exporter {
 
 /* Parse a target string (see capture_export_add). Returns 0 or
  * -CAPTURE_E_TARGET with a message naming the problem in @err. */
+/* Prefix of the @i-th export target kind ("ipfix://", ...), NULL past the end. */
+const char *pc_export_kind_name(size_t i);
+
 int pc_export_parse(const char *spec, const struct capture_export_opts *opts,
 		    struct pc_export_target *t, char *err, size_t errlen);
 /* Fill a target from a capture_netflow_config. */

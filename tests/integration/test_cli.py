@@ -221,10 +221,27 @@ def test_help_lists_every_option():
     assert all(s in text for s in SUBCOMMANDS)
 
 
+def _pkg_version(name):
+    import subprocess
+    r = subprocess.run(["pkg-config", "--modversion", name], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
 def test_version():
     p = jt.run(["version"])
     assert p.returncode == 0 and p.stdout.strip()
-    assert "0.1.0" in p.stdout
+    lines = p.stdout.splitlines()
+    assert lines[:2] == ["jcap 0.1.0", "libpacket_capture 0.1.0"]
+    assert ("exporters ipfix+tcp:// ipfix+udp:// ipfix:// ipfix-file: netflow9:// "
+            "netflow5:// json: sqlite: kafka:// clickhouse://") in lines
+    libs = dict(ln.split()[1:3] for ln in lines if ln.startswith("library "))
+    assert sorted(libs) == ["libcurl", "libpcap", "librdkafka", "openssl", "sqlite"]
+    # the versions the library runs on are the ones installed
+    for name, pc in (("librdkafka", "rdkafka"), ("libcurl", "libcurl"), ("sqlite", "sqlite3"),
+                     ("libpcap", "libpcap"), ("openssl", "openssl")):
+        want = _pkg_version(pc)
+        if want:
+            assert libs[name] == want, (name, libs[name], want)
 
 
 def block_ends(img, fmt):

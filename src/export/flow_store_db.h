@@ -119,6 +119,26 @@ static inline sqlite3_int64 ts_clamp(uint64_t v)
 	return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
+/* Bounded append of a constant SQL fragment (never a value). */
+void pc_fs_sql_add(char *sql, size_t len, size_t *off, const char *frag);
+
+/* A checked capture_query filter: its WHERE terms and the values they bind.
+ * Queries and reports share it, so both take the same filters. */
+struct pc_fs_filter {
+	const struct capture_query *q;
+	uint8_t lo[16], hi[16], mac[6];
+	uint8_t ver;
+};
+
+/* Check @q and parse its values into @f. 0 or -EINVAL with the reason. */
+int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *q, char *err,
+		      size_t errlen);
+/* Append " AND term" for each filter of @f (constant fragments only). */
+void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_t *off);
+/* Bind @f's values from parameter @b on, in the order of pc_fs_filter_sql;
+ * returns the next parameter index. */
+int pc_fs_filter_bind(const struct pc_fs_filter *f, sqlite3_stmt *st, int b);
+
 static inline void key16(uint8_t out[16], const uint8_t ip[16], uint8_t version)
 {
 	if (version == 4) {

@@ -140,8 +140,7 @@ static void row_to_flow(sqlite3_stmt *st, struct capture_flow *f)
 	row_to_path(st, i, f);
 }
 
-/* Bounded append of a constant SQL fragment (never a value). */
-static void sql_add(char *sql, size_t len, size_t *off, const char *frag)
+void pc_fs_sql_add(char *sql, size_t len, size_t *off, const char *frag)
 {
 	size_t n = strlen(frag);
 
@@ -169,71 +168,64 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-/* The address range of q->ip, if any. 0 or -EINVAL with the reason. */
-static int query_check(const struct capture_query *q, uint8_t lo[16], uint8_t hi[16], uint8_t *ver,
-		       uint8_t mac[6], char *err, size_t errlen)
+int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *q, char *err,
+		      size_t errlen)
 {
+	memset(f, 0, sizeof(*f));
+	f->q = q;
 	if (q->port < -1 || q->port > 65535)
 		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
 	if (q->proto < -1 || q->proto > 255)
 		return pc_errf(err, errlen, -EINVAL, "protocol %d out of range (0..255)", q->proto);
-	if (q->ip && pc_flow_store_parse_cidr(q->ip, lo, hi, ver) < 0)
+	if (q->ip && pc_flow_store_parse_cidr(q->ip, f->lo, f->hi, &f->ver) < 0)
 		return pc_errf(err, errlen, -EINVAL, "'%s' is not an IPv4/IPv6 address or CIDR",
 			       q->ip);
 	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
 		return pc_errf(err, errlen, -EINVAL, "since is after until");
-	if (q->mac && parse_mac(q->mac, mac) < 0)
+	if (q->mac && parse_mac(q->mac, f->mac) < 0)
 		return pc_errf(err, errlen, -EINVAL,
 			       "'%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", q->mac);
 	return 0;
 }
 
-/* The SELECT for @q into @sql: built only from constant fragments, every
- * value a parameter that query_bind() binds in the same order. */
-static void query_sql(const struct capture_query *q, char *sql, size_t len)
+void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_t *off)
 {
-	size_t off = 0;
+	const struct capture_query *q = f->q;
 
-	sql[0] = 0;
-	sql_add(sql, len, &off, "SELECT " FLOW_COLS " FROM flows WHERE 1");
 	if (q->since_ns)
-		sql_add(sql, len, &off, " AND last_ns >= ?");
+		pc_fs_sql_add(sql, len, off, " AND last_ns >= ?");
 	if (q->until_ns)
-		sql_add(sql, len, &off, " AND first_ns <= ?");
+		pc_fs_sql_add(sql, len, off, " AND first_ns <= ?");
 	if (q->ip)
-		sql_add(sql, len, &off,
-			" AND ip_version = ? AND "
-			"(src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
+		pc_fs_sql_add(sql, len, off,
+			      " AND ip_version = ? AND "
+			      "(src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
 	if (q->port >= 0)
-		sql_add(sql, len, &off, " AND (src_port = ? OR dst_port = ?)");
+		pc_fs_sql_add(sql, len, off, " AND (src_port = ? OR dst_port = ?)");
 	if (q->proto >= 0)
-		sql_add(sql, len, &off, " AND proto = ?");
+		pc_fs_sql_add(sql, len, off, " AND proto = ?");
 	if (q->community_id)
-		sql_add(sql, len, &off, " AND community_id = ?");
+		pc_fs_sql_add(sql, len, off, " AND community_id = ?");
 	if (q->has_tunnel_id)
-		sql_add(sql, len, &off, " AND (tunnel_id = ? OR rev_tunnel_id = ?)");
+		pc_fs_sql_add(sql, len, off, " AND (tunnel_id = ? OR rev_tunnel_id = ?)");
 	if (q->mac)
-		sql_add(sql, len, &off, " AND (src_mac = ? OR dst_mac = ?)");
-	sql_add(sql, len, &off, " ORDER BY last_ns DESC, id DESC");
-	if (q->limit)
-		sql_add(sql, len, &off, " LIMIT ?");
+		pc_fs_sql_add(sql, len, off, " AND (src_mac = ? OR dst_mac = ?)");
 }
 
-static void query_bind(sqlite3_stmt *st, const struct capture_query *q, uint8_t ver,
-		       const uint8_t lo[16], const uint8_t hi[16], const uint8_t mac[6])
+int pc_fs_filter_bind(const struct pc_fs_filter *f, sqlite3_stmt *st, int b)
 {
-	int b = 1;
+	const struct capture_query *q = f->q;
 
 	if (q->since_ns)
 		sqlite3_bind_int64(st, b++, ts_clamp(q->since_ns));
 	if (q->until_ns)
 		sqlite3_bind_int64(st, b++, ts_clamp(q->until_ns));
 	if (q->ip) {
-		sqlite3_bind_int(st, b++, ver);
-		sqlite3_bind_blob(st, b++, lo, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, hi, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, lo, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, hi, 16, SQLITE_STATIC);
+		sqlite3_bind_int(st, b++, f->ver);
+		sqlite3_bind_blob(st, b++, f->lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, f->hi, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, f->lo, 16, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, f->hi, 16, SQLITE_STATIC);
 	}
 	if (q->port >= 0) {
 		sqlite3_bind_int(st, b++, q->port);
@@ -248,11 +240,24 @@ static void query_bind(sqlite3_stmt *st, const struct capture_query *q, uint8_t 
 		sqlite3_bind_int64(st, b++, q->tunnel_id);
 	}
 	if (q->mac) {
-		sqlite3_bind_blob(st, b++, mac, 6, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, mac, 6, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, f->mac, 6, SQLITE_STATIC);
+		sqlite3_bind_blob(st, b++, f->mac, 6, SQLITE_STATIC);
 	}
-	if (q->limit)
-		sqlite3_bind_int64(st, b++, ts_clamp(q->limit));
+	return b;
+}
+
+/* The SELECT for @f into @sql: built only from constant fragments, every
+ * value a parameter bound in the same order. */
+static void query_sql(const struct pc_fs_filter *f, char *sql, size_t len)
+{
+	size_t off = 0;
+
+	sql[0] = 0;
+	pc_fs_sql_add(sql, len, &off, "SELECT " FLOW_COLS " FROM flows WHERE 1");
+	pc_fs_filter_sql(f, sql, len, &off);
+	pc_fs_sql_add(sql, len, &off, " ORDER BY last_ns DESC, id DESC");
+	if (f->q->limit)
+		pc_fs_sql_add(sql, len, &off, " LIMIT ?");
 }
 
 int64_t pc_flow_store_query(const char *path, const struct capture_query *q, capture_flow_fn fn,
@@ -260,7 +265,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 {
 	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
 	struct capture_flow *batch = NULL;
-	uint8_t lo[16], hi[16], ver = 0, mac[6] = { 0 };
+	struct pc_fs_filter flt;
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db = NULL;
 	char sql[2048]; /* FLOW_COLS and every filter: about 1200 bytes */
@@ -277,10 +282,10 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 			      offsetof(struct capture_query, limit) + sizeof(q->limit),
 			      "capture_query", err, errlen) < 0)
 		return -EINVAL;
-	rc = query_check(&qc, lo, hi, &ver, mac, err, errlen);
+	rc = pc_fs_filter_init(&flt, &qc, err, errlen);
 	if (rc)
 		return rc;
-	query_sql(&qc, sql, sizeof(sql));
+	query_sql(&flt, sql, sizeof(sql));
 
 	rc = pc_fs_db_open(&db, path, false, false, err, errlen);
 	if (rc)
@@ -292,7 +297,10 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
 		goto out;
 	}
-	query_bind(st, &qc, ver, lo, hi, mac);
+	if (qc.limit)
+		sqlite3_bind_int64(st, pc_fs_filter_bind(&flt, st, 1), ts_clamp(qc.limit));
+	else
+		pc_fs_filter_bind(&flt, st, 1);
 	batch = malloc(QUERY_BATCH * sizeof(*batch));
 	if (!batch) {
 		rc = pc_errf(err, errlen, -ENOMEM, "out of memory");

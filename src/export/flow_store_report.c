@@ -49,7 +49,7 @@ struct plan {
 	int key[CAPTURE_REPORT_MAX_KEYS]; /* index into keys[] */
 	unsigned nkeys;
 	bool addr; /* an address key: ip_version is grouped on too */
-	uint8_t lo[16], hi[16], ver;
+	struct pc_fs_filter flt;
 };
 
 /* @r->keys ("src_ip,dst_port") into @p. 0 or -EINVAL with the reason. */
@@ -80,37 +80,17 @@ static int parse_keys(const char *spec, struct plan *p, char *err, size_t errlen
 static int check(const struct capture_query *q, const struct capture_report *r, struct plan *p,
 		 char *err, size_t errlen)
 {
-	if (q->port < -1 || q->port > 65535)
-		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
-	if (q->proto < -1 || q->proto > 255)
-		return pc_errf(err, errlen, -EINVAL, "protocol %d out of range (0..255)", q->proto);
-	if (q->ip && pc_flow_store_parse_cidr(q->ip, p->lo, p->hi, &p->ver) < 0)
-		return pc_errf(err, errlen, -EINVAL, "'%s' is not an IPv4/IPv6 address or CIDR",
-			       q->ip);
-	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
-		return pc_errf(err, errlen, -EINVAL, "since is after until");
-	if (q->community_id || q->mac || q->has_tunnel_id)
-		return pc_errf(err, errlen, -EINVAL,
-			       "reports take --since, --until, --ip, --port and --proto filters");
+	int rc = pc_fs_filter_init(&p->flt, q, err, errlen);
+
+	if (rc)
+		return rc;
 	if (r->order > CAPTURE_REPORT_BY_BYTES)
 		return pc_errf(err, errlen, -EINVAL, "unknown order %u", r->order);
 	return parse_keys(r->keys, p, err, errlen);
 }
 
-/* Bounded append of a constant SQL fragment or a column name of keys[]. */
-static void add(char *sql, size_t len, size_t *off, const char *frag)
-{
-	size_t n = strlen(frag);
-
-	if (*off + n < len) {
-		memcpy(sql + *off, frag, n + 1);
-		*off += n;
-	}
-}
-
 /* SELECT [bin,] keys..., flows, packets, bytes, first, last ... GROUP BY. */
-static void build_sql(const struct capture_query *q, const struct capture_report *r,
-		      const struct plan *p, char *sql, size_t len)
+static void build_sql(const struct capture_report *r, const struct plan *p, char *sql, size_t len)
 {
 	static const char *const order[] = { "flows", "packets", "bytes" };
 	char group[256] = "";
@@ -118,52 +98,42 @@ static void build_sql(const struct capture_query *q, const struct capture_report
 	unsigned i;
 
 	sql[0] = 0;
-	add(sql, len, &off, "SELECT ");
+	pc_fs_sql_add(sql, len, &off, "SELECT ");
 	if (r->bin_ns) {
-		add(sql, len, &off, "(first_ns / ?) * ?, ");
-		add(group, sizeof(group), &goff, ", 1");
+		pc_fs_sql_add(sql, len, &off, "(first_ns / ?) * ?, ");
+		pc_fs_sql_add(group, sizeof(group), &goff, ", 1");
 	}
 	if (p->addr) {
-		add(sql, len, &off, "ip_version, ");
-		add(group, sizeof(group), &goff, ", ip_version");
+		pc_fs_sql_add(sql, len, &off, "ip_version, ");
+		pc_fs_sql_add(group, sizeof(group), &goff, ", ip_version");
 	}
 	for (i = 0; i < p->nkeys; i++) {
-		add(sql, len, &off, keys[p->key[i]].col);
-		add(sql, len, &off, ", ");
-		add(group, sizeof(group), &goff, ", ");
-		add(group, sizeof(group), &goff, keys[p->key[i]].col);
+		pc_fs_sql_add(sql, len, &off, keys[p->key[i]].col);
+		pc_fs_sql_add(sql, len, &off, ", ");
+		pc_fs_sql_add(group, sizeof(group), &goff, ", ");
+		pc_fs_sql_add(group, sizeof(group), &goff, keys[p->key[i]].col);
 	}
-	add(sql, len, &off,
-	    "COUNT(*) AS flows, TOTAL(packets + rev_packets) AS packets, "
-	    "TOTAL(bytes + rev_bytes) AS bytes, MIN(first_ns), MAX(last_ns) FROM flows WHERE 1");
-	if (q->since_ns)
-		add(sql, len, &off, " AND last_ns >= ?");
-	if (q->until_ns)
-		add(sql, len, &off, " AND first_ns <= ?");
-	if (q->ip)
-		add(sql, len, &off,
-		    " AND ip_version = ? AND (src_ip BETWEEN ? AND ? OR dst_ip BETWEEN ? AND ?)");
-	if (q->port >= 0)
-		add(sql, len, &off, " AND (src_port = ? OR dst_port = ?)");
-	if (q->proto >= 0)
-		add(sql, len, &off, " AND proto = ?");
+	pc_fs_sql_add(
+		sql, len, &off,
+		"COUNT(*) AS flows, TOTAL(packets + rev_packets) AS packets, "
+		"TOTAL(bytes + rev_bytes) AS bytes, MIN(first_ns), MAX(last_ns) FROM flows WHERE 1");
+	pc_fs_filter_sql(&p->flt, sql, len, &off);
 	if (goff) {
-		add(sql, len, &off, " GROUP BY ");
-		add(sql, len, &off, group + 2);
+		pc_fs_sql_add(sql, len, &off, " GROUP BY ");
+		pc_fs_sql_add(sql, len, &off, group + 2);
 		/* bins in time order; groups largest first, ties by their keys */
-		add(sql, len, &off, " ORDER BY ");
+		pc_fs_sql_add(sql, len, &off, " ORDER BY ");
 		if (!r->bin_ns) {
-			add(sql, len, &off, order[r->order]);
-			add(sql, len, &off, " DESC, ");
+			pc_fs_sql_add(sql, len, &off, order[r->order]);
+			pc_fs_sql_add(sql, len, &off, " DESC, ");
 		}
-		add(sql, len, &off, group + 2);
+		pc_fs_sql_add(sql, len, &off, group + 2);
 	}
 	if (r->limit)
-		add(sql, len, &off, " LIMIT ?");
+		pc_fs_sql_add(sql, len, &off, " LIMIT ?");
 }
 
-static void bind_all(sqlite3_stmt *st, const struct capture_query *q,
-		     const struct capture_report *r, const struct plan *p)
+static void bind_all(sqlite3_stmt *st, const struct capture_report *r, const struct plan *p)
 {
 	int b = 1;
 
@@ -171,23 +141,7 @@ static void bind_all(sqlite3_stmt *st, const struct capture_query *q,
 		sqlite3_bind_int64(st, b++, ts_clamp(r->bin_ns));
 		sqlite3_bind_int64(st, b++, ts_clamp(r->bin_ns));
 	}
-	if (q->since_ns)
-		sqlite3_bind_int64(st, b++, ts_clamp(q->since_ns));
-	if (q->until_ns)
-		sqlite3_bind_int64(st, b++, ts_clamp(q->until_ns));
-	if (q->ip) {
-		sqlite3_bind_int(st, b++, p->ver);
-		sqlite3_bind_blob(st, b++, p->lo, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, p->hi, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, p->lo, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(st, b++, p->hi, 16, SQLITE_STATIC);
-	}
-	if (q->port >= 0) {
-		sqlite3_bind_int(st, b++, q->port);
-		sqlite3_bind_int(st, b++, q->port);
-	}
-	if (q->proto >= 0)
-		sqlite3_bind_int(st, b++, q->proto);
+	b = pc_fs_filter_bind(&p->flt, st, b);
 	if (r->limit)
 		sqlite3_bind_int64(st, b++, ts_clamp(r->limit));
 }
@@ -280,7 +234,7 @@ int64_t capture_store_report(const char *path, const struct capture_query *q,
 	rc = check(&qc, &rc_, &p, err, errlen);
 	if (rc)
 		return rc;
-	build_sql(&qc, &rc_, &p, sql, sizeof(sql));
+	build_sql(&rc_, &p, sql, sizeof(sql));
 	rc = pc_fs_db_open(&db, path, false, false, err, errlen);
 	if (rc)
 		return rc;
@@ -291,7 +245,7 @@ int64_t capture_store_report(const char *path, const struct capture_query *q,
 		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
 		goto out;
 	}
-	bind_all(st, &qc, &rc_, &p);
+	bind_all(st, &rc_, &p);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_row(st, &rc_, &p, &row);
 		count++;

@@ -145,6 +145,24 @@ def test_filters_apply(store):
     assert as_dict(got, ("dst_port",)) == dict(group(want, ("dst_port",)))
 
 
+def test_id_and_link_filters_apply(store):
+    """Reports take the same filters as queries: Community ID and MAC too."""
+    recs = store["recs"]
+    cid = recs[7]["community_id"]
+    want = [r for r in recs if r["community_id"] == cid]
+    got = rows(store["db"], "--community-id", cid, "--by", "proto")
+    assert as_dict(got, ("proto",)) == dict(group(want, ("proto",))) and want
+    mac = recs[3]["src_mac"]
+    want = [r for r in recs if mac in (r.get("src_mac"), r.get("dst_mac"))]
+    got = rows(store["db"], "--mac", mac, "--by", "dst_port")
+    assert as_dict(got, ("dst_port",)) == dict(group(want, ("dst_port",)))
+    assert want  # the generator gives every host the same two MACs
+    assert rows(store["db"], "--mac", "02:00:00:00:00:99", "--by", "dst_port") == []
+    p = query(store["db"], "--mac", "zz", "--by", "proto")
+    assert p.returncode == 2 or p.returncode == 1
+    assert "'zz' is not a MAC address (aa:bb:cc:dd:ee:ff)" in p.stderr
+
+
 def test_summary(store):
     recs = store["recs"]
     got = rows(store["db"], "--summary")

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Kafka producer export (librdkafka): one message per flow record, the value
- * the record's JSON line (capture_flow_to_json, the fields of -F json), the
- * key one string per flow so that both directions and every record of a flow
- * land on one partition. librdkafka's queue is the bounded buffer: live, a
- * full queue drops and counts (the export thread never waits on the
+ * Kafka producer export (librdkafka). format=json: one message per flow
+ * record, the value the record's JSON line (capture_flow_to_json, the fields
+ * of -F json). format=ipfix: one complete IPFIX message per Kafka message,
+ * templates first (ipfix_msg.h, the ipfix:// exporter's templates and
+ * options), one flow per message when keyed, as many as fit with key=none.
+ * The key is one string per flow so that both directions and every record of
+ * a flow land on one partition. librdkafka's queue is the bounded buffer:
+ * live, a full queue drops and counts (the export thread never waits on the
  * network); from a file it waits for room, so a file's records all leave.
- * Invariant: records = delivered + failed + in_flight + buffer_drops.
+ * Each message carries its record count as its opaque, so that the counters
+ * count records: records = delivered + failed + in_flight + buffer_drops.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include "export/export.h"
+#include "export/ipfix_msg.h"
+#include "export/nf_common.h"
+#include "util/compiler.h"
 #include "util/log.h"
 
 enum kafka_key {
@@ -34,6 +42,7 @@ enum on_full {
 
 struct kafka_settings {
 	enum kafka_key key;
+	bool ipfix; /* format=ipfix */
 	enum on_full on_full;
 	uint32_t flush_ms; /* how long close() waits for delivery */
 	rd_kafka_conf_t *conf;
@@ -45,12 +54,30 @@ struct kafka_priv {
 	enum kafka_key key;
 	bool wait; /* a full queue: wait for room instead of dropping */
 	uint32_t flush_ms;
-	unsigned logged_fail; /* failures already logged (first few only) */
-	bool quiet;	      /* stopping: one summary instead */
+	size_t msg_cap;		    /* format=ipfix: message bytes, within message.max.bytes */
+	unsigned logged_fail;	    /* failures already logged (first few only) */
+	bool quiet;		    /* stopping: one summary instead */
+	struct pc_ipfix_msgs *msgs; /* format=ipfix; NULL: json */
 	char value[4096];
+	uint8_t msg[NF_MAX_MTU]; /* format=ipfix: one message */
 };
 
 #define KAFKA_QUEUE_DEFAULT "100000" /* records waiting for the broker */
+#define KAFKA_MSG_OVERHEAD 512	     /* batch and record headers, the key */
+
+/* format=ipfix: IPFIX messages that stay within the producer's message.max.bytes */
+static size_t ipfix_cap(rd_kafka_conf_t *conf)
+{
+	char v[32];
+	size_t len = sizeof(v);
+	unsigned long max = 0;
+
+	if (rd_kafka_conf_get(conf, "message.max.bytes", v, &len) == RD_KAFKA_CONF_OK)
+		max = strtoul(v, NULL, 10);
+	if (max <= KAFKA_MSG_OVERHEAD)
+		return 0;
+	return PC_MIN(max - KAFKA_MSG_OVERHEAD, (unsigned long)NF_MAX_MTU);
+}
 
 static int parse_u32(const char *v, uint32_t max, uint32_t *out)
 {
@@ -79,13 +106,12 @@ static int setting(void *ctx, const char *k, const char *v, char *err, size_t er
 		return 0;
 	}
 	if (!strcmp(k, "format")) {
-		if (!strcmp(v, "json"))
+		if (!strcmp(v, "json") || !strcmp(v, "ipfix")) {
+			s->ipfix = !strcmp(v, "ipfix");
 			return 0;
-		if (!strcmp(v, "ipfix"))
-			return pc_errf(err, errlen, -CAPTURE_E_TARGET,
-				       "kafka format=ipfix is not available in this build "
-				       "(format=json carries every field)");
-		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "kafka format '%s': use json", v);
+		}
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+			       "kafka format '%s': use json or ipfix", v);
 	}
 	if (!strcmp(k, "key")) {
 		if (!strcmp(v, "flow"))
@@ -157,29 +183,36 @@ static int settings_parse(const struct pc_export_target *t, struct kafka_setting
 int pc_exp_kafka_check(const struct pc_export_target *t, char *err, size_t errlen)
 {
 	struct kafka_settings s;
+	struct pc_ipfix_msgs *b = NULL;
 	int rc = settings_parse(t, &s, err, errlen);
 
 	if (rc)
 		return rc;
 	rd_kafka_conf_destroy(s.conf);
-	return 0;
+	/* the IPFIX exporter's rules for --fields and --ipfix-pen */
+	if (s.ipfix)
+		rc = pc_ipfix_msgs_create(&b, t, err, errlen);
+	pc_ipfix_msgs_destroy(b);
+	return rc;
 }
 
-/* Delivery report, on the export thread (rd_kafka_poll). */
+/* Delivery report, on the export thread (rd_kafka_poll); the message's
+ * opaque is the number of records it carries. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct pc_exporter *e = opaque;
 	struct kafka_priv *k = e->priv;
+	uint64_t n = (uintptr_t)m->_private;
 
-	atomic_fetch_sub_explicit(&e->cnt.in_flight, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&e->cnt.in_flight, n, memory_order_relaxed);
 	if (!m->err) {
-		atomic_fetch_add_explicit(&e->cnt.delivered, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&e->cnt.delivered, n, memory_order_relaxed);
 		return;
 	}
-	atomic_fetch_add_explicit(&e->cnt.failed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->cnt.failed, n, memory_order_relaxed);
 	if (k && !k->quiet && k->logged_fail++ < 3)
-		pc_export_log(e, CAPTURE_LOG_WARN, "export %s: a record was not delivered: %s",
-			      e->target, rd_kafka_err2str(m->err));
+		pc_export_log(e, CAPTURE_LOG_WARN, "export %s: %s was not delivered: %s", e->target,
+			      k->msgs ? "a message" : "a record", rd_kafka_err2str(m->err));
 }
 
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
@@ -248,6 +281,15 @@ static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, c
 		rd_kafka_conf_destroy(s.conf);
 		return -ENOMEM;
 	}
+	if (s.ipfix) {
+		rc = pc_ipfix_msgs_create(&k->msgs, t, err, errlen);
+		if (rc) {
+			rd_kafka_conf_destroy(s.conf);
+			free(k);
+			return rc;
+		}
+	}
+	k->msg_cap = ipfix_cap(s.conf);
 	k->key = s.key;
 	k->wait = s.on_full == FULL_WAIT || (s.on_full == FULL_AUTO && t->offline);
 	k->flush_ms = s.flush_ms;
@@ -258,6 +300,7 @@ static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, c
 	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, s.conf, why, sizeof(why));
 	if (!k->rk) {
 		rd_kafka_conf_destroy(s.conf);
+		pc_ipfix_msgs_destroy(k->msgs);
 		free(k);
 		return pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: %s", t->spec, why);
 	}
@@ -268,6 +311,7 @@ static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, c
 		rc = pc_errf(err, errlen, -CAPTURE_E_TARGET, "%s: topic '%s': %s", t->spec, t->path,
 			     rd_kafka_err2str(rd_kafka_last_error()));
 		rd_kafka_destroy(k->rk);
+		pc_ipfix_msgs_destroy(k->msgs);
 		free(k);
 		return rc;
 	}
@@ -275,29 +319,31 @@ static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, c
 	return 0;
 }
 
-static void produce_one(struct pc_exporter *e, struct kafka_priv *k, const struct capture_flow *f)
+/* The message key of @f in @key (0: none). */
+static int record_key(const struct kafka_priv *k, const struct capture_flow *f, char *key,
+		      size_t len)
 {
-	char key[160];
-	int vlen = capture_flow_to_json(f, k->value, sizeof(k->value));
-	rd_kafka_resp_err_t err;
-	int klen = 0;
-
-	if (vlen < 0) {
-		atomic_fetch_add_explicit(&e->cnt.failed, 1, memory_order_relaxed);
-		return;
-	}
 	if (k->key == KEY_FLOW)
-		klen = flow_key(f, key, sizeof(key));
-	else if (k->key == KEY_COMMUNITY_ID &&
-		 !capture_flow_community_id(f, f->community_id_seed, key))
-		klen = (int)strlen(key);
+		return flow_key(f, key, len);
+	if (k->key == KEY_COMMUNITY_ID && !capture_flow_community_id(f, f->community_id_seed, key))
+		return (int)strlen(key);
+	return 0;
+}
+
+/* Hand one message of @nrec records to librdkafka; count them. */
+static void produce(struct pc_exporter *e, struct kafka_priv *k, const void *val, size_t vlen,
+		    const char *key, int klen, size_t nrec)
+{
+	rd_kafka_resp_err_t err;
+
 	/* waiting ends: the queue empties as the broker acknowledges, or as
 	 * records time out (message.timeout.ms) */
 	for (;;) {
-		if (!rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, k->value,
-				      (size_t)vlen, klen > 0 ? key : NULL,
-				      klen > 0 ? (size_t)klen : 0, NULL)) {
-			atomic_fetch_add_explicit(&e->cnt.in_flight, 1, memory_order_relaxed);
+		if (!rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+				      (void *)val, vlen, klen > 0 ? key : NULL,
+				      klen > 0 ? (size_t)klen : 0, (void *)(uintptr_t)nrec)) {
+			atomic_fetch_add_explicit(&e->cnt.in_flight, nrec, memory_order_relaxed);
+			atomic_fetch_add_explicit(&e->cnt.messages, 1, memory_order_relaxed);
 			return;
 		}
 		err = rd_kafka_last_error();
@@ -306,9 +352,51 @@ static void produce_one(struct pc_exporter *e, struct kafka_priv *k, const struc
 		rd_kafka_poll(k->rk, 10);
 	}
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-		atomic_fetch_add_explicit(&e->cnt.buffer_drops, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&e->cnt.buffer_drops, nrec, memory_order_relaxed);
 	else
+		atomic_fetch_add_explicit(&e->cnt.failed, nrec, memory_order_relaxed);
+}
+
+static void produce_json(struct pc_exporter *e, struct kafka_priv *k, const struct capture_flow *f)
+{
+	char key[160];
+	int vlen = capture_flow_to_json(f, k->value, sizeof(k->value));
+
+	if (vlen < 0) {
 		atomic_fetch_add_explicit(&e->cnt.failed, 1, memory_order_relaxed);
+		return;
+	}
+	produce(e, k, k->value, (size_t)vlen, key, record_key(k, f, key, sizeof(key)), 1);
+}
+
+/*
+ * IPFIX messages with their templates: keyed, one flow each (its one or two
+ * records), so that the key holds for every record of the message; key=none,
+ * as many flows as a message holds.
+ */
+static void produce_ipfix(struct pc_exporter *e, struct kafka_priv *k,
+			  const struct capture_flow *recs, size_t n)
+{
+	size_t i = 0, want, taken, len;
+	char key[160];
+
+	while (i < n) {
+		want = k->key == KEY_NONE ? n - i : 1;
+		len = pc_ipfix_msgs_build(k->msgs, recs + i, want, &taken, k->msg, k->msg_cap,
+					  pc_nf_now_ns());
+		if (!len || !taken) {
+			if (k->logged_fail++ < 3)
+				pc_export_log(e, CAPTURE_LOG_WARN,
+					      "export %s: kafka.message.max.bytes leaves no room "
+					      "for the IPFIX templates and a record",
+					      e->target);
+			atomic_fetch_add_explicit(&e->cnt.failed, 1, memory_order_relaxed);
+			i++;
+			continue;
+		}
+		produce(e, k, k->msg, len, key, record_key(k, &recs[i], key, sizeof(key)), taken);
+		i += taken;
+	}
 }
 
 static int kafka_write(struct pc_exporter *e, const struct capture_flow *recs, size_t n)
@@ -317,8 +405,11 @@ static int kafka_write(struct pc_exporter *e, const struct capture_flow *recs, s
 	size_t i;
 
 	atomic_fetch_add_explicit(&e->cnt.records, n, memory_order_relaxed);
-	for (i = 0; i < n; i++)
-		produce_one(e, k, &recs[i]);
+	if (k->msgs)
+		produce_ipfix(e, k, recs, n);
+	else
+		for (i = 0; i < n; i++)
+			produce_json(e, k, &recs[i]);
 	rd_kafka_poll(k->rk, 0); /* delivery reports, logs */
 	return (int)n;
 }
@@ -357,6 +448,7 @@ static void kafka_close(struct pc_exporter *e)
 	}
 	rd_kafka_topic_destroy(k->rkt);
 	rd_kafka_destroy(k->rk);
+	pc_ipfix_msgs_destroy(k->msgs);
 	/* reports that never came: undelivered all the same */
 	left = atomic_exchange(&e->cnt.in_flight, 0);
 	atomic_fetch_add(&e->cnt.failed, left);

@@ -7,14 +7,19 @@ consumes the topic. Every message must equal the -F json record of the same
 run, field for field; one flow's records (both directions with --uniflow)
 share a key and a partition. Broker errors and a broker that is down end in
 counted failures, never a hang or a crash, and the counters add up:
-records = delivered + failed + in_flight + buffer_drops. Every process
-started here is stopped by PID.
+records = delivered + failed + in_flight + buffer_drops. With format=ipfix
+every message is one IPFIX message with its templates, read back by
+libfixbuf's ipfixDump. Every process started here is stopped by PID.
 """
+import calendar
 import json
 import os
+import re
 import shutil
+import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -23,6 +28,7 @@ import jcaptest as jt  # noqa: E402
 import pcapgen as g  # noqa: E402
 
 KCAT = shutil.which("kcat")
+IPFIXDUMP = shutil.which("ipfixDump")
 TOPIC = "flows"
 PARTITIONS = 4
 
@@ -70,6 +76,20 @@ class Cluster:
         for line in p.stdout.splitlines():
             part, key, value = line.split("\t", 2)
             out.append((int(part), key, json.loads(value)))
+        return out
+
+    def consume_raw(self):
+        """Every message of the topic, binary-safe: [(partition, key, value bytes)]."""
+        p = subprocess.run([KCAT, "-C", "-b", self.bootstrap, "-t", TOPIC, "-e", "-q",
+                            "-f", "%p %k %S\\n%s"], capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        out, off, b = [], 0, p.stdout
+        while off < len(b):
+            nl = b.index(b"\n", off)
+            part, key, size = b[off:nl].decode().split(" ")
+            off = nl + 1 + int(size)
+            out.append((int(part), key, b[nl + 1:off]))
+        assert off == len(b)
         return out
 
 
@@ -236,7 +256,7 @@ def test_properties_reach_librdkafka(cluster, pcap):
 
 @pytest.mark.parametrize("args,msg", [
     (["--export", "kafka://127.0.0.1:9/flows?format=avro"],
-     "kafka format 'avro': use json"),
+     "kafka format 'avro': use json or ipfix"),
     (["--export", "kafka://127.0.0.1:9/flows?key=port"],
      "kafka key 'port': use flow, community_id or none"),
     (["--export", "kafka://127.0.0.1:9/flows?colour=red"],
@@ -251,3 +271,200 @@ def test_bad_settings(pcap, args, msg):
     p = jt.run(["-r", pcap[0], "-q"] + args, timeout=60)
     assert p.returncode != 0
     assert msg in p.stderr, p.stderr
+
+
+# --------------------------------------------------------------------------
+# format=ipfix
+
+
+def ipfix_sets(msg):
+    """Check one IPFIX message alone: header, and every data set's template
+    defined earlier in the same message. Returns [(set id, record count)]."""
+    ver, length, _, _, _ = struct.unpack("!HHIII", msg[:16])
+    assert (ver, length) == (10, len(msg))
+    tmpl, sets, off = {}, [], 16
+    while off < len(msg):
+        sid, slen = struct.unpack("!HH", msg[off:off + 4])
+        body, off = msg[off + 4:off + slen], off + slen
+        if sid in (2, 3):
+            p = 0
+            while p + 4 <= len(body):
+                tid, nf = struct.unpack("!HH", body[p:p + 4])
+                p += 6 if sid == 3 else 4
+                rlen = 0
+                for _ in range(nf):
+                    fid, flen = struct.unpack("!HH", body[p:p + 4])
+                    p += 8 if fid & 0x8000 else 4
+                    rlen += flen
+                tmpl[tid] = rlen
+            sets.append((sid, 0))
+        else:
+            assert sid in tmpl, "set %d before its template" % sid
+            sets.append((sid, len(body) // tmpl[sid]))
+    return sets
+
+
+def ipfixdump_ms(text):
+    day, frac = text.split(".")
+    return calendar.timegm(time.strptime(day, "%Y-%m-%d %H:%M:%S")) * 1000 + int(frac)
+
+
+def ipfixdump(path):
+    """The flow records (templates 256..259) ipfixDump reads from @path, as
+    comparable tuples, and its file statistics."""
+    p = subprocess.run([IPFIXDUMP, "--in", str(path)], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, TZ="UTC"))
+    assert p.returncode == 0, p.stderr
+    recs, cur = [], None
+    for ln in p.stdout.splitlines():
+        m = re.match(r"\s*count:\s*\d+\s+tid:\s*(\d+)", ln)
+        if m:
+            cur = {} if 256 <= int(m.group(1)) <= 259 else None  # biflow, uniflow
+            if cur is not None:
+                recs.append(cur)
+            continue
+        m = re.match(r"\s*\([\d/]+\)\s+(?:\(S\)\s+)?(\S+)\s*:\s*(.*?)\s*$", ln)
+        if m and cur is not None and "data record" not in ln:
+            cur[m.group(1)] = m.group(2)
+    st = re.search(r"File Stats: (\d+) Messages, (\d+) Data Records, (\d+) Template Records",
+                   p.stdout)
+    assert st, p.stdout[-2000:]
+    return [dump_rec(f) for f in recs], tuple(int(x) for x in st.groups())
+
+
+def dump_rec(f):
+    v4 = "sourceIPv4Address" in f
+    proto = int(f["protocolIdentifier"])
+    itc = int(f["icmpTypeCodeIPv4" if v4 else "icmpTypeCodeIPv6"])
+    icmp = proto in (1, 58)
+    return (jt.ip_norm(f["sourceIPv4Address" if v4 else "sourceIPv6Address"]),
+            jt.ip_norm(f["destinationIPv4Address" if v4 else "destinationIPv6Address"]),
+            None if icmp else int(f["sourceTransportPort"]),
+            None if icmp else int(f["destinationTransportPort"]),
+            proto, (itc >> 8, itc & 255) if icmp else None, int(f["vlanId"]),
+            int(f["packetDeltaCount"]), int(f["octetDeltaCount"]),
+            int(f.get("reversePacketDeltaCount", 0)), int(f.get("reverseOctetDeltaCount", 0)),
+            int(f["tcpControlBits"]), int(f.get("reverseTcpControlBits", 0)),
+            ipfixdump_ms(f["flowStartMilliseconds"]), ipfixdump_ms(f["flowEndMilliseconds"]))
+
+
+def json_rec(r):
+    """The same tuple from a -F json record."""
+    icmp = r["proto"] in (1, 58)
+    return (jt.ip_norm(r["src_ip"]), jt.ip_norm(r["dst_ip"]),
+            None if icmp else r["src_port"], None if icmp else r["dst_port"],
+            r["proto"], (r["icmp_type"], r["icmp_code"]) if icmp else None, r["vlan"],
+            r["packets"], r["bytes"], r["rev_packets"], r["rev_bytes"],
+            r["tcp_flags"], r["rev_tcp_flags"], r["first_ns"] // 1000000,
+            r["last_ns"] // 1000000)
+
+
+def ipfix_run(cluster, path, tmp_path, query, *opts):
+    """Meter into format=ipfix: (messages, decoded records, ipfixDump stats, stats)."""
+    p, stats = meter(path, *opts, "--export",
+                     "kafka://%s/%s?format=ipfix%s" % (cluster.bootstrap, TOPIC, query))
+    assert p.returncode == 0, p.stderr
+    msgs = cluster.consume_raw()
+    blob = tmp_path / "kafka.ipfix"
+    blob.write_bytes(b"".join(m[2] for m in msgs))  # each a message: a valid file
+    recs, dump_stats = ipfixdump(blob)
+    assert stats["export"]["messages"] == len(msgs), stats["export"]
+    return msgs, recs, dump_stats, stats
+
+
+@pytest.mark.skipif(not IPFIXDUMP, reason="libfixbuf-tools (ipfixDump) not installed")
+def test_ipfix_every_record_equals_json(cluster, pcap, tmp_path):
+    """key=flow (the default): one flow per message, its templates first."""
+    path, recs, _ = pcap
+    msgs, got, (nmsg, ndata, ntmpl), stats = ipfix_run(cluster, path, tmp_path, "")
+    assert sorted(got, key=str) == sorted((json_rec(r) for r in recs), key=str)
+    check_counters(stats, len(recs), delivered=len(recs))
+    assert nmsg == len(msgs) == len(recs) and ndata == len(recs)
+    assert ntmpl == 3 * len(msgs)  # IPv4, IPv6 and the statistics options template
+    for _, _, m in msgs:
+        sets = ipfix_sets(m)
+        assert sets[0] == (2, 0) and [n for sid, n in sets if sid >= 256] == [1], sets
+    # each flow's key once, on one partition; the flows spread out
+    assert len({k for _, k, _ in msgs}) == len(recs)
+    assert len({p for p, _, _ in msgs}) == PARTITIONS
+
+
+@pytest.mark.skipif(not IPFIXDUMP, reason="libfixbuf-tools (ipfixDump) not installed")
+def test_ipfix_uniflow_directions_share_partition(cluster, pcap, tmp_path):
+    path, _, recs = pcap
+    msgs, got, _, stats = ipfix_run(cluster, path, tmp_path, "&key=flow", "--uniflow")
+    assert sorted(got, key=str) == sorted((json_rec(r) for r in recs), key=str)
+    check_counters(stats, len(recs), delivered=len(recs))
+    parts = {}
+    for part, key, m in msgs:
+        assert [n for sid, n in ipfix_sets(m) if sid >= 256] == [1]
+        parts.setdefault(key, set()).add(part)
+    assert all(len(v) == 1 for v in parts.values()), parts
+    assert len(parts) < len(msgs) - 50  # flows with replies: two messages, one key
+
+
+@pytest.mark.skipif(not IPFIXDUMP, reason="libfixbuf-tools (ipfixDump) not installed")
+def test_ipfix_unkeyed_messages_carry_many_flows(cluster, pcap, tmp_path):
+    """key=none: as many flows as a message holds; sequence numbers count them."""
+    path, recs, _ = pcap
+    msgs, got, (nmsg, ndata, _), stats = ipfix_run(cluster, path, tmp_path, "&key=none")
+    assert sorted(got, key=str) == sorted((json_rec(r) for r in recs), key=str)
+    check_counters(stats, len(recs), delivered=len(recs))
+    assert len(msgs) < len(recs) and ndata == len(recs)
+    count = {struct.unpack("!I", m[8:12])[0]: sum(n for sid, n in ipfix_sets(m) if sid >= 256)
+             for _, _, m in msgs}
+    assert len(count) == len(msgs)
+    seq = 0
+    for s in sorted(count):  # each message's: the records of the messages before it
+        assert s == seq, (s, seq)
+        seq += count[s]
+    assert seq == len(recs)
+
+
+def test_ipfix_fields_need_a_pen(pcap):
+    """--fields reach the IPFIX templates: jcap's own elements need --ipfix-pen."""
+    p = jt.run(["-r", pcap[0], "-q", "--fields", "community_id", "--export",
+                "kafka://127.0.0.1:9/flows?format=ipfix"], timeout=60)
+    assert p.returncode != 0
+    assert ("kafka://127.0.0.1:9/flows?format=ipfix: the fields tunnel and community_id use "
+            "jcap's own IPFIX elements: give an enterprise number (--ipfix-pen N)") in p.stderr
+
+
+def test_ipfix_failures_count_records(cluster, pcap):
+    """A refused message fails every record it carries (key=none: many)."""
+    path, recs, _ = pcap
+    cluster.command("produce-errors 1000 10")
+    p, stats = meter(path, "--export",
+                     "kafka://%s/%s?format=ipfix&key=none" % (cluster.bootstrap, TOPIC))
+    check_counters(stats, len(recs), delivered=0)
+    assert stats["export"]["failed"] == len(recs), stats["export"]
+    assert stats["export"]["messages"] < len(recs), stats["export"]
+    assert "a message was not delivered: Broker: Message size too large" in p.stderr
+
+
+@pytest.mark.skipif(not IPFIXDUMP, reason="libfixbuf-tools (ipfixDump) not installed")
+def test_ipfix_fields_and_message_max_bytes(cluster, pcap, tmp_path):
+    """--fields reach the templates; key=none messages stay within
+    kafka.message.max.bytes (less 512 bytes of Kafka headers)."""
+    path, recs, _ = pcap
+    msgs, got, _, stats = ipfix_run(cluster, path, tmp_path, "&key=none", "--fields", "mac",
+                                    "--export-opt", "kafka.message.max.bytes=2000")
+    assert sorted(got, key=str) == sorted((json_rec(r) for r in recs), key=str)
+    check_counters(stats, len(recs), delivered=len(recs))
+    assert max(len(m) for _, _, m in msgs) <= 1488 and len(msgs) >= len(recs) // 20
+    p = subprocess.run([IPFIXDUMP, "--in", str(tmp_path / "kafka.ipfix")], capture_output=True,
+                       text=True, timeout=60)
+    macs = re.findall(r"sourceMacAddress\s*:\s*(\S+)", p.stdout)
+    assert sorted(macs) == sorted(r["src_mac"] for r in recs)
+
+
+def test_ipfix_templates_beyond_message_max_bytes(cluster, pcap):
+    """Templates that cannot fit: every record failed, and said why."""
+    path, recs, _ = pcap
+    p, stats = meter(path, "--fields", "all", "--ipfix-pen", "32473", "--export-opt",
+                     "kafka.message.max.bytes=1000", "--export",
+                     "kafka://%s/%s?format=ipfix" % (cluster.bootstrap, TOPIC))
+    check_counters(stats, len(recs), delivered=0)
+    assert stats["export"]["failed"] == len(recs) and stats["export"]["messages"] == 0
+    assert ("kafka.message.max.bytes leaves no room for the IPFIX templates and a record"
+            in p.stderr)

@@ -290,6 +290,72 @@ int jcap_aggregate_summary(FILE *fp, const struct capture_flow *f, size_t n, enu
 int jcap_report_summary(FILE *fp, const char *db, const struct capture_query *q,
 			enum jcap_format fmt);
 
+/* ---- metering (jcap -r FILE | -i IFACE) ---- */
+
+enum jcap_sort_key {
+	JCAP_SORT_NONE = -1,
+	JCAP_SORT_BYTES, /* indexes sort_names[] (meter_opts.c) and cmps[] */
+	JCAP_SORT_PACKETS,
+	JCAP_SORT_DURATION
+};
+
+#define JCAP_METER_MAX_LIST 16 /* --export/--store targets, --verify artifacts */
+
+/* The metering options, as parsed (meter_opts.c). */
+struct jcap_meter_opts {
+	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
+	const char *dpdk_eal;
+	const char *decap, *tunnel_ports;
+	struct jcap_sample sample; /* --sample */
+	int fmt;		   /* enum jcap_format; -1: not given */
+	bool stats, progress, quiet, verbose, uniflow, promisc;
+	bool line_buf, no_resolve, version, wide, list_ifaces;
+	/* a report instead of flows (--by, --aggregate, --bin, --summary) */
+	const char *by, *aggregate;
+	uint8_t rep_order;
+	uint64_t bin_ns;
+	bool report, summary;
+	const char *config;   /* --config FILE (read before the parse) */
+	uint64_t interval_ns; /* --interval: interim records of active flows */
+	int time_fmt;	      /* enum jcap_time_format */
+	enum jcap_sort_key sort;
+	uint64_t top, idle, active, table, workers, bufmb, duration, count, snaplen;
+	uint64_t cid_seed; /* Community ID seed */
+	int tstamp;
+	const char *exports[JCAP_METER_MAX_LIST];
+	unsigned nexports;
+	const char *verify[JCAP_METER_MAX_LIST];
+	unsigned nverify;
+	struct capture_export_opts xo;
+	char xprops[4096]; /* --export-opt lines (xo.props) */
+	bool ch_create;
+	const char *pcap_out, *pcap_filter, *enc_key;
+	uint8_t pcap_fmt, cipher;
+	uint64_t rot_mb, rot_sec, max_files;
+};
+
+/* Parse and check the metering options into @o (meter_opts.c). Returns 1 to
+ * go on, 0 when the help was printed (or -V, -D done), -1 after a usage
+ * error, -2 when -V or -D failed. */
+int jcap_meter_parse(int argc, char **argv, struct jcap_meter_opts *o);
+/* The metering usage and option list. */
+void jcap_meter_usage(FILE *fp);
+/* Add one --export-opt KEY=VALUE line to @o. 0, or -1 after reporting. */
+int jcap_meter_export_opt(struct jcap_meter_opts *o, const char *kv);
+
+/* Flow metering, exports, packet storage, artifacts (meter_out.c). Returns
+ * 0 or a library error; -EINVAL: reported here. */
+int jcap_meter_setup(struct capture *c, struct jcap_meter_opts *o);
+/* The JSON stream on stdout or -w FILE, as an export target (a static
+ * buffer). */
+const char *jcap_meter_stream_spec(const struct jcap_meter_opts *o);
+/* The library's error for an output it could not open, as jcap's line. */
+void jcap_meter_print_refusal(const struct jcap_meter_opts *o, const char *msg);
+/* --stats, then one line when an output lost records. Returns
+ * JCAP_EXIT_FAIL when records were lost, else @exit_code. */
+int jcap_meter_report(struct capture *c, const struct jcap_meter_opts *o, bool stream,
+		      int exit_code);
+
 /* ---- commands ---- */
 
 int jcap_cmd_meter(int argc, char **argv);

@@ -139,8 +139,12 @@ def test_version_flag(flag):
     assert re.fullmatch(r"jcap (\d+\.\d+\.\d+)", lines[0]), p.stdout
     assert lines[1] == "libpacket_capture " + lines[0].split()[1]
     backends = json.loads(run(["backends", "-F", "json"]).stdout)
-    assert lines[2:] == ["backend %-9s %-3s %s" % (b["name"], "yes" if b["available"] else "no",
-                                                  b["reason"]) for b in backends]
+    nb = len(backends)
+    assert lines[2:2 + nb] == ["backend %-9s %-3s %s" % (
+        b["name"], "yes" if b["available"] else "no", b["reason"]) for b in backends]
+    # then the exporters and the libraries (checked against pkg-config in test_cli.py)
+    assert lines[2 + nb].startswith("exporters ipfix+tcp:// ")
+    assert all(ln.startswith("library ") for ln in lines[3 + nb:]) and lines[3 + nb:]
     assert p.stdout == v.stdout
 
 

@@ -28,14 +28,15 @@ enum {
 	ST_SRC_LOCKED = 1u << 3, /* src decided by a SYN */
 	ST_MAC0 = 1u << 4,	 /* mac[0] holds side 0's first frame */
 	ST_MAC1 = 1u << 5,
-	ST_EXT = 1u << 6, /* the slot's pc_flow_ext is valid (tunnel or MPLS) */
+	ST_EXT = 1u << 6, /* e->ext holds a pc_flow_ext (tunnel, MPLS or inner VLAN) */
 };
 
 /*
  * The entry: the first 128 bytes are what every packet reads or writes
  * (key, counters, TOS/TTL), so an update touches at most three cache lines,
  * as with the 120-byte entry before; the MAC addresses after them are
- * written once per direction. 152 bytes + a 4-byte tag = 156 bytes a slot.
+ * written once per direction. 152 bytes + a 4-byte tag = 156 bytes a slot;
+ * a tunnelled, MPLS or QinQ flow also holds a 56-byte pool record (ext).
  */
 struct pc_flow_entry {
 	struct pc_flow_key key;
@@ -51,8 +52,7 @@ struct pc_flow_entry {
 	uint8_t tos[2];	    /* first packet from each side */
 	uint8_t ttl_min[2]; /* TTL range of each side's packets */
 	uint8_t ttl_max[2];
-	uint16_t vlan_inner;
-	uint16_t pad;
+	uint32_t ext; /* where ST_EXT: its pc_flow_ext is t->xp[ext - 1] */
 	/* cold: written on the first packet from each side */
 	uint8_t mac[2][12]; /* that packet's source and destination MAC */
 };
@@ -62,23 +62,26 @@ _Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT, "hot part of the 
 _Static_assert(sizeof(struct pc_flow_entry) == 152, "flow entry layout");
 
 /*
- * What only tunnelled or MPLS flows carry, in a side array indexed by slot.
- * Its pages are not marked for huge pages, so plain traffic never touches,
- * and the kernel never backs, any of it.
+ * What only tunnelled, MPLS or inner-VLAN flows carry, in a compact pool:
+ * records are taken from its start (a free list first), so the memory the
+ * kernel backs follows the number of such flows at a time, not the table
+ * size, and plain traffic never touches any of it.
  */
 struct pc_flow_ext {
 	uint8_t outer[2][16]; /* outermost IP source, destination of the first packet */
 	uint32_t mpls[3];     /* label stack of the first packet */
 	uint32_t teid[2];     /* GTP-U TEID / PPTP call id, first packet from each side */
 	uint8_t outer_ipver;
-	uint8_t dir; /* canonical side that sent the first packet */
-	uint8_t pad[2];
+	uint8_t dir;	     /* canonical side that sent the first packet */
+	uint16_t vlan_inner; /* inner (QinQ) VLAN id of the first packet */
 };
 
 struct pc_flow_table {
 	uint32_t *tags;		   /* nbuckets * 16, 0 = empty slot */
 	struct pc_flow_entry *ent; /* nbuckets * 16 */
-	struct pc_flow_ext *ext;   /* nbuckets * 16, valid where ST_EXT */
+	struct pc_flow_ext *xp;	   /* pool: as many records as slots, reserved */
+	uint32_t xused;		   /* records ever handed out (from xp[0]) */
+	uint32_t xfree;		   /* free list head (index + 1; next in teid[0]) */
 	uint64_t mask;		   /* nbuckets - 1 */
 	size_t slots;
 	uint64_t idle_ns, active_ns, close_ns;
@@ -115,15 +118,6 @@ static void *alloc_table(size_t n)
 	return a;
 }
 
-/* The side array: plain anonymous memory, backed page by page on first
- * write only. */
-static void *alloc_side(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static void free_table(void *p, size_t n)
 {
 	size_t huge = 2u << 20;
@@ -144,12 +138,11 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 		return -ENOMEM;
 	t->tags = alloc_table(slots * sizeof(uint32_t));
 	t->ent = alloc_table(slots * sizeof(struct pc_flow_entry));
-	t->ext = alloc_side(slots * sizeof(struct pc_flow_ext));
-	if (!t->tags || !t->ent || !t->ext) {
+	t->xp = alloc_table(slots * sizeof(struct pc_flow_ext));
+	if (!t->tags || !t->ent || !t->xp) {
 		free_table(t->tags, slots * sizeof(uint32_t));
 		free_table(t->ent, slots * sizeof(struct pc_flow_entry));
-		if (t->ext)
-			munmap(t->ext, slots * sizeof(struct pc_flow_ext));
+		free_table(t->xp, slots * sizeof(struct pc_flow_ext));
 		free(t);
 		return -ENOMEM;
 	}
@@ -173,7 +166,7 @@ void pc_flow_table_destroy(struct pc_flow_table *t)
 		return;
 	free_table(t->tags, t->slots * sizeof(uint32_t));
 	free_table(t->ent, t->slots * sizeof(struct pc_flow_entry));
-	munmap(t->ext, t->slots * sizeof(struct pc_flow_ext));
+	free_table(t->xp, t->slots * sizeof(struct pc_flow_ext));
 	free(t);
 }
 
@@ -294,7 +287,6 @@ static void record_path(const struct pc_flow_table *t, const struct pc_flow_entr
 		memcpy(r->src_mac, e->mac[d] + 6, 6);
 		memcpy(r->dst_mac, e->mac[d], 6);
 	}
-	r->vlan_inner = e->vlan_inner;
 	r->tos = e->tos[s];
 	r->rev_tos = e->tos[d];
 	r->min_ttl = e->ttl_min[s];
@@ -306,6 +298,7 @@ static void record_path(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->tunnel_id = r->rev_tunnel_id = e->key.tunnel_id;
 	if (!(e->state & ST_EXT))
 		return;
+	r->vlan_inner = x->vlan_inner;
 	memcpy(r->mpls_labels, x->mpls, sizeof(r->mpls_labels));
 	if (!e->key.tunnel_type)
 		return;
@@ -351,7 +344,27 @@ static void make_record(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->rev_first_ns = e->first[d];
 	r->rev_last_ns = e->last[d];
 	r->community_id_seed = t->cid_seed;
-	record_path(t, e, &t->ext[e - t->ent], r);
+	record_path(t, e, (e->state & ST_EXT) ? &t->xp[e->ext - 1] : NULL, r);
+}
+
+/* A zeroed pool record; returns its index + 1. Never fails: the pool has
+ * a record for every slot. */
+static uint32_t ext_get(struct pc_flow_table *t)
+{
+	uint32_t i = t->xfree;
+
+	if (i)
+		t->xfree = t->xp[i - 1].teid[0];
+	else
+		i = ++t->xused;
+	memset(&t->xp[i - 1], 0, sizeof(t->xp[0]));
+	return i;
+}
+
+static void ext_put(struct pc_flow_table *t, uint32_t i)
+{
+	t->xp[i - 1].teid[0] = t->xfree;
+	t->xfree = i;
 }
 
 static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
@@ -360,6 +373,8 @@ static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_e
 	struct capture_flow r;
 
 	make_record(t, &t->ent[slot], reason, &r);
+	if (t->ent[slot].state & ST_EXT)
+		ext_put(t, t->ent[slot].ext);
 	t->tags[slot] = 0;
 	t->cnt.active--;
 	t->cnt.ended[reason]++;
@@ -375,11 +390,12 @@ static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e, const st
 	e->src_side = (uint8_t)dir;
 	e->icmp_type = m->icmp_type;
 	e->icmp_code = m->icmp_code;
-	e->vlan_inner = m->vlan_inner;
-	if (pc_unlikely(m->flags & (PC_META_TUNNEL | PC_META_MPLS))) {
-		struct pc_flow_ext *x = &t->ext[e - t->ent];
+	if (pc_unlikely((m->flags & (PC_META_TUNNEL | PC_META_MPLS)) || m->vlan_inner)) {
+		struct pc_flow_ext *x;
 
-		memset(x, 0, sizeof(*x));
+		e->ext = ext_get(t);
+		x = &t->xp[e->ext - 1];
+		x->vlan_inner = m->vlan_inner;
 		if (m->flags & PC_META_MPLS)
 			memcpy(x->mpls, m->mpls, sizeof(x->mpls));
 		if (m->flags & PC_META_TUNNEL) {
@@ -407,8 +423,10 @@ static void first_from(struct pc_flow_table *t, struct pc_flow_entry *e, const s
 		memcpy(e->mac[dir], m->mac, sizeof(e->mac[dir]));
 		e->state |= (uint8_t)(ST_MAC0 << dir);
 	}
-	if (e->state & ST_EXT)
-		t->ext[e - t->ent].teid[dir] = m->teid;
+	/* only GTP-U and PPTP have one (init_flow zeroed it): other tunnels
+	 * touch the side array once per flow */
+	if ((e->state & ST_EXT) && m->teid)
+		t->xp[e->ext - 1].teid[dir] = m->teid;
 }
 
 static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_entry *e,
@@ -562,6 +580,15 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 	account(t, e, m, dir);
 }
 
+/* The pool record ext_get() will hand out next (to a new tunnelled flow). */
+static pc_always_inline void prefetch_ext(const struct pc_flow_table *t)
+{
+	const char *x = (const char *)&t->xp[t->xfree ? t->xfree - 1 : t->xused];
+
+	pc_prefetch_w(x);
+	pc_prefetch_w(x + sizeof(struct pc_flow_ext) - 1);
+}
+
 /* Software-pipelined staged lookup: while packet i is hashed and its two
  * tag lines prefetched, packet i - D1 has its candidate entry prefetched and
  * packet i - D2 is accounted. Enough misses stay in flight to hide memory
@@ -613,6 +640,9 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 					} else {
 						mk = f2;
 					}
+					if ((mb[j].flags & (PC_META_TUNNEL | PC_META_MPLS)) ||
+					    mb[j].vlan_inner)
+						prefetch_ext(t);
 				}
 				if (mk) {
 					const char *e =
@@ -699,6 +729,7 @@ uint64_t pc_flow_clear(struct pc_flow_table *t)
 	uint64_t n = t->cnt.active;
 
 	memset(t->tags, 0, t->slots * sizeof(uint32_t));
+	t->xused = t->xfree = 0;
 	t->cnt.active = 0;
 	return n;
 }

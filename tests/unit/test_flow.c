@@ -603,6 +603,59 @@ static void test_tunnels(void)
 	pc_flow_table_destroy(t);
 }
 
+/* The tunnel/MPLS/QinQ pool: a record given back when its flow ends is
+ * handed to the next such flow, zeroed: round 1 reuses round 0's records
+ * (MPLS, inner VLAN) and must show none of their values. */
+static void test_ext_pool_reuse(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink *s = calloc(1, sizeof(*s));
+	struct pc_meta m;
+	unsigned round, i, bad = 0;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 100; i++) {
+			m = pkt4(C + i, 1000, S, 4000, 17, 0, 100, T0 + round * 60 * SEC + i);
+			m.flags |= PC_META_TUNNEL;
+			m.key.tunnel_type = CAPTURE_TUNNEL_VXLAN;
+			m.key.tunnel_id = 1000 + i;
+			m.outer_ipver = 4;
+			m.outer_addr[0][3] = (uint8_t)(round + 1);
+			m.outer_addr[1][3] = 9;
+			if (!round) {
+				m.flags |= PC_META_MPLS;
+				m.mpls[0] = (100u + i) << 4 | 1u;
+				m.vlan_inner = (uint16_t)(200 + i);
+			}
+			one(t, m, s);
+			one(t, pkt4(C + i, 1000, S, 4001, 17, 0, 50, T0 + round * 60 * SEC + i), s);
+		}
+	}
+	CHECK_EQ(s->n, 200); /* round 0's 200 flows ended idle by round 1's packets */
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	CHECK_EQ(s->n, 400);
+	for (i = 0; i < s->n && i < 400; i++) {
+		const struct capture_flow *r = &s->r[i];
+		unsigned k = r->src_ip[3] - 1u, later = i >= 200;
+
+		if (r->dst_port == 4001) {
+			bad += r->tunnel_type || r->vlan_inner || r->mpls_labels[0] ||
+			       r->outer_ip_version;
+			continue;
+		}
+		bad += r->tunnel_id != 1000 + k || r->outer_src_ip[3] != later + 1 ||
+		       r->outer_dst_ip[3] != 9 || r->packets != 1;
+		bad += r->mpls_labels[0] != (later ? 0 : (100u + k) << 4 | 1u);
+		bad += r->vlan_inner != (later ? 0 : 200 + k);
+	}
+	CHECK_EQ(bad, 0);
+	free(s);
+	pc_flow_table_destroy(t);
+}
+
 int main(void)
 {
 	test_canon_and_hash();
@@ -616,5 +669,6 @@ int main(void)
 	test_ipv6_and_icmp();
 	test_link_identity();
 	test_tunnels();
+	test_ext_pool_reuse();
 	return check_finish("unit.flow");
 }

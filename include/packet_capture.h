@@ -446,8 +446,8 @@ struct capture_stats {
 	uint64_t dpdk_imissed;	 /**< dropped by the NIC: RX queue full */
 	uint64_t dpdk_rx_nombuf; /**< RX mbuf allocation failures */
 	uint64_t dpdk_ierrors;	 /**< erroneous packets received */
-	uint64_t tunnel_fragments; /**< outer IP fragments of tunnel packets: metered as
-					the outer flow, not reassembled */
+	/** outer IP fragments of tunnel packets, metered as the outer flow */
+	uint64_t tunnel_fragments;
 };
 
 /**

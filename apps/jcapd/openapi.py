@@ -142,7 +142,8 @@ stats_props = {
                   ["records", "messages", "errors", "not_exportable"]),
     "writer": obj({k: U64 for k in ["packets", "bytes", "files", "errors"]},
                   ["packets", "bytes", "files", "errors"]),
-    "fragments": obj({"tracked": U64, "matched": U64}, ["tracked", "matched"]),
+    "fragments": obj({"tracked": U64, "matched": U64, "tunnel": U64},
+                     ["tracked", "matched", "tunnel"]),
     "ended_ring_records": U64, "first_ns": U64, "last_ns": U64,
 }
 stats_req = list(stats_props)

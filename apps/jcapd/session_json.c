@@ -138,8 +138,9 @@ json_t *session_stats_json(const struct capture_stats *st, double pps, double bp
 				      "bytes", jint(st->writer_bytes), "files",
 				      jint(st->writer_files), "errors", jint(st->writer_errors)));
 	json_object_set_new(o, "fragments",
-			    json_pack("{s:o, s:o}", "tracked", jint(st->fragments_tracked),
-				      "matched", jint(st->fragments_matched)));
+			    json_pack("{s:o, s:o, s:o}", "tracked", jint(st->fragments_tracked),
+				      "matched", jint(st->fragments_matched), "tunnel",
+				      jint(st->tunnel_fragments)));
 	json_object_set_new(o, "ended_ring_records", jint(st->ended_ring_records));
 	json_object_set_new(o, "first_ns", jint(st->first_ns));
 	json_object_set_new(o, "last_ns", jint(st->last_ns));

@@ -134,6 +134,9 @@ static const struct metric total_metrics[] = {
 	  WFIELD(fragments_tracked) },
 	{ "jcap_fragments_matched_total", "counter", "Later fragments given their ports.",
 	  WFIELD(fragments_matched) },
+	{ "jcap_tunnel_fragments_total", "counter",
+	  "Outer fragments of tunnel packets, metered as the outer flow.",
+	  WFIELD(tunnel_fragments) },
 	{ "jcap_ended_ring_records", "gauge", "Flows in the recently-ended ring.",
 	  WFIELD(ended_ring_records) },
 };

@@ -123,7 +123,7 @@ _STATS_U64_2 = ("flows_created", "flows_exported", "flows_active", "flows_idle",
 # Kafka and ClickHouse exports (after workers/pad0)
 _STATS_U64_3 = ("export_delivered", "export_failed", "export_in_flight", "export_retries",
                 "export_buffer_drops", "dpdk_ipackets", "dpdk_imissed", "dpdk_rx_nombuf",
-                "dpdk_ierrors")
+                "dpdk_ierrors", "tunnel_fragments")
 
 
 class CaptureStats(_Struct):
@@ -525,6 +525,7 @@ class CaptureMetrics:
     dpdk_imissed: int = 0
     dpdk_rx_nombuf: int = 0
     dpdk_ierrors: int = 0
+    tunnel_fragments: int = 0
     ended_ring_records: int = 0
     first_ns: int = 0
     last_ns: int = 0

@@ -82,6 +82,7 @@ struct pc_worker_stats {
 	uint64_t last_ns;
 	uint64_t frag_tracked;
 	uint64_t frag_matched;
+	uint64_t tunnel_frags;
 	struct pc_flow_counters flow;
 };
 

@@ -38,6 +38,7 @@ static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 	t->flows_shutdown += PC_STAT_GET(s->flow.ended[CAPTURE_END_SHUTDOWN]);
 	t->fragments_tracked += PC_STAT_GET(s->frag_tracked);
 	t->fragments_matched += PC_STAT_GET(s->frag_matched);
+	t->tunnel_fragments += PC_STAT_GET(s->tunnel_frags);
 	{
 		uint64_t f = PC_STAT_GET(s->first_ns), l = PC_STAT_GET(s->last_ns);
 
@@ -230,11 +231,11 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 		"},\"expired\":{\"idle\":%llu,\"active\":%llu,\"end\":%llu,\"evicted\":%llu,"
 		"\"shutdown\":%llu},\"flows_dropped\":%llu,\"export_queue_drops\":%llu,"
 		"\"packets_in_dropped_records\":%llu,\"fragments\":{\"tracked\":%llu,"
-		"\"matched\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
+		"\"matched\":%llu,\"tunnel\":%llu},\"first_ns\":%llu,\"last_ns\":%llu",
 		U(s->flows_idle), U(s->flows_active_timeout), U(s->flows_end), U(s->flows_evicted),
 		U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
 		U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
-		U(s->first_ns), U(s->last_ns));
+		U(s->tunnel_fragments), U(s->first_ns), U(s->last_ns));
 	if (!full)
 		return;
 	pc_strbuf_printf(

@@ -177,6 +177,7 @@ static void publish_skips(struct pc_worker *w)
 
 		PC_STAT_SET(w->st.frag_tracked, ds->fragments_tracked);
 		PC_STAT_SET(w->st.frag_matched, ds->fragments_matched);
+		PC_STAT_SET(w->st.tunnel_frags, ds->tunnel_fragments);
 	}
 	if (w->first_ns && !w->st.first_ns)
 		PC_STAT_SET(w->st.first_ns, w->first_ns);

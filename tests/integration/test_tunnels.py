@@ -9,6 +9,7 @@ TEID per direction is one biflow, --decap none meters the outer flows,
 --decap LIST and --tunnel-ports select, and nesting past the depth limit is
 counted as tunnel_too_deep."""
 import os
+import struct
 import sys
 
 import pytest
@@ -245,3 +246,24 @@ def test_link_identity(tmp_path):
     assert (by[17]["min_ttl"], by[17]["max_ttl"], by[17]["rev_min_ttl"]) == (60, 63, 120)
     assert by[17]["src_mac"] == "02:00:00:00:00:05"
     assert by[6]["mpls_labels"] == [1000, 2000, 3000]
+
+
+def test_outer_fragments_counted(tmp_path):
+    """A VXLAN and a GTP-U packet whose outer UDP datagrams are fragmented:
+    not reassembled, metered as their outer flows, every fragment that got
+    the tunnel port counted in stats fragments.tunnel; a plain fragmented
+    DNS datagram and an unfragmented VXLAN packet are not counted."""
+    sc = g.Scenario()
+    inner = g.ipv4(C, S, 17, g.udp(C, S, 40000, 53, b"\x01" * 1200))
+    vx = struct.pack("!BxxxI", 0x08, 5001 << 8) + g.ethernet(inner, g.ETH_IPV4)
+    gtp = struct.pack("!BBHI", 0x30, 0xFF, len(inner), 0x1234) + inner
+    sc.fragments(1.0, O4A, O4B, 17, 50000, 4789, 0, 512, ident=7, payload=vx)  # 3 fragments
+    sc.fragments(1.1, O4A, O4B, 17, 2152, 2152, 0, 800, ident=8, payload=gtp)  # 2 fragments
+    sc.fragments(1.2, C, S, 17, 40001, 53, 1600, 1480, ident=9)  # 2, not a tunnel
+    with sc.tunnel(Tunnel("vxlan", O4A, O4B, id=5001)):
+        sc.udp_exchange(1.3, C, S, 40002, 53, count=1)
+    exp = sc.expected()
+    recs, stats = run(tmp_path, sc, name="outer_frag", exp=exp)
+    assert stats["fragments"]["tunnel"] == 5, stats["fragments"]
+    outer = sorted((r["dst_port"], r["packets"]) for r in recs if r["dst_ip"] == O4B)
+    assert outer == [(2152, 2), (4789, 3)], outer

@@ -772,13 +772,14 @@ class Scenario:
         return self._push(p)
 
     def fragments(self, at, src, dst, proto, sport, dport, size, chunk, ident, order=None,
-                  gap=0.0001, l2=None, flags=0, v6ext=()):
+                  gap=0.0001, l2=None, flags=0, v6ext=(), payload=None):
         """A UDP (17) or TCP (6) datagram of @size payload bytes sent as
         fragments of @chunk bytes; @order permutes them (indices into the
-        fragment list). Returns the Pkts in sending order."""
+        fragment list); @payload: these bytes instead (@size ignored).
+        Returns the Pkts in sending order."""
         v, s = addr(src)
         _, d = addr(dst)
-        pl = bytes((i * 7) & 255 for i in range(size))
+        pl = payload if payload is not None else bytes((i * 7) & 255 for i in range(size))
         l4 = tcp(src, dst, sport, dport, flags, pl) if proto == 6 else udp(src, dst, sport,
                                                                           dport, pl)
         if v == 4:

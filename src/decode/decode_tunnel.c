@@ -514,6 +514,42 @@ static int udp_type(const struct pc_decoder *d, uint16_t port)
 	(1u << CAPTURE_TUNNEL_GRE | 1u << CAPTURE_TUNNEL_NVGRE | 1u << CAPTURE_TUNNEL_ERSPAN | \
 	 1u << CAPTURE_TUNNEL_PPTP)
 
+/* MPLS over UDP (RFC 7510): a label stack that ends (bottom-of-stack bit)
+ * within 8 entries and is followed by IPv4, IPv6 or a pseudowire control
+ * word; anything else is no MPLS. The MPLS stage walks the stack again. */
+static int mpls_udp(const uint8_t *pk, const struct lnk *l, struct tun *t)
+{
+	uint32_t o = t->off;
+	unsigned i;
+	int v;
+
+	for (i = 0; i < 8; i++, o += 4) {
+		v = need(l, t->end, o, 4);
+		if (v)
+			return v;
+		if (pk[o + 2] & 1)
+			break;
+	}
+	if (i == 8)
+		return PC_DEC_MALFORMED;
+	v = need(l, t->end, o + 4, 1);
+	if (v)
+		return v;
+	if (pk[o + 4] >> 4 != 4 && pk[o + 4] >> 4 != 6 && pk[o + 4] >> 4 != 0)
+		return PC_DEC_MALFORMED;
+	t->next = NXT_MPLS;
+	return PC_DEC_OK;
+}
+
+/* A UDP tunnel is only a guess from a port number: a whole datagram whose
+ * header does not parse as that tunnel is an ordinary UDP packet of its own
+ * flow (an ephemeral port may well be 2152 or 4789), never a skip. A header
+ * cut by the snap length stays "truncated": nobody can tell. */
+static int by_port(int v)
+{
+	return v == PC_DEC_MALFORMED ? PC_DEC_OUTER : v;
+}
+
 /* Is the payload of @m's IP header (at l->l4) a tunnel? Parses its header into @t. */
 static int classify(struct pc_decoder *d, const uint8_t *pk, const struct lnk *l,
 		    const struct pc_meta *m, struct tun *t)
@@ -557,18 +593,17 @@ static int classify(struct pc_decoder *d, const uint8_t *pk, const struct lnk *l
 	}
 	switch (type) {
 	case CAPTURE_TUNNEL_VXLAN:
-		return vxlan(pk, l, t);
+		return by_port(vxlan(pk, l, t));
 	case CAPTURE_TUNNEL_GENEVE:
-		return geneve(pk, l, t);
+		return by_port(geneve(pk, l, t));
 	case CAPTURE_TUNNEL_GTPU:
-		return gtpu(pk, l, t);
+		return by_port(gtpu(pk, l, t));
 	case CAPTURE_TUNNEL_MPLS_UDP:
-		t->next = NXT_MPLS;
-		return PC_DEC_OK;
+		return by_port(mpls_udp(pk, l, t));
 	case CAPTURE_TUNNEL_TEREDO:
-		return teredo(pk, l, t);
+		return by_port(teredo(pk, l, t));
 	case CAPTURE_TUNNEL_AYIYA:
-		return ayiya(pk, l, t);
+		return by_port(ayiya(pk, l, t));
 	case CAPTURE_TUNNEL_IPIP:
 		t->next = m->key.proto == 4 ? NXT_IP4 : NXT_IP6;
 		return PC_DEC_OK;

@@ -267,3 +267,18 @@ def test_outer_fragments_counted(tmp_path):
     assert stats["fragments"]["tunnel"] == 5, stats["fragments"]
     outer = sorted((r["dst_port"], r["packets"]) for r in recs if r["dst_ip"] == O4B)
     assert outer == [(2152, 2), (4789, 3)], outer
+
+
+@pytest.mark.parametrize("port", [4789, 8472, 6081, 2152, 3544, 5072, 6635])
+def test_ordinary_udp_on_a_tunnel_port(tmp_path, port):
+    """A tunnel on UDP is a guess from a port number: an ordinary datagram
+    that uses the port (an ephemeral client port may well be 2152) and does
+    not parse as that tunnel is metered as the UDP flow it is, never skipped."""
+    sc = g.Scenario()
+    sc.udp_exchange(0.0, C, S, port, 123, count=4, size=48)
+    sc.udp_exchange(0.1, C, S, 40000, port, count=2, size=48)
+    recs, stats = run(tmp_path, sc, name="port%d" % port)
+    assert sorted((r["src_port"], r["dst_port"], r["packets"], r["rev_packets"])
+                  for r in recs) == sorted([(port, 123, 2, 2), (40000, port, 1, 1)])
+    assert not any("tunnel_type" in r for r in recs)
+    assert sum(stats["skipped"].values()) == 0

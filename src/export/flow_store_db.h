@@ -125,12 +125,13 @@ void pc_fs_sql_add(char *sql, size_t len, size_t *off, const char *frag);
 /* A checked capture_query filter: its WHERE terms and the values they bind.
  * Queries and reports share it, so both take the same filters. */
 struct pc_fs_filter {
-	const struct capture_query *q;
+	struct capture_query q; /* the caller's, checked and copied (any size) */
 	uint8_t lo[16], hi[16], mac[6];
 	uint8_t ver;
 };
 
-/* Check @q and parse its values into @f. 0 or -EINVAL with the reason. */
+/* Copy @q (NULL: no filter) into @f, check it, parse its values.
+ * 0 or -EINVAL with the reason. @q's strings must outlive @f. */
 int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *q, char *err,
 		      size_t errlen);
 /* Append " AND term" for each filter of @f (constant fragments only). */

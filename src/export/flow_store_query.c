@@ -168,11 +168,18 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *q, char *err,
+int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *in, char *err,
 		      size_t errlen)
 {
+	const struct capture_query *q = &f->q;
+
 	memset(f, 0, sizeof(*f));
-	f->q = q;
+	f->q = (struct capture_query){ .sz = sizeof(f->q), .port = -1, .proto = -1 };
+	/* a query too small to say what it wants is an argument error */
+	if (in && pc_opts_copy(&f->q, sizeof(f->q), in,
+			       offsetof(struct capture_query, limit) + sizeof(in->limit),
+			       "capture_query", err, errlen) < 0)
+		return -EINVAL;
 	if (q->port < -1 || q->port > 65535)
 		return pc_errf(err, errlen, -EINVAL, "port %d out of range (0..65535)", q->port);
 	if (q->proto < -1 || q->proto > 255)
@@ -190,7 +197,7 @@ int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *q, cha
 
 void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_t *off)
 {
-	const struct capture_query *q = f->q;
+	const struct capture_query *q = &f->q;
 
 	if (q->since_ns)
 		pc_fs_sql_add(sql, len, off, " AND last_ns >= ?");
@@ -214,7 +221,7 @@ void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_
 
 int pc_fs_filter_bind(const struct pc_fs_filter *f, sqlite3_stmt *st, int b)
 {
-	const struct capture_query *q = f->q;
+	const struct capture_query *q = &f->q;
 
 	if (q->since_ns)
 		sqlite3_bind_int64(st, b++, ts_clamp(q->since_ns));
@@ -256,14 +263,13 @@ static void query_sql(const struct pc_fs_filter *f, char *sql, size_t len)
 	pc_fs_sql_add(sql, len, &off, "SELECT " FLOW_COLS " FROM flows WHERE 1");
 	pc_fs_filter_sql(f, sql, len, &off);
 	pc_fs_sql_add(sql, len, &off, " ORDER BY last_ns DESC, id DESC");
-	if (f->q->limit)
+	if (f->q.limit)
 		pc_fs_sql_add(sql, len, &off, " LIMIT ?");
 }
 
 int64_t pc_flow_store_query(const char *path, const struct capture_query *q, capture_flow_fn fn,
 			    void *ctx, char *err, size_t errlen)
 {
-	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
 	struct capture_flow *batch = NULL;
 	struct pc_fs_filter flt;
 	sqlite3_stmt *st = NULL;
@@ -277,12 +283,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 		err[0] = 0;
 	if (!path || !path[0])
 		return pc_errf(err, errlen, -EINVAL, "no database path");
-	/* a query too small to say what it wants is an argument error */
-	if (q && pc_opts_copy(&qc, sizeof(qc), q,
-			      offsetof(struct capture_query, limit) + sizeof(q->limit),
-			      "capture_query", err, errlen) < 0)
-		return -EINVAL;
-	rc = pc_fs_filter_init(&flt, &qc, err, errlen);
+	rc = pc_fs_filter_init(&flt, q, err, errlen);
 	if (rc)
 		return rc;
 	query_sql(&flt, sql, sizeof(sql));
@@ -297,8 +298,8 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 		rc = pc_errf(err, errlen, -CAPTURE_E_DB, "%s: %s", path, sqlite3_errmsg(db));
 		goto out;
 	}
-	if (qc.limit)
-		sqlite3_bind_int64(st, pc_fs_filter_bind(&flt, st, 1), ts_clamp(qc.limit));
+	if (flt.q.limit)
+		sqlite3_bind_int64(st, pc_fs_filter_bind(&flt, st, 1), ts_clamp(flt.q.limit));
 	else
 		pc_fs_filter_bind(&flt, st, 1);
 	batch = malloc(QUERY_BATCH * sizeof(*batch));

@@ -209,7 +209,6 @@ int64_t capture_store_report(const char *path, const struct capture_query *q,
 			     const struct capture_report *r, capture_report_fn fn, void *ctx,
 			     char *err, size_t errlen)
 {
-	struct capture_query qc = { .sz = sizeof(qc), .port = -1, .proto = -1 };
 	struct capture_report rc_ = { .sz = sizeof(rc_) };
 	struct capture_report_row row;
 	struct plan p = { .nkeys = 0 };
@@ -223,15 +222,11 @@ int64_t capture_store_report(const char *path, const struct capture_query *q,
 		err[0] = 0;
 	if (!path || !path[0])
 		return pc_errf(err, errlen, -EINVAL, "no database path");
-	if (q && pc_opts_copy(&qc, sizeof(qc), q,
-			      offsetof(struct capture_query, limit) + sizeof(q->limit),
-			      "capture_query", err, errlen) < 0)
-		return -EINVAL;
 	if (!r || pc_opts_copy(&rc_, sizeof(rc_), r,
 			       offsetof(struct capture_report, limit) + sizeof(r->limit),
 			       "capture_report", err, errlen) < 0)
 		return r ? -EINVAL : pc_errf(err, errlen, -EINVAL, "no report");
-	rc = check(&qc, &rc_, &p, err, errlen);
+	rc = check(q, &rc_, &p, err, errlen);
 	if (rc)
 		return rc;
 	build_sql(&rc_, &p, sql, sizeof(sql));

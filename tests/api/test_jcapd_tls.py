@@ -313,25 +313,42 @@ def s_client(port, *args):
     return p.returncode, new[0] if new else ""
 
 
+def start_gnutls_serv(tmp, cert, key, prio):
+    """gnutls-serv on a free port, once it accepts on 127.0.0.1: (process, port).
+    Its output goes to a file (it buffers stdout); a server that exits before
+    listening (a port taken since free_port()) is retried on another port."""
+    log = os.path.join(tmp, "gnutls-serv.log")
+    for _ in range(3):
+        port = free_port()
+        with open(log, "w") as out:
+            serv = subprocess.Popen(["gnutls-serv", "--port", str(port), "--x509certfile", cert,
+                                     "--x509keyfile", key, "--priority", prio],
+                                    stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while serv.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return serv, port
+            except OSError:
+                time.sleep(0.05)
+        if serv.poll() is None:
+            serv.kill()
+            serv.wait(timeout=10)
+            break
+    with open(log) as f:
+        raise AssertionError("gnutls-serv (exit %s) did not listen on port %d:\n%s"
+                             % (serv.returncode, port, f.read()[-2000:]))
+
+
 def test_nothing_below_tls_1_2_even_when_asked(own_tmp):
     """--tls-priorities that adds TLS 1.1 still gets no TLS 1.1 handshake; the
     same client and string against gnutls-serv do get one (the client can)."""
     cert, key = make_cert(own_tmp)
     prio = "NORMAL:+VERS-TLS1.1"
     old = ["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]
-    port = free_port()
-    serv = subprocess.Popen(["gnutls-serv", "--port", str(port), "--x509certfile", cert,
-                             "--x509keyfile", key, "--priority", prio],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serv, port = start_gnutls_serv(own_tmp, cert, key, prio)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gnutls-serv did not start"
-                time.sleep(0.05)
         rc, new = s_client(port, *old)
         assert rc == 0 and new.startswith("New, TLSv1") and "(NONE)" not in new, (rc, new)
     finally:

@@ -137,6 +137,9 @@ struct capture_config {
 	/* Packet sampling, before decode: the others count as skipped (sampled_out). */
 	uint32_t sample_rate; /**< meter 1 in N packets; 0 or 1: every packet */
 	bool sample_random;   /**< each packet with probability 1/N, not every N-th */
+	/* Enrichment of every record on the export thread (MaxMind DB files). */
+	const char *geoip_city; /**< GeoIP2/GeoLite2 City or Country database, or NULL */
+	const char *geoip_asn;	/**< GeoLite2 ASN database, or NULL */
 };
 
 struct capture;
@@ -185,6 +188,10 @@ struct capture_flow_config {
 					     capture_flow_get_all(); 0: none */
 	uint32_t idle_timeout_ms;    /**< if non-zero, overrides idle_timeout_sec */
 	uint16_t community_id_seed;  /**< Community ID v1 seed; 0 by default */
+	uint32_t inspect_off;	     /**< CAPTURE_INSPECT_* stages turned off; 0: all on
+					  (nDPI only where compiled in) */
+	uint32_t inspect_flows;	     /**< flows under inspection at a time, per worker;
+					  0: 65536 (more wait uninspected: inspect_pool_full) */
 };
 
 /** Tunnel kinds the decoder decapsulates (capture_flow.tunnel_type). */
@@ -215,6 +222,91 @@ CAPTURE_API const char *capture_tunnel_name(int type);
  * (@decap_off unchanged), -EINVAL for NULL arguments.
  */
 CAPTURE_API int capture_decap_parse(const char *list, uint32_t *decap_off);
+
+/** Zeek conn.log connection states (capture_flow.conn_state, TCP only). */
+enum capture_conn_state {
+	CAPTURE_CONN_NONE = 0, /**< not TCP, or TCP health off */
+	CAPTURE_CONN_S0,       /**< connection attempt seen, no reply */
+	CAPTURE_CONN_S1,       /**< established, not terminated */
+	CAPTURE_CONN_SF,       /**< established and closed normally */
+	CAPTURE_CONN_REJ,      /**< attempt rejected (SYN answered by RST) */
+	CAPTURE_CONN_S2,       /**< established, close attempt by src, no reply from dst */
+	CAPTURE_CONN_S3,       /**< established, close attempt by dst, no reply from src */
+	CAPTURE_CONN_RSTO,     /**< established, src aborted (RST) */
+	CAPTURE_CONN_RSTR,     /**< dst sent a RST */
+	CAPTURE_CONN_RSTOS0,   /**< src sent SYN then RST, no SYN-ACK seen */
+	CAPTURE_CONN_RSTRH,    /**< dst sent SYN-ACK then RST, no SYN seen */
+	CAPTURE_CONN_SH,       /**< src sent SYN then FIN, no SYN-ACK seen */
+	CAPTURE_CONN_SHR,      /**< dst sent SYN-ACK then FIN, no SYN seen */
+	CAPTURE_CONN_OTH,      /**< no SYN seen: midstream traffic */
+	CAPTURE_CONN_COUNT
+};
+
+/** Zeek's name of a connection state ("S0", "SF", ...), NULL if out of range or NONE. */
+CAPTURE_API const char *capture_conn_state_name(int state);
+
+/** Confidence of an nDPI verdict (capture_flow.dpi_confidence), as nDPI 4.2 reports it. */
+enum capture_dpi_confidence {
+	CAPTURE_DPI_UNKNOWN = 0,
+	CAPTURE_DPI_MATCH_BY_PORT = 1,
+	CAPTURE_DPI_MATCH_BY_IP = 2,
+	CAPTURE_DPI_DPI_CACHE = 3,
+	CAPTURE_DPI_DPI = 4,
+};
+
+/** Name of a DPI confidence ("unknown", "port", "ip", "cache", "dpi"), NULL if out of range. */
+CAPTURE_API const char *capture_dpi_confidence_name(int conf);
+
+/** Which optional fields of a record are known (capture_flow.l7_flags). */
+enum capture_l7_flags {
+	CAPTURE_L7_APP = 1u << 0, /**< app, app_category, app ids, dpi_confidence */
+	CAPTURE_L7_TLS = 1u << 1, /**< a ClientHello: tls_sni (if sent), tls_alpn, ja3, ja4 */
+	CAPTURE_L7_TLS_SERVER = 1u << 2,   /**< a ServerHello: tls_version is the selected one */
+	CAPTURE_L7_QUIC = 1u << 3,	   /**< the ClientHello came in a QUIC Initial */
+	CAPTURE_L7_DNS = 1u << 4,	   /**< dns_qname, dns_qtype */
+	CAPTURE_L7_DNS_RESPONSE = 1u << 5, /**< dns_rcode, dns_answers */
+	CAPTURE_L7_HTTP = 1u << 6,	   /**< http_method, http_url, http_host, http_user_agent */
+	CAPTURE_L7_HTTP_RESPONSE = 1u << 7, /**< http_status */
+	CAPTURE_L7_TCP = 1u << 8,	    /**< conn_state, history, retrans_*, ooo_*, zero_win */
+	CAPTURE_L7_RTT = 1u << 9,	    /**< rtt_us, rtt_syn_us */
+	CAPTURE_L7_GEO_SRC = 1u << 10,	    /**< src_country */
+	CAPTURE_L7_GEO_DST = 1u << 11,	    /**< dst_country */
+	CAPTURE_L7_ASN_SRC = 1u << 12,	    /**< src_asn, src_as_org */
+	CAPTURE_L7_ASN_DST = 1u << 13,	    /**< dst_asn, dst_as_org */
+	CAPTURE_L7_TLS_VERSION = 1u << 14,  /**< tls_version */
+};
+
+#define CAPTURE_HISTORY_LEN 20
+#define CAPTURE_APP_LEN 48
+#define CAPTURE_APP_CATEGORY_LEN 32
+#define CAPTURE_NAME_LEN 128 /**< SNI, DNS name, HTTP host, URL, user agent */
+#define CAPTURE_ALPN_LEN 32
+#define CAPTURE_JA4_LEN 40
+#define CAPTURE_JA3_LEN 36
+#define CAPTURE_HTTP_METHOD_LEN 12
+#define CAPTURE_AS_ORG_LEN 48
+
+/** Inspection stages (capture_flow_config.inspect_off bits). */
+enum capture_inspect {
+	CAPTURE_INSPECT_DPI = 1u << 0,	/**< nDPI application identification */
+	CAPTURE_INSPECT_TLS = 1u << 1,	/**< TLS ClientHello / ServerHello */
+	CAPTURE_INSPECT_QUIC = 1u << 2, /**< QUIC v1/v2 client Initial (SNI, ALPN, JA4) */
+	CAPTURE_INSPECT_DNS = 1u << 3,
+	CAPTURE_INSPECT_HTTP = 1u << 4,
+	CAPTURE_INSPECT_TCP = 1u << 5, /**< TCP health: state, history, RTT, retransmissions */
+	CAPTURE_INSPECT_ALL = 0x3f,
+};
+
+/**
+ * Parse an inspection list into capture_flow_config.inspect_off: "all" (0),
+ * "none" (every stage off) or stage names separated by commas ("dpi", "tls",
+ * "quic", "dns", "http", "tcp": those on, every other off). @return 0,
+ * -CAPTURE_E_CONFIG for an unknown name (@off unchanged), -EINVAL for NULL.
+ */
+CAPTURE_API int capture_inspect_parse(const char *list, uint32_t *off);
+
+/** Whether nDPI is compiled in; writes its version into @buf when it is. */
+CAPTURE_API bool capture_dpi_available(char *buf, size_t len);
 
 /** A flow record. IPv4 addresses use the first 4 bytes of the arrays. */
 struct capture_flow {
@@ -263,6 +355,55 @@ struct capture_flow {
 	uint8_t rev_max_ttl;
 	uint16_t community_id_seed; /**< the session's capture_flow_config seed, so
 				       every consumer computes the same Community ID */
+	/* Transport health and application fields (see capture_l7_flags: a field
+	 * is known only when its flag is set; strings are NUL-terminated, "" when
+	 * unknown, and cut to their array size less one byte). */
+	uint32_t l7_flags;	/**< CAPTURE_L7_* */
+	uint64_t payload_bytes; /**< L4 payload octets src -> dst (every protocol
+					  with ports; IP payload otherwise) */
+	uint64_t rev_payload_bytes;
+	uint64_t retrans_bytes; /**< TCP payload octets sent again src -> dst */
+	uint64_t rev_retrans_bytes;
+	uint32_t retrans_packets; /**< TCP segments repeating sequence space already seen */
+	uint32_t rev_retrans_packets;
+	uint32_t ooo_packets; /**< TCP segments arriving after a higher sequence
+					  had been seen, not repeating seen data */
+	uint32_t rev_ooo_packets;
+	uint32_t zero_win; /**< TCP segments advertising a zero window (not RST) */
+	uint32_t rev_zero_win;
+	uint32_t rtt_us;	/**< TCP handshake: SYN -> SYN/ACK -> ACK, microseconds */
+	uint32_t rtt_syn_us;	/**< SYN -> SYN/ACK part (server side of the probe) */
+	uint8_t conn_state;	/**< enum capture_conn_state (TCP), 0 otherwise */
+	uint8_t dpi_confidence; /**< enum capture_dpi_confidence */
+	uint16_t tls_version;	/**< ServerHello's selected version when seen, else the
+					  highest the ClientHello offers (0x0304: TLS 1.3) */
+	uint16_t dns_qtype;	/**< first question's type */
+	uint8_t dns_rcode;	/**< first response's RCODE */
+	uint8_t pad1;
+	uint16_t dns_answers;	/**< first response's ANCOUNT */
+	uint16_t http_status;	/**< first response's status code */
+	uint16_t app_id;	/**< nDPI application protocol id (0: unknown) */
+	uint16_t app_master_id; /**< nDPI master protocol id (TLS of TLS.YouTube) */
+	uint32_t src_asn;	/**< autonomous system of src_ip (GeoIP ASN database) */
+	uint32_t dst_asn;
+	char history[CAPTURE_HISTORY_LEN]; /**< Zeek conn.log history: upper case src
+					      side, lower case dst side, first occurrence */
+	char app[CAPTURE_APP_LEN];	   /**< nDPI "MASTER.APP" or "APP" (e.g. TLS.YouTube) */
+	char app_category[CAPTURE_APP_CATEGORY_LEN];
+	char tls_sni[CAPTURE_NAME_LEN];	  /**< TLS or QUIC ClientHello server_name */
+	char tls_alpn[CAPTURE_ALPN_LEN];  /**< ServerHello's ALPN when seen, else the
+					      ClientHello's first */
+	char ja4[CAPTURE_JA4_LEN];	  /**< FoxIO JA4 of the ClientHello */
+	char ja3[CAPTURE_JA3_LEN];	  /**< JA3 MD5 (hex) of the ClientHello */
+	char dns_qname[CAPTURE_NAME_LEN]; /**< first question's name, no trailing dot */
+	char http_method[CAPTURE_HTTP_METHOD_LEN];
+	char http_host[CAPTURE_NAME_LEN];
+	char http_url[CAPTURE_NAME_LEN]; /**< request target as sent (path, query) */
+	char http_user_agent[CAPTURE_NAME_LEN];
+	char src_country[4]; /**< ISO 3166 alpha-2 of src_ip (GeoIP city/country database) */
+	char dst_country[4];
+	char src_as_org[CAPTURE_AS_ORG_LEN];
+	char dst_as_org[CAPTURE_AS_ORG_LEN];
 };
 
 #define CAPTURE_COMMUNITY_ID_LEN 32 /**< "1:" + base64 of SHA-1 + NUL, rounded */
@@ -448,6 +589,15 @@ struct capture_stats {
 	uint64_t dpdk_ierrors;	 /**< erroneous packets received */
 	/** outer IP fragments of tunnel packets, metered as the outer flow */
 	uint64_t tunnel_fragments;
+	/* Application inspection (see capture_flow_config.inspect_off) */
+	uint64_t inspect_flows;	    /**< flows whose payload was inspected */
+	uint64_t inspect_pool_full; /**< flows left uninspected: no free inspection state */
+	uint64_t dpi_flows;	    /**< flows given to nDPI */
+	uint64_t dpi_pool_full;	    /**< flows left without nDPI: no free nDPI state */
+	uint64_t dpi_identified;    /**< nDPI verdicts naming an application */
+	uint64_t
+		tcp_reassembly_gaps; /**< TLS/HTTP/DNS streams given up: a gap in the first bytes */
+	uint64_t geoip_lookups;	     /**< address lookups in the GeoIP/ASN databases */
 };
 
 /**

@@ -77,14 +77,15 @@ class CaptureConfig(_Struct):
                 ("export_queue", u32), ("decrypt_key_file", ctypes.c_char_p),
                 ("user", ctypes.c_char_p), ("decap_off", u32),
                 ("tunnel_ports", ctypes.c_char_p), ("dpdk_eal", ctypes.c_char_p),
-                ("sample_rate", u32), ("sample_random", ctypes.c_bool)]
+                ("sample_rate", u32), ("sample_random", ctypes.c_bool),
+                ("geoip_city", ctypes.c_char_p), ("geoip_asn", ctypes.c_char_p)]
 
 
 class CaptureFlowConfig(_Struct):
     _fields_ = [("sz", ctypes.c_size_t), ("table_size", u32), ("idle_timeout_sec", u32),
                 ("active_timeout_sec", u32), ("uniflow", ctypes.c_bool),
                 ("ended_ring_size", u32), ("idle_timeout_ms", u32),
-                ("community_id_seed", u16)]
+                ("community_id_seed", u16), ("inspect_off", u32), ("inspect_flows", u32)]
 
 
 class CaptureFlow(_Struct):
@@ -100,7 +101,24 @@ class CaptureFlow(_Struct):
                 ("rev_tunnel_id", u32), ("outer_src_ip", u8 * 16), ("outer_dst_ip", u8 * 16),
                 ("mpls_labels", u32 * 3), ("interface", u32), ("tos", u8), ("rev_tos", u8),
                 ("min_ttl", u8), ("max_ttl", u8), ("rev_min_ttl", u8), ("rev_max_ttl", u8),
-                ("community_id_seed", u16)]
+                ("community_id_seed", u16),
+                # transport health and application fields (l7_flags says which are known)
+                ("l7_flags", u32), ("payload_bytes", u64), ("rev_payload_bytes", u64),
+                ("retrans_bytes", u64), ("rev_retrans_bytes", u64), ("retrans_packets", u32),
+                ("rev_retrans_packets", u32), ("ooo_packets", u32), ("rev_ooo_packets", u32),
+                ("zero_win", u32), ("rev_zero_win", u32), ("rtt_us", u32), ("rtt_syn_us", u32),
+                ("conn_state", u8), ("dpi_confidence", u8), ("tls_version", u16),
+                ("dns_qtype", u16), ("dns_rcode", u8), ("pad1", u8), ("dns_answers", u16),
+                ("http_status", u16), ("app_id", u16), ("app_master_id", u16),
+                ("src_asn", u32), ("dst_asn", u32), ("history", ctypes.c_char * 20),
+                ("app", ctypes.c_char * 48), ("app_category", ctypes.c_char * 32),
+                ("tls_sni", ctypes.c_char * 128), ("tls_alpn", ctypes.c_char * 32),
+                ("ja4", ctypes.c_char * 40), ("ja3", ctypes.c_char * 36),
+                ("dns_qname", ctypes.c_char * 128), ("http_method", ctypes.c_char * 12),
+                ("http_host", ctypes.c_char * 128), ("http_url", ctypes.c_char * 128),
+                ("http_user_agent", ctypes.c_char * 128), ("src_country", ctypes.c_char * 4),
+                ("dst_country", ctypes.c_char * 4), ("src_as_org", ctypes.c_char * 48),
+                ("dst_as_org", ctypes.c_char * 48)]
 
 
 class CaptureFlowKey(_Struct):
@@ -123,7 +141,9 @@ _STATS_U64_2 = ("flows_created", "flows_exported", "flows_active", "flows_idle",
 # Kafka and ClickHouse exports (after workers/pad0)
 _STATS_U64_3 = ("export_delivered", "export_failed", "export_in_flight", "export_retries",
                 "export_buffer_drops", "dpdk_ipackets", "dpdk_imissed", "dpdk_rx_nombuf",
-                "dpdk_ierrors", "tunnel_fragments")
+                "dpdk_ierrors", "tunnel_fragments", "inspect_flows", "inspect_pool_full",
+                "dpi_flows", "dpi_pool_full", "dpi_identified", "tcp_reassembly_gaps",
+                "geoip_lookups")
 
 
 class CaptureStats(_Struct):

@@ -113,9 +113,19 @@ const struct pc_decode_stats *pc_decoder_stats(const struct pc_decoder *d)
 	return &d->st;
 }
 
+/* The L4 payload after a @hdr-byte header at @b (@len bytes of L4 declared). */
+static pc_always_inline void payload_at(struct pc_meta *m, const uint8_t *b, uint32_t hdr,
+					uint32_t len)
+{
+	m->pl_len = len - hdr;
+	if (m->l3)
+		m->pl_off = (uint32_t)(b + hdr - m->l3);
+}
+
 /*
  * Ports / ICMP type-code of @proto at @b: @room bytes captured, @len bytes of
- * payload the IP header declares.
+ * payload the IP header declares. Protocols other than TCP and UDP count
+ * their whole IP payload as payload (pc_dec_ip4/6 set it first).
  */
 static pc_always_inline enum pc_verdict l4(const uint8_t *b, uint32_t room, uint32_t len,
 					   uint8_t proto, struct pc_meta *m)
@@ -153,9 +163,29 @@ static pc_always_inline enum pc_verdict l4(const uint8_t *b, uint32_t room, uint
 		return PC_DEC_TRUNCATED;
 	m->key.port[0] = rd16(b);
 	m->key.port[1] = rd16(b + 2);
-	if (proto == IPPROTO_TCP_)
-		m->tcp_flags = b[13];
 	m->flags |= PC_META_HAS_L4;
+	m->pl_len = 0; /* until the header says where the payload starts */
+	m->pl_off = 0;
+	if (proto == IPPROTO_TCP_) {
+		uint32_t doff;
+
+		m->tcp_flags = b[13];
+		if (room < 20 || len < 20)
+			return PC_DEC_OK;
+		m->tcp_seq = rd32(b + 4);
+		m->tcp_ack = rd32(b + 8);
+		m->tcp_win = rd16(b + 14);
+		m->flags |= PC_META_TCP_HDR;
+		doff = (b[12] >> 4) * 4u;
+		if (doff >= 20 && doff <= len)
+			payload_at(m, b, doff, len);
+	} else if (proto == IPPROTO_UDP_ || proto == IPPROTO_UDPLITE_) {
+		if (len >= 8)
+			payload_at(m, b, 8, len);
+	} else {
+		m->pl_len = len; /* SCTP, DCCP: the whole IP payload */
+		m->pl_off = m->l3 ? (uint32_t)(b - m->l3) : 0;
+	}
 	return PC_DEC_OK;
 }
 
@@ -169,6 +199,11 @@ static enum pc_verdict frag_first(struct pc_decoder *d, const struct pc_frag_id 
 
 	if (v != PC_DEC_OK)
 		return v;
+	/* payload bytes counted, nothing inspected: the rest is elsewhere */
+	m->l3 = NULL;
+	m->l3_cap = 0;
+	m->pl_off = 0;
+	m->flags &= (uint8_t)~PC_META_TCP_HDR;
 	f.port[0] = m->key.port[0];
 	f.port[1] = m->key.port[1];
 	f.proto = proto;
@@ -187,6 +222,9 @@ static enum pc_verdict frag_later(struct pc_decoder *d, const struct pc_frag_id 
 {
 	struct pc_frag_l4 f;
 
+	m->l3 = NULL; /* pl_len: the fragment's whole IP payload (caller) */
+	m->l3_cap = 0;
+	m->pl_off = 0;
 	if (!pc_frag_lookup(&d->ft, id, m->ts_ns, &f))
 		return PC_DEC_FRAGMENT_UNMATCHED;
 	m->key.proto = f.proto;
@@ -248,13 +286,18 @@ enum pc_verdict pc_dec_ip4(struct pc_decoder *d, const uint8_t *pk, struct lnk *
 	m->ttl = h[8];
 	l->l4 = l->off + hl;
 	l->l4end = l->off + tot;
+	m->l3 = h;
+	m->l3_cap = room < tot ? room : tot;
+	m->pl_off = hl;
+	m->pl_len = tot - hl;
+	m->flags &= (uint8_t)~PC_META_TCP_HDR;
 	frag = rd16(h + 6);
 	if (pc_likely(!(frag & 0x3fff))) /* neither MF nor an offset */
 		return l4(h + hl, room - hl, tot - hl, proto, m);
 	m->flags |= PC_META_FRAGMENT;
 	frag_id_fill(&id, h + 12, h + 16, 4, 4, proto, rd16(h + 4));
 	if (frag & 0x1fff)
-		return frag_later(d, &id, m);
+		return frag_later(d, &id, m); /* pl_len: its IP payload */
 	return frag_first(d, &id, h + hl, room - hl, tot - hl, proto, m);
 }
 
@@ -291,6 +334,9 @@ enum pc_verdict pc_dec_ip6(struct pc_decoder *d, const uint8_t *pk, struct lnk *
 	memcpy(m->key.addr[1], h + 24, 16);
 	m->key.ipver = 6;
 	m->ip_bytes = len;
+	m->l3 = h;
+	m->l3_cap = room < len ? room : len;
+	m->flags &= (uint8_t)~PC_META_TCP_HDR;
 	m->tos = (uint8_t)(rd16(h) >> 4);
 	m->ttl = h[7];
 	for (n = 0;; n++) {
@@ -328,8 +374,10 @@ enum pc_verdict pc_dec_ip6(struct pc_decoder *d, const uint8_t *pk, struct lnk *
 				frag = true;
 				m->flags |= PC_META_FRAGMENT;
 				frag_id_fill(&id, h + 8, h + 24, 16, 6, h[o], rd32(h + o + 4));
-				if (fo & 0xfff8)
+				if (fo & 0xfff8) {
+					m->pl_len = len - o - hl;
 					return frag_later(d, &id, m);
+				}
 			}
 		}
 		nh = h[o];
@@ -339,6 +387,8 @@ upper:
 	m->key.proto = nh; /* ESP and no-next-header end here without ports */
 	l->l4 = l->off + o;
 	l->l4end = l->off + len;
+	m->pl_off = o;
+	m->pl_len = len - o;
 	if (frag)
 		return frag_first(d, &id, h + o, room - o, len - o, nh, m);
 	return l4(h + o, room - o, len - o, nh, m);

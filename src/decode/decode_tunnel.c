@@ -651,6 +651,10 @@ static void enter(struct pc_meta *m, const struct tun *t)
 	m->icmp_code = 0;
 	m->tos = 0;
 	m->ttl = 0;
+	m->l3 = NULL;
+	m->l3_cap = 0;
+	m->pl_off = 0;
+	m->pl_len = 0;
 	m->flags = (uint8_t)((m->flags & (PC_META_MPLS | PC_META_HAS_MAC)) | PC_META_TUNNEL);
 }
 

@@ -33,6 +33,18 @@ struct pc_meta {
 	uint32_t mpls[3];	   /* top label stack entries: label << 4 | exp << 1 | s */
 	uint8_t outer_ipver;	   /* outermost IP header */
 	uint8_t outer_addr[2][16]; /* [0] its source, [1] its destination */
+	/* Innermost IP packet and its L4 payload, for inspection and TCP health.
+	 * l3 points into the packet view: valid until the burst is released
+	 * (offline with several workers, into the shard's copy). Unfragmented
+	 * packets only: a fragment has pl_len 0 and l3 NULL. */
+	const uint8_t *l3; /* innermost IP header */
+	uint32_t l3_cap;   /* bytes captured from l3 on, within the IP length */
+	uint32_t pl_off;   /* L4 payload offset from l3 (0: no payload) */
+	uint32_t pl_len;   /* L4 payload bytes the IP length declares (may exceed
+			      what was captured: l3_cap - pl_off) */
+	uint32_t tcp_seq;  /* TCP only (PC_META_TCP_HDR) */
+	uint32_t tcp_ack;
+	uint16_t tcp_win; /* raw window field (unscaled) */
 };
 
 enum pc_meta_flags {
@@ -41,6 +53,7 @@ enum pc_meta_flags {
 	PC_META_TUNNEL = 1u << 2,   /* decapsulated: outer_* and key.tunnel_* valid */
 	PC_META_MPLS = 1u << 3,	    /* mpls[] valid */
 	PC_META_HAS_MAC = 1u << 4,  /* mac[] valid */
+	PC_META_TCP_HDR = 1u << 5,  /* a whole TCP header: tcp_seq/ack/win valid */
 };
 
 #endif

@@ -3,7 +3,7 @@
  * Flow table shard: one per worker, single-threaded, fixed memory.
  *
  * Layout: 2^k buckets of 16 slots. Each bucket's 16 32-bit tags fill one
- * cache line; entries (152 bytes) live in a parallel array, and what only
+ * cache line; entries (176 bytes) live in a parallel array, and what only
  * tunnelled or MPLS flows carry in a side array touched only by them. A key
  * may sit in either of two buckets (two-choice hashing); the lookup is staged
  * over a burst: hash + prefetch tag lines, prefetch candidate entries, then
@@ -36,6 +36,8 @@
 #include "decode/meta.h"
 #include "flow/flow_key.h"
 
+struct pc_inspect;
+
 #define PC_FLOW_BUCKET_SLOTS 16
 #define PC_FLOW_CLOSE_TIMEOUT_NS (5ull * 1000000000ull)
 
@@ -50,6 +52,7 @@ struct pc_flow_params {
 	uint32_t ifindex;  /* live: the interface's index (the record's interface);
 			      0: the key's pcapng interface id */
 	uint64_t seed[2];
+	struct pc_inspect *insp; /* the worker's inspection (NULL: none), not owned */
 };
 
 /* Single writer (the owning worker); others read them relaxed. */

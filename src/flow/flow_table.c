@@ -32,10 +32,10 @@ enum {
 };
 
 /*
- * The entry: the first 128 bytes are what every packet reads or writes
- * (key, counters, TOS/TTL), so an update touches at most three cache lines,
- * as with the 120-byte entry before; the MAC addresses after them are
- * written once per direction. 152 bytes + a 4-byte tag = 156 bytes a slot;
+ * The entry: the first 152 bytes are what every packet reads or writes
+ * (key, counters, TOS/TTL, payload octets, the inspection handle), so an
+ * update touches at most four cache lines; the MAC addresses after them are
+ * written once per direction. 176 bytes + a 4-byte tag = 180 bytes a slot;
  * a tunnelled, MPLS or QinQ flow also holds a 56-byte pool record (ext).
  */
 struct pc_flow_entry {
@@ -52,14 +52,17 @@ struct pc_flow_entry {
 	uint8_t tos[2];	    /* first packet from each side */
 	uint8_t ttl_min[2]; /* TTL range of each side's packets */
 	uint8_t ttl_max[2];
-	uint32_t ext; /* where ST_EXT: its pc_flow_ext is t->xp[ext - 1] */
+	uint32_t ext;	     /* where ST_EXT: its pc_flow_ext is t->xp[ext - 1] */
+	uint64_t payload[2]; /* L4 payload octets by side */
+	uint32_t insp;	     /* inspection handle (inspect/inspect.h) */
+	uint32_t pad0;
 	/* cold: written on the first packet from each side */
 	uint8_t mac[2][12]; /* that packet's source and destination MAC */
 };
 
-#define ENT_HOT 128 /* bytes of the entry an update touches (prefetched) */
+#define ENT_HOT 152 /* bytes of the entry an update touches (prefetched) */
 _Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT, "hot part of the entry");
-_Static_assert(sizeof(struct pc_flow_entry) == 152, "flow entry layout");
+_Static_assert(sizeof(struct pc_flow_entry) == 176, "flow entry layout");
 
 /*
  * What only tunnelled, MPLS or inner-VLAN flows carry, in a compact pool:
@@ -344,6 +347,8 @@ static void make_record(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->rev_first_ns = e->first[d];
 	r->rev_last_ns = e->last[d];
 	r->community_id_seed = t->cid_seed;
+	r->payload_bytes = e->payload[s];
+	r->rev_payload_bytes = e->payload[d];
 	record_path(t, e, (e->state & ST_EXT) ? &t->xp[e->ext - 1] : NULL, r);
 }
 
@@ -446,6 +451,7 @@ static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_ent
 		e->last[dir] = ts;
 	e->pkts[dir]++;
 	e->bytes[dir] += m->ip_bytes;
+	e->payload[dir] += m->pl_len;
 	e->flags[dir] |= m->tcp_flags;
 	if (e->key.proto == 6 && m->tcp_flags) {
 		/* uniflow: each record sees one side, so its own FIN closes it */
@@ -651,6 +657,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 
 					pc_prefetch_w(e);
 					pc_prefetch_w(e + 64);
+					pc_prefetch_w(e + 128);
 					pc_prefetch_w(e + ENT_HOT - 1);
 				}
 			}

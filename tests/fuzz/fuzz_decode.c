@@ -50,9 +50,21 @@ static void check_ok(const struct pc_pkt *p, const struct pc_meta *m)
 		fail("ip_bytes out of range");
 	if (m->ts_ns != p->ts_ns || m->wirelen != p->wirelen)
 		fail("ts/wirelen not copied");
-	if (m->flags &
-	    ~(PC_META_FRAGMENT | PC_META_HAS_L4 | PC_META_TUNNEL | PC_META_MPLS | PC_META_HAS_MAC))
+	if (m->flags & ~(PC_META_FRAGMENT | PC_META_HAS_L4 | PC_META_TUNNEL | PC_META_MPLS |
+			 PC_META_HAS_MAC | PC_META_TCP_HDR))
 		fail("unknown meta flags");
+	if ((m->flags & PC_META_TCP_HDR) && k->proto != 6)
+		fail("TCP header fields on a non-TCP packet");
+	if (m->l3 && (m->l3 < p->data || m->l3 + m->l3_cap > p->data + p->caplen))
+		fail("l3 outside the captured packet");
+	if (m->l3 && m->l3_cap > m->ip_bytes)
+		fail("l3_cap beyond the IP length");
+	if (m->l3 && m->pl_off && m->pl_off + m->pl_len > m->ip_bytes)
+		fail("payload beyond the IP length");
+	if (m->pl_len > m->ip_bytes)
+		fail("payload longer than the IP packet");
+	if ((m->flags & PC_META_FRAGMENT) && m->l3)
+		fail("a fragment offered for inspection");
 	if (!(m->flags & PC_META_TUNNEL) &&
 	    (k->tunnel_type || k->tunnel_id || m->teid || m->outer_ipver))
 		fail("tunnel fields without PC_META_TUNNEL");

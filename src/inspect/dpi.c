@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * nDPI wrapper: one detection module per worker and a pool of per-flow nDPI
+ * states reserved at creation (mmap: only states in use cost memory), taken
+ * when a flow is first given to nDPI and given back at its verdict. nDPI
+ * itself still allocates inside some dissectors; ndpi_free_flow_data() frees
+ * that when the state goes back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "inspect/dpi.h"
+
+#ifdef HAVE_NDPI
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include <ndpi_api.h>
+#include <ndpi_config.h>
+
+struct pc_dpi {
+	struct ndpi_detection_module_struct *mod;
+	uint8_t *flows;	 /* max_flows states of fsz bytes, reserved */
+	size_t fsz;	 /* one state, rounded to a cache line */
+	size_t map_len;	 /* bytes mapped at flows */
+	uint32_t *stack; /* free states (index + 1) */
+	uint32_t nfree;	 /* entries on stack */
+	uint32_t used;	 /* states ever handed out (from flows[0]) */
+	uint32_t max;
+};
+
+static struct ndpi_flow_struct *flow_at(struct pc_dpi *d, uint32_t h)
+{
+	return (struct ndpi_flow_struct *)(d->flows + (size_t)(h - 1) * d->fsz);
+}
+
+int pc_dpi_create(struct pc_dpi **out, uint32_t max_flows)
+{
+	NDPI_PROTOCOL_BITMASK all;
+	struct pc_dpi *d;
+
+	if (!max_flows)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->max = max_flows;
+	d->fsz = (ndpi_detection_get_sizeof_ndpi_flow_struct() + 63) & ~(size_t)63;
+	d->map_len = d->fsz * max_flows;
+	d->flows = mmap(NULL, d->map_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->flows == MAP_FAILED)
+		goto err_map;
+	d->stack = malloc(sizeof(*d->stack) * max_flows);
+	if (!d->stack)
+		goto err_stack;
+	d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+	if (!d->mod)
+		goto err_mod;
+	NDPI_BITMASK_SET_ALL(all);
+	ndpi_set_protocol_detection_bitmask2(d->mod, &all);
+	ndpi_finalize_initialization(d->mod);
+	*out = d;
+	return 0;
+
+err_mod:
+	free(d->stack);
+err_stack:
+	munmap(d->flows, d->map_len);
+err_map:
+	free(d);
+	return -ENOMEM;
+}
+
+void pc_dpi_destroy(struct pc_dpi *d)
+{
+	uint32_t i;
+
+	if (!d)
+		return;
+	/* states still held (flows cleared without a record) may own nDPI memory;
+	 * freeing a zeroed or already freed state is harmless */
+	for (i = 1; i <= d->used; i++)
+		ndpi_free_flow_data(flow_at(d, i));
+	ndpi_exit_detection_module(d->mod);
+	munmap(d->flows, d->map_len);
+	free(d->stack);
+	free(d);
+}
+
+uint32_t pc_dpi_flow_get(struct pc_dpi *d)
+{
+	uint32_t h;
+
+	if (d->nfree)
+		h = d->stack[--d->nfree];
+	else if (d->used < d->max)
+		h = ++d->used;
+	else
+		return 0;
+	memset(flow_at(d, h), 0, d->fsz);
+	return h;
+}
+
+void pc_dpi_flow_put(struct pc_dpi *d, uint32_t h)
+{
+	struct ndpi_flow_struct *f = flow_at(d, h);
+
+	ndpi_free_flow_data(f);
+	/* ndpi_free_flow_data leaves freed pointers behind: zero them so that
+	 * pc_dpi_destroy's sweep does not free them twice */
+	memset(f, 0, d->fsz);
+	d->stack[d->nfree++] = h;
+}
+
+static void result(struct pc_dpi *d, struct ndpi_flow_struct *f, ndpi_protocol p,
+		   struct pc_dpi_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->app_id = p.app_protocol;
+	out->master_id = p.master_protocol;
+	out->confidence = f->confidence <= NDPI_CONFIDENCE_DPI ? (uint8_t)f->confidence : 0;
+	ndpi_protocol2name(d->mod, p, out->app, sizeof(out->app));
+	snprintf(out->category, sizeof(out->category), "%s",
+		 ndpi_category_get_name(d->mod, p.category));
+}
+
+int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len, uint64_t ts_ms,
+		  struct pc_dpi_result *out)
+{
+	struct ndpi_flow_struct *f = flow_at(d, h);
+	ndpi_protocol p;
+
+	if (len > 0xffff)
+		len = 0xffff;
+	p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
+	if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN)
+		return 0;
+	if (ndpi_extra_dissection_possible(d->mod, f))
+		return 0;
+	result(d, f, p, out);
+	return 1;
+}
+
+void pc_dpi_giveup(struct pc_dpi *d, uint32_t h, struct pc_dpi_result *out)
+{
+	struct ndpi_flow_struct *f = flow_at(d, h);
+	uint8_t guessed = 0;
+	ndpi_protocol p = ndpi_detection_giveup(d->mod, f, 1, &guessed);
+
+	result(d, f, p, out);
+}
+
+bool pc_dpi_version(char *buf, size_t len)
+{
+	if (buf && len)
+		snprintf(buf, len, "ndpi %s", NDPI_GIT_RELEASE);
+	return true;
+}
+
+#else /* !HAVE_NDPI */
+
+struct pc_dpi;
+
+int pc_dpi_create(struct pc_dpi **out, uint32_t max_flows)
+{
+	(void)max_flows;
+	*out = NULL;
+	return -ENOTSUP;
+}
+
+void pc_dpi_destroy(struct pc_dpi *d)
+{
+	(void)d;
+}
+
+uint32_t pc_dpi_flow_get(struct pc_dpi *d)
+{
+	(void)d;
+	return 0;
+}
+
+void pc_dpi_flow_put(struct pc_dpi *d, uint32_t h)
+{
+	(void)d;
+	(void)h;
+}
+
+int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len, uint64_t ts_ms,
+		  struct pc_dpi_result *out)
+{
+	(void)d;
+	(void)h;
+	(void)l3;
+	(void)len;
+	(void)ts_ms;
+	(void)out;
+	return 1;
+}
+
+void pc_dpi_giveup(struct pc_dpi *d, uint32_t h, struct pc_dpi_result *out)
+{
+	(void)d;
+	(void)h;
+	memset(out, 0, sizeof(*out));
+}
+
+bool pc_dpi_version(char *buf, size_t len)
+{
+	if (buf && len)
+		buf[0] = 0;
+	return false;
+}
+
+#endif
+
+CAPTURE_API bool capture_dpi_available(char *buf, size_t len)
+{
+	return pc_dpi_version(buf, len);
+}

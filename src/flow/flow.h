@@ -3,7 +3,7 @@
  * Flow table shard: one per worker, single-threaded, fixed memory.
  *
  * Layout: 2^k buckets of 16 slots. Each bucket's 16 32-bit tags fill one
- * cache line; entries (176 bytes) live in a parallel array, and what only
+ * cache line; entries (256 bytes) live in a parallel array, and what only
  * tunnelled or MPLS flows carry in a side array touched only by them. A key
  * may sit in either of two buckets (two-choice hashing); the lookup is staged
  * over a burst: hash + prefetch tag lines, prefetch candidate entries, then
@@ -47,6 +47,7 @@ struct pc_flow_params {
 	uint64_t active_ns;
 	uint64_t close_ns; /* 0: PC_FLOW_CLOSE_TIMEOUT_NS */
 	bool uniflow;
+	bool tcp_health; /* conn_state, history, retransmissions, RTT (tcp_health.h) */
 	uint16_t worker;
 	uint16_t cid_seed; /* Community ID seed, copied into every record */
 	uint32_t ifindex;  /* live: the interface's index (the record's interface);

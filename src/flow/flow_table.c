@@ -15,6 +15,8 @@
 
 #include "util/compiler.h"
 #include "flow/flow.h"
+#include "flow/tcp_health.h"
+#include "inspect/inspect.h"
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -32,11 +34,15 @@ enum {
 };
 
 /*
- * The entry: the first 152 bytes are what every packet reads or writes
- * (key, counters, TOS/TTL, payload octets, the inspection handle), so an
- * update touches at most four cache lines; the MAC addresses after them are
- * written once per direction. 176 bytes + a 4-byte tag = 180 bytes a slot;
- * a tunnelled, MPLS or QinQ flow also holds a 56-byte pool record (ext).
+ * The entry, 256 bytes on a 256-byte boundary, so four whole cache lines:
+ * the first 152 bytes are what every packet reads or writes (key, counters,
+ * TOS/TTL, payload octets, the inspection handle), lines 0-2; TCP health
+ * follows (80 bytes): the 40 a TCP packet reads end line 2, the counters
+ * in line 3 are written on events only (a retransmission, the handshake),
+ * so an update prefetches three lines, and line 3 only for a new flow
+ * (init_flow zeroes it). The MAC addresses at the end are written once per
+ * direction. 256 bytes + a 4-byte tag = 260 bytes a slot; a tunnelled, MPLS
+ * or QinQ flow also holds a 56-byte pool record (ext).
  */
 struct pc_flow_entry {
 	struct pc_flow_key key;
@@ -56,13 +62,15 @@ struct pc_flow_entry {
 	uint64_t payload[2]; /* L4 payload octets by side */
 	uint32_t insp;	     /* inspection handle (inspect/inspect.h) */
 	uint32_t pad0;
+	struct pc_tcp_health tcp; /* TCP flows, when the table's tcp_health is on */
 	/* cold: written on the first packet from each side */
 	uint8_t mac[2][12]; /* that packet's source and destination MAC */
 };
 
-#define ENT_HOT 152 /* bytes of the entry an update touches (prefetched) */
-_Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT, "hot part of the entry");
-_Static_assert(sizeof(struct pc_flow_entry) == 176, "flow entry layout");
+#define ENT_HOT 152 /* bytes of the entry every update touches (prefetched) */
+_Static_assert(offsetof(struct pc_flow_entry, tcp) == ENT_HOT, "hot part of the entry");
+_Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT + 80, "TCP health after it");
+_Static_assert(sizeof(struct pc_flow_entry) == 256, "flow entry layout: four cache lines");
 
 /*
  * What only tunnelled, MPLS or inner-VLAN flows carry, in a compact pool:
@@ -90,9 +98,11 @@ struct pc_flow_table {
 	uint64_t idle_ns, active_ns, close_ns;
 	struct pc_hash_key hk;
 	bool uniflow;
+	bool tcp_health;
 	uint16_t worker;
 	uint16_t cid_seed;
-	uint32_t ifindex; /* live: the interface every flow has */
+	uint32_t ifindex;	 /* live: the interface every flow has */
+	struct pc_inspect *insp; /* the worker's inspection, NULL: none */
 	/* sweep state */
 	size_t cursor;
 	uint64_t sweep_last_ns;
@@ -155,9 +165,11 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 	t->active_ns = p->active_ns;
 	t->close_ns = p->close_ns ? p->close_ns : PC_FLOW_CLOSE_TIMEOUT_NS;
 	t->uniflow = p->uniflow;
+	t->tcp_health = p->tcp_health;
 	t->worker = p->worker;
 	t->cid_seed = p->cid_seed;
 	t->ifindex = p->ifindex;
+	t->insp = pc_inspect_active(p->insp) ? p->insp : NULL;
 	pc_hash_key_init(&t->hk, p->seed);
 	*out = t;
 	return 0;
@@ -349,7 +361,11 @@ static void make_record(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->community_id_seed = t->cid_seed;
 	r->payload_bytes = e->payload[s];
 	r->rev_payload_bytes = e->payload[d];
+	if (t->tcp_health && e->key.proto == 6)
+		pc_tcp_fill(&e->tcp, s, r);
 	record_path(t, e, (e->state & ST_EXT) ? &t->xp[e->ext - 1] : NULL, r);
+	if (t->insp)
+		pc_inspect_fill(t->insp, e->insp, s, r);
 }
 
 /* A zeroed pool record; returns its index + 1. Never fails: the pool has
@@ -377,7 +393,11 @@ static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_e
 {
 	struct capture_flow r;
 
+	if (t->insp)
+		pc_inspect_end(t->insp, &t->ent[slot].insp);
 	make_record(t, &t->ent[slot], reason, &r);
+	if (t->insp)
+		pc_inspect_release(t->insp, t->ent[slot].insp);
 	if (t->ent[slot].state & ST_EXT)
 		ext_put(t, t->ent[slot].ext);
 	t->tags[slot] = 0;
@@ -393,6 +413,7 @@ static void init_flow(struct pc_flow_table *t, struct pc_flow_entry *e, const st
 	memset(e, 0, sizeof(*e));
 	e->key = *k;
 	e->src_side = (uint8_t)dir;
+	e->insp = PC_INSP_NONE;
 	e->icmp_type = m->icmp_type;
 	e->icmp_code = m->icmp_code;
 	if (pc_unlikely((m->flags & (PC_META_TUNNEL | PC_META_MPLS)) || m->vlan_inner)) {
@@ -465,6 +486,10 @@ static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_ent
 			e->state |= ST_SRC_LOCKED;
 		}
 	}
+	if (t->tcp_health && (m->flags & PC_META_TCP_HDR))
+		pc_tcp_update(&e->tcp, m, dir, e->first, e->pkts);
+	if (t->insp && pc_inspect_wants(e->insp))
+		pc_inspect_packet(t->insp, &e->insp, m, dir);
 	t->cnt.packets++;
 	t->cnt.bytes += m->ip_bytes;
 }
@@ -630,11 +655,13 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 				uint32_t tag = tag_of(hash[j]);
 				uint64_t b = b1_of(t, hash[j]);
 				unsigned mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
+				bool fresh;
 
 				if (!mk) {
 					b = b2_of(t, hash[j]);
 					mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
 				}
+				fresh = !mk;
 				if (!mk) {
 					/* a new flow: warm the slot the insert will take */
 					uint64_t b1 = b1_of(t, hash[j]), b2 = b;
@@ -658,7 +685,10 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 					pc_prefetch_w(e);
 					pc_prefetch_w(e + 64);
 					pc_prefetch_w(e + 128);
-					pc_prefetch_w(e + ENT_HOT - 1);
+					/* line 3: TCP health counters, written on
+					 * events only; init_flow zeroes it */
+					if (fresh)
+						pc_prefetch_w(e + 192);
 				}
 			}
 			if (i >= D2)
@@ -734,7 +764,11 @@ void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow
 uint64_t pc_flow_clear(struct pc_flow_table *t)
 {
 	uint64_t n = t->cnt.active;
+	size_t s;
 
+	for (s = 0; t->insp && s < t->slots; s++)
+		if (t->tags[s])
+			pc_inspect_release(t->insp, t->ent[s].insp);
 	memset(t->tags, 0, t->slots * sizeof(uint32_t));
 	t->xused = t->xfree = 0;
 	t->cnt.active = 0;

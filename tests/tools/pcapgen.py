@@ -419,7 +419,7 @@ class Pkt:
     """One scenario packet, described at the IP layer plus L2 options."""
 
     __slots__ = ("ts", "ip", "l2", "frame", "cut", "verdict", "key", "ip_bytes", "flags",
-                 "icmp", "frag", "seq", "l3", "ttl", "tos", "tun")
+                 "icmp", "frag", "seq", "l3", "ttl", "tos", "tun", "health")
 
     def __init__(self, ts, ip=None, l2=None, frame=None, cut=None, verdict="ok", key=None,
                  ip_bytes=0, flags=0, icmp=(0, 0), frag=None, l3=None):
@@ -438,6 +438,7 @@ class Pkt:
         self.seq = 0
         self.ttl, self.tos = 64, 0  # the (innermost) IP header's
         self.tun = None  # encapsulation truth (Scenario.tunnel), None: plain
+        self.health = None  # TCP health truth of the record this packet starts
 
 
 def render(p, link, big_endian=False, af6=NULL_AF_INET6):
@@ -481,7 +482,7 @@ class Record:
 
     __slots__ = ("ipver", "proto", "vlan", "ends", "st", "src", "locked", "first_ns",
                  "last_ns", "icmp_type", "icmp_code", "end_reason", "fin", "rst", "path", "side",
-                 "iface", "tun", "first_src")
+                 "iface", "tun", "first_src", "health")
 
     def __init__(self, p, iface=0, link="eth"):
         ipver, proto, src, sport, dst, dport, vlan = p.key
@@ -504,6 +505,7 @@ class Record:
         # link and path identity (docs/TUNNELS.md): the first packet's, and
         # per endpoint its first packet's TOS, MACs, TEID and its TTL range
         self.iface, self.tun, self.first_src = iface, p.tun, a
+        self.health = p.health  # the TCP-health scenarios' truth (tcp_* methods)
         self.path = _path_of(p, link)
         self.side = {a: None, b: None}
 
@@ -550,6 +552,7 @@ class Record:
             "icmp_type": self.icmp_type, "icmp_code": self.icmp_code,
             "end_reason": self.end_reason,
             **self._path_fields(a, b),
+            **(self.health or {}),
         }
 
     def _path_fields(self, a, b):
@@ -730,7 +733,7 @@ class Scenario:
     # ---- single packets
     def ip(self, at, src, dst, proto, sport=0, dport=0, flags=0, payload=0, l2=None,
            v4opts=b"", v6ext=(), icmp_type=8, icmp_code=0, ident=0, seq=0, ack=0, cut=None,
-           verdict="ok", total_len=None, ttl=64, tos=0):
+           verdict="ok", total_len=None, ttl=64, tos=0, win=65535):
         """One IP packet at @at seconds (or absolute ns when int > T0/2).
         payload: bytes or a length of zero bytes; total_len: IPv4 total
         length field override (0 as in TSO captures: the meter counts the
@@ -740,7 +743,7 @@ class Scenario:
         _, d = addr(dst)
         pl = payload if isinstance(payload, (bytes, bytearray)) else b"\0" * payload
         if proto == 6:
-            l4 = tcp(src, dst, sport, dport, flags, pl, seq=seq, ack=ack)
+            l4 = tcp(src, dst, sport, dport, flags, pl, seq=seq, ack=ack, win=win)
         elif proto == 17:
             l4 = udp(src, dst, sport, dport, pl)
         elif proto == 1:
@@ -916,6 +919,115 @@ class Scenario:
             t += gap
         return t - gap
 
+    # ---- TCP health (src/flow/tcp_health.h): conversations whose record
+    # carries the exact conn_state, history, retransmission, out-of-order,
+    # zero-window, RTT and payload fields given here (TcpConv.truth)
+    def tcp_syn_only(self, at, client, server, cport, sport):
+        """A SYN and nothing else: S0."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.send(0, SYN)
+        return c.truth("S0", "S", rtt=False)
+
+    def tcp_rejected(self, at, client, server, cport, sport):
+        """A SYN answered by an RST: REJ."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.send(0, SYN)
+        c.send(1, RST | ACK)
+        return c.truth("REJ", "Sr", rtt=False)
+
+    def tcp_syn_abort(self, at, client, server, cport, sport, flag=FIN):
+        """A SYN, then the client's FIN (SH) or RST (RSTOS0), no reply."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.send(0, SYN)
+        c.send(0, flag)
+        return c.truth(("SH", "SF") if flag == FIN else ("RSTOS0", "SR"), rtt=False)
+
+    def tcp_full(self, at, client, server, cport, sport, data=2, size=100, gap=0.001):
+        """Handshake, @data request/response pairs, FIN both ways, last ACK: SF."""
+        c = TcpConv(self, at, client, server, cport, sport, gap=gap)
+        c.handshake()
+        c.pairs(data, size)
+        c.send(0, FIN | ACK)
+        c.send(1, FIN | ACK)
+        c.send(0, ACK)
+        return c.truth("SF", "ShADdFf")
+
+    def tcp_reset(self, at, client, server, cport, sport, by=0):
+        """Established, one exchange, then an RST from the client (by=0:
+        RSTO) or the server (by=1: RSTR)."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.handshake()
+        c.pairs(1, 100)
+        c.send(by, RST | ACK)
+        return c.truth(("RSTO", "ShADdR") if by == 0 else ("RSTR", "ShADdr"))
+
+    def tcp_half_close(self, at, client, server, cport, sport, by=0):
+        """Established, one exchange, a FIN from one side that the other only
+        acknowledges: S2 (by the client) or S3 (by the server)."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.handshake()
+        c.pairs(1, 100)
+        c.send(by, FIN | ACK)
+        c.send(1 - by, ACK)
+        return c.truth(("S2", "ShADdFa") if by == 0 else ("S3", "ShADdf"))
+
+    def tcp_midstream(self, at, client, server, cport, sport):
+        """Data both ways without a SYN (the capture began mid-connection): OTH."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.pairs(2, 100)
+        return c.truth("OTH", "Dd", rtt=False)
+
+    def tcp_retransmit(self, at, client, server, cport, sport, isn=(0xFFFFFF00, 5000)):
+        """Client data across the 2^32 sequence wrap (isn): a whole segment
+        sent again, then one overlapping 50 bytes sent and 50 new; the server
+        sends its data twice; a keep-alive (1 byte at next - 1) is not a
+        retransmission. Retransmissions come 200 ms after the previous
+        packet, as an RTO would (tshark calls faster repeats out-of-order)."""
+        c = TcpConv(self, at, client, server, cport, sport, isn=isn)
+        c.handshake()
+        c.send(0, PSH | ACK, 100)
+        s2 = c.send(0, PSH | ACK, 100)
+        s3 = c.send(0, PSH | ACK, 100)
+        r1 = c.send(1, PSH | ACK, 200)
+        c.send(0, PSH | ACK, 100, seq=c.seq_of(s2), wait=0.2)
+        c.send(1, PSH | ACK, 200, seq=c.seq_of(r1), wait=0.2)
+        c.send(0, PSH | ACK, 100, seq=c.seq_of(s3) + 50, wait=0.2)
+        c.send(0, ACK, 1, seq=c.nxt[0] - 1, wait=0.2)
+        c.send(0, FIN | ACK)
+        c.send(1, FIN | ACK)
+        c.send(0, ACK)
+        return c.truth("SF", "ShADdTtFf", retrans_packets=2, retrans_bytes=150,
+                       rev_retrans_packets=1, rev_retrans_bytes=200)
+
+    def tcp_out_of_order(self, at, client, server, cport, sport):
+        """Client segments 1 3 2 (2 fills the hole: out of order), then
+        6 4 5 (4 and 5 fill the hole 6 left): 3 out-of-order packets."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.handshake()
+        x = c.nxt[0]
+        for k in (0, 2, 1, 5, 3, 4):
+            c.send(0, PSH | ACK, 100, seq=x + 100 * k)
+        c.send(1, PSH | ACK, 200)
+        c.send(0, FIN | ACK)
+        c.send(1, FIN | ACK)
+        c.send(0, ACK)
+        return c.truth("SF", "ShADdFf", ooo_packets=3)
+
+    def tcp_zero_window(self, at, client, server, cport, sport):
+        """The server advertises a zero window twice, then opens it again."""
+        c = TcpConv(self, at, client, server, cport, sport)
+        c.handshake()
+        c.send(0, PSH | ACK, 100)
+        c.send(1, ACK, win=0)
+        c.send(1, ACK, win=0)
+        c.send(1, ACK)
+        c.send(0, PSH | ACK, 100)
+        c.send(1, PSH | ACK, 200)
+        c.send(0, FIN | ACK)
+        c.send(1, FIN | ACK)
+        c.send(0, ACK)
+        return c.truth("SF", "ShADawdFf", rev_zero_win=2)
+
     # ---- output
     def packets(self):
         """Packets in file order (time, then insertion order)."""
@@ -1041,6 +1153,81 @@ class Scenario:
         if p.ts - rec.first_ns >= self.active_ns:
             return "active"
         return None
+
+
+# --------------------------------------------------------------------------
+# TCP conversations for the TCP-health scenarios
+
+
+def seq_lt(a, b):
+    """@a before @b in 32-bit sequence space (serial arithmetic)."""
+    return a != b and ((b - a) & 0xFFFFFFFF) < 0x80000000
+
+
+class TcpConv:
+    """One TCP conversation, client (side 0) and server (side 1): each side's
+    next sequence number, its payload octets, the packets @gap seconds apart.
+    truth() attaches the record's expected TCP health to its first packet."""
+
+    def __init__(self, sc, at, client, server, cport, sport, isn=(1000, 5000), gap=0.001):
+        self.sc, self.at, self.gap = sc, at, gap
+        self.ends = ((client, cport), (server, sport))
+        self.nxt = [isn[0] & 0xFFFFFFFF, isn[1] & 0xFFFFFFFF]
+        self.payload = [0, 0]
+        self.pkts = []
+        self.seqs = {}
+
+    def send(self, side, flags, size=0, seq=None, win=65535, wait=None):
+        """@side sends; @seq None: at its next sequence number; @wait: seconds
+        after the previous packet (default @gap). Returns the Pkt."""
+        if self.pkts:
+            self.at += self.gap if wait is None else wait
+        (a, ap), (b, bp) = self.ends[side], self.ends[1 - side]
+        s = self.nxt[side] if seq is None else seq & 0xFFFFFFFF
+        ack = self.nxt[1 - side] if flags & ACK else 0
+        p = self.sc.ip(self.at, a, b, 6, ap, bp, flags=flags, payload=size, seq=s, ack=ack,
+                       win=win)
+        end = (s + size + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
+        if seq is None or seq_lt(self.nxt[side], end):
+            self.nxt[side] = end
+        self.payload[side] += size
+        self.pkts.append(p)
+        self.seqs[id(p)] = s
+        return p
+
+    def seq_of(self, p):
+        return self.seqs[id(p)]
+
+    def handshake(self):
+        self.send(0, SYN)
+        self.send(1, SYN | ACK)
+        self.send(0, ACK)
+
+    def pairs(self, n, size):
+        """@n requests of @size bytes, each answered with 2 * @size."""
+        for _ in range(n):
+            self.send(0, PSH | ACK, size)
+            self.send(1, PSH | ACK, 2 * size)
+
+    def truth(self, state, history=None, rtt=True, **counts):
+        """The record's TCP health (jcap's JSON fields); @state may be a
+        (state, history) pair. rtt: the handshake was the first three
+        packets. Returns the time (s) of the last packet."""
+        if history is None:
+            state, history = state
+        h = {"conn_state": state, "history": history, "payload_bytes": self.payload[0],
+             "rev_payload_bytes": self.payload[1]}
+        for k in ("retrans_packets", "retrans_bytes", "ooo_packets", "zero_win"):
+            h[k] = counts.pop(k, 0)
+            h["rev_" + k] = counts.pop("rev_" + k, 0)
+        if counts:
+            raise ValueError("unknown TCP health fields %s" % sorted(counts))
+        if rtt:
+            t0 = self.pkts[0].ts
+            h["rtt_syn_us"] = (self.pkts[1].ts - t0) // US
+            h["rtt_us"] = (self.pkts[2].ts - t0) // US
+        self.pkts[0].health = h
+        return self.at
 
 
 # --------------------------------------------------------------------------

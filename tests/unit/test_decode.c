@@ -993,6 +993,137 @@ static void test_l4(void)
 	SWEEP(EN, gre, 14 + 20 + 4);
 }
 
+/* ------------------------------------------- TCP header and payload fields */
+
+/* TCP header: ports, seq, ack, data offset (32-bit words), flags, window */
+#define NOP4 1, 1, 1, 1 /* TCP options: four NOPs */
+#define ZERO4 0, 0, 0, 0
+#define BE32(x) (uint8_t)((x) >> 24), (uint8_t)((x) >> 16), (uint8_t)((x) >> 8), (uint8_t)(x)
+#define TCPX(sp, dp, seq, ack, doff, flags, win)                                               \
+	HI(sp), LO(sp), HI(dp), LO(dp), BE32(seq), BE32(ack), (uint8_t)((doff) << 4), (flags), \
+		HI(win), LO(win), 0, 0, 0, 0
+
+static void test_tcp_fields(void)
+{
+	/* Ethernet | IPv4 (total 62) | TCP 40000 -> 443 seq 0xfffffff0 ack 7,
+	 * 32-byte header (12 bytes of NOP options), PSH|ACK, window 0 | 10 bytes */
+	static const uint8_t v4[] = {
+		ETH(0x0800),
+		IP4(62, 1, 0, 6),
+		TCPX(40000, 443, 0xfffffff0u, 7, 8, 0x18, 0),
+		NOP4,
+		NOP4,
+		NOP4,
+		ZERO4,
+		ZERO4,
+		0,
+		0,
+	};
+	/* Ethernet | IPv6 | destination options (8) | TCP 1 -> 2 seq 1000 ack 0,
+	 * SYN, window 512 | 3 bytes */
+	static const uint8_t v6[] = {
+		ETH(0x86dd), IP6(8 + 20 + 3, 60), OPT8(6), TCPX(1, 2, 1000, 0, 5, 0x02, 512), 0, 0,
+		0,
+	};
+	struct pc_meta m;
+	size_t cap;
+
+	CHECK_EQ(DECODE(EN, v4, &m), PC_DEC_OK);
+	CHECK(m.flags & PC_META_TCP_HDR);
+	CHECK_EQ(m.tcp_seq, 0xfffffff0u);
+	CHECK_EQ(m.tcp_ack, 7);
+	CHECK_EQ(m.tcp_win, 0);
+	CHECK_EQ(m.tcp_flags, 0x18);
+	CHECK(m.l3 != NULL);
+	CHECK_EQ(m.l3_cap, 62);
+	CHECK_EQ(m.pl_off, 20 + 32);
+	CHECK_EQ(m.pl_len, 10);
+	/* cut inside the payload: the declared length stays, l3_cap says what is there */
+	CHECK_EQ(decode_cap(EN, v4, sizeof(v4), sizeof(v4) - 4, &m), PC_DEC_OK);
+	CHECK_EQ(m.pl_len, 10);
+	CHECK_EQ(m.l3_cap, 58);
+	/* a TCP header cut before its 20 bytes: flags and ports, no seq/ack/window,
+	 * no payload (its offset is unknown) */
+	for (cap = 14 + 20 + 14; cap < 14 + 20 + 20; cap++) {
+		CHECK_EQ(decode_cap(EN, v4, sizeof(v4), cap, &m), PC_DEC_OK);
+		CHECK_EQ(m.tcp_flags, 0x18);
+		CHECK(!(m.flags & PC_META_TCP_HDR));
+		CHECK_EQ(m.pl_len, 0);
+	}
+	CHECK_EQ(DECODE(EN, v6, &m), PC_DEC_OK);
+	CHECK(m.flags & PC_META_TCP_HDR);
+	CHECK_EQ(m.tcp_seq, 1000);
+	CHECK_EQ(m.tcp_ack, 0);
+	CHECK_EQ(m.tcp_win, 512);
+	CHECK_EQ(m.pl_off, 40 + 8 + 20);
+	CHECK_EQ(m.pl_len, 3);
+	CHECK_EQ(m.l3_cap, 40 + 8 + 20 + 3);
+}
+
+static void test_tcp_fragments(void)
+{
+	/* Ethernet | IPv4 id 9 MF offset 0 | TCP 5 -> 6 ACK + 12 payload bytes
+	 * (total 52), then the later fragment, offset 32, 16 more bytes */
+	static const uint8_t first[] = {
+		ETH(0x0800),
+		IP4(52, 9, 0x2000, 6),
+		TCPX(5, 6, 1, 1, 5, 0x10, 100),
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+		0,
+	};
+	static const uint8_t later[] = {
+		ETH(0x0800), IP4(36, 9, 4, 6), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	/* Ethernet | IPv6 | fragment (first, M) | TCP 7 -> 8 SYN + 4 bytes; the later
+	 * fragment (offset 3 * 8) with 8 bytes */
+	static const uint8_t first6[] = {
+		ETH(0x86dd),
+		IP6(8 + 20 + 4, 44),
+		FRAG6(6, 0, 1, 21),
+		TCPX(7, 8, 1, 0, 5, 0x02, 100),
+		0,
+		0,
+		0,
+		0,
+	};
+	static const uint8_t later6[] = {
+		ETH(0x86dd), IP6(8 + 8, 44), FRAG6(6, 3, 0, 21), 0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	struct pc_meta m;
+
+	/* payload counted, nothing to inspect: no l3, no sequence fields */
+	CHECK_EQ(DECODE(EN, first, &m), PC_DEC_OK);
+	CHECK(m.flags & PC_META_FRAGMENT);
+	CHECK(!(m.flags & PC_META_TCP_HDR));
+	CHECK_EQ(m.tcp_flags, 0x10);
+	CHECK(m.l3 == NULL);
+	CHECK_EQ(m.pl_off, 0);
+	CHECK_EQ(m.pl_len, 12);
+	CHECK_EQ(DECODE(EN, later, &m), PC_DEC_OK);
+	CHECK(!(m.flags & PC_META_TCP_HDR));
+	CHECK(m.l3 == NULL);
+	CHECK_EQ(m.pl_len, 16);
+	CHECK_EQ(m.key.port[0], 5);
+	CHECK_EQ(DECODE(EN, first6, &m), PC_DEC_OK);
+	CHECK(!(m.flags & PC_META_TCP_HDR));
+	CHECK(m.l3 == NULL);
+	CHECK_EQ(m.pl_len, 4);
+	CHECK_EQ(DECODE(EN, later6, &m), PC_DEC_OK);
+	CHECK(m.l3 == NULL);
+	CHECK_EQ(m.pl_len, 8);
+	CHECK_EQ(m.key.port[1], 8);
+}
+
 /* ------------------------------------------------------------- fragments */
 
 static void test_fragment_unmatched(void)
@@ -1061,7 +1192,9 @@ int main(void)
 	test_ipv6_malformed();
 	test_ipv6_lengths();
 	test_l4();
+	test_tcp_fields();
 	test_fragment_unmatched();
+	test_tcp_fragments(); /* after: that test counts no matched fragment */
 	test_api();
 	pc_decoder_destroy(dec);
 	printf("test_decode: all passed\n");

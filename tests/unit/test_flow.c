@@ -239,6 +239,209 @@ static void test_uniflow(void)
 	pc_flow_table_destroy(t);
 }
 
+/* ------------------------------------------------------------ TCP health */
+
+static struct pc_flow_table *mk_health(bool on, bool uni)
+{
+	struct pc_flow_params p = { .slots = 4096,
+				    .idle_ns = 30 * SEC,
+				    .active_ns = 1800 * SEC,
+				    .uniflow = uni,
+				    .tcp_health = on,
+				    .seed = { 0x1234, 0x5678 } };
+	struct pc_flow_table *t;
+
+	if (pc_flow_table_create(&t, &p)) {
+		fprintf(stderr, "cannot create table\n");
+		exit(1);
+	}
+	return t;
+}
+
+/* A whole TCP segment with @len payload bytes, as the decoder gives it. */
+static struct pc_meta seg(uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp, uint8_t flags,
+			  uint32_t seq, uint16_t win, uint32_t len, uint64_t ts)
+{
+	struct pc_meta m = pkt4(src, sp, dst, dp, 6, flags, 40 + len, ts);
+
+	m.flags |= PC_META_TCP_HDR;
+	m.tcp_seq = seq;
+	m.tcp_ack = 1;
+	m.tcp_win = win;
+	m.pl_len = len;
+	return m;
+}
+
+#define CS(fl, sq, len, t) seg(C, 1024, S, 80, (fl), (sq), 1000, (len), T0 + (t))
+#define SC(fl, sq, len, t) seg(S, 80, C, 1024, (fl), (sq), 1000, (len), T0 + (t))
+
+/* Sequence tracking across the 2^32 wrap: holes, their filling from below,
+ * from above and inside, a second jump widening the open hole, partial
+ * overlaps, keep-alives, repeated SYNs and FINs. */
+static void test_tcp_sequence(void)
+{
+	struct pc_flow_table *t = mk_health(true, false);
+	struct sink s = { 0 };
+	const uint32_t x = 0xffffff00u; /* the client's ISN */
+	const struct capture_flow *r;
+
+	one(t, CS(SYN, x, 0, 0), &s);
+	one(t, CS(SYN, x, 0, 1), &s); /* a repeated SYN: no retransmission */
+	one(t, SC(SYN | ACK, 77, 0, 2), &s);
+	one(t, CS(ACK, x + 1, 0, 3), &s);
+	one(t, CS(ACK, x + 1, 100, 4), &s);	   /* [x+1, x+101) */
+	one(t, CS(ACK, x + 401, 100, 5), &s);	   /* jump: hole [x+101, x+401) */
+	one(t, CS(ACK, x + 101, 100, 6), &s);	   /* fills from below: ooo 1 */
+	one(t, CS(ACK, x + 301, 100, 7), &s);	   /* from above: ooo 2, hole [x+201, x+301) */
+	one(t, CS(ACK, x + 1, 50, 8), &s);	   /* below the hole: retrans 1, 50 bytes */
+	one(t, CS(ACK, x + 701, 100, 9), &s);	   /* jump again: hole [x+201, x+701) */
+	one(t, CS(ACK, x + 401, 100, 10), &s);	   /* inside: ooo 3, hole [x+201, x+401) */
+	one(t, CS(ACK, x + 201, 200, 11), &s);	   /* fills it: ooo 4, no hole */
+	one(t, CS(ACK, x + 451, 100, 12), &s);	   /* seen already: retrans 2, 100 bytes */
+	one(t, CS(ACK, x + 751, 100, 13), &s);	   /* 50 seen, 50 new: retrans 3, 50 bytes */
+	one(t, CS(ACK, x + 850, 1, 14), &s);	   /* keep-alive: not counted */
+	one(t, CS(FIN | ACK, x + 851, 0, 15), &s); /* the FIN takes x+851 */
+	one(t, CS(FIN | ACK, x + 851, 0, 16), &s); /* repeated FIN: no payload, not counted */
+	one(t, CS(RST, x + 1, 30, 17), &s);	   /* RSTs are not analysed */
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 1);
+	r = &s.r[0];
+	CHECK_EQ(r->ooo_packets, 4);
+	CHECK_EQ(r->retrans_packets, 3);
+	CHECK_EQ(r->retrans_bytes, 200);
+	CHECK_EQ(r->rev_retrans_packets + r->rev_ooo_packets, 0);
+	CHECK_EQ(r->payload_bytes, 100 * 8 + 50 + 200 + 1 + 30);
+	CHECK_STR(r->history, "ShADTFR");
+	CHECK_STR(capture_conn_state_name(r->conn_state), "RSTO");
+	CHECK(r->l7_flags & CAPTURE_L7_TCP);
+	pc_flow_table_destroy(t);
+}
+
+/* The handshake RTT in microseconds (ns cut), only for a clean handshake;
+ * zero windows (not on RSTs), saturating; health off leaves no field. */
+static void test_tcp_rtt_and_windows(void)
+{
+	struct pc_flow_table *t = mk_health(true, false);
+	struct sink s = { 0 };
+	struct pc_meta m;
+	unsigned i;
+
+	one(t, CS(SYN, 1, 0, 0), &s);
+	one(t, SC(SYN | ACK, 9, 0, 1234567), &s);
+	one(t, CS(ACK, 2, 0, 3000999), &s);
+	/* a repeated SYN before the SYN-ACK: no RTT */
+	one(t, seg(C, 1025, S, 80, SYN, 1, 1000, 0, T0), &s);
+	one(t, seg(C, 1025, S, 80, SYN, 1, 1000, 0, T0 + SEC), &s);
+	one(t, seg(S, 80, C, 1025, SYN | ACK, 1, 1000, 0, T0 + SEC + 5000), &s);
+	one(t, seg(C, 1025, S, 80, ACK, 2, 1000, 0, T0 + SEC + 9000), &s);
+	/* zero windows from the server: 70000 ACKs, then an RST with window 0 */
+	for (i = 0; i < 70000; i++)
+		one(t, seg(S, 80, C, 1026, ACK, 5, 0, 0, T0 + 10 + i), &s);
+	one(t, seg(S, 80, C, 1026, RST, 5, 0, 0, T0 + 80000), &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 3);
+	for (i = 0; i < s.n; i++) {
+		const struct capture_flow *r = &s.r[i];
+
+		if (r->src_port == 1024) {
+			CHECK(r->l7_flags & CAPTURE_L7_RTT);
+			CHECK_EQ(r->rtt_syn_us, 1234);
+			CHECK_EQ(r->rtt_us, 3000);
+			CHECK_STR(r->history, "ShA");
+			CHECK_STR(capture_conn_state_name(r->conn_state), "S1");
+		} else if (r->src_port == 1025) {
+			CHECK(!(r->l7_flags & CAPTURE_L7_RTT));
+			CHECK_EQ(r->rtt_us, 0);
+			CHECK_STR(capture_conn_state_name(r->conn_state), "S1");
+		} else {
+			/* midstream from the server: src is the server */
+			CHECK_EQ(r->src_port, 80);
+			CHECK_EQ(r->zero_win, 65535);
+			CHECK_STR(r->history, "AWR");
+			CHECK_STR(capture_conn_state_name(r->conn_state), "OTH");
+		}
+	}
+	/* health off: nothing, even for TCP */
+	pc_flow_table_destroy(t);
+	t = mk_health(false, false);
+	s.n = 0;
+	one(t, CS(SYN, 1, 0, 0), &s);
+	m = SC(SYN | ACK, 9, 0, 10);
+	m.tcp_win = 0;
+	one(t, m, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ(s.r[0].l7_flags & (CAPTURE_L7_TCP | CAPTURE_L7_RTT), 0);
+	CHECK_EQ(s.r[0].conn_state, CAPTURE_CONN_NONE);
+	CHECK_STR(s.r[0].history, "");
+	CHECK_EQ(s.r[0].rev_zero_win, 0);
+	pc_flow_table_destroy(t);
+}
+
+/* The record's src changes when a SYN arrives after the first packet: the
+ * per-side data follow it. A SYN-ACK whose SYN was not seen: SHR, RSTRH.
+ * Packets without a whole TCP header take no part; live lookups see it. */
+static void test_tcp_sides(void)
+{
+	struct pc_flow_table *t = mk_health(true, false);
+	struct sink s = { 0 };
+	struct pc_flow_key k;
+	struct capture_flow f;
+	struct pc_meta frag;
+	unsigned i;
+
+	/* the server speaks first (zero window), then the client's SYN */
+	one(t, seg(S, 80, C, 2000, ACK, 5, 0, 0, T0), &s);
+	one(t, seg(C, 2000, S, 80, SYN, 1, 1000, 0, T0 + 1), &s);
+	one(t, seg(S, 80, C, 2000, ACK, 5, 1000, 10, T0 + 2), &s);
+	one(t, seg(S, 80, C, 2000, ACK, 5, 1000, 10, T0 + 3), &s); /* retransmitted */
+	/* SYN-ACK then FIN, SYN-ACK then RST, no SYN seen */
+	one(t, seg(S, 80, C, 2001, SYN | ACK, 5, 1000, 0, T0 + 4), &s);
+	one(t, seg(S, 80, C, 2001, FIN | ACK, 6, 1000, 0, T0 + 5), &s);
+	one(t, seg(S, 80, C, 2002, SYN | ACK, 5, 1000, 0, T0 + 6), &s);
+	one(t, seg(S, 80, C, 2002, RST, 6, 1000, 0, T0 + 7), &s);
+	/* a fragment: no header fields, no letter, no state */
+	frag = pkt4(C, 2003, S, 80, 6, ACK, 200, T0 + 8);
+	frag.flags |= PC_META_FRAGMENT;
+	frag.pl_len = 160;
+	one(t, frag, &s);
+	memset(&k, 0, sizeof(k));
+	k = pkt4(S, 80, C, 2000, 6, 0, 0, 0).key;
+	CHECK_EQ(pc_flow_find(t, &k, &f), 0);
+	CHECK_EQ(f.src_port, 2000);
+	CHECK_EQ(f.rev_zero_win, 1);
+	CHECK_EQ(f.rev_retrans_packets, 1);
+	CHECK_STR(f.history, "awSdt");
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	CHECK_EQ(s.n, 4);
+	for (i = 0; i < s.n; i++) {
+		const struct capture_flow *r = &s.r[i];
+		const char *st = capture_conn_state_name(r->conn_state);
+
+		CHECK(r->l7_flags & CAPTURE_L7_TCP);
+		if (r->src_port == 2000) {
+			CHECK_EQ(r->zero_win + r->retrans_packets, 0);
+			CHECK_EQ(r->rev_zero_win, 1);
+			CHECK_EQ(r->rev_retrans_packets, 1);
+			CHECK_EQ(r->rev_retrans_bytes, 10);
+			CHECK_STR(r->history, "awSdt");
+			CHECK_STR(st, "OTH");
+		} else if (r->src_port == 2001) {
+			CHECK_STR(r->history, "hf");
+			CHECK_STR(st, "SHR");
+		} else if (r->src_port == 2002) {
+			CHECK_STR(r->history, "hr");
+			CHECK_STR(st, "RSTRH");
+		} else {
+			CHECK_EQ(r->src_port, 2003);
+			CHECK_EQ(r->payload_bytes, 160);
+			CHECK_STR(r->history, "");
+			CHECK_EQ(r->conn_state, CAPTURE_CONN_OTH);
+		}
+	}
+	pc_flow_table_destroy(t);
+}
+
 static void test_sweep_and_find(void)
 {
 	struct pc_flow_table *t = mk(4096, 10 * SEC, 1800 * SEC, false);
@@ -663,6 +866,9 @@ int main(void)
 	test_reuse_rst_and_idle();
 	test_active_timeout();
 	test_uniflow();
+	test_tcp_sequence();
+	test_tcp_rtt_and_windows();
+	test_tcp_sides();
 	test_sweep_and_find();
 	test_eviction();
 	test_eviction_least_recently_seen();

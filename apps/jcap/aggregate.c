@@ -28,6 +28,18 @@ enum key {
 	KEY_VLAN,
 	KEY_END_REASON,
 	KEY_COMMUNITY_ID,
+	KEY_APP,
+	KEY_APP_CATEGORY,
+	KEY_TLS_SNI,
+	KEY_DNS_QNAME,
+	KEY_HTTP_HOST,
+	KEY_CONN_STATE,
+	KEY_SRC_COUNTRY,
+	KEY_DST_COUNTRY,
+	KEY_COUNTRY, /* either end: each flow counted under both */
+	KEY_SRC_ASN,
+	KEY_DST_ASN,
+	KEY_ASN, /* either end */
 };
 
 /* The same names as the store's report keys. */
@@ -44,12 +56,25 @@ static const struct {
 	[KEY_VLAN] = { "vlan", K_NUM },
 	[KEY_END_REASON] = { "end_reason", K_NUM },
 	[KEY_COMMUNITY_ID] = { "community_id", K_TEXT },
+	[KEY_APP] = { "app", K_TEXT },
+	[KEY_APP_CATEGORY] = { "app_category", K_TEXT },
+	[KEY_TLS_SNI] = { "tls_sni", K_TEXT },
+	[KEY_DNS_QNAME] = { "dns_qname", K_TEXT },
+	[KEY_HTTP_HOST] = { "http_host", K_TEXT },
+	[KEY_CONN_STATE] = { "conn_state", K_TEXT },
+	[KEY_SRC_COUNTRY] = { "src_country", K_TEXT },
+	[KEY_DST_COUNTRY] = { "dst_country", K_TEXT },
+	[KEY_COUNTRY] = { "country", K_TEXT },
+	[KEY_SRC_ASN] = { "src_asn", K_NUM },
+	[KEY_DST_ASN] = { "dst_asn", K_NUM },
+	[KEY_ASN] = { "asn", K_NUM },
 };
 
 struct item {
 	const struct capture_flow *f;
 	uint64_t bin;
 	char cid[CAPTURE_COMMUNITY_ID_LEN];
+	bool dst; /* country, asn: this item is the flow's destination end */
 };
 
 /* What the comparators group on (one report at a time, on the main thread). */
@@ -74,7 +99,9 @@ int jcap_aggregate_keys(const char *spec, int *out, unsigned *n)
 				break;
 		if (i == JCAP_ARRAY_SIZE(keys)) {
 			jcap_err("unknown key '%.*s' (src_ip, dst_ip, src_port, dst_port, proto, "
-				 "ip_version, vlan, end_reason, community_id)",
+				 "ip_version, vlan, end_reason, community_id, app, app_category, "
+				 "tls_sni, dns_qname, http_host, conn_state, src_country, "
+				 "dst_country, country, src_asn, dst_asn, asn)",
 				 (int)len, s);
 			return -1;
 		}
@@ -88,9 +115,23 @@ int jcap_aggregate_keys(const char *spec, int *out, unsigned *n)
 	return 0;
 }
 
-static uint64_t num(const struct capture_flow *f, int k)
+/* An AS number of @f's source or destination, 0 (the store's NULL) unknown. */
+static uint64_t asn(const struct capture_flow *f, bool dst)
 {
+	if (dst)
+		return f->l7_flags & CAPTURE_L7_ASN_DST ? f->dst_asn : 0;
+	return f->l7_flags & CAPTURE_L7_ASN_SRC ? f->src_asn : 0;
+}
+
+static uint64_t num(const struct item *it, int k)
+{
+	const struct capture_flow *f = it->f;
+
 	switch (k) {
+	case KEY_SRC_ASN:
+	case KEY_DST_ASN:
+	case KEY_ASN:
+		return asn(f, k == KEY_DST_ASN || (k == KEY_ASN && it->dst));
 	case KEY_SRC_PORT:
 		return f->src_port;
 	case KEY_DST_PORT:
@@ -103,6 +144,42 @@ static uint64_t num(const struct capture_flow *f, int k)
 		return f->vlan;
 	default:
 		return f->end_reason;
+	}
+}
+
+/* @s when its flag is in @f's l7_flags and it is not empty: the store's
+ * value, NULL where the store has NULL. */
+static const char *known(const struct capture_flow *f, uint32_t flag, const char *s)
+{
+	return (f->l7_flags & flag) && s[0] ? s : NULL;
+}
+
+/* A text key's value, or NULL (sorted first, as SQLite sorts NULL). */
+static const char *text(const struct item *it, int k)
+{
+	const struct capture_flow *f = it->f;
+	bool dst = k == KEY_DST_COUNTRY || (k == KEY_COUNTRY && it->dst);
+
+	switch (k) {
+	case KEY_APP:
+		return known(f, CAPTURE_L7_APP, f->app);
+	case KEY_APP_CATEGORY:
+		return known(f, CAPTURE_L7_APP, f->app_category);
+	case KEY_TLS_SNI:
+		return known(f, CAPTURE_L7_TLS, f->tls_sni);
+	case KEY_DNS_QNAME:
+		return known(f, CAPTURE_L7_DNS, f->dns_qname);
+	case KEY_HTTP_HOST:
+		return known(f, CAPTURE_L7_HTTP, f->http_host);
+	case KEY_CONN_STATE:
+		return f->l7_flags & CAPTURE_L7_TCP ? capture_conn_state_name(f->conn_state) : NULL;
+	case KEY_SRC_COUNTRY:
+	case KEY_DST_COUNTRY:
+	case KEY_COUNTRY:
+		return dst ? known(f, CAPTURE_L7_GEO_DST, f->dst_country)
+			   : known(f, CAPTURE_L7_GEO_SRC, f->src_country);
+	default:
+		return it->cid;
 	}
 }
 
@@ -123,6 +200,7 @@ static void addr16(const struct capture_flow *f, int k, uint8_t out[16])
 static int cmp_key(const struct item *x, const struct item *y, int k)
 {
 	uint8_t a[16], b[16];
+	const char *s, *t;
 	uint64_t u, v;
 
 	switch (keys[k].kind) {
@@ -131,12 +209,16 @@ static int cmp_key(const struct item *x, const struct item *y, int k)
 		addr16(y->f, k, b);
 		return memcmp(a, b, 16);
 	case K_TEXT:
-		return strcmp(x->cid, y->cid);
+		s = text(x, k);
+		t = text(y, k);
+		if (!s || !t)
+			return !!s - !!t;
+		return strcmp(s, t);
 	case K_NUM:
 		break;
 	}
-	u = num(x->f, k);
-	v = num(y->f, k);
+	u = num(x, k);
+	v = num(y, k);
 	return (u > v) - (u < v);
 }
 
@@ -196,14 +278,15 @@ static void key_texts(const struct item *it, struct capture_report_row *row)
 				       key == KEY_SRC_IP ? it->f->src_ip : it->f->dst_ip,
 				       row->key_text[k], sizeof(row->key_text[k])))
 				snprintf(row->key_text[k], sizeof(row->key_text[k]), "?");
-		} else if (key == KEY_COMMUNITY_ID) {
-			snprintf(row->key_text[k], sizeof(row->key_text[k]), "%s", it->cid);
+		} else if (keys[key].kind == K_TEXT) {
+			snprintf(row->key_text[k], sizeof(row->key_text[k]), "%s",
+				 text(it, key) ? text(it, key) : "");
 		} else if (key == KEY_END_REASON) {
 			snprintf(row->key_text[k], sizeof(row->key_text[k]), "%s",
 				 capture_end_reason_name(it->f->end_reason));
 		} else {
 			snprintf(row->key_text[k], sizeof(row->key_text[k]), "%llu",
-				 (unsigned long long)num(it->f, key));
+				 (unsigned long long)num(it, key));
 		}
 	}
 }
@@ -242,32 +325,40 @@ static size_t make_groups(const struct item *it, size_t n, struct group *g)
 static int aggregate(const struct capture_flow *f, size_t n, const struct capture_report *rep,
 		     struct capture_report_row **out, size_t *nout)
 {
-	struct item *it = calloc(n ? n : 1, sizeof(*it));
-	struct group *g = calloc(n ? n : 1, sizeof(*g));
+	struct item *it = NULL;
+	struct group *g = NULL;
 	struct capture_report_row *rows = NULL;
-	size_t i, ng;
+	size_t i, ng, per = 1;
 	unsigned k;
 	bool cid = false;
 	int rc = -1;
 
-	if (!it || !g) {
-		jcap_err("out of memory for the report");
-		goto out;
-	}
 	if (jcap_aggregate_keys(rep->keys, plan.key, &plan.nkeys) < 0)
-		goto out;
+		return -1;
 	plan.order = rep->order;
 	plan.addr = false;
 	for (k = 0; k < plan.nkeys; k++) {
 		plan.addr |= keys[plan.key[k]].kind == K_ADDR;
 		cid |= plan.key[k] == KEY_COMMUNITY_ID;
+		if (plan.key[k] == KEY_COUNTRY || plan.key[k] == KEY_ASN)
+			per = 2; /* each flow once per end, as the store's UNION ALL */
 	}
-	for (i = 0; i < n; i++) {
-		it[i].f = &f[i];
-		it[i].bin = rep->bin_ns ? f[i].first_ns / rep->bin_ns * rep->bin_ns : 0;
-		if (cid && capture_flow_community_id(&f[i], f[i].community_id_seed, it[i].cid) < 0)
+	it = calloc(n ? n * per : 1, sizeof(*it));
+	g = calloc(n ? n * per : 1, sizeof(*g));
+	if (!it || !g) {
+		jcap_err("out of memory for the report");
+		goto out;
+	}
+	for (i = 0; i < n * per; i++) {
+		const struct capture_flow *fl = &f[i / per];
+
+		it[i].f = fl;
+		it[i].dst = i % per == 1;
+		it[i].bin = rep->bin_ns ? fl->first_ns / rep->bin_ns * rep->bin_ns : 0;
+		if (cid && capture_flow_community_id(fl, fl->community_id_seed, it[i].cid) < 0)
 			it[i].cid[0] = 0;
 	}
+	n *= per;
 	qsort(it, n, sizeof(*it), cmp_group);
 	ng = make_groups(it, n, g);
 	if (!rep->bin_ns)

@@ -17,7 +17,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: jcap query DB [--since T] [--until T] [--ip ADDR|CIDR] [--port N]\n"
 		   "                     [--proto tcp|udp|icmp|icmp6|N] [--limit N]\n"
 		   "                     [--community-id ID] [--tunnel-id N] [--mac MAC]\n"
-		   "                     [-F table|json|csv]\n"
+		   "                     [--app GLOB] [--sni GLOB] [--dns-name GLOB]\n"
+		   "                     [--country CC] [--asn N] [-F table|json|csv]\n"
 		   "       jcap query DB [filters] --top N --by KEY | --aggregate KEYS\n"
 		   "                     [--bin DUR] [--order flows|packets|bytes] [-F FMT]\n"
 		   "       jcap query DB [filters] --bin DUR | --summary [-F FMT]\n"
@@ -27,13 +28,19 @@ static void usage(FILE *f)
 		   "  UTC (2023-11-14T22:13:20Z, 2023-11-14T22:13:20.25Z).\n"
 		   "  --tunnel-id: VNI, GRE key, ERSPAN session or TEID (either way);\n"
 		   "  --mac: aa:bb:cc:dd:ee:ff on either side.\n"
+		   "  --app, --sni, --dns-name: SQLite GLOB patterns (*, ?, [...]) on app,\n"
+		   "  tls_sni, dns_qname ('*.example.com'); --app is case-sensitive (nDPI's\n"
+		   "  names, 'TLS.*'), --sni and --dns-name ignore ASCII case.\n"
+		   "  --country CC (ISO 3166, any case), --asn N: either end.\n"
 		   "  Reports (computed by SQLite): one row per value of KEY (--by) or of\n"
 		   "  KEYS (--aggregate src_ip,dst_port) with flows, packets and bytes (both\n"
 		   "  directions), largest first by --order (default flows), the first N with\n"
 		   "  --top; --bin DUR (300, 5m, 1h, 1d) groups by time bins of the flows'\n"
 		   "  first packets; --summary: totals, first/last time, flows by protocol.\n"
 		   "  KEY: src_ip, dst_ip, src_port, dst_port, proto, ip_version, vlan,\n"
-		   "  end_reason, community_id.\n");
+		   "  end_reason, community_id, app, app_category, tls_sni, dns_qname,\n"
+		   "  http_host, conn_state, src_country, dst_country, src_asn, dst_asn;\n"
+		   "  country and asn count each flow under both ends, as nfdump's -s as.\n");
 }
 
 /* Digits [s, s+n) as a number; false if any is not a digit. */
@@ -189,6 +196,21 @@ static int opt_tunnel_id(const struct jcap_cmd *cmd, const struct jcap_opt *opt,
 	return 0;
 }
 
+/* --asn N: the number and the flag that it was given. */
+static int opt_asn(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		   void *base)
+{
+	struct capture_query *q = (struct capture_query *)((char *)base + opt->off);
+	uint64_t v;
+
+	(void)cmd;
+	if (jcap_parse_u64("--asn", arg, 0, UINT32_MAX, &v) < 0)
+		return -1;
+	q->asn = (uint32_t)v;
+	q->has_asn = true;
+	return 0;
+}
+
 struct query_args {
 	struct capture_query q;
 	int fmt; /* enum jcap_format */
@@ -223,6 +245,11 @@ static const struct jcap_opt query_opts[] = {
 	JCAP_STR(0, "community-id", "ID", F(q.community_id), NULL),
 	JCAP_FN(0, "tunnel-id", "N", F(q), opt_tunnel_id, NULL),
 	JCAP_STR(0, "mac", "MAC", F(q.mac), NULL),
+	JCAP_STR(0, "app", "GLOB", F(q.app), NULL),
+	JCAP_STR(0, "sni", "GLOB", F(q.sni), NULL),
+	JCAP_STR(0, "dns-name", "GLOB", F(q.dns_name), NULL),
+	JCAP_STR(0, "country", "CC", F(q.country), NULL),
+	JCAP_FN(0, "asn", "N", F(q), opt_asn, NULL),
 	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format", NULL),
 	JCAP_UINT(0, "top", "N", F(top), 1, INT64_MAX, NULL),
 	JCAP_STR(0, "by", "KEY", F(by), NULL),

@@ -19,7 +19,7 @@ int jcap_interim_print(struct capture *c, FILE *fp, pthread_mutex_t *lock, enum 
 	static bool said;
 	struct capture_flow *v;
 	uint64_t total = 0;
-	char line[2100];
+	char line[JCAP_JSON_LINE];
 	int64_t n, i;
 	size_t max;
 	int len, rc = 0;

@@ -206,6 +206,7 @@ static void print_csv(FILE *fp, const struct capture_flow *f, size_t n, enum jca
 	      "rev_bytes,tcp_flags,rev_tcp_flags,first_ns,last_ns,icmp_type,icmp_code,end_reason,"
 	      "worker" CSV_PATH_HEADER,
 	      fp);
+	fputs(jcap_csv_l7_header, fp);
 	fputs(tf == JCAP_TIME_ISO ? ",start,end\n" : "\n", fp);
 	for (i = 0; i < n; i++) {
 		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], t0[40], t1[40];
@@ -221,6 +222,7 @@ static void print_csv(FILE *fp, const struct capture_flow *f, size_t n, enum jca
 			f[i].icmp_type, f[i].icmp_code, capture_end_reason_name(f[i].end_reason),
 			f[i].worker);
 		csv_path(fp, &f[i]);
+		jcap_csv_l7(fp, &f[i]);
 		if (tf == JCAP_TIME_ISO) {
 			jcap_iso_time(f[i].first_ns, true, t0, sizeof(t0));
 			jcap_iso_time(f[i].last_ns, true, t1, sizeof(t1));
@@ -266,7 +268,7 @@ int jcap_print_flows(FILE *fp, const struct capture_flow *f, size_t n, enum jcap
 int jcap_print_flows_out(FILE *fp, const struct capture_flow *f, size_t n, const struct jcap_out *o)
 {
 	size_t i;
-	char line[2048];
+	char line[JCAP_JSON_LINE];
 
 	switch (o->fmt) {
 	case JCAP_FMT_TABLE:

@@ -109,26 +109,35 @@ static void csv_rows(FILE *fp, const struct rows *r, const char *const *names, u
 			jcap_iso_time(r->v[i].bin_ns, true, t, sizeof(t));
 			fprintf(fp, "%s,%" PRIu64 ",", t, r->v[i].bin_ns);
 		}
-		for (k = 0; k < nkeys; k++)
-			fprintf(fp, "%s,", r->v[i].key_text[k]);
+		for (k = 0; k < nkeys; k++) { /* names from the wire: quoted where needed */
+			jcap_csv_field(fp, r->v[i].key_text[k]);
+			fputc(',', fp);
+		}
 		fprintf(fp, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", r->v[i].flows, r->v[i].packets,
 			r->v[i].bytes);
 	}
 }
 
-/* A key's text for the table: protocol names, as in the flow table. */
+/* A key's text for the table: protocol names, as in the flow table; a name
+ * from the wire (app, SNI) with bytes that are not printable ASCII as '?'. */
 static const char *table_key(const struct capture_report_row *w, unsigned k, char *buf, size_t len)
 {
+	const char *s = w->key_text[k];
+	size_t i;
+
 	if (!strcmp(w->key_name[k], "proto"))
-		return jcap_proto_name((uint8_t)strtoul(w->key_text[k], NULL, 10), buf, len);
-	return w->key_text[k];
+		return jcap_proto_name((uint8_t)strtoul(s, NULL, 10), buf, len);
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = 0;
+	return buf;
 }
 
 static void table_rows(FILE *fp, const struct rows *r, const char *const *names, unsigned nkeys,
 		       bool bin)
 {
 	int w[CAPTURE_REPORT_MAX_KEYS];
-	char buf[3][24], t[40], nb[16];
+	char buf[3][24], t[40], nb[64];
 	unsigned k;
 	size_t i;
 
@@ -237,7 +246,7 @@ int jcap_report(FILE *fp, const char *db, const struct capture_query *q,
 void jcap_summary_print(FILE *fp, const struct capture_report_row *t,
 			const struct capture_report_row *p, size_t np, enum jcap_format fmt)
 {
-	char t0[40], t1[40], nb[16], u[3][24];
+	char t0[40], t1[40], nb[64], u[3][24];
 	size_t i;
 
 	jcap_iso_time(t->first_ns, fmt != JCAP_FMT_TABLE, t0, sizeof(t0));

@@ -4,7 +4,8 @@
  * flags as letters, counts with units, fitted to the terminal. Columns are
  * as wide as their widest cell; when the line is wider than the limit,
  * the steps of fit_steps[] apply in order until it fits (the man page and
- * the help document the same order).
+ * the help document the same order). Names from the wire (APP, SNI) are
+ * printed with every byte that is not printable ASCII as '?'.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -19,7 +20,10 @@ enum col {
 	C_PROTO,
 	C_SRC,
 	C_DST,
+	C_APP,
+	C_SNI,
 	C_FLAGS,
+	C_STATE,
 	C_TUNNEL,
 	C_VLAN,
 	C_PKTS,
@@ -34,24 +38,29 @@ static const struct {
 	const char *head;
 	bool right;
 } cols[C_COUNT] = {
-	[C_START] = { "START", false },	  [C_DUR] = { "DURATION", true },
-	[C_PROTO] = { "PROTO", false },	  [C_SRC] = { "SRC", false },
-	[C_DST] = { "DST", false },	  [C_FLAGS] = { "FLAGS", false },
-	[C_TUNNEL] = { "TUNNEL", false }, [C_VLAN] = { "VLAN", true },
-	[C_PKTS] = { "PKTS", true },	  [C_BYTES] = { "BYTES", true },
-	[C_RPKTS] = { "REV_PKTS", true }, [C_RBYTES] = { "REV_BYTES", true },
-	[C_END] = { "END", false },
+	[C_START] = { "START", false },	    [C_DUR] = { "DURATION", true },
+	[C_PROTO] = { "PROTO", false },	    [C_SRC] = { "SRC", false },
+	[C_DST] = { "DST", false },	    [C_APP] = { "APP", false },
+	[C_SNI] = { "SNI", false },	    [C_STATE] = { "STATE", false },
+	[C_FLAGS] = { "FLAGS", false },	    [C_TUNNEL] = { "TUNNEL", false },
+	[C_VLAN] = { "VLAN", true },	    [C_PKTS] = { "PKTS", true },
+	[C_BYTES] = { "BYTES", true },	    [C_RPKTS] = { "REV_PKTS", true },
+	[C_RBYTES] = { "REV_BYTES", true }, [C_END] = { "END", false },
 };
 
 /* What fitting does, step by step: shorten long (IPv6) endpoints to
- * ENDPOINT_SHORT, drop columns, show only the time of day, drop more. */
+ * ENDPOINT_SHORT and names to NAME_SHORT, drop columns, show only the time
+ * of day, drop more. APP goes last: after "who", "which application" is
+ * what the table answers. */
 #define STEP_SHORTEN (-1)
 #define STEP_TIME_ONLY (-2)
 #define ENDPOINT_SHORT 22
+#define NAME_SHORT 20
+#define CELL_MAX (CAPTURE_NAME_LEN + 8)
 
 static const int fit_steps[] = {
-	STEP_SHORTEN, C_END,	      C_VLAN,	C_RPKTS, C_RBYTES,
-	C_DUR,	      STEP_TIME_ONLY, C_TUNNEL, C_FLAGS, C_PKTS,
+	STEP_SHORTEN,	C_END,	  C_VLAN,  C_RPKTS, C_RBYTES, C_DUR,
+	STEP_TIME_ONLY, C_TUNNEL, C_FLAGS, C_PKTS,  C_APP,
 };
 
 struct layout {
@@ -107,6 +116,27 @@ static void endpoint(const struct capture_flow *f, bool src, int max, char *buf,
 	snprintf(buf, len, "%.*s..%s", head, tmp, tmp + n - (max - 2 - head));
 }
 
+/* @s (at most CAPTURE_NAME_LEN - 1 bytes) printable, cut in the middle to
+ * @max characters (0: whole). */
+static void name(const char *s, int max, char *buf, size_t len)
+{
+	char tmp[CAPTURE_NAME_LEN];
+	int i, n, head;
+
+	if (!s)
+		s = "";
+	for (n = 0; n < (int)sizeof(tmp) - 1 && s[n]; n++)
+		tmp[n] = s[n] > 0x20 && s[n] < 0x7f ? s[n] : '?';
+	tmp[n] = 0;
+	if (!max || n <= max) {
+		snprintf(buf, len, "%s", tmp);
+		return;
+	}
+	head = (max - 2) / 2;
+	i = n - (max - 2 - head);
+	snprintf(buf, len, "%.*s..%s", head, tmp, tmp + i);
+}
+
 static void tunnel(const struct capture_flow *f, char *buf, size_t len)
 {
 	const char *name = capture_tunnel_name(f->tunnel_type);
@@ -141,11 +171,22 @@ static const char *cell(int c, const struct capture_flow *f, const struct layout
 	case C_DST:
 		endpoint(f, c == C_SRC, l->ep_max, buf, len);
 		break;
+	case C_APP:
+		name(jcap_flow_app(f), l->ep_max ? NAME_SHORT : 0, buf, len);
+		break;
+	case C_SNI:
+		name(f->l7_flags & CAPTURE_L7_TLS ? f->tls_sni : NULL, 0, buf, len);
+		break;
 	case C_FLAGS:
 		if (f->proto != 6)
 			return "";
 		tcp_flags(f->tcp_flags | f->rev_tcp_flags, buf);
 		break;
+	case C_STATE: {
+		const char *s = capture_conn_state_name(f->conn_state);
+
+		return f->l7_flags & CAPTURE_L7_TCP && s ? s : "";
+	}
 	case C_TUNNEL:
 		tunnel(f, buf, len);
 		break;
@@ -172,7 +213,7 @@ static const char *cell(int c, const struct capture_flow *f, const struct layout
 
 static void measure(const struct capture_flow *f, size_t n, struct layout *l)
 {
-	char buf[64];
+	char buf[CELL_MAX];
 	size_t i;
 	int c, w;
 
@@ -201,16 +242,21 @@ static int total(const struct layout *l)
 
 /* Which columns, how wide: everything that applies, then fit_steps[]
  * until the line fits @width (0: no limit). */
-static void plan(const struct capture_flow *f, size_t n, unsigned width, struct layout *l)
+static void plan(const struct capture_flow *f, size_t n, const struct jcap_out *o, struct layout *l)
 {
+	unsigned width = o->width;
 	size_t i, s;
 
 	memset(l, 0, sizeof(*l));
 	for (i = 0; i < C_COUNT; i++)
-		l->on[i] = i != C_TUNNEL && i != C_VLAN && i != C_FLAGS;
-	/* the flags, tunnel and VLAN columns appear when a flow has them */
+		l->on[i] = i < C_APP || i > C_VLAN;
+	/* these columns appear when a flow has them (SNI and STATE: --wide) */
 	for (i = 0; i < n; i++) {
+		l->on[C_APP] |= jcap_flow_app(&f[i]) != NULL;
+		l->on[C_SNI] |= o->wide && (f[i].l7_flags & CAPTURE_L7_TLS) && f[i].tls_sni[0];
 		l->on[C_FLAGS] |= f[i].proto == 6;
+		l->on[C_STATE] |= o->wide && (f[i].l7_flags & CAPTURE_L7_TCP) &&
+				  capture_conn_state_name(f[i].conn_state);
 		l->on[C_TUNNEL] |= f[i].tunnel_type != 0;
 		l->on[C_VLAN] |= f[i].vlan != 0;
 	}
@@ -249,12 +295,12 @@ static void row(FILE *fp, const struct layout *l, const char *const *text)
 void jcap_print_table(FILE *fp, const struct capture_flow *f, size_t n, const struct jcap_out *o)
 {
 	const char *text[C_COUNT];
-	char bufs[C_COUNT][64];
+	char bufs[C_COUNT][CELL_MAX];
 	struct layout l;
 	size_t i;
 	int c;
 
-	plan(f, n, o->width, &l);
+	plan(f, n, o, &l);
 	for (c = 0; c < C_COUNT; c++)
 		text[c] = cols[c].head;
 	row(fp, &l, text);

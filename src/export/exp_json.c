@@ -200,6 +200,182 @@ static void put_path(struct jbuf *b, const struct capture_flow *f)
 	}
 }
 
+/* Length of a valid UTF-8 sequence at s[0..n) (shortest form, no surrogates,
+ * at most U+10FFFF), or 0 when s[0] does not start one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k, want;
+	uint32_t cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0; /* ASCII is handled by the caller; 0x80-0xc1 never lead */
+	want = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (n < want)
+		return 0;
+	cp = s[0] & (0x7f >> want);
+	for (k = 1; k < want; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((want == 3 && cp < 0x800) || (want == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return want;
+}
+
+/*
+ * A JSON string from a NUL-terminated field of at most @max bytes. The bytes
+ * come off the wire: quote, backslash and control characters are escaped,
+ * valid UTF-8 passes through, and any other byte is written as \u00XX of the
+ * byte (its Latin-1 reading), so the line stays valid JSON and the byte
+ * value survives. Worst case 6 output bytes per input byte.
+ */
+static void put_str(struct jbuf *b, const char *str, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, n = strnlen(str, max);
+
+	put(b, "\"", 1);
+	while (i < n) {
+		size_t run = i, u;
+		char esc[6] = { '\\', 'u', '0', '0' };
+
+		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' &&
+		       s[run] != '\\')
+			run++;
+		put(b, str + i, run - i);
+		i = run;
+		if (i == n)
+			break;
+		if (s[i] >= 0x80 && (u = utf8_len(s + i, n - i))) {
+			put(b, str + i, u);
+			i += u;
+			continue;
+		}
+		if (s[i] == '"' || s[i] == '\\') {
+			esc[1] = (char)s[i];
+			put(b, esc, 2);
+		} else {
+			esc[4] = hex[s[i] >> 4];
+			esc[5] = hex[s[i] & 15];
+			put(b, esc, 6);
+		}
+		i++;
+	}
+	put(b, "\"", 1);
+}
+
+/* ,"key":"value" when the string field is not empty. */
+#define PUT_FSTR(b, key, field)                           \
+	do {                                              \
+		if ((field)[0]) {                         \
+			PUTS(b, ",\"" key "\":");         \
+			put_str(b, field, sizeof(field)); \
+		}                                         \
+	} while (0)
+
+#define PUT_FU64(b, key, v)               \
+	do {                              \
+		PUTS(b, ",\"" key "\":"); \
+		put_u64(b, v);            \
+	} while (0)
+
+static void put_name(struct jbuf *b, const char *lit_key, size_t klen, const char *name)
+{
+	if (!name)
+		return;
+	put(b, lit_key, klen);
+	put(b, "\"", 1);
+	put(b, name, strlen(name));
+	put(b, "\"", 1);
+}
+
+/* Transport health (Zeek conn.log style): payload octets always, the rest
+ * when the TCP stage saw the flow. */
+static void put_tcp(struct jbuf *b, const struct capture_flow *f)
+{
+	PUT_FU64(b, "payload_bytes", f->payload_bytes);
+	PUT_FU64(b, "rev_payload_bytes", f->rev_payload_bytes);
+	if (f->l7_flags & CAPTURE_L7_TCP) {
+		put_name(b, ",\"conn_state\":", 14, capture_conn_state_name(f->conn_state));
+		PUT_FSTR(b, "history", f->history);
+		PUT_FU64(b, "retrans_packets", f->retrans_packets);
+		PUT_FU64(b, "retrans_bytes", f->retrans_bytes);
+		PUT_FU64(b, "rev_retrans_packets", f->rev_retrans_packets);
+		PUT_FU64(b, "rev_retrans_bytes", f->rev_retrans_bytes);
+		PUT_FU64(b, "ooo_packets", f->ooo_packets);
+		PUT_FU64(b, "rev_ooo_packets", f->rev_ooo_packets);
+		PUT_FU64(b, "zero_win", f->zero_win);
+		PUT_FU64(b, "rev_zero_win", f->rev_zero_win);
+	}
+	if (f->l7_flags & CAPTURE_L7_RTT) {
+		PUT_FU64(b, "rtt_us", f->rtt_us);
+		PUT_FU64(b, "rtt_syn_us", f->rtt_syn_us);
+	}
+}
+
+/* Application fields: each group only when its stage filled it. */
+static void put_app(struct jbuf *b, const struct capture_flow *f)
+{
+	uint32_t fl = f->l7_flags;
+
+	if (fl & CAPTURE_L7_APP) {
+		PUT_FSTR(b, "app", f->app);
+		PUT_FSTR(b, "app_category", f->app_category);
+		PUT_FU64(b, "app_id", f->app_id);
+		PUT_FU64(b, "app_master_id", f->app_master_id);
+		put_name(b, ",\"dpi_confidence\":", 18,
+			 capture_dpi_confidence_name(f->dpi_confidence));
+	}
+	if (fl & CAPTURE_L7_TLS) {
+		PUT_FSTR(b, "tls_sni", f->tls_sni);
+		PUT_FSTR(b, "tls_alpn", f->tls_alpn);
+	}
+	if (fl & CAPTURE_L7_TLS_VERSION)
+		PUT_FU64(b, "tls_version", f->tls_version);
+	if (fl & CAPTURE_L7_TLS) {
+		PUT_FSTR(b, "ja4", f->ja4);
+		PUT_FSTR(b, "ja3", f->ja3);
+	}
+	if (fl & CAPTURE_L7_DNS) {
+		PUT_FSTR(b, "dns_qname", f->dns_qname);
+		PUT_FU64(b, "dns_qtype", f->dns_qtype);
+	}
+	if (fl & CAPTURE_L7_DNS_RESPONSE) {
+		PUT_FU64(b, "dns_rcode", f->dns_rcode);
+		PUT_FU64(b, "dns_answers", f->dns_answers);
+	}
+	if (fl & CAPTURE_L7_HTTP) {
+		PUT_FSTR(b, "http_method", f->http_method);
+		PUT_FSTR(b, "http_host", f->http_host);
+		PUT_FSTR(b, "http_url", f->http_url);
+		PUT_FSTR(b, "http_user_agent", f->http_user_agent);
+	}
+	if (fl & CAPTURE_L7_HTTP_RESPONSE)
+		PUT_FU64(b, "http_status", f->http_status);
+}
+
+/* GeoIP / ASN enrichment of either end. */
+static void put_geo(struct jbuf *b, const struct capture_flow *f)
+{
+	uint32_t fl = f->l7_flags;
+
+	if (fl & CAPTURE_L7_GEO_SRC)
+		PUT_FSTR(b, "src_country", f->src_country);
+	if (fl & CAPTURE_L7_GEO_DST)
+		PUT_FSTR(b, "dst_country", f->dst_country);
+	if (fl & CAPTURE_L7_ASN_SRC) {
+		PUT_FU64(b, "src_asn", f->src_asn);
+		PUT_FSTR(b, "src_as_org", f->src_as_org);
+	}
+	if (fl & CAPTURE_L7_ASN_DST) {
+		PUT_FU64(b, "dst_asn", f->dst_asn);
+		PUT_FSTR(b, "dst_as_org", f->dst_as_org);
+	}
+}
+
 CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, size_t len)
 {
 	struct jbuf b = { buf, buf + len, false };
@@ -244,6 +420,9 @@ CAPTURE_API int capture_flow_to_json(const struct capture_flow *f, char *buf, si
 	PUTS(&b, "\",\"worker\":");
 	put_u64(&b, f->worker);
 	put_path(&b, f);
+	put_tcp(&b, f);
+	put_app(&b, f);
+	put_geo(&b, f);
 	PUTS(&b, "}");
 	if (b.overflow || b.p >= b.end)
 		return -ENOSPC;
@@ -267,7 +446,7 @@ struct json_priv {
 };
 
 #define JSON_BUF (1u << 20)
-#define JSON_LINE 2048 /* a record is under 1200 bytes */
+#define JSON_LINE CAPTURE_FLOW_JSON_MAX
 
 static int json_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
 		     size_t errlen)

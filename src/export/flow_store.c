@@ -23,7 +23,7 @@
 #include "util/opts.h"
 
 #define STORE_APP_ID 0x6a636170 /* "jcap" in PRAGMA application_id */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_MS 5000
 #define STORE_CHECKPOINT_BYTES (64 << 20) /* WAL size that triggers a checkpoint */
 
@@ -102,31 +102,44 @@ static int precheck(const char *path, bool must_exist, char *err, size_t errlen)
 	return 0;
 }
 
-/* Version 1 -> 2: the columns and indexes of tunnels and link identity,
- * in the caller's transaction. SQLITE_OK or the failing code. */
-static int migrate_v2(sqlite3 *db)
+/* Add @n columns and their indexes, in the caller's transaction. */
+static int add_columns(sqlite3 *db, const char *const *cols, size_t n, const char *idx)
 {
 	char sql[128];
 	size_t i;
 	int rc;
 
-	for (i = 0; i < sizeof(schema_v2_cols) / sizeof(schema_v2_cols[0]); i++) {
-		snprintf(sql, sizeof(sql), "ALTER TABLE flows ADD COLUMN %s", schema_v2_cols[i]);
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "ALTER TABLE flows ADD COLUMN %s", cols[i]);
 		rc = exec(db, sql);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	rc = exec(db, schema_v2_idx);
+	return exec(db, idx);
+}
+
+/* Version @from -> current: version 2's columns of tunnels and link
+ * identity, version 3's of transport health and applications, in the
+ * caller's transaction. SQLITE_OK or the failing code. */
+static int migrate(sqlite3 *db, sqlite3_int64 from)
+{
+	char sql[64];
+	int rc = SQLITE_OK;
+
+	if (from < 2)
+		rc = add_columns(db, schema_v2_cols, PC_ARRAY_SIZE(schema_v2_cols), schema_v2_idx);
+	if (rc == SQLITE_OK && from < 3)
+		rc = add_columns(db, schema_v3_cols, PC_ARRAY_SIZE(schema_v3_cols), schema_v3_idx);
 	if (rc != SQLITE_OK)
 		return rc;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
 	return exec(db, sql);
 }
 
-/* Upgrade a version 1 store opened for writing; the message says why not. */
-static int upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
+/* Upgrade an older store opened for writing; the message says why not. */
+static int upgrade(sqlite3 *db, sqlite3_int64 from, const char *path, char *err, size_t errlen)
 {
-	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || migrate_v2(db) != SQLITE_OK ||
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || migrate(db, from) != SQLITE_OK ||
 	    exec(db, "COMMIT") != SQLITE_OK) {
 		pc_errf(err, errlen, -CAPTURE_E_DB,
 			"%s: cannot upgrade the schema to version %d: %s", path,
@@ -138,8 +151,8 @@ static int upgrade(sqlite3 *db, const char *path, char *err, size_t errlen)
 }
 
 /*
- * Check the file is ours (or empty, then create the schema). A version 1
- * store is upgraded when opened for writing (@create); a reader asks for
+ * Check the file is ours (or empty, then create the schema). A version 1 or
+ * 2 store is upgraded when opened for writing (@create); a reader asks for
  * that rather than guessing the columns it lacks. A database of
  * another application is refused rather than written into.
  */
@@ -154,13 +167,13 @@ int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, si
 	ver = pc_fs_pragma_int(db, "PRAGMA user_version");
 	n = pc_fs_pragma_int(db, "SELECT count(*) FROM sqlite_schema");
 	if (app == STORE_APP_ID) {
-		if (ver == 1 && has_flows_table(db) && create)
-			return upgrade(db, path, err, errlen);
-		if (ver == 1)
+		if (ver >= 1 && ver < STORE_SCHEMA_VERSION && has_flows_table(db) && create)
+			return upgrade(db, ver, path, err, errlen);
+		if (ver >= 1 && ver < STORE_SCHEMA_VERSION)
 			return pc_errf(err, errlen, -CAPTURE_E_DB,
-				       "%s: flow store schema version 1, this build reads %d: "
+				       "%s: flow store schema version %lld, this build reads %d: "
 				       "store flows into it once (sqlite:%s) to upgrade it",
-				       path, STORE_SCHEMA_VERSION, path);
+				       path, (long long)ver, STORE_SCHEMA_VERSION, path);
 		if (ver != STORE_SCHEMA_VERSION)
 			return pc_errf(err, errlen, -CAPTURE_E_DB,
 				       "%s: flow store schema version %lld, this build reads %d",
@@ -178,7 +191,7 @@ int pc_fs_check_schema(sqlite3 *db, const char *path, bool create, char *err, si
 			       path);
 	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d;", STORE_APP_ID);
 	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || exec(db, schema_sql) != SQLITE_OK ||
-	    exec(db, sql) != SQLITE_OK || migrate_v2(db) != SQLITE_OK ||
+	    exec(db, sql) != SQLITE_OK || migrate(db, 1) != SQLITE_OK ||
 	    exec(db, "COMMIT") != SQLITE_OK) {
 		pc_errf(err, errlen, -CAPTURE_E_DB, "%s: cannot create the schema: %s", path,
 			sqlite3_errmsg(db));
@@ -269,7 +282,9 @@ static int prepare_writer(struct pc_flow_store *s, char *err, size_t errlen)
 	if (sqlite3_prepare_v3(s->db,
 			       "INSERT INTO flows (" FLOW_COLS ") VALUES (?,?,?,?,?,?,?,"
 			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+			       "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 			       -1, SQLITE_PREPARE_PERSISTENT, &s->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &s->begin,
 			       NULL) != SQLITE_OK ||
@@ -467,9 +482,10 @@ static void bind_path(sqlite3_stmt *st, int i, const struct capture_flow *f, str
 	bind_blob_or_null(st, i++, outer ? b->outer[0] : NULL, 16);
 	bind_blob_or_null(st, i++, outer ? b->outer[1] : NULL, 16);
 	if (!capture_flow_community_id(f, f->community_id_seed, b->cid))
-		sqlite3_bind_text(st, i, b->cid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, i++, b->cid, -1, SQLITE_STATIC);
 	else
-		sqlite3_bind_null(st, i);
+		sqlite3_bind_null(st, i++);
+	pc_fs_bind_l7(st, i, f);
 }
 
 /*

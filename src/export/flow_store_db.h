@@ -13,6 +13,8 @@
 
 #include <sqlite3.h>
 
+#include "packet_capture.h"
+
 /* Column order shared by INSERT and SELECT; the statements below follow it. */
 #define FLOW_COLS                                                                       \
 	"ip_version, src_ip, dst_ip, src_port, dst_port, proto, vlan, packets, bytes, " \
@@ -22,8 +24,20 @@
 	"interface, tos, rev_tos, min_ttl, max_ttl, rev_min_ttl, rev_max_ttl, "         \
 	"vlan_inner, tunnel_type, community_id_seed, outer_ip_version, src_mac, "       \
 	"dst_mac, mpls_labels, tunnel_id, rev_tunnel_id, outer_src_ip, outer_dst_ip, "  \
-	"community_id"
-#define FLOW_NCOLS 42
+	"community_id, " FLOW_COLS_V3
+#define FLOW_NCOLS (42 + FLOW_NCOLS_V3)
+
+/* Schema version 3: transport health and application fields, in the JSON
+ * record's order (flow_store_l7.c binds and reads them). */
+#define FLOW_COLS_V3                                                                    \
+	"l7_flags, payload_bytes, rev_payload_bytes, conn_state, history, "             \
+	"retrans_packets, retrans_bytes, rev_retrans_packets, rev_retrans_bytes, "      \
+	"ooo_packets, rev_ooo_packets, zero_win, rev_zero_win, rtt_us, rtt_syn_us, "    \
+	"app, app_category, app_id, app_master_id, dpi_confidence, tls_sni, tls_alpn, " \
+	"tls_version, ja4, ja3, dns_qname, dns_qtype, dns_rcode, dns_answers, "         \
+	"http_method, http_host, http_url, http_user_agent, http_status, src_country, " \
+	"dst_country, src_asn, src_as_org, dst_asn, dst_as_org"
+#define FLOW_NCOLS_V3 40
 
 /*
  * Schema version 2 (tunnels and link identity) adds these columns to the
@@ -64,6 +78,73 @@ static const char schema_v2_idx[] =
 	"WHERE rev_tunnel_id IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS flows_src_mac ON flows(src_mac) WHERE src_mac IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS flows_dst_mac ON flows(dst_mac) WHERE dst_mac IS NOT NULL;";
+
+/*
+ * Schema version 3 adds these to version 2. l7_flags is the record's
+ * capture_l7_flags; a value its flag does not cover, and an empty string,
+ * is NULL. conn_state and dpi_confidence are their names ("SF", "dpi").
+ */
+static const char *const schema_v3_cols[] = {
+	"l7_flags INTEGER NOT NULL DEFAULT 0",
+	"payload_bytes INTEGER NOT NULL DEFAULT 0",
+	"rev_payload_bytes INTEGER NOT NULL DEFAULT 0",
+	"conn_state TEXT",
+	"history TEXT",
+	"retrans_packets INTEGER",
+	"retrans_bytes INTEGER",
+	"rev_retrans_packets INTEGER",
+	"rev_retrans_bytes INTEGER",
+	"ooo_packets INTEGER",
+	"rev_ooo_packets INTEGER",
+	"zero_win INTEGER",
+	"rev_zero_win INTEGER",
+	"rtt_us INTEGER",
+	"rtt_syn_us INTEGER",
+	"app TEXT",
+	"app_category TEXT",
+	"app_id INTEGER",
+	"app_master_id INTEGER",
+	"dpi_confidence TEXT",
+	"tls_sni TEXT",
+	"tls_alpn TEXT",
+	"tls_version INTEGER",
+	"ja4 TEXT",
+	"ja3 TEXT",
+	"dns_qname TEXT",
+	"dns_qtype INTEGER",
+	"dns_rcode INTEGER",
+	"dns_answers INTEGER",
+	"http_method TEXT",
+	"http_host TEXT",
+	"http_url TEXT",
+	"http_user_agent TEXT",
+	"http_status INTEGER",
+	"src_country TEXT",
+	"dst_country TEXT",
+	"src_asn INTEGER",
+	"src_as_org TEXT",
+	"dst_asn INTEGER",
+	"dst_as_org TEXT",
+};
+
+/* The columns jcap query --app/--sni/--dns-name/--country/--asn and the
+ * reports look at; partial, so flows without them cost no index entry. */
+static const char schema_v3_idx[] =
+	"CREATE INDEX IF NOT EXISTS flows_app ON flows(app) WHERE app IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_tls_sni ON flows(tls_sni) WHERE tls_sni IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_dns_qname ON flows(dns_qname) "
+	"WHERE dns_qname IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_src_country ON flows(src_country) "
+	"WHERE src_country IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_dst_country ON flows(dst_country) "
+	"WHERE dst_country IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_src_asn ON flows(src_asn) WHERE src_asn IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS flows_dst_asn ON flows(dst_asn) WHERE dst_asn IS NOT NULL;";
+
+/* The version 3 columns of a record, from parameter / column @i on
+ * (flow_store_l7.c); the bound strings are @f's, valid until the step. */
+void pc_fs_bind_l7(sqlite3_stmt *st, int i, const struct capture_flow *f);
+void pc_fs_row_to_l7(sqlite3_stmt *st, int i, struct capture_flow *f);
 
 static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS flows ("
 				 " id INTEGER PRIMARY KEY,"
@@ -128,6 +209,8 @@ struct pc_fs_filter {
 	struct capture_query q; /* the caller's, checked and copied (any size) */
 	uint8_t lo[16], hi[16], mac[6];
 	uint8_t ver;
+	char sni[CAPTURE_NAME_LEN], dns_name[CAPTURE_NAME_LEN]; /* lower case */
+	char country[3];					/* upper case */
 };
 
 /* Copy @q (NULL: no filter) into @f, check it, parse its values.

@@ -105,6 +105,8 @@ static void row_to_path(sqlite3_stmt *st, int i, struct capture_flow *f)
 	i++;
 	unkey16(f->outer_dst_ip, sqlite3_column_blob(st, i), sqlite3_column_bytes(st, i),
 		f->outer_ip_version);
+	i += 2; /* community_id is computed, not read */
+	pc_fs_row_to_l7(st, i, f);
 }
 
 static void row_to_flow(sqlite3_stmt *st, struct capture_flow *f)
@@ -168,6 +170,44 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* Lower-case copy of a name pattern into @out (ASCII; other bytes kept). */
+static int lower_copy(const char *what, const char *s, char *out, size_t len, char *err,
+		      size_t errlen)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n >= len)
+		return pc_errf(err, errlen, -EINVAL, "%s pattern must be 1 to %zu bytes", what,
+			       len - 1);
+	for (i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	return 0;
+}
+
+/* The application filters of @f->q: patterns and the country code. */
+static int filter_l7_init(struct pc_fs_filter *f, char *err, size_t errlen)
+{
+	const struct capture_query *q = &f->q;
+	const char *c = q->country;
+
+	if (q->app && (!q->app[0] || strlen(q->app) >= CAPTURE_NAME_LEN))
+		return pc_errf(err, errlen, -EINVAL, "app pattern must be 1 to %d bytes",
+			       CAPTURE_NAME_LEN - 1);
+	if (q->sni && lower_copy("sni", q->sni, f->sni, sizeof(f->sni), err, errlen))
+		return -EINVAL;
+	if (q->dns_name &&
+	    lower_copy("dns name", q->dns_name, f->dns_name, sizeof(f->dns_name), err, errlen))
+		return -EINVAL;
+	if (c) {
+		if (!isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1]) || c[2])
+			return pc_errf(err, errlen, -EINVAL,
+				       "'%s' is not a country code (two letters, ISO 3166)", c);
+		f->country[0] = (char)toupper((unsigned char)c[0]);
+		f->country[1] = (char)toupper((unsigned char)c[1]);
+	}
+	return 0;
+}
+
 int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *in, char *err,
 		      size_t errlen)
 {
@@ -192,7 +232,7 @@ int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *in, ch
 	if (q->mac && parse_mac(q->mac, f->mac) < 0)
 		return pc_errf(err, errlen, -EINVAL,
 			       "'%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", q->mac);
-	return 0;
+	return filter_l7_init(f, err, errlen);
 }
 
 void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_t *off)
@@ -217,6 +257,16 @@ void pc_fs_filter_sql(const struct pc_fs_filter *f, char *sql, size_t len, size_
 		pc_fs_sql_add(sql, len, off, " AND (tunnel_id = ? OR rev_tunnel_id = ?)");
 	if (q->mac)
 		pc_fs_sql_add(sql, len, off, " AND (src_mac = ? OR dst_mac = ?)");
+	if (q->app)
+		pc_fs_sql_add(sql, len, off, " AND app GLOB ?");
+	if (q->sni)
+		pc_fs_sql_add(sql, len, off, " AND lower(tls_sni) GLOB ?");
+	if (q->dns_name)
+		pc_fs_sql_add(sql, len, off, " AND lower(dns_qname) GLOB ?");
+	if (q->country)
+		pc_fs_sql_add(sql, len, off, " AND (src_country = ? OR dst_country = ?)");
+	if (q->has_asn)
+		pc_fs_sql_add(sql, len, off, " AND (src_asn = ? OR dst_asn = ?)");
 }
 
 int pc_fs_filter_bind(const struct pc_fs_filter *f, sqlite3_stmt *st, int b)
@@ -250,6 +300,20 @@ int pc_fs_filter_bind(const struct pc_fs_filter *f, sqlite3_stmt *st, int b)
 		sqlite3_bind_blob(st, b++, f->mac, 6, SQLITE_STATIC);
 		sqlite3_bind_blob(st, b++, f->mac, 6, SQLITE_STATIC);
 	}
+	if (q->app)
+		sqlite3_bind_text(st, b++, q->app, -1, SQLITE_STATIC);
+	if (q->sni)
+		sqlite3_bind_text(st, b++, f->sni, -1, SQLITE_STATIC);
+	if (q->dns_name)
+		sqlite3_bind_text(st, b++, f->dns_name, -1, SQLITE_STATIC);
+	if (q->country) {
+		sqlite3_bind_text(st, b++, f->country, 2, SQLITE_STATIC);
+		sqlite3_bind_text(st, b++, f->country, 2, SQLITE_STATIC);
+	}
+	if (q->has_asn) {
+		sqlite3_bind_int64(st, b++, q->asn);
+		sqlite3_bind_int64(st, b++, q->asn);
+	}
 	return b;
 }
 
@@ -274,7 +338,7 @@ int64_t pc_flow_store_query(const char *path, const struct capture_query *q, cap
 	struct pc_fs_filter flt;
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db = NULL;
-	char sql[2048]; /* FLOW_COLS and every filter: about 1200 bytes */
+	char sql[4096]; /* FLOW_COLS and every filter: about 2100 bytes */
 	size_t nb = 0;
 	int64_t count = 0;
 	int rc;

@@ -4,7 +4,9 @@
  * aggregation on chosen keys, time bins, totals) computed by SQLite with
  * GROUP BY, so a report over millions of flows never leaves the database
  * as records. Keys come from a fixed table (never from the caller's text);
- * every value is a bound parameter.
+ * every value is a bound parameter. "country" and "asn" group on either end,
+ * as nfdump's "-s as" does: a flow counts once under its source's and once
+ * under its destination's (twice under one that is both).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,26 +31,46 @@ static const struct {
 	const char *name;
 	const char *col;
 	enum key_kind kind;
+	bool both; /* from the rows of both ends (see both_from) */
 } keys[] = {
-	{ "src_ip", "src_ip", K_ADDR },
-	{ "dst_ip", "dst_ip", K_ADDR },
-	{ "src_port", "src_port", K_NUM },
-	{ "dst_port", "dst_port", K_NUM },
-	{ "proto", "proto", K_NUM },
-	{ "ip_version", "ip_version", K_NUM },
-	{ "vlan", "vlan", K_NUM },
-	{ "end_reason", "end_reason", K_REASON },
-	{ "community_id", "community_id", K_TEXT },
+	{ "src_ip", "src_ip", K_ADDR, false },
+	{ "dst_ip", "dst_ip", K_ADDR, false },
+	{ "src_port", "src_port", K_NUM, false },
+	{ "dst_port", "dst_port", K_NUM, false },
+	{ "proto", "proto", K_NUM, false },
+	{ "ip_version", "ip_version", K_NUM, false },
+	{ "vlan", "vlan", K_NUM, false },
+	{ "end_reason", "end_reason", K_REASON, false },
+	{ "community_id", "community_id", K_TEXT, false },
+	{ "app", "app", K_TEXT, false },
+	{ "app_category", "app_category", K_TEXT, false },
+	{ "tls_sni", "tls_sni", K_TEXT, false },
+	{ "dns_qname", "dns_qname", K_TEXT, false },
+	{ "http_host", "http_host", K_TEXT, false },
+	{ "conn_state", "conn_state", K_TEXT, false },
+	{ "src_country", "src_country", K_TEXT, false },
+	{ "dst_country", "dst_country", K_TEXT, false },
+	{ "country", "end_country", K_TEXT, true },
+	{ "src_asn", "src_asn", K_NUM, false },
+	{ "dst_asn", "dst_asn", K_NUM, false },
+	{ "asn", "end_asn", K_NUM, true },
 };
 
-#define KEY_NAMES                                                                   \
-	"src_ip, dst_ip, src_port, dst_port, proto, ip_version, vlan, end_reason, " \
-	"community_id"
+#define KEY_NAMES                                                                      \
+	"src_ip, dst_ip, src_port, dst_port, proto, ip_version, vlan, end_reason, "    \
+	"community_id, app, app_category, tls_sni, dns_qname, http_host, conn_state, " \
+	"src_country, dst_country, country, src_asn, dst_asn, asn"
+
+/* Either end's country and AS as one column: each flow's row twice, with
+ * the filter in both halves. */
+#define BOTH_HALF(end) \
+	"SELECT *, " end "_country AS end_country, " end "_asn AS end_asn FROM flows WHERE 1"
 
 struct plan {
 	int key[CAPTURE_REPORT_MAX_KEYS]; /* index into keys[] */
 	unsigned nkeys;
 	bool addr; /* an address key: ip_version is grouped on too */
+	bool both; /* a key of either end: rows from both_from */
 	struct pc_fs_filter flt;
 };
 
@@ -72,6 +94,7 @@ static int parse_keys(const char *spec, struct plan *p, char *err, size_t errlen
 				       CAPTURE_REPORT_MAX_KEYS);
 		p->key[p->nkeys++] = (int)i;
 		p->addr |= keys[i].kind == K_ADDR;
+		p->both |= keys[i].both;
 		s = e ? e + 1 : NULL;
 	}
 	return 0;
@@ -113,11 +136,19 @@ static void build_sql(const struct capture_report *r, const struct plan *p, char
 		pc_fs_sql_add(group, sizeof(group), &goff, ", ");
 		pc_fs_sql_add(group, sizeof(group), &goff, keys[p->key[i]].col);
 	}
-	pc_fs_sql_add(
-		sql, len, &off,
-		"COUNT(*) AS flows, TOTAL(packets + rev_packets) AS packets, "
-		"TOTAL(bytes + rev_bytes) AS bytes, MIN(first_ns), MAX(last_ns) FROM flows WHERE 1");
-	pc_fs_filter_sql(&p->flt, sql, len, &off);
+	pc_fs_sql_add(sql, len, &off,
+		      "COUNT(*) AS flows, TOTAL(packets + rev_packets) AS packets, "
+		      "TOTAL(bytes + rev_bytes) AS bytes, MIN(first_ns), MAX(last_ns) FROM ");
+	if (p->both) {
+		pc_fs_sql_add(sql, len, &off, "(" BOTH_HALF("src"));
+		pc_fs_filter_sql(&p->flt, sql, len, &off);
+		pc_fs_sql_add(sql, len, &off, " UNION ALL " BOTH_HALF("dst"));
+		pc_fs_filter_sql(&p->flt, sql, len, &off);
+		pc_fs_sql_add(sql, len, &off, ") WHERE 1");
+	} else {
+		pc_fs_sql_add(sql, len, &off, "flows WHERE 1");
+		pc_fs_filter_sql(&p->flt, sql, len, &off);
+	}
 	if (goff) {
 		pc_fs_sql_add(sql, len, &off, " GROUP BY ");
 		pc_fs_sql_add(sql, len, &off, group + 2);
@@ -142,6 +173,8 @@ static void bind_all(sqlite3_stmt *st, const struct capture_report *r, const str
 		sqlite3_bind_int64(st, b++, ts_clamp(r->bin_ns));
 	}
 	b = pc_fs_filter_bind(&p->flt, st, b);
+	if (p->both)
+		b = pc_fs_filter_bind(&p->flt, st, b);
 	if (r->limit)
 		sqlite3_bind_int64(st, b++, ts_clamp(r->limit));
 }
@@ -214,7 +247,7 @@ int64_t capture_store_report(const char *path, const struct capture_query *q,
 	struct plan p = { .nkeys = 0 };
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db = NULL;
-	char sql[2048];
+	char sql[4096]; /* every filter twice: about 1500 bytes */
 	int64_t count = 0;
 	int rc;
 

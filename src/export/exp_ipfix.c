@@ -27,8 +27,11 @@
 #define TID_UNI6 259
 #define TID_OPTS 260
 #define TID_SAMPLING 261
-#define TID_TUNNEL 262 /* + 4 uniflow + 2 inner IPv6 + 1 outer IPv6 */
-#define NTMPL 8	       /* 2 data, 4 tunnel data, statistics, sampling */
+#define TID_TUNNEL 262		 /* + 4 uniflow + 2 inner IPv6 + 1 outer IPv6 */
+#define TID_VAR 270		 /* data templates of the sections a flow has, as they appear */
+#define NVAR 128		 /* of those at most; beyond, a flow's record lacks its sections */
+#define NBASE 6			 /* 2 data, 4 tunnel data */
+#define NTMPL (NBASE + 2 + NVAR) /* + statistics, sampling */
 
 #define IE(i, l)                      \
 	{                             \
@@ -69,7 +72,8 @@ struct ipfix_tmpl {
 	uint16_t tid;
 	uint16_t set; /* 2 data, 3 options */
 	struct nf_field fl[NF_MAX_FIELDS];
-	size_t nfl, rlen, wlen;
+	size_t nfl, rlen, wlen; /* rlen: the largest record */
+	bool varlen;		/* records differ in length (strings) */
 	uint8_t wire[8 + 8 * NF_MAX_FIELDS];
 };
 
@@ -89,6 +93,9 @@ struct ipfix {
 	int base[2];	/* data templates by inner IP version (4, 6) */
 	int tun[2][2];	/* [inner v6][outer v6] tunnel data templates, -1: none */
 	int opts, samp; /* statistics and sampling options templates, -1: none */
+	int16_t var[NBASE][NF_SEC_ALL + 1]; /* section templates by base, + 1; 0: none yet */
+	unsigned nvar;
+	bool var_full_logged;
 	uint64_t start_ns;
 	uint64_t tmpl_ns;
 	bool tmpl_due, opts_due;
@@ -111,32 +118,72 @@ static int add_tmpl(struct ipfix *x, uint16_t tid, const struct nf_field *fl, si
 	memcpy(t->fl, fl, n * sizeof(*fl));
 	t->nfl = n;
 	t->rlen = pc_nf_rec_len(fl, n);
+	t->varlen = pc_nf_has_varlen(fl, n);
 	t->wlen = pc_nf_template(t->wire, tid, fl, n, scope, true);
 	return (int)x->ntmpl++;
 }
 
-static int add_data_tmpl(struct ipfix *x, uint16_t tid, uint8_t ipver, uint8_t outer)
+static void base_layout(const struct ipfix *x, struct nf_layout *l, unsigned b, uint32_t sec)
 {
-	struct nf_layout l = { .version = 10,
-			       .ipver = ipver,
-			       .outer = outer,
-			       .bi = !x->uni,
-			       .ns = x->cfg.nanoseconds,
-			       .fields = x->cfg.fields,
-			       .pen = x->cfg.pen };
+	bool tun = b >= 2;
+	unsigned in6 = tun ? (b - 2) >> 1 : b, out6 = tun ? (b - 2) & 1 : 0;
+
+	*l = (struct nf_layout){ .version = 10,
+				 .ipver = in6 ? 6 : 4,
+				 .outer = tun ? (out6 ? 6 : 4) : 0,
+				 .bi = !x->uni,
+				 .ns = x->cfg.nanoseconds,
+				 .fields = x->cfg.fields,
+				 .pen = x->cfg.pen,
+				 .sec = sec };
+}
+
+/* Data template @b (0, 1: IPv4, IPv6; 2 + 2 * inner IPv6 + outer IPv6: tunnels) with
+ * the sections @sec. */
+static int add_data_tmpl(struct ipfix *x, uint16_t tid, unsigned b, uint32_t sec)
+{
+	struct nf_layout l;
 	struct nf_field fl[NF_MAX_FIELDS];
 
+	base_layout(x, &l, b, sec);
 	return add_tmpl(x, tid, fl, pc_nf_layout(&l, fl), 0);
+}
+
+/* The largest record of base @b, every section present, fits the MTU? */
+static bool largest_fits(const struct ipfix *x, unsigned b)
+{
+	struct nf_layout l;
+	struct nf_field fl[NF_MAX_FIELDS];
+	size_t n;
+
+	base_layout(x, &l, b, NF_SEC_ALL);
+	n = pc_nf_layout(&l, fl);
+	return IPFIX_HDR + 4 + PC_MAX(8 + 8 * n, pc_nf_rec_len(fl, n)) <= x->cfg.mtu;
+}
+
+/* Every template, and the largest record of every data template with all its sections,
+ * fit the MTU? */
+static bool fits_mtu(const struct ipfix *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->ntmpl; i++)
+		if (IPFIX_HDR + 4 + PC_MAX(x->t[i].wlen, x->t[i].rlen) > x->cfg.mtu)
+			return false;
+	for (i = 0; i < NBASE; i++)
+		if ((i < 2 || x->tun[0][0] >= 0) && !largest_fits(x, i))
+			return false;
+	return true;
 }
 
 /* The templates of the selected fields; refused when the MTU cannot hold one of them. */
 static int build_templates(struct ipfix *x, const char *spec, char *err, size_t errlen)
 {
 	uint16_t tb = x->uni ? TID_UNI4 : TID_BI4, tt = TID_TUNNEL + (x->uni ? 4 : 0);
-	unsigned i, in, out;
+	unsigned in, out;
 
-	x->base[0] = add_data_tmpl(x, tb, 4, 0);
-	x->base[1] = add_data_tmpl(x, tb + 1, 6, 0);
+	x->base[0] = add_data_tmpl(x, tb, 0, 0);
+	x->base[1] = add_data_tmpl(x, tb + 1, 1, 0);
 	x->opts = add_tmpl(x, TID_OPTS, opts_ies, PC_ARRAY_SIZE(opts_ies), 1);
 	x->samp = -1;
 	if (x->cfg.sample_rate)
@@ -148,13 +195,11 @@ static int build_templates(struct ipfix *x, const char *spec, char *err, size_t 
 		for (out = 0; out < 2; out++)
 			x->tun[in][out] = (x->cfg.fields & CAPTURE_FIELD_TUNNEL)
 						  ? add_data_tmpl(x, (uint16_t)(tt + 2 * in + out),
-								  in ? 6 : 4, out ? 6 : 4)
+								  2 + 2 * in + out, 0)
 						  : -1;
-	for (i = 0; i < x->ntmpl; i++)
-		if (IPFIX_HDR + 4 + PC_MAX(x->t[i].wlen, x->t[i].rlen) > x->cfg.mtu)
-			return pc_errf(err, errlen, -CAPTURE_E_TARGET,
-				       "%s: mtu %u too small for the selected fields", spec,
-				       x->cfg.mtu);
+	if (!fits_mtu(x))
+		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
+			       "%s: mtu %u too small for the selected fields", spec, x->cfg.mtu);
 	return 0;
 }
 
@@ -329,22 +374,79 @@ static void send_control(struct ipfix *x, uint64_t now)
 	finish(x, SLOT_CTL);
 }
 
-/* Encode one flow record (one or two data records). IPv4 and IPv6 records fill separate
- * messages: full ones then all have one size, and UDP sends a run of them with one GSO send. */
-static const struct ipfix_tmpl *tmpl_for(const struct ipfix *x, const struct capture_flow *f)
+/* The base data template of @f (see add_data_tmpl). */
+static unsigned base_of(const struct ipfix *x, const struct capture_flow *f)
 {
-	int k = f->ip_version == 4 ? 0 : 1;
+	unsigned k = f->ip_version == 4 ? 0 : 1;
 
 	if (x->tun[0][0] >= 0 && f->tunnel_type &&
 	    (f->outer_ip_version == 4 || f->outer_ip_version == 6))
-		return &x->t[x->tun[k][f->outer_ip_version == 6]];
-	return &x->t[x->base[k]];
+		return 2 + 2 * k + (f->outer_ip_version == 6);
+	return k;
 }
 
+static const struct ipfix_tmpl *base_tmpl(const struct ipfix *x, unsigned b)
+{
+	return &x->t[b < 2 ? x->base[b] : x->tun[(b - 2) >> 1][(b - 2) & 1]];
+}
+
+/* A template made after the others went out: alone, at once (with all of them later). */
+static void send_template(struct ipfix *x, int i, uint64_t now)
+{
+	uint8_t *p;
+
+	if (x->tmpl_due) /* none went out yet: it goes with them */
+		return;
+	p = reserve(x, SLOT_CTL, x->t[i].set, x->t[i].wlen, now);
+	memcpy(p, x->t[i].wire, x->t[i].wlen);
+	x->m[SLOT_CTL].nrec++;
+	finish(x, SLOT_CTL);
+}
+
+/*
+ * The template of @f: its base, or the base with the sections @f has known, made when a
+ * flow first needs it and (@send) sent at once in a message of its own, ahead of the data
+ * message that will hold the record.
+ */
+static const struct ipfix_tmpl *tmpl_get(struct ipfix *x, const struct capture_flow *f,
+					 uint64_t now, bool send)
+{
+	unsigned b = base_of(x, f);
+	uint32_t sec = pc_nf_sections(x->cfg.fields, f);
+	int i;
+
+	if (!sec)
+		return base_tmpl(x, b);
+	if (x->var[b][sec])
+		return &x->t[x->var[b][sec] - 1];
+	if (x->nvar == NVAR) {
+		if (!x->var_full_logged && x->io.e)
+			pc_nf_log(x->io.e, CAPTURE_LOG_WARN,
+				  "%d IPFIX templates of application sections made: further "
+				  "combinations are sent without them",
+				  NVAR);
+		x->var_full_logged = true;
+		return base_tmpl(x, b);
+	}
+	i = add_data_tmpl(x, (uint16_t)(TID_VAR + x->nvar++), b, sec);
+	x->var[b][sec] = (int16_t)(i + 1);
+	if (send)
+		send_template(x, i, now);
+	return &x->t[i];
+}
+
+static size_t rec_len(const struct ipfix_tmpl *t, const struct capture_flow *f,
+		      const struct nf_uni *u)
+{
+	return t->varlen ? pc_nf_flow_len(t->fl, t->nfl, f, u) : t->rlen;
+}
+
+/* Encode one flow record (one or two data records). IPv4 and IPv6 records fill separate
+ * messages: full ones then all have one size, and UDP sends a run of them with one GSO send. */
 static void encode_flow(struct ipfix *x, const struct capture_flow *f, uint64_t now)
 {
 	int k = f->ip_version == 4 ? 0 : 1;
-	const struct ipfix_tmpl *t = tmpl_for(x, f);
+	const struct ipfix_tmpl *t = tmpl_get(x, f, now, true);
 	struct nf_enc enc;
 	struct nf_uni u[2];
 	unsigned i, nu;
@@ -358,7 +460,7 @@ static void encode_flow(struct ipfix *x, const struct capture_flow *f, uint64_t 
 		nu = pc_nf_split(f, u);
 	}
 	for (i = 0; i < nu; i++) {
-		p = reserve(x, k, t->tid, t->rlen, now);
+		p = reserve(x, k, t->tid, rec_len(t, f, &u[i]), now);
 		pc_nf_encode(p, t->fl, t->nfl, f, &u[i], x->uni ? &u[i] : &u[1], &enc);
 		x->m[k].nrec++;
 		x->m[k].ndata++;
@@ -592,10 +694,11 @@ void pc_ipfix_msgs_destroy(struct pc_ipfix_msgs *b)
 /* Room for the records of @f (one biflow, or one per direction with packets)? */
 static bool put_flow(struct ipfix *x, struct nf_msg *m, const struct capture_flow *f)
 {
-	const struct ipfix_tmpl *t = tmpl_for(x, f);
+	const struct ipfix_tmpl *t = tmpl_get(x, f, 0, false);
 	struct nf_enc enc;
 	struct nf_uni u[2];
 	unsigned i, nu;
+	size_t need = 4;
 
 	pc_nf_enc_init(&enc, x->cfg.sample_scale ? x->cfg.sample_rate : 1);
 	if (!x->uni) {
@@ -604,10 +707,12 @@ static bool put_flow(struct ipfix *x, struct nf_msg *m, const struct capture_flo
 	} else {
 		nu = pc_nf_split(f, u);
 	}
-	if (m->len + 4 + nu * t->rlen > m->cap)
+	for (i = 0; i < nu; i++)
+		need += rec_len(t, f, &u[i]);
+	if (m->len + need > m->cap)
 		return false;
 	for (i = 0; i < nu; i++) {
-		uint8_t *p = pc_nf_msg_add(m, t->tid, t->rlen, false);
+		uint8_t *p = pc_nf_msg_add(m, t->tid, rec_len(t, f, &u[i]), false);
 
 		pc_nf_encode(p, t->fl, t->nfl, f, &u[i], x->uni ? &u[i] : &u[1], &enc);
 		m->ndata++;
@@ -625,6 +730,8 @@ size_t pc_ipfix_msgs_build(struct pc_ipfix_msgs *b, const struct capture_flow *r
 	uint8_t *p;
 
 	*taken = 0;
+	for (i = 0; i < n; i++) /* the templates of these flows, before the message's */
+		tmpl_get(x, &recs[i], now_ns, false);
 	pc_nf_msg_begin(&m, buf, PC_MIN(cap, NF_MAX_MTU), IPFIX_HDR, now_ns);
 	for (k = 0; k < x->ntmpl; k++) {
 		p = pc_nf_msg_add(&m, x->t[k].set, x->t[k].wlen, false);

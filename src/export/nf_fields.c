@@ -17,6 +17,9 @@
 #define IE_START_NS 156
 #define IE_END_NS 157
 #define NTP_EPOCH_OFFSET 2208988800ull
+#define NF_PEN_FIELDS                                                            \
+	(CAPTURE_FIELD_TUNNEL | CAPTURE_FIELD_COMMUNITY_ID | CAPTURE_FIELD_APP | \
+	 CAPTURE_FIELD_TCP | CAPTURE_FIELD_GEO)
 
 struct fl_builder {
 	struct nf_field *f;
@@ -139,7 +142,7 @@ size_t pc_nf_layout(const struct nf_layout *l, struct nf_field *out)
 	}
 	if ((fs & CAPTURE_FIELD_COMMUNITY_ID) && pen)
 		add(&b, NF_IE_COMMUNITY_ID, NF_CID_LEN, pen, NV_CID);
-	return b.n;
+	return pc_nf_l7_layout(l, out, b.n);
 }
 
 size_t pc_nf_rec_len(const struct nf_field *fl, size_t n)
@@ -147,7 +150,27 @@ size_t pc_nf_rec_len(const struct nf_field *fl, size_t n)
 	size_t i, len = 0;
 
 	for (i = 0; i < n; i++)
-		len += fl[i].len;
+		len += fl[i].len == NF_VARLEN ? pc_nf_l7_varmax(&fl[i]) : fl[i].len;
+	return len;
+}
+
+bool pc_nf_has_varlen(const struct nf_field *fl, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fl[i].len == NF_VARLEN)
+			return true;
+	return false;
+}
+
+size_t pc_nf_flow_len(const struct nf_field *fl, size_t n, const struct capture_flow *f,
+		      const struct nf_uni *fw)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i < n; i++)
+		len += fl[i].len == NF_VARLEN ? pc_nf_l7_varlen(&fl[i], f, fw) : fl[i].len;
 	return len;
 }
 
@@ -328,6 +351,8 @@ static uint8_t *put_field(uint8_t *p, const struct nf_field *fd, const struct ca
 	case NV_CID:
 		return put_cid(p, f, enc);
 	default:
+		if (fd->val >= NV_L7_FIRST)
+			return pc_nf_l7_put(p, fd, f, fw, rv);
 		memset(p, 0, fd->len);
 		return p + fd->len;
 	}
@@ -409,6 +434,10 @@ static const struct {
 	{ "tos", CAPTURE_FIELD_TOS },
 	{ "interface", CAPTURE_FIELD_INTERFACE },
 	{ "community_id", CAPTURE_FIELD_COMMUNITY_ID },
+	{ "app", CAPTURE_FIELD_APP },
+	{ "tcp", CAPTURE_FIELD_TCP },
+	{ "payload", CAPTURE_FIELD_PAYLOAD },
+	{ "geo", CAPTURE_FIELD_GEO },
 	{ "all", CAPTURE_FIELD_ALL },
 	{ "none", CAPTURE_FIELD_ALL }, /* "none" and "-all" clear everything */
 };
@@ -454,11 +483,10 @@ int pc_nf_fields_cfg(const struct pc_export_target *t, int version, uint32_t *fi
 {
 	*fields = t->opts.fields & CAPTURE_FIELD_ALL;
 	*pen = t->opts.ipfix_pen;
-	if (version == 10 && !*pen &&
-	    (*fields & (CAPTURE_FIELD_TUNNEL | CAPTURE_FIELD_COMMUNITY_ID)))
+	if (version == 10 && !*pen && (*fields & NF_PEN_FIELDS))
 		return pc_errf(err, errlen, -CAPTURE_E_TARGET,
-			       "%s: the fields tunnel and community_id use jcap's own IPFIX "
-			       "elements: give an enterprise number (--ipfix-pen N)",
+			       "%s: the fields tunnel, community_id, app, tcp and geo use jcap's "
+			       "own IPFIX elements: give an enterprise number (--ipfix-pen N)",
 			       t->spec);
 	return 0;
 }

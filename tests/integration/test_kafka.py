@@ -426,8 +426,9 @@ def test_ipfix_fields_need_a_pen(pcap):
     p = jt.run(["-r", pcap[0], "-q", "--fields", "community_id", "--export",
                 "kafka://127.0.0.1:9/flows?format=ipfix"], timeout=60)
     assert p.returncode != 0
-    assert ("kafka://127.0.0.1:9/flows?format=ipfix: the fields tunnel and community_id use "
-            "jcap's own IPFIX elements: give an enterprise number (--ipfix-pen N)") in p.stderr
+    assert ("kafka://127.0.0.1:9/flows?format=ipfix: the fields tunnel, community_id, app, tcp "
+            "and geo use jcap's own IPFIX elements: give an enterprise number (--ipfix-pen N)"
+            ) in p.stderr
 
 
 def test_ipfix_failures_count_records(cluster, pcap):

@@ -698,7 +698,8 @@ struct capture_export_opts {
 	uint32_t fields;       /**< CAPTURE_FIELD_* bits added to the default
 				     records; 0: the default record */
 	uint32_t ipfix_pen;    /**< enterprise number of jcap's own IPFIX elements
-				     (CAPTURE_FIELD_TUNNEL, _COMMUNITY_ID); 0: none */
+				     (CAPTURE_FIELD_TUNNEL, _COMMUNITY_ID, _APP, _TCP,
+				     _GEO); 0: none */
 	uint64_t rate_records; /**< UDP: records/s at most; 0: default (file input
 				     without rate_bits CAPTURE_EXPORT_FILE_RATE,
 				     live unpaced);
@@ -718,7 +719,13 @@ enum capture_export_field {
 	CAPTURE_FIELD_TOS = 1u << 5,	      /**< ipClassOfService */
 	CAPTURE_FIELD_INTERFACE = 1u << 6,    /**< ingressInterface (always carried) */
 	CAPTURE_FIELD_COMMUNITY_ID = 1u << 7, /**< IPFIX only (PEN) */
-	CAPTURE_FIELD_ALL = 0xff,
+	CAPTURE_FIELD_APP = 1u << 8,	      /**< applicationId/Name, HTTP (IANA); TLS,
+						   DNS, category (PEN) */
+	CAPTURE_FIELD_TCP = 1u << 9,	      /**< TCP health, RTT (IPFIX only, PEN) */
+	CAPTURE_FIELD_PAYLOAD = 1u << 10,     /**< transportOctetDeltaCount */
+	CAPTURE_FIELD_GEO = 1u << 11,	      /**< bgpSource/DestinationAsNumber;
+						   IPFIX: country, AS org (PEN) */
+	CAPTURE_FIELD_ALL = 0xfff,
 };
 
 #define CAPTURE_EXPORT_FILE_RATE 20000 /**< records/s: UDP default for file input */
@@ -726,7 +733,7 @@ enum capture_export_field {
 
 /**
  * Parse a field list: names separated by commas (mac, vlan, mpls, tunnel, ttl,
- * tos, interface, community_id, all, none), each optionally prefixed by '+' (add)
+ * tos, interface, community_id, app, tcp, payload, geo, all, none), each optionally prefixed by '+' (add)
  * or '-' (remove), starting from @fields' value. @return 0, or -CAPTURE_E_CONFIG
  * for an unknown name (@fields unchanged).
  */
@@ -864,6 +871,15 @@ struct capture_query {
 	const char *mac;	  /**< "aa:bb:cc:dd:ee:ff", either side, NULL: any */
 	uint32_t tunnel_id;	  /**< with has_tunnel_id: tunnel_id or rev_tunnel_id */
 	bool has_tunnel_id;
+	/* Application fields: names are SQLite GLOB patterns (*, ?, [...]);
+	 * app is case-sensitive (nDPI's names), sni and dns_name compare
+	 * ASCII case-insensitively (DNS names are). NULL: any. */
+	const char *app;      /**< app */
+	const char *sni;      /**< tls_sni */
+	const char *dns_name; /**< dns_qname */
+	const char *country;  /**< "DE": src_country or dst_country (any case) */
+	uint32_t asn;	      /**< with has_asn: src_asn or dst_asn */
+	bool has_asn;
 };
 
 /**
@@ -888,7 +904,11 @@ struct capture_report {
 	size_t sz;	  /**< sizeof(struct capture_report) */
 	const char *keys; /**< comma-separated fields to group by: src_ip, dst_ip,
 				src_port, dst_port, proto, ip_version, vlan,
-				end_reason; NULL or "": no grouping */
+				end_reason, community_id, app, app_category,
+				tls_sni, dns_qname, http_host, conn_state,
+				src_country, dst_country, src_asn, dst_asn;
+				country and asn group on either end (a flow
+				counts under both); NULL or "": no grouping */
 	uint64_t bin_ns;  /**< > 0: also group by time bins of this length
 				(a flow counts in the bin of its first packet) */
 	uint8_t order;	  /**< enum capture_report_order */
@@ -923,6 +943,13 @@ CAPTURE_API int64_t capture_store_report(const char *db, const struct capture_qu
 /* ------------------------------------------------------------------------ */
 /* Utilities                                                                */
 /* ------------------------------------------------------------------------ */
+
+/**
+ * Size of a buffer that holds any record capture_flow_to_json() writes, NUL
+ * included: every field present, every string byte escaped as \u00XX (the
+ * longest possible record is about 7 KiB; the rest is room to grow).
+ */
+#define CAPTURE_FLOW_JSON_MAX 8192
 
 /**
  * Format @f as one JSON object (the documented flow record, no newline).

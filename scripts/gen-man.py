@@ -38,6 +38,17 @@ protocol name (tcp, udp, icmp, icmp6, sctp, gre, esp) or number
 address and port; ICMP's type.code in the destination's port, as nfdump
 shows it; IPv6 in brackets
 .TP
+.B APP
+the application nDPI named (TLS.YouTube), else the server name the client
+asked for (TLS or QUIC SNI, HTTP Host, DNS question); shown when a flow has
+one. Bytes that are not printable ASCII are shown as '?'
+.TP
+.BR SNI ", " STATE
+with
+.BR \-\-wide :
+the TLS/QUIC server name and the TCP connection state as Zeek names it
+(S0, SF, REJ, RSTO and the others), shown when a flow has them
+.TP
 .B FLAGS
 TCP flags seen in either direction as nfdump's letters CEUAPRSF, '.' for
 a flag not seen; shown when a flow is TCP
@@ -60,11 +71,12 @@ why the flow ended: idle, active, end, evicted or shutdown
 .PP
 The table fits the terminal's width ($COLUMNS when set; no limit when the
 output is not a terminal): when a line is too wide, long (IPv6) endpoints
-are shortened in the middle to 22 characters, then these steps apply in
-order until it fits: END, VLAN, REV_PKTS, REV_BYTES and DURATION go; START
-shows only the time of day; TUNNEL, FLAGS and PKTS go.
+are shortened in the middle to 22 characters and APP names to 20, then
+these steps apply in order until it fits: END, VLAN, REV_PKTS, REV_BYTES and
+DURATION go; START shows only the time of day; TUNNEL, FLAGS, PKTS and APP
+go.
 .B \-\-wide
-shows every column at full width.
+shows every column at full width, with SNI and STATE.
 .SH THE TERMINAL
 When stderr is a terminal, jcap draws a progress bar while it reads a file
 of 4 MiB or more (MiB done, rate, time left), a status line while it
@@ -134,7 +146,7 @@ def verbatim(text):
 
 def jcap_page(jcap):
     h = help_text([jcap, "--help"]).splitlines()
-    version = help_text([jcap, "-V"]).split()[-1]
+    version = help_text([jcap, "-V"]).splitlines()[0].split()[-1]
     # left-adjusted, no hyphenation: export targets are long unbreakable words
     out = ['.TH JCAP 1 "" "jcap %s" "User Commands"' % version, ".ad l", ".nh", ".SH NAME",
            "jcap \\- meter network flows from files or interfaces; print, export, store "

@@ -60,7 +60,7 @@ static void on_log(void *ctx, int level, const char *msg)
 static void on_flows(void *ctx, const struct capture_flow *recs, size_t n)
 {
 	struct collect *c = ctx;
-	char line[2048];
+	char line[JCAP_JSON_LINE];
 	size_t i;
 	int len;
 
@@ -133,6 +133,8 @@ static int open_capture(struct jcap_meter_opts *o, struct capture **cp)
 		.sample_rate = o->sample.rate,
 		.sample_random = o->sample.random,
 		.tunnel_ports = o->tunnel_ports,
+		.geoip_city = o->geoip_city,
+		.geoip_asn = o->geoip_asn,
 		.log_fn = on_log,
 		.log_level = o->verbose ? CAPTURE_LOG_DEBUG : CAPTURE_LOG_WARN,
 	};
@@ -249,6 +251,7 @@ static int print_collected(struct collect *col, const struct jcap_meter_opts *o,
 		.fmt = (enum jcap_format)o->fmt,
 		.time_fmt = (enum jcap_time_format)o->time_fmt,
 		.width = o->wide ? 0 : jcap_term_width(out),
+		.wide = o->wide,
 	};
 	int rc = 0;
 

@@ -47,6 +47,7 @@ struct jcap_out {
 	enum jcap_format fmt;
 	enum jcap_time_format time_fmt;
 	unsigned width; /* table: fit this many columns; 0: no limit */
+	bool wide;	/* table: also SNI and STATE (--wide) */
 };
 
 /* The width a table on @fp should fit: $COLUMNS when set, else the
@@ -60,6 +61,20 @@ int jcap_print_flows_out(FILE *fp, const struct capture_flow *f, size_t n,
 
 /* The table of -F table, fitted to o->width (table.c). */
 void jcap_print_table(FILE *fp, const struct capture_flow *f, size_t n, const struct jcap_out *o);
+
+/* CSV columns of the transport health and application fields (output_l7.c):
+ * the header's part (",payload_bytes,..."), a record's part, empty where
+ * unknown. */
+extern const char jcap_csv_l7_header[];
+void jcap_csv_l7(FILE *fp, const struct capture_flow *f);
+/* @s as a CSV value, quoted as RFC 4180 says where it must be. */
+void jcap_csv_field(FILE *fp, const char *s);
+
+/* The table's APP: nDPI's app, else TLS SNI, HTTP host, DNS name; or NULL. */
+const char *jcap_flow_app(const struct capture_flow *f);
+
+/* A jcap JSON line: the record, ISO "start"/"end", ",\"interim\":true", newline. */
+#define JCAP_JSON_LINE (CAPTURE_FLOW_JSON_MAX + 128)
 
 /* One flow as a JSON line with the newline, into @buf; "start"/"end" ISO
  * 8601 UTC added for JCAP_TIME_ISO. Returns the length, or -ENOSPC. */
@@ -306,8 +321,13 @@ struct jcap_meter_opts {
 	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
 	const char *dpdk_eal;
 	const char *decap, *tunnel_ports;
-	struct jcap_sample sample; /* --sample */
-	int fmt;		   /* enum jcap_format; -1: not given */
+	const char *geoip_city, *geoip_asn; /* --geoip-city, --geoip-asn */
+	const char *inspect;		    /* --inspect LIST */
+	bool dpi, no_dpi;		    /* --dpi, --no-dpi */
+	uint32_t inspect_off;		    /* capture_flow_config.inspect_off */
+	uint64_t inspect_flows;		    /* --inspect-flows */
+	struct jcap_sample sample;	    /* --sample */
+	int fmt;			    /* enum jcap_format; -1: not given */
 	bool stats, progress, quiet, verbose, uniflow, promisc;
 	bool line_buf, no_resolve, version, wide, list_ifaces;
 	/* a report instead of flows (--by, --aggregate, --bin, --summary) */

@@ -217,6 +217,21 @@ static const struct jcap_opt meter_opts[] = {
 	JCAP_STR(0, "tunnel-ports", "SPEC", F(tunnel_ports),
 		 "UDP tunnel ports, e.g. vxlan=4789+8472,gtpu=2152 (a name\n"
 		 "given replaces its defaults; docs/TUNNELS.md)"),
+	JCAP_STR(0, "geoip-city", "FILE", F(geoip_city),
+		 "MaxMind City or Country database: src_country, dst_country\n"
+		 "(looked up once per flow when it ends)"),
+	JCAP_STR(0, "geoip-asn", "FILE", F(geoip_asn),
+		 "MaxMind ASN database: src_asn, dst_asn, src_as_org, dst_as_org"),
+	JCAP_STR(0, "inspect", "LIST", F(inspect),
+		 "what each flow's first packets are inspected for: all\n"
+		 "(default), none, or names: dpi,tls,quic,dns,http,tcp"),
+	JCAP_FLAG(0, "dpi", F(dpi), true,
+		  "nDPI application identification (on by default where\n"
+		  "compiled in: see jcap version)"),
+	JCAP_FLAG(0, "no-dpi", F(no_dpi), true, "no nDPI (app, app_category)"),
+	JCAP_UINT(0, "inspect-flows", "N", F(inspect_flows), 1, 16777216,
+		  "flows inspected at a time per worker (default 65536;\n"
+		  "more are left uninspected: inspect_pool_full)"),
 
 	JCAP_SECTION("Output:"),
 	JCAP_ENUM('F', "format", "FMT", F(fmt), jcap_format_names, "format",
@@ -248,7 +263,8 @@ static const struct jcap_opt meter_opts[] = {
 	JCAP_FLAG('q', "quiet", F(quiet), true,
 		  "print no flows, no status or summary line (exports and\n"
 		  "stores still run)"),
-	JCAP_FLAG(0, "wide", F(wide), true, "table: every column at full width"),
+	JCAP_FLAG(0, "wide", F(wide), true,
+		  "table: every column at full width, with SNI and STATE"),
 	JCAP_ENUM(0, "time-format", "FMT", F(time_fmt), jcap_time_format_names, "time format",
 		  "json/csv times: ns (default: first_ns/last_ns) or iso\n"
 		  "(ISO 8601 UTC start/end beside them)"),
@@ -277,10 +293,11 @@ static const struct jcap_opt meter_opts[] = {
 		  "largest export datagram in bytes (default 1400)"),
 	JCAP_FN(0, "fields", "LIST", F(xo.fields), jcap_opt_fields,
 		"IPFIX/v9 record fields beyond the default: +mac,+vlan,+mpls,\n"
-		"+tunnel,+ttl,+tos,+interface,+community_id, all (docs/EXPORT.md)"),
+		"+tunnel,+ttl,+tos,+interface,+community_id,+app,+tcp,+payload,\n"
+		"+geo, all (docs/EXPORT.md)"),
 	JCAP_UINT(0, "ipfix-pen", "N", F(xo.ipfix_pen), 1, UINT32_MAX,
 		  "enterprise number of jcap's own IPFIX elements (tunnel,\n"
-		  "community_id; model: docs/ipfix/jcap-elements.xml)"),
+		  "community_id, app, tcp, geo; model: docs/ipfix/jcap-elements.xml)"),
 	JCAP_FN(0, "export-rate", "RATE", F(xo), jcap_opt_rate,
 		"pace UDP exports: records/s (20000) or bits/s (50mbit);\n"
 		"unpaced: never (default: file input 20000, live unpaced)"),
@@ -401,6 +418,31 @@ static bool packet_file_name(const char *name)
 	return false;
 }
 
+/* --inspect, --dpi, --no-dpi into o->inspect_off. */
+static int check_inspect(struct jcap_meter_opts *o)
+{
+	if (o->inspect && capture_inspect_parse(o->inspect, &o->inspect_off) < 0) {
+		jcap_err("--inspect: '%s': expected all, none or names separated by commas "
+			 "(dpi, tls, quic, dns, http, tcp)",
+			 o->inspect);
+		return -1;
+	}
+	if (o->dpi && o->no_dpi) {
+		jcap_err("--dpi and --no-dpi contradict each other");
+		return -1;
+	}
+	if (o->no_dpi)
+		o->inspect_off |= CAPTURE_INSPECT_DPI;
+	if (o->dpi) {
+		if (!capture_dpi_available(NULL, 0)) {
+			jcap_err("--dpi: this build has no nDPI (libndpi-dev was missing)");
+			return -1;
+		}
+		o->inspect_off &= ~(uint32_t)CAPTURE_INSPECT_DPI;
+	}
+	return 0;
+}
+
 /* Returns 1 to go on, 0 when the help was printed (or -V, -D done), -1
  * after a usage error. */
 int jcap_meter_parse(int argc, char **argv, struct jcap_meter_opts *o)
@@ -454,6 +496,8 @@ int jcap_meter_parse(int argc, char **argv, struct jcap_meter_opts *o)
 		jcap_err("--encrypt-key applies to --pcap-out, which is missing");
 		return -1;
 	}
+	if (check_inspect(o) < 0)
+		return -1;
 	if (o->fmt < 0)
 		o->fmt = o->wfile ? JCAP_FMT_JSON : jcap_default_format(stdout);
 	return 1;

@@ -38,6 +38,8 @@ int jcap_meter_setup(struct capture *c, struct jcap_meter_opts *o)
 		.active_timeout_sec = (uint32_t)o->active,
 		.uniflow = o->uniflow,
 		.community_id_seed = (uint16_t)o->cid_seed,
+		.inspect_off = o->inspect_off,
+		.inspect_flows = (uint32_t)o->inspect_flows,
 	};
 	unsigned i;
 	int rc;

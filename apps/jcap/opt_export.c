@@ -25,7 +25,8 @@ int jcap_opt_fields(const struct jcap_cmd *cmd, const struct jcap_opt *opt, cons
 	(void)cmd;
 	if (capture_export_fields_parse(arg, fields) < 0) {
 		jcap_err("--fields: '%s': expected names from mac, vlan, mpls, tunnel, ttl, tos, "
-			 "interface, community_id, all, none, each with an optional + or -, "
+			 "interface, community_id, app, tcp, payload, geo, all, none, each with "
+			 "an optional + or -, "
 			 "separated by commas",
 			 arg);
 		return -1;

@@ -85,6 +85,14 @@ static const struct key keys[] = {
 	  "recently ended flows kept for state=all (1048576)" },
 	{ "community_id_seed", K_UINT, FIELD(community_id_seed), 0, 65535,
 	  "Community ID v1 seed of the flow records (0)" },
+	{ "inspect", K_STR, FIELD(inspect), 0, 0,
+	  "what sessions inspect flows for: all, none or dpi,tls,quic,dns,http,tcp (all)" },
+	{ "inspect_flows", K_UINT, FIELD(inspect_flows), 1, 16777216,
+	  "flows inspected at a time per worker (65536)" },
+	{ "geoip_city", K_STR, FIELD(geoip_city), 0, 0,
+	  "MaxMind City or Country database: records' src/dst_country (none)" },
+	{ "geoip_asn", K_STR, FIELD(geoip_asn), 0, 0,
+	  "MaxMind ASN database: records' src/dst_asn and _as_org (none)" },
 	{ "rate_window_sec", K_UINT, FIELD(rate_window_sec), 1, 60,
 	  "window of the pps/bps rates (10)" },
 	{ "flows_scan_max", K_UINT, FIELD(flows_scan_max), 4096, 33554432,
@@ -146,6 +154,7 @@ void config_init(struct jcapd_opts *o)
 	o->active_timeout_sec = 1800;
 	o->ended_ring_size = 1048576;
 	o->rate_window_sec = 10;
+	memcpy(o->inspect, "all", sizeof("all"));
 	o->flows_scan_max = 4194304;
 	memcpy(o->tls_priorities, JCAPD_TLS_PRIORITIES_DEFAULT,
 	       sizeof(JCAPD_TLS_PRIORITIES_DEFAULT));
@@ -386,6 +395,13 @@ int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err,
 
 int config_check(const struct jcapd_opts *o, char *err, size_t errlen)
 {
+	uint32_t off;
+
+	if (capture_inspect_parse(o->inspect, &off) < 0)
+		return fail(err, errlen, -EINVAL,
+			    "inspect '%s': expected all, none or names separated by commas "
+			    "(dpi, tls, quic, dns, http, tcp)",
+			    o->inspect);
 	/* POST /flow/meter/enable starts from these and refuses idle > active */
 	if (o->idle_timeout_sec > o->active_timeout_sec)
 		return fail(err, errlen, -EINVAL,

@@ -44,6 +44,10 @@ struct jcapd_opts {
 	uint32_t active_timeout_sec;
 	uint32_t ended_ring_size;
 	uint32_t community_id_seed;	  /* Community ID v1 seed (0..65535) */
+	char inspect[128];		  /* sessions' default "inspect" list */
+	uint32_t inspect_flows;		  /* sessions' default "inspect_flows" (0: 65536) */
+	char geoip_city[JCAPD_PATH_MAX];  /* sessions' default "geoip_city" ("" = none) */
+	char geoip_asn[JCAPD_PATH_MAX];	  /* sessions' default "geoip_asn" */
 	uint32_t rate_window_sec;	  /* pps/bps window */
 	size_t flows_scan_max;		  /* most flows one /flows request copies */
 	char capture_user[64];		  /* drop privileges after open, "" = keep */
@@ -251,8 +255,12 @@ struct start_req {
 	char pcap_out_filter[1024];
 	/* checked by routes.c: no code loading, no file outside the confinement */
 	char dpdk_eal[1024];
-	uint32_t decap_off; /* "decap": capture_decap_parse() */
+	uint32_t decap_off;	/* "decap": capture_decap_parse() */
+	uint32_t inspect_off;	/* "inspect": capture_inspect_parse() */
+	uint32_t inspect_flows; /* "inspect_flows" */
 	char tunnel_ports[256];
+	char geoip_city[JCAPD_PATH_MAX]; /* "" or confined (or the config file's) */
+	char geoip_asn[JCAPD_PATH_MAX];
 };
 
 struct netflow_req {
@@ -293,6 +301,12 @@ struct flow_query {
 	bool has_tunnel_id, has_mac;
 	uint32_t tunnel_id; /* tunnel_id or rev_tunnel_id */
 	uint8_t mac[6];	    /* src_mac or dst_mac */
+	/* application fields: glob patterns as jcap query's (app case-sensitive,
+	 * sni and dns_name ignoring case); country upper case; NULL/"": any */
+	const char *app, *sni, *dns_name;
+	char country[3];
+	bool has_asn;
+	uint32_t asn; /* src_asn or dst_asn */
 };
 
 enum {

@@ -144,6 +144,7 @@ stats_props = {
                   ["packets", "bytes", "files", "errors"]),
     "fragments": obj({"tracked": U64, "matched": U64, "tunnel": U64},
                      ["tracked", "matched", "tunnel"]),
+    "geoip": obj({"lookups": U64}, ["lookups"]),
     "ended_ring_records": U64, "first_ns": U64, "last_ns": U64,
 }
 stats_req = list(stats_props)
@@ -180,6 +181,32 @@ flow_props.update({
     "tos": U64, "dscp": U64, "min_ttl": U64, "max_ttl": U64,
     "rev_tos": U64, "rev_dscp": U64, "rev_min_ttl": U64, "rev_max_ttl": U64,
 })
+# transport health and application fields (issue 12): payload octets always, the others
+# only when known (docs/EXPORT.md); strings are the wire's bytes, JSON-escaped
+flow_props.update({k: U64 for k in (
+    "payload_bytes", "rev_payload_bytes", "retrans_packets", "retrans_bytes",
+    "rev_retrans_packets", "rev_retrans_bytes", "ooo_packets", "rev_ooo_packets", "zero_win",
+    "rev_zero_win", "rtt_us", "rtt_syn_us", "app_id", "app_master_id", "tls_version",
+    "dns_qtype", "dns_rcode", "dns_answers", "http_status", "src_asn", "dst_asn")})
+flow_props.update({
+    "conn_state": string("TCP connection state as Zeek's conn.log names it",
+                         enum=["S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0",
+                               "RSTRH", "SH", "SHR", "OTH"]),
+    "history": string("Zeek conn.log history: upper case src side, lower case dst side"),
+    "app": string("nDPI application, MASTER.APP or APP (e.g. TLS.YouTube)"),
+    "app_category": string("nDPI category"),
+    "dpi_confidence": string("how nDPI decided", enum=["unknown", "port", "ip", "cache",
+                                                      "dpi"]),
+    "tls_sni": string("TLS or QUIC ClientHello server_name"),
+    "tls_alpn": string("ALPN: the ServerHello's, else the ClientHello's first"),
+    "ja4": string("FoxIO JA4 of the ClientHello"),
+    "ja3": string("JA3 MD5 of the ClientHello, hex"),
+    "dns_qname": string("first question's name, no trailing dot"),
+    "http_method": string(), "http_host": string(),
+    "http_url": string("request target as sent"), "http_user_agent": string(),
+    "src_country": string("ISO 3166 alpha-2"), "dst_country": string("ISO 3166 alpha-2"),
+    "src_as_org": string(), "dst_as_org": string(),
+})
 
 schemas = {
     "Error": obj({"error": string("what is wrong"),
@@ -210,7 +237,18 @@ schemas = {
         "decap": string("tunnels to meter inside: all (default), none, or names "
                         "(vxlan,geneve,gre,nvgre,erspan,pptp,gtpu,ipip,mplsudp,mplspw,"
                         "teredo,ayiya); docs/TUNNELS.md"),
-        "tunnel_ports": string("UDP tunnel ports, e.g. vxlan=4789+8472,gtpu=2152")}),
+        "tunnel_ports": string("UDP tunnel ports, e.g. vxlan=4789+8472,gtpu=2152"),
+        "inspect": string("what each flow's first packets are inspected for: all, none or "
+                          "names (dpi,tls,quic,dns,http,tcp); default: the config file's "
+                          "inspect (all); docs/INSPECTION.md"),
+        "inspect_flows": integer(1, 16777216, "flows inspected at a time per worker "
+                                 "(default: the config file's inspect_flows, 65536)"),
+        "geoip_city": string("MaxMind City or Country database inside an allowed directory: "
+                             "src_country, dst_country (default: the config file's geoip_city; "
+                             "\"\" for none)"),
+        "geoip_asn": string("MaxMind ASN database inside an allowed directory: src_asn, "
+                            "dst_asn, src_as_org, dst_as_org (default: the config file's "
+                            "geoip_asn; \"\" for none)")}),
     "Status": obj({
         "state": string(enum=states), "backend": string("backend in use"),
         "backend_requested": string(), "backend_reason": string("why that backend"),
@@ -320,6 +358,11 @@ paths = {
                 qparam("tunnel_id", integer(0, 4294967295),
                        "VNI, GRE key, ERSPAN session or TEID (either direction)"),
                 qparam("mac", string(), "MAC address aa:bb:cc:dd:ee:ff on either side"),
+                qparam("app", string(), "glob (*, ?, [...]) on app, case-sensitive"),
+                qparam("sni", string(), "glob on tls_sni, ASCII case ignored"),
+                qparam("dns_name", string(), "glob on dns_qname, ASCII case ignored"),
+                qparam("country", string(), "ISO 3166 alpha-2 of either end, any case"),
+                qparam("asn", integer(0, 4294967295), "AS number of either end"),
                 qparam("state", string(enum=["active", "all"]),
                        "all: add the flows that ended since the session started")])},
     P + "/netflow/export/enable": {"post": op(

@@ -321,6 +321,49 @@ static int get_decap(const json_t *body, struct start_req *sr, struct resp *rs)
 	return 0;
 }
 
+/* "inspect" (all, none, stage names) and "inspect_flows"; the config file's
+ * inspect and inspect_flows by default. */
+static int get_inspect(const json_t *body, struct start_req *sr, struct resp *rs)
+{
+	char list[128];
+	int st;
+
+	memcpy(list, g_opts.inspect, sizeof(list));
+	sr->inspect_flows = g_opts.inspect_flows;
+	if ((st = get_str(body, "inspect", sizeof(list), list, NULL, rs)) ||
+	    (st = get_u32(body, "inspect_flows", 1, 16777216, &sr->inspect_flows, rs)))
+		return st;
+	if (capture_inspect_parse(list, &sr->inspect_off) < 0)
+		return resp_error(rs, 400, "inspect",
+				  "'inspect' must be all, none or names separated by commas "
+				  "(dpi, tls, quic, dns, http, tcp)");
+	return 0;
+}
+
+/* "geoip_city" and "geoip_asn": database files inside an allowed directory;
+ * the config file's by default, "" for none. */
+static int get_geoip(const json_t *body, struct start_req *sr, struct resp *rs)
+{
+	static const char *const names[] = { "geoip_city", "geoip_asn" };
+	char *dst[] = { sr->geoip_city, sr->geoip_asn };
+	const char *dflt[] = { g_opts.geoip_city, g_opts.geoip_asn };
+	char path[JCAPD_PATH_MAX];
+	bool present;
+	int i, st;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(dst[i], JCAPD_PATH_MAX, "%s", dflt[i]);
+		if ((st = get_str(body, names[i], sizeof(path), path, &present, rs)))
+			return st;
+		if (!present)
+			continue;
+		dst[i][0] = 0;
+		if (path[0] && (st = confine(names[i], path, true, dst[i], JCAPD_PATH_MAX, rs)))
+			return st;
+	}
+	return 0;
+}
+
 static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const keys[] = { "interface",      "pcap_file",   "backend",
@@ -328,7 +371,8 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 					    "snaplen",	      "promiscuous", "tstamp",
 					    "duration_sec",   "max_packets", "decrypt_key_file",
 					    "pcap_out",	      "dpdk_eal",    "decap",
-					    "tunnel_ports",   NULL };
+					    "tunnel_ports",   "inspect",     "inspect_flows",
+					    "geoip_city",     "geoip_asn",   NULL };
 	struct start_req *sr;
 	char path[JCAPD_PATH_MAX], tst[16] = "kernel";
 	bool has_if, has_file, present;
@@ -407,7 +451,8 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 	if ((st = get_str(body, "dpdk_eal", sizeof(sr->dpdk_eal), sr->dpdk_eal, NULL, rs)) ||
 	    (st = check_dpdk_eal(sr->dpdk_eal, rs)))
 		goto out;
-	if ((st = get_decap(body, sr, rs)))
+	if ((st = get_decap(body, sr, rs)) || (st = get_inspect(body, sr, rs)) ||
+	    (st = get_geoip(body, sr, rs)))
 		goto out;
 	st = session_start(sr, rs);
 out:

@@ -83,10 +83,46 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
+/* app, sni, dns_name (glob patterns), country, asn into @q; 0 or the 400. */
+static int parse_app_filters(const struct req *rq, struct flow_query *q, struct resp *rs)
+{
+	static const char *const globs[] = { "app", "sni", "dns_name" };
+	const char **out[] = { &q->app, &q->sni, &q->dns_name };
+	const char *v;
+	uint64_t n;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		v = http_query(rq, globs[i]);
+		if (v && (!v[0] || strlen(v) >= CAPTURE_NAME_LEN))
+			return resp_error(rs, 400, globs[i],
+					  "'%s' must be a pattern of 1 to %d bytes", globs[i],
+					  CAPTURE_NAME_LEN - 1);
+		*out[i] = v;
+	}
+	v = http_query(rq, "country");
+	if (v) {
+		if (!isalpha((unsigned char)v[0]) || !isalpha((unsigned char)v[1]) || v[2])
+			return resp_error(rs, 400, "country",
+					  "'country' must be a two-letter ISO 3166 code");
+		q->country[0] = (char)toupper((unsigned char)v[0]);
+		q->country[1] = (char)toupper((unsigned char)v[1]);
+	}
+	v = http_query(rq, "asn");
+	if (v) {
+		if (parse_u64(v, UINT32_MAX, &n))
+			return resp_error(rs, 400, "asn", "'asn' must be 0..4294967295");
+		q->asn = (uint32_t)n;
+		q->has_asn = true;
+	}
+	return 0;
+}
+
 int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 {
 	static const char *const qkeys[] = { "limit", "sort_by",      "ip",	   "port", "proto",
-					     "state", "community_id", "tunnel_id", "mac",  NULL };
+					     "state", "community_id", "tunnel_id", "mac",  "app",
+					     "sni",   "dns_name",     "country",   "asn",  NULL };
 	static const char *const sorts[] = { "bytes", "packets", "duration", "last_seen", NULL };
 	static const struct {
 		const char *name;
@@ -98,6 +134,7 @@ int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 	struct flow_query q = { .limit = 10, .port = -1, .proto = -1 };
 	const char *bad, *v;
 	uint64_t n;
+	int st;
 
 	bad = http_query_unknown(rq, qkeys);
 	if (bad)
@@ -153,6 +190,9 @@ int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 					  "'mac' must be a MAC address aa:bb:cc:dd:ee:ff");
 		q.has_mac = true;
 	}
+	st = parse_app_filters(rq, &q, rs);
+	if (st)
+		return st;
 	v = http_query(rq, "state");
 	if (v) {
 		if (strcmp(v, "all") == 0)

@@ -176,6 +176,8 @@ static void start_config(const struct start_req *sr, struct capture_config *cfg)
 	cfg->dpdk_eal = sr->dpdk_eal[0] ? sr->dpdk_eal : NULL;
 	cfg->decap_off = sr->decap_off;
 	cfg->tunnel_ports = sr->tunnel_ports[0] ? sr->tunnel_ports : NULL;
+	cfg->geoip_city = sr->geoip_city[0] ? sr->geoip_city : NULL;
+	cfg->geoip_asn = sr->geoip_asn[0] ? sr->geoip_asn : NULL;
 	cfg->user = g_opts.capture_user[0] ? g_opts.capture_user : NULL;
 }
 
@@ -190,7 +192,11 @@ static int start_outputs(struct capture *nc, const struct start_req *sr, struct 
 	int r;
 
 	if (g_sess.flow_on) {
-		r = capture_flow_enable(nc, &g_sess.flow);
+		struct capture_flow_config fc = g_sess.flow;
+
+		fc.inspect_off = sr->inspect_off;
+		fc.inspect_flows = sr->inspect_flows;
+		r = capture_flow_enable(nc, &fc);
 		if (r < 0)
 			return session_engine_error(rs, r, capture_last_error(nc), "flow metering",
 						    NULL);

@@ -5,6 +5,7 @@
  * the top N kept in order, and written as the library's JSON flow records.
  * Only the copy holds ctl; filtering, ordering and writing hold no lock.
  */
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -29,8 +30,41 @@ static bool ip_match(const uint8_t *a, const struct flow_query *q)
 	return true;
 }
 
+/* @pat matches the record's string @s (of @len bytes, known when @known);
+ * fnmatch without escapes is SQLite's GLOB, as jcap query's filters. */
+static bool glob_match(const char *pat, bool known, const char *s, size_t len, bool nocase)
+{
+	if (!known || !memchr(s, 0, len) || !s[0])
+		return false;
+	return fnmatch(pat, s, FNM_NOESCAPE | (nocase ? FNM_CASEFOLD : 0)) == 0;
+}
+
+static bool app_match(const struct capture_flow *f, const struct flow_query *q)
+{
+	uint32_t fl = f->l7_flags;
+
+	if (q->app && !glob_match(q->app, fl & CAPTURE_L7_APP, f->app, sizeof(f->app), false))
+		return false;
+	if (q->sni &&
+	    !glob_match(q->sni, fl & CAPTURE_L7_TLS, f->tls_sni, sizeof(f->tls_sni), true))
+		return false;
+	if (q->dns_name &&
+	    !glob_match(q->dns_name, fl & CAPTURE_L7_DNS, f->dns_qname, sizeof(f->dns_qname), true))
+		return false;
+	if (q->country[0] &&
+	    !((fl & CAPTURE_L7_GEO_SRC) && !memcmp(f->src_country, q->country, 3)) &&
+	    !((fl & CAPTURE_L7_GEO_DST) && !memcmp(f->dst_country, q->country, 3)))
+		return false;
+	if (q->has_asn && !((fl & CAPTURE_L7_ASN_SRC) && f->src_asn == q->asn) &&
+	    !((fl & CAPTURE_L7_ASN_DST) && f->dst_asn == q->asn))
+		return false;
+	return true;
+}
+
 static bool flow_match(const struct capture_flow *f, const struct flow_query *q)
 {
+	if (!app_match(f, q))
+		return false;
 	if (q->proto >= 0 && f->proto != q->proto)
 		return false;
 	if (q->port >= 0 && f->src_port != q->port && f->dst_port != q->port)
@@ -304,7 +338,7 @@ static int write_flows(const struct flow_query *q, const struct flow_set *fs, si
 		       const struct ranked *order, size_t out_n, struct resp *rs)
 {
 	struct pc_strbuf b;
-	char one[2048];
+	char one[CAPTURE_FLOW_JSON_MAX];
 	size_t i;
 
 	pc_strbuf_heap(&b);

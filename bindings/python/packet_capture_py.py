@@ -14,6 +14,7 @@ The library is found next to this module, in the build tree ($PC_BUILD_DIR or
 PacketCaptureError carrying the code and the library's messages; bad Python
 arguments raise ValueError/TypeError before the library is called.
 """
+import codecs
 import contextlib
 import ctypes
 import ctypes.util
@@ -200,7 +201,10 @@ class CaptureQuery(_Struct):
     _fields_ = [("sz", ctypes.c_size_t), ("since_ns", u64), ("until_ns", u64),
                 ("ip", ctypes.c_char_p), ("port", ctypes.c_int32), ("proto", ctypes.c_int32),
                 ("limit", u64), ("community_id", ctypes.c_char_p), ("mac", ctypes.c_char_p),
-                ("tunnel_id", u32), ("has_tunnel_id", ctypes.c_bool)]
+                ("tunnel_id", u32), ("has_tunnel_id", ctypes.c_bool),
+                ("app", ctypes.c_char_p), ("sni", ctypes.c_char_p),
+                ("dns_name", ctypes.c_char_p), ("country", ctypes.c_char_p),
+                ("asn", u32), ("has_asn", ctypes.c_bool)]
 
 
 # C struct name -> ctypes class, for the layout test
@@ -229,7 +233,11 @@ _SIGS = {
     "capture_set_flow_callback": (_I, [_P, FLOW_FN, _P]),
     "capture_flow_community_id": (_I, [ctypes.POINTER(CaptureFlow), u16, ctypes.c_char_p]),
     "capture_tunnel_name": (_S, [_I]),
+    "capture_conn_state_name": (_S, [_I]),
+    "capture_dpi_confidence_name": (_S, [_I]),
     "capture_decap_parse": (_I, [_S, ctypes.POINTER(u32)]),
+    "capture_inspect_parse": (_I, [_S, ctypes.POINTER(u32)]),
+    "capture_dpi_available": (ctypes.c_bool, [ctypes.c_char_p, ctypes.c_size_t]),
     "capture_flow_lookup": (_I, [_P, ctypes.POINTER(CaptureFlowKey),
                                  ctypes.POINTER(CaptureFlow)]),
     "capture_flow_get_all": (ctypes.c_int64, [_P, ctypes.POINTER(CaptureFlow), ctypes.c_size_t,
@@ -362,6 +370,40 @@ _TUNNELS_WITH_ID = (1, 2, 3, 4, 5, 6, 7)
 RECORD_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port", "proto", "ip_version", "vlan",
                  "packets", "bytes", "rev_packets", "rev_bytes", "tcp_flags", "rev_tcp_flags",
                  "first_ns", "last_ns", "icmp_type", "icmp_code", "end_reason", "worker")
+# Transport health and application fields after payload_bytes/rev_payload_bytes, in the
+# JSON record's order: (capture_l7_flags bit that makes them known, names). "s": a string
+# (absent when empty), "n": a name from the library, else a number.
+_L7_FIELDS = (
+    (1 << 8, (("conn_state", "n"), ("history", "s"), ("retrans_packets", ""),
+              ("retrans_bytes", ""), ("rev_retrans_packets", ""), ("rev_retrans_bytes", ""),
+              ("ooo_packets", ""), ("rev_ooo_packets", ""), ("zero_win", ""),
+              ("rev_zero_win", ""))),
+    (1 << 9, (("rtt_us", ""), ("rtt_syn_us", ""))),
+    (1 << 0, (("app", "s"), ("app_category", "s"), ("app_id", ""), ("app_master_id", ""),
+              ("dpi_confidence", "n"))),
+    (1 << 1, (("tls_sni", "s"), ("tls_alpn", "s"))),
+    (1 << 14, (("tls_version", ""),)),
+    (1 << 1, (("ja4", "s"), ("ja3", "s"))),
+    (1 << 4, (("dns_qname", "s"), ("dns_qtype", ""))),
+    (1 << 5, (("dns_rcode", ""), ("dns_answers", ""))),
+    (1 << 6, (("http_method", "s"), ("http_host", "s"), ("http_url", "s"),
+              ("http_user_agent", "s"))),
+    (1 << 7, (("http_status", ""),)),
+    (1 << 10, (("src_country", "s"),)),
+    (1 << 11, (("dst_country", "s"),)),
+    (1 << 12, (("src_asn", ""), ("src_as_org", "s"))),
+    (1 << 13, (("dst_asn", ""), ("dst_as_org", "s"))),
+)
+L7_FIELDS = tuple(name for _, group in _L7_FIELDS for name, _ in group)
+
+
+def _wire_byte(e):
+    """Decode error handler: a byte that is not valid UTF-8 is the character
+    U+00XX of its value, as the JSON record writes it (\\u00XX)."""
+    return "".join(chr(b) for b in e.object[e.start:e.end]), e.end
+
+
+codecs.register_error("packet_capture_wire", _wire_byte)
 
 
 @dataclasses.dataclass
@@ -419,6 +461,46 @@ class FlowStats:
     max_ttl: int = 0
     rev_min_ttl: int = 0
     rev_max_ttl: int = 0
+    # transport health and application fields (docs/EXPORT.md): None where not known
+    payload_bytes: int = 0
+    rev_payload_bytes: int = 0
+    conn_state: Optional[str] = None
+    history: Optional[str] = None
+    retrans_packets: Optional[int] = None
+    retrans_bytes: Optional[int] = None
+    rev_retrans_packets: Optional[int] = None
+    rev_retrans_bytes: Optional[int] = None
+    ooo_packets: Optional[int] = None
+    rev_ooo_packets: Optional[int] = None
+    zero_win: Optional[int] = None
+    rev_zero_win: Optional[int] = None
+    rtt_us: Optional[int] = None
+    rtt_syn_us: Optional[int] = None
+    app: Optional[str] = None
+    app_category: Optional[str] = None
+    app_id: Optional[int] = None
+    app_master_id: Optional[int] = None
+    dpi_confidence: Optional[str] = None
+    tls_sni: Optional[str] = None
+    tls_alpn: Optional[str] = None
+    tls_version: Optional[int] = None
+    ja4: Optional[str] = None
+    ja3: Optional[str] = None
+    dns_qname: Optional[str] = None
+    dns_qtype: Optional[int] = None
+    dns_rcode: Optional[int] = None
+    dns_answers: Optional[int] = None
+    http_method: Optional[str] = None
+    http_host: Optional[str] = None
+    http_url: Optional[str] = None
+    http_user_agent: Optional[str] = None
+    http_status: Optional[int] = None
+    src_country: Optional[str] = None
+    dst_country: Optional[str] = None
+    src_asn: Optional[int] = None
+    src_as_org: Optional[str] = None
+    dst_asn: Optional[int] = None
+    dst_as_org: Optional[str] = None
 
     @property
     def duration_ns(self) -> int:
@@ -458,6 +540,10 @@ class FlowStats:
         if self.rev_packets:
             d.update(rev_tos=self.rev_tos, rev_dscp=self.rev_dscp,
                      rev_min_ttl=self.rev_min_ttl, rev_max_ttl=self.rev_max_ttl)
+        d.update(payload_bytes=self.payload_bytes, rev_payload_bytes=self.rev_payload_bytes)
+        for k in L7_FIELDS:
+            if getattr(self, k) is not None:
+                d[k] = getattr(self, k)
         return d
 
     @classmethod
@@ -471,7 +557,25 @@ class FlowStats:
                 f.last_ns, f.icmp_type, f.icmp_code, reason_names(f.end_reason), f.worker,
                 f.rev_first_ns, f.rev_last_ns, f.fwd_first_ns, f.fwd_last_ns)
         s._path_from_c(f)
+        s._l7_from_c(f)
         return s
+
+    def _l7_from_c(self, f):
+        lib = load_library()
+        names = {"conn_state": lib.capture_conn_state_name,
+                 "dpi_confidence": lib.capture_dpi_confidence_name}
+        self.payload_bytes, self.rev_payload_bytes = f.payload_bytes, f.rev_payload_bytes
+        for flag, group in _L7_FIELDS:
+            if not f.l7_flags & flag:
+                continue
+            for k, kind in group:
+                v = getattr(f, k)
+                if kind == "s":
+                    v = v.decode("utf-8", "packet_capture_wire") if v else None
+                elif kind == "n":
+                    v = names[k](v)
+                    v = v.decode() if v else None
+                setattr(self, k, v)
 
     def _path_from_c(self, f):
         lib = load_library()
@@ -546,6 +650,13 @@ class CaptureMetrics:
     dpdk_rx_nombuf: int = 0
     dpdk_ierrors: int = 0
     tunnel_fragments: int = 0
+    inspect_flows: int = 0
+    inspect_pool_full: int = 0
+    dpi_flows: int = 0
+    dpi_pool_full: int = 0
+    dpi_identified: int = 0
+    tcp_reassembly_gaps: int = 0
+    geoip_lookups: int = 0
     ended_ring_records: int = 0
     first_ns: int = 0
     last_ns: int = 0
@@ -727,7 +838,7 @@ class PacketCaptureEngine:
                  buffer_size_mb=None, snaplen=None, promiscuous=True, tstamp="kernel",
                  max_packets=None, duration_sec=None, decrypt_key_file=None, user=None,
                  dpdk_eal=None, log_level=None, on_flow: Optional[Callable[[List[FlowStats]], None]] = None,
-                 decap="all", tunnel_ports=None):
+                 decap="all", tunnel_ports=None, geoip_city=None, geoip_asn=None):
         if (interface is None) == (pcap_file is None):
             raise ValueError("give exactly one of interface and pcap_file")
         if backend not in _BACKENDS:
@@ -753,7 +864,8 @@ class PacketCaptureEngine:
             tstamp=_TSTAMPS[tstamp], max_packets=max_packets or 0,
             duration_sec=_u32("duration_sec", duration_sec),
             decrypt_key_file=_b(decrypt_key_file), user=_b(user), dpdk_eal=_b(dpdk_eal),
-            tunnel_ports=_b(tunnel_ports))
+            tunnel_ports=_b(tunnel_ports), geoip_city=_b(geoip_city),
+            geoip_asn=_b(geoip_asn))
         # decap: "all", "none", tunnel names ("vxlan,gtpu") or a list of them
         names = decap if isinstance(decap, str) else ",".join(decap)
         off = u32(0)
@@ -820,10 +932,28 @@ class PacketCaptureEngine:
 
     def enable_flow_metering(self, table_size=None, idle_timeout_sec=None,
                              active_timeout_sec=None, uniflow=False, ended_ring_size=1 << 20,
-                             idle_timeout_ms=None, community_id_seed=0):
+                             idle_timeout_ms=None, community_id_seed=0, inspect="all",
+                             inspect_flows=None, dpi=None):
         """Meter flows; ended_ring_size keeps that many recently ended flows for
-        get_flows(include_finished=True); community_id_seed: Community ID v1 seed."""
+        get_flows(include_finished=True); community_id_seed: Community ID v1 seed;
+        inspect: "all", "none" or stage names ("dpi,tls,quic,dns,http,tcp" or a
+        list); inspect_flows: flows inspected at a time per worker (65536);
+        dpi: True/False turns nDPI on/off over @inspect (True without nDPI
+        compiled in raises ValueError)."""
+        names = inspect if isinstance(inspect, str) else ",".join(inspect)
+        off = u32()
+        if self._lib.capture_inspect_parse(_b(names), ctypes.byref(off)) < 0:
+            raise ValueError("inspect must be 'all', 'none' or names of dpi, tls, quic, dns, "
+                             "http, tcp, got %r" % (inspect,))
+        if dpi is True:
+            if not self._lib.capture_dpi_available(None, 0):
+                raise ValueError("dpi=True: this build of the library has no nDPI")
+            off.value &= ~1
+        elif dpi is False:
+            off.value |= 1
         fc = CaptureFlowConfig(
+            inspect_off=off.value,
+            inspect_flows=_u32("inspect_flows", inspect_flows, 1, 16777216),
             table_size=_u32("table_size", table_size, 0, 16777216),
             idle_timeout_sec=_u32("idle_timeout_sec", idle_timeout_sec),
             active_timeout_sec=_u32("active_timeout_sec", active_timeout_sec),

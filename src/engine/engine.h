@@ -47,7 +47,9 @@
 #include "util/ring.h"
 #include "decode/decode.h"
 #include "export/export.h"
+#include "export/geoip.h"
 #include "flow/flow.h"
+#include "inspect/inspect.h"
 #include "store/store.h"
 
 #define PC_MAX_WORKERS 64
@@ -57,6 +59,18 @@
 /* How long an idle live worker waits for packets: bounds the latency of
  * flow snapshots and lookups, which workers serve between bursts. */
 #define PC_RX_WAIT_MS 10
+
+/* Offline with several workers and payload inspection on, the dispatcher
+ * ships each packet's first bytes from its innermost IP header with its
+ * meta (views are released before the shard runs): a full Ethernet-MTU
+ * packet fits; a longer one is inspected on its first 2048 bytes. */
+#define PC_INSPECT_COPY 2048
+/* Packets the dispatcher decodes before handing them out (worker.c). */
+#define PC_DISPATCH_BATCH (4 * PC_BURST)
+struct pc_meta_copy {
+	struct pc_meta m;
+	uint8_t l3[PC_INSPECT_COPY];
+};
 
 /* Single-writer counter updates: plain stores made visible to relaxed readers. */
 #define PC_STAT_ADD(x, v) \
@@ -84,6 +98,7 @@ struct pc_worker_stats {
 	uint64_t frag_matched;
 	uint64_t tunnel_frags;
 	struct pc_flow_counters flow;
+	struct pc_inspect_counters insp;
 };
 
 enum {
@@ -106,8 +121,10 @@ struct pc_worker {
 	_Atomic bool finished;
 	struct pc_decoder *dec;		    /* NULL when fed by the dispatcher */
 	struct pc_flow_table *ft;	    /* NULL when metering is off */
+	struct pc_inspect *insp;	    /* NULL when inspection is off */
 	struct pc_ring out;		    /* expired records -> export thread */
 	struct pc_ring in;		    /* dispatcher -> shard metas */
+	struct pc_meta_copy *mcopy;	    /* shard: ring elements with payload copies */
 	uint64_t now_ns;		    /* newest packet time (live: wall clock) */
 	uint64_t first_ns;		    /* first packet time decoded */
 	uint64_t skipped[CAPTURE_SKIP_MAX]; /* private tallies */
@@ -139,6 +156,7 @@ struct capture {
 	struct capture_config cfg; /* strings point at the s_* copies */
 	char *s_iface, *s_file, *s_backend, *s_filter, *s_keyfile, *s_user;
 	char *s_dpdk_eal;
+	char *s_geoip_city, *s_geoip_asn;
 	struct pc_decode_opts dopts; /* cfg's decap_off and tunnel_ports, parsed */
 	uint64_t seed[2];
 
@@ -166,6 +184,8 @@ struct capture {
 	struct pc_export_done exp_done; /* counters of closed exporters */
 	uint64_t export_open_errors;
 	_Atomic uint64_t export_delivered;
+	struct pc_geoip *geoip;		/* the session's databases (export thread) */
+	_Atomic uint64_t geoip_lookups; /* written by the export thread alone */
 
 	/* recently ended flows */
 	pthread_mutex_t ended_lock;
@@ -193,6 +213,7 @@ struct capture {
 	char why[512];
 	bool dispatch;
 	bool dispatch_started;
+	bool dispatch_copy; /* shard rings carry struct pc_meta_copy */
 	pthread_t dispatch_th;
 	_Atomic bool dispatch_done;
 	struct pc_worker disp; /* the dispatcher's stats block */
@@ -234,6 +255,10 @@ void pc_engine_free_artifacts(struct capture *c);
 int pc_engine_add_target(struct capture *c, const struct pc_export_target *t);
 void pc_engine_open_exporters(struct capture *c);
 void pc_engine_close_exporters(struct capture *c);
+/* the session's GeoIP/ASN databases, mapped again each start (-CAPTURE_E_CONFIG
+ * naming the file); closed once the export thread is joined */
+int pc_engine_open_geoip(struct capture *c);
+void pc_engine_close_geoip(struct capture *c);
 void *pc_engine_export_main(void *arg);
 
 /* worker.c: thread bodies (arg: struct pc_worker *) */

@@ -4,6 +4,7 @@
  * each batch to the exporters, the user's flow callback and the ring of
  * recently ended flows; ticks exporters (template refresh, flush timers).
  * Exporters are opened at start and closed when the workers are done.
+ * Records are enriched here (GeoIP/ASN) once, before anything sees them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -113,6 +114,32 @@ void pc_engine_close_exporters(struct capture *c)
 	pthread_mutex_unlock(&c->exp_lock);
 }
 
+int pc_engine_open_geoip(struct capture *c)
+{
+	char err[512];
+	int rc;
+
+	atomic_store(&c->geoip_lookups, 0);
+	rc = pc_geoip_open(&c->geoip, c->cfg.geoip_city, c->cfg.geoip_asn, err, sizeof(err));
+	return rc < 0 ? pc_engine_err(c, rc, "%s", err) : 0;
+}
+
+void pc_engine_close_geoip(struct capture *c)
+{
+	pc_geoip_close(c->geoip);
+	c->geoip = NULL;
+}
+
+static void enrich(struct capture *c, struct capture_flow *r, size_t n)
+{
+	uint64_t lookups = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		lookups += pc_geoip_enrich(c->geoip, &r[i]);
+	atomic_fetch_add_explicit(&c->geoip_lookups, lookups, memory_order_relaxed);
+}
+
 static void ended_append(struct capture *c, const struct capture_flow *r, size_t n)
 {
 	size_t i;
@@ -129,10 +156,12 @@ static void ended_append(struct capture *c, const struct capture_flow *r, size_t
 	pthread_mutex_unlock(&c->ended_lock);
 }
 
-static void deliver(struct capture *c, const struct capture_flow *r, size_t n)
+static void deliver(struct capture *c, struct capture_flow *r, size_t n)
 {
 	struct pc_exporter *e;
 
+	if (c->geoip)
+		enrich(c, r, n);
 	pthread_mutex_lock(&c->exp_lock);
 	/* exporters count their own failures; one failing never stops the rest */
 	for (e = c->exporters; e; e = e->next)

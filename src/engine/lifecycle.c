@@ -27,6 +27,8 @@ static void free_config_strings(struct capture *c)
 	free(c->s_keyfile);
 	free(c->s_user);
 	free(c->s_dpdk_eal);
+	free(c->s_geoip_city);
+	free(c->s_geoip_asn);
 	free(c->pout_dir);
 	free(c->pout_filter);
 	free(c->enc_keyfile);
@@ -73,6 +75,15 @@ static int check_config(const struct capture_config *k, char *err, size_t errlen
 			return rc;
 		pc_bpf_destroy(f);
 	}
+	if (k->geoip_city || k->geoip_asn) {
+		/* opened now for the error; each session maps them again */
+		struct pc_geoip *g;
+		int rc = pc_geoip_open(&g, k->geoip_city, k->geoip_asn, err, errlen);
+
+		if (rc < 0)
+			return rc;
+		pc_geoip_close(g);
+	}
 	return 0;
 }
 
@@ -103,6 +114,11 @@ static int own_config_strings(struct capture *c, const struct capture_config *k)
 	if (!dup_opt(&c->s_dpdk_eal, k->dpdk_eal))
 		return -ENOMEM;
 	c->cfg.dpdk_eal = c->s_dpdk_eal;
+	if (!dup_opt(&c->s_geoip_city, k->geoip_city && *k->geoip_city ? k->geoip_city : NULL) ||
+	    !dup_opt(&c->s_geoip_asn, k->geoip_asn && *k->geoip_asn ? k->geoip_asn : NULL))
+		return -ENOMEM;
+	c->cfg.geoip_city = c->s_geoip_city;
+	c->cfg.geoip_asn = c->s_geoip_asn;
 	return 0;
 }
 
@@ -192,9 +208,13 @@ static void release_workers(struct capture *c)
 		struct pc_worker *w = &c->w[i];
 
 		pc_flow_table_destroy(w->ft);
+		pc_inspect_destroy(w->insp);
+		w->insp = NULL;
 		pc_decoder_destroy(w->dec);
 		pc_ring_release(&w->out);
 		pc_ring_release(&w->in);
+		free(w->mcopy);
+		w->mcopy = NULL;
 	}
 	/* keep the last session's counters readable after the tables are gone */
 	free(c->w_prev);
@@ -309,6 +329,30 @@ static uint32_t live_ifindex(const struct capture *c)
 	return c->cap.offline || !c->cfg.interface ? 0 : if_nametoindex(c->cfg.interface);
 }
 
+/* Whether the session inspects payloads (TCP health needs no payload). */
+static bool inspects_payload(const struct capture *c)
+{
+	uint32_t payload = CAPTURE_INSPECT_ALL & ~(uint32_t)CAPTURE_INSPECT_TCP;
+
+	return c->flow_enabled && (c->fcfg.inspect_off & payload) != payload;
+}
+
+/* Worker @w's inspection, its results pool sized for a table of @slots
+ * slots (rounded as pc_flow_table_create rounds them). */
+static int setup_inspect(struct capture *c, struct pc_worker *w, size_t slots)
+{
+	struct pc_inspect_params ip = {
+		.off = c->fcfg.inspect_off,
+		.max_flows = c->fcfg.inspect_flows ? c->fcfg.inspect_flows : 65536,
+	};
+	size_t n = 4096;
+
+	while (n < slots && n < (1u << 26))
+		n <<= 1;
+	ip.max_results = (uint32_t)n;
+	return pc_inspect_create(&w->insp, &ip);
+}
+
 static int setup_workers(struct capture *c)
 {
 	unsigned i;
@@ -335,9 +379,17 @@ static int setup_workers(struct capture *c)
 		if (rc)
 			return rc;
 		if (c->dispatch) {
-			rc = pc_ring_init(&w->in, 65536, sizeof(struct pc_meta));
+			/* with payload copies: 4096 x 2.2 KB (9 MB) a shard */
+			rc = c->dispatch_copy
+				     ? pc_ring_init(&w->in, 4096, sizeof(struct pc_meta_copy))
+				     : pc_ring_init(&w->in, 65536, sizeof(struct pc_meta));
 			if (rc)
 				return rc;
+			if (c->dispatch_copy) {
+				w->mcopy = malloc(sizeof(*w->mcopy) * PC_DISPATCH_BATCH);
+				if (!w->mcopy)
+					return -ENOMEM;
+			}
 		} else {
 			rc = pc_decoder_create(&w->dec, &c->dopts);
 			if (rc)
@@ -352,12 +404,19 @@ static int setup_workers(struct capture *c)
 							     1000000000ull,
 				.active_ns = (uint64_t)c->fcfg.active_timeout_sec * 1000000000ull,
 				.uniflow = c->fcfg.uniflow,
+				.tcp_health = !(c->fcfg.inspect_off & CAPTURE_INSPECT_TCP),
 				.worker = (uint16_t)i,
 				.cid_seed = c->fcfg.community_id_seed,
 				.ifindex = live_ifindex(c),
 				.seed = { c->seed[0], c->seed[1] },
 			};
 
+			if (inspects_payload(c)) {
+				rc = setup_inspect(c, w, fp.slots);
+				if (rc)
+					return rc;
+				fp.insp = w->insp;
+			}
 			rc = pc_flow_table_create(&w->ft, &fp);
 			if (rc)
 				return rc;
@@ -445,6 +504,7 @@ static int prepare_session(struct capture *c)
 
 	c->dispatch = c->cap.nqueues == 1 && c->cfg.workers > 1;
 	c->nworkers = c->dispatch ? c->cfg.workers : c->cap.nqueues;
+	c->dispatch_copy = c->dispatch && inspects_payload(c);
 	if (!c->nworkers)
 		c->nworkers = 1;
 	rc = setup_workers(c);
@@ -461,6 +521,9 @@ static int prepare_session(struct capture *c)
 	c->ended_head = c->ended_count = 0;
 	pthread_mutex_unlock(&c->ended_lock);
 	rc = start_writer(c);
+	if (rc < 0)
+		return rc;
+	rc = pc_engine_open_geoip(c);
 	if (rc < 0)
 		return rc;
 	memset(&c->exp_done, 0, sizeof(c->exp_done));
@@ -560,6 +623,7 @@ CAPTURE_API int capture_start(struct capture *c)
 	return 0;
 
 free_workers:
+	pc_engine_close_geoip(c);
 	finish_writer(c);
 	release_workers(c);
 close_cap:
@@ -583,6 +647,7 @@ static void join_session(struct capture *c, int final_state)
 		if (c->w[i].started)
 			pthread_join(c->w[i].th, NULL);
 	pthread_join(c->export_th, NULL);
+	pc_engine_close_geoip(c);
 	finish_writer(c);
 	close_backend(c, true);
 	release_workers(c);

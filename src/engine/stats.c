@@ -39,6 +39,12 @@ static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 	t->fragments_tracked += PC_STAT_GET(s->frag_tracked);
 	t->fragments_matched += PC_STAT_GET(s->frag_matched);
 	t->tunnel_fragments += PC_STAT_GET(s->tunnel_frags);
+	t->inspect_flows += PC_STAT_GET(s->insp.flows);
+	t->inspect_pool_full += PC_STAT_GET(s->insp.pool_full);
+	t->dpi_flows += PC_STAT_GET(s->insp.dpi_flows);
+	t->dpi_pool_full += PC_STAT_GET(s->insp.dpi_pool_full);
+	t->dpi_identified += PC_STAT_GET(s->insp.dpi_identified);
+	t->tcp_reassembly_gaps += PC_STAT_GET(s->insp.reassembly_gaps);
 	{
 		uint64_t f = PC_STAT_GET(s->first_ns), l = PC_STAT_GET(s->last_ns);
 
@@ -152,6 +158,7 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	pthread_mutex_lock(&c->ended_lock);
 	t->ended_ring_records = c->ended_count;
 	pthread_mutex_unlock(&c->ended_lock);
+	t->geoip_lookups = atomic_load_explicit(&c->geoip_lookups, memory_order_relaxed);
 }
 
 CAPTURE_API int capture_get_stats(struct capture *c, struct capture_stats *st)
@@ -236,6 +243,12 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 		U(s->flows_shutdown), U(s->flows_dropped), U(s->export_queue_drops),
 		U(s->packets_in_dropped_records), U(s->fragments_tracked), U(s->fragments_matched),
 		U(s->tunnel_fragments), U(s->first_ns), U(s->last_ns));
+	pc_strbuf_printf(o,
+			 ",\"inspect\":{\"flows\":%llu,\"pool_full\":%llu,\"dpi_flows\":%llu,"
+			 "\"dpi_pool_full\":%llu,\"dpi_identified\":%llu,"
+			 "\"tcp_reassembly_gaps\":%llu}",
+			 U(s->inspect_flows), U(s->inspect_pool_full), U(s->dpi_flows),
+			 U(s->dpi_pool_full), U(s->dpi_identified), U(s->tcp_reassembly_gaps));
 	if (!full)
 		return;
 	pc_strbuf_printf(
@@ -258,6 +271,7 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 		U(s->kernel_ifdrops), U(s->xdp_rx_ring_full), U(s->xdp_fill_ring_empty),
 		U(s->dpdk_ipackets), U(s->dpdk_imissed), U(s->dpdk_rx_nombuf), U(s->dpdk_ierrors),
 		U(s->ended_ring_records), s->workers);
+	pc_strbuf_printf(o, ",\"geoip\":{\"lookups\":%llu}", U(s->geoip_lookups));
 }
 
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)

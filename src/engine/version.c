@@ -13,6 +13,7 @@
 
 #include "packet_capture.h"
 #include "export/export.h"
+#include "export/geoip.h"
 
 struct out {
 	char *buf;
@@ -39,6 +40,7 @@ CAPTURE_API int capture_build_info(char *buf, size_t len)
 	struct out o = { buf, len, 0 };
 	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	const char *k, *pv;
+	char mmdb[32], ndpi[32];
 	size_t i;
 
 	if (buf && len)
@@ -55,5 +57,11 @@ CAPTURE_API int capture_build_info(char *buf, size_t len)
 	put(&o, "library sqlite %s\n", sqlite3_libversion());
 	put(&o, "library librdkafka %s\n", rd_kafka_version_str());
 	put(&o, "library libcurl %s\n", cv ? cv->version : "?");
+	if (pc_geoip_lib_version(mmdb, sizeof(mmdb)))
+		put(&o, "library libmaxminddb %s\n", mmdb);
+	if (capture_dpi_available(ndpi, sizeof(ndpi)))
+		put(&o, "library %s\n", ndpi); /* "ndpi 4.2.0" */
+	else
+		put(&o, "library ndpi not compiled in\n");
 	return o.need > (size_t)INT32_MAX ? INT32_MAX : (int)o.need;
 }

@@ -7,8 +7,9 @@
  *     pc_bpf_match                  user-space filter when the kernel has none
  *     pc_writer_submit[_wait]       packet storage (store/), before decode
  *     pc_decode                     headers -> struct pc_meta (decode/)
+ *   pc_flow_update_burst          metas -> flow table shard (flow/); payload
+ *                                 inspection reads the views through meta.l3
  *   ops->rx_release               views go back to the backend
- *   pc_flow_update_burst          metas -> flow table shard (flow/)
  *   pc_flow_expire -> emit_record ended flows -> SPSC ring -> export thread
  *   pc_engine_serve_requests      control-plane snapshot/lookup (control.c)
  *   publish_flow_counters         counters for readers on other threads
@@ -211,6 +212,16 @@ static void publish_flow_counters(struct pc_worker *w)
 		for (unsigned i = 0; i <= CAPTURE_END_SHUTDOWN; i++)
 			PC_STAT_SET(w->st.flow.ended[i], fc->ended[i]);
 	}
+	if (w->insp) {
+		const struct pc_inspect_counters *ic = pc_inspect_counters(w->insp);
+
+		PC_STAT_SET(w->st.insp.flows, ic->flows);
+		PC_STAT_SET(w->st.insp.pool_full, ic->pool_full);
+		PC_STAT_SET(w->st.insp.dpi_flows, ic->dpi_flows);
+		PC_STAT_SET(w->st.insp.dpi_pool_full, ic->dpi_pool_full);
+		PC_STAT_SET(w->st.insp.dpi_identified, ic->dpi_identified);
+		PC_STAT_SET(w->st.insp.reassembly_gaps, ic->reassembly_gaps);
+	}
 	publish_skips(w);
 	PC_STAT_SET(w->st.last_ns, w->now_ns);
 }
@@ -311,8 +322,8 @@ void *pc_engine_worker_main(void *arg)
 		}
 		last = count_reached(c, &n);
 		k = prepare_burst(w, pkts, n, m);
+		account_metas(w, m, k); /* before the release: meta.l3 points into the views */
 		ops->rx_release(&c->cap, w->idx, (unsigned)rc);
-		account_metas(w, m, k);
 		if (w->ft)
 			pc_flow_expire(w->ft, w->now_ns, 1024, emit_record, w);
 		pc_engine_serve_requests(w, rc == PC_BURST);
@@ -336,28 +347,56 @@ void *pc_engine_worker_main(void *arg)
  * meet in one shard. */
 /* Packets the dispatcher decodes before handing them out: several bursts,
  * so each shard receives batches long enough for its pipelined lookup. */
-#define DISPATCH_BATCH (4 * PC_BURST)
+#define DISPATCH_BATCH PC_DISPATCH_BATCH
+
+/* Ring element size: a meta, or a meta with its payload copy. */
+static size_t dispatch_esz(const struct capture *c)
+{
+	return c->dispatch_copy ? sizeof(struct pc_meta_copy) : sizeof(struct pc_meta);
+}
+
+/* Payload inspection: metas [@from, @to) keep their packet's first bytes in
+ * @bytes, since the views go back before the shards see them. */
+static void keep_bytes(struct pc_meta *m, uint8_t (*bytes)[PC_INSPECT_COPY], unsigned from,
+		       unsigned to)
+{
+	for (; from < to; from++) {
+		if (!m[from].l3)
+			continue;
+		if (m[from].l3_cap > PC_INSPECT_COPY)
+			m[from].l3_cap = PC_INSPECT_COPY;
+		memcpy(bytes[from], m[from].l3, m[from].l3_cap);
+		m[from].l3 = bytes[from];
+	}
+}
 
 /* Hand @k decoded packets to their shards: sort by shard, then one ring
  * update per shard, waiting (a file can wait) while a shard's ring is full. */
-static void dispatch(struct capture *c, const struct pc_meta *m, unsigned k, struct pc_meta *stage,
+static void dispatch(struct capture *c, const struct pc_meta *m, unsigned k, uint8_t *stage,
 		     unsigned *nstage)
 {
+	size_t esz = dispatch_esz(c);
 	unsigned i;
 
 	for (i = 0; i < c->nworkers; i++)
 		nstage[i] = 0;
 	for (i = 0; i < k; i++) {
 		unsigned q = pc_flow_key_sym_hash(&m[i].key, c->seed) % c->nworkers;
+		uint8_t *e = stage + (q * DISPATCH_BATCH + nstage[q]++) * esz;
 
-		stage[q * DISPATCH_BATCH + nstage[q]++] = m[i];
+		memcpy(e, &m[i], sizeof(m[i]));
+		if (c->dispatch_copy && m[i].l3)
+			memcpy(e + offsetof(struct pc_meta_copy, l3), m[i].l3, m[i].l3_cap);
+		else if (!c->dispatch_copy)
+			((struct pc_meta *)e)->l3 = NULL; /* its view is gone by now */
 	}
 	for (i = 0; i < c->nworkers; i++) {
 		size_t done = 0;
 		unsigned spins = 0;
 
 		while (done < nstage[i]) {
-			done += pc_ring_push_n(&c->w[i].in, &stage[i * DISPATCH_BATCH + done],
+			done += pc_ring_push_n(&c->w[i].in,
+					       stage + (i * DISPATCH_BATCH + done) * esz,
 					       nstage[i] - done);
 			if (done < nstage[i]) {
 				if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
@@ -379,18 +418,22 @@ void *pc_engine_dispatch_main(void *arg)
 	const struct pc_capture_ops *ops = c->cap.ops;
 	struct pc_pkt pkts[PC_BURST];
 	struct pc_meta m[DISPATCH_BATCH];
-	struct pc_meta *stage = malloc(sizeof(*stage) * DISPATCH_BATCH * c->nworkers);
+	uint8_t *stage = malloc(dispatch_esz(c) * DISPATCH_BATCH * c->nworkers);
+	uint8_t(*bytes)[PC_INSPECT_COPY] =
+		c->dispatch_copy ? malloc(sizeof(*bytes) * DISPATCH_BATCH) : NULL;
 	unsigned nstage[PC_MAX_WORKERS];
 	unsigned k = 0;
 
-	if (!stage) {
+	if (!stage || (c->dispatch_copy && !bytes)) {
+		free(stage);
+		free(bytes);
 		worker_error(d, -ENOMEM);
 		atomic_store(&c->dispatch_done, true);
 		return NULL;
 	}
 	while (!should_stop(c)) {
 		int rc = ops->rx_burst(&c->cap, 0, pkts, PC_BURST, 100);
-		unsigned n;
+		unsigned n, got;
 		bool last;
 
 		if (rc < 0) {
@@ -401,7 +444,10 @@ void *pc_engine_dispatch_main(void *arg)
 		n = (unsigned)rc;
 		last = count_reached(c, &n);
 		/* metas copy what they need: the views may go at the next burst */
-		k += prepare_burst(d, pkts, n, m + k);
+		got = prepare_burst(d, pkts, n, m + k);
+		if (bytes)
+			keep_bytes(m, bytes, k, k + got);
+		k += got;
 		ops->rx_release(&c->cap, 0, (unsigned)rc);
 		if (k > DISPATCH_BATCH - PC_BURST || last || !n) {
 			dispatch(c, m, k, stage, nstage);
@@ -416,6 +462,7 @@ void *pc_engine_dispatch_main(void *arg)
 	}
 	dispatch(c, m, k, stage, nstage);
 	free(stage);
+	free(bytes);
 	publish_skips(d);
 	PC_STAT_SET(d->st.last_ns, d->now_ns);
 	bpf_cache_release(&d->ufilter);
@@ -433,7 +480,8 @@ void *pc_engine_shard_main(void *arg)
 	unsigned spins = 0;
 
 	for (;;) {
-		size_t k = pc_ring_pop(&w->in, m, DISPATCH_BATCH);
+		size_t k = pc_ring_pop(&w->in, w->mcopy ? (void *)w->mcopy : (void *)m,
+				       DISPATCH_BATCH);
 		unsigned i;
 
 		if (!k) {
@@ -446,6 +494,11 @@ void *pc_engine_shard_main(void *arg)
 			continue;
 		}
 		spins = 0;
+		for (i = 0; w->mcopy && i < k; i++) {
+			m[i] = w->mcopy[i].m;
+			if (m[i].l3)
+				m[i].l3 = w->mcopy[i].l3;
+		}
 		for (i = 0; i < k; i++)
 			if (m[i].ts_ns > w->now_ns)
 				w->now_ns = m[i].ts_ns;

@@ -22,7 +22,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define CH_ROW_MAX 4096 /* a record's JSON is under 1.5 KiB with every field */
+#define CH_ROW_MAX CAPTURE_FLOW_JSON_MAX
 
 struct ch_settings {
 	uint32_t batch, flush_ms, retries, buffer_rows, timeout_ms, stop_ms;
@@ -75,6 +75,16 @@ static const char ch_columns[] =
 	"tunnel_type String, tunnel_id UInt32, rev_tunnel_id UInt32, outer_src_ip String, "
 	"outer_dst_ip String, tos UInt8, dscp UInt8, min_ttl UInt8, max_ttl UInt8, "
 	"rev_tos UInt8, rev_dscp UInt8, rev_min_ttl UInt8, rev_max_ttl UInt8, "
+	"payload_bytes UInt64, rev_payload_bytes UInt64, conn_state String, history String, "
+	"retrans_packets UInt32, retrans_bytes UInt64, rev_retrans_packets UInt32, "
+	"rev_retrans_bytes UInt64, ooo_packets UInt32, rev_ooo_packets UInt32, zero_win UInt32, "
+	"rev_zero_win UInt32, rtt_us UInt32, rtt_syn_us UInt32, app String, app_category String, "
+	"app_id UInt16, app_master_id UInt16, dpi_confidence String, tls_sni String, "
+	"tls_alpn String, tls_version UInt16, ja4 String, ja3 String, dns_qname String, "
+	"dns_qtype UInt16, dns_rcode UInt8, dns_answers UInt16, http_method String, "
+	"http_host String, http_url String, http_user_agent String, http_status UInt16, "
+	"src_country String, dst_country String, src_asn UInt32, src_as_org String, "
+	"dst_asn UInt32, dst_as_org String, "
 	"time DateTime MATERIALIZED toDateTime(intDiv(first_ns, 1000000000))";
 
 static int u32_in(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -418,7 +428,7 @@ static void curl_init_once(void)
 /* --clickhouse-create: the database and a MergeTree table, if absent. */
 static int create_table(struct ch_priv *c, const char *table, char *err, size_t errlen)
 {
-	char sql[2048], db[256], why[256];
+	char sql[4096], db[256], why[256]; /* the columns: about 2300 bytes */
 	CURL *h = curl_easy_init();
 	size_t dl = (size_t)(strchr(table, '.') - table);
 	int rc = 0;

@@ -58,7 +58,7 @@ struct kafka_priv {
 	unsigned logged_fail;	    /* failures already logged (first few only) */
 	bool quiet;		    /* stopping: one summary instead */
 	struct pc_ipfix_msgs *msgs; /* format=ipfix; NULL: json */
-	char value[4096];
+	char value[CAPTURE_FLOW_JSON_MAX];
 	uint8_t msg[NF_MAX_MTU]; /* format=ipfix: one message */
 };
 

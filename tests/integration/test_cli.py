@@ -235,10 +235,14 @@ def test_version():
     assert ("exporters ipfix+tcp:// ipfix+udp:// ipfix:// ipfix-file: netflow9:// "
             "netflow5:// json: sqlite: kafka:// clickhouse://") in lines
     libs = dict(ln.split()[1:3] for ln in lines if ln.startswith("library "))
-    assert sorted(libs) == ["libcurl", "libpcap", "librdkafka", "openssl", "sqlite"]
+    # libmaxminddb (GeoIP) and nDPI are there when the build found them
+    assert sorted(set(libs) - {"libmaxminddb", "ndpi"}) == \
+        ["libcurl", "libpcap", "librdkafka", "openssl", "sqlite"]
+    assert ("libmaxminddb" in libs) == (_pkg_version("libmaxminddb") is not None)
     # the versions the library runs on are the ones installed
     for name, pc in (("librdkafka", "rdkafka"), ("libcurl", "libcurl"), ("sqlite", "sqlite3"),
-                     ("libpcap", "libpcap"), ("openssl", "openssl")):
+                     ("libpcap", "libpcap"), ("openssl", "openssl"),
+                     ("libmaxminddb", "libmaxminddb")):
         want = _pkg_version(pc)
         if want:
             assert libs[name] == want, (name, libs[name], want)

@@ -199,7 +199,8 @@ def test_list_interfaces():
 def test_table_golden(tmp_path, width):
     f = tmp_path / "m.pcap"
     mixed(f)
-    p = run(["-r", f, "-F", "table", "--no-progress"], COLUMNS=str(width), **ENV_TZ)
+    p = run(["-r", f, "-F", "table", "--no-progress", "--inspect", "none"], COLUMNS=str(width),
+            **ENV_TZ)
     assert p.returncode == 0 and p.stderr == ""
     with open(os.path.join(GOLDEN, "table_%d.txt" % width)) as gf:
         want = gf.read()
@@ -213,9 +214,10 @@ def test_table_wide_and_unlimited(tmp_path):
     mixed(f)
     with open(os.path.join(GOLDEN, "table_200.txt")) as gf:
         full = gf.read()
-    p = run(["-r", f, "-F", "table", "--no-progress", "--wide"], COLUMNS="80", **ENV_TZ)
+    p = run(["-r", f, "-F", "table", "--no-progress", "--wide", "--inspect", "none"],
+            COLUMNS="80", **ENV_TZ)
     assert p.stdout == full
-    p = run(["-r", f, "-F", "table", "--no-progress"], **ENV_TZ)
+    p = run(["-r", f, "-F", "table", "--no-progress", "--inspect", "none"], **ENV_TZ)
     assert p.stdout == full
 
 
@@ -495,7 +497,7 @@ def test_table_tunnel_column(tmp_path):
     sc.udp_exchange(0.1, "198.18.0.77", S, 5001, 53, count=1)
     f = tmp_path / "t.pcap"
     sc.write(f)
-    p = run(["-r", f, "-F", "table", "--no-progress"], **ENV_TZ)
+    p = run(["-r", f, "-F", "table", "--no-progress", "--inspect", "none"], **ENV_TZ)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     head = lines[0].split()
@@ -506,7 +508,8 @@ def test_table_tunnel_column(tmp_path):
     cells = {ln.split()[3]: ln[col:col + len("vxlan:5001")] for ln in lines[1:]}
     assert cells == {"198.18.0.1:5000": "vxlan:5001", "198.18.0.77:5001": " " * 10}
     # 80 columns: the date goes before the tunnel does
-    narrow = run(["-r", f, "-F", "table", "--no-progress"], COLUMNS="80", **ENV_TZ)
+    narrow = run(["-r", f, "-F", "table", "--no-progress", "--inspect", "none"], COLUMNS="80",
+                 **ENV_TZ)
     assert narrow.stdout.splitlines() == [
         "START        PROTO SRC              DST           TUNNEL     PKTS BYTES",
         "00:13:20.000 udp   198.18.0.1:5000  198.19.0.1:53 vxlan:5001    2   194",

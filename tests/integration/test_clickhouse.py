@@ -149,6 +149,11 @@ DEFAULTS = {"community_id": "", "src_mac": "", "dst_mac": "", "vlan_inner": 0,
             "rev_tunnel_id": 0, "outer_src_ip": "", "outer_dst_ip": "", "tos": 0, "dscp": 0,
             "min_ttl": 0, "max_ttl": 0, "rev_tos": 0, "rev_dscp": 0, "rev_min_ttl": 0,
             "rev_max_ttl": 0}
+# issue 12's fields: an unknown name is "", an unknown number 0
+_L7_TEXT = ("conn_state", "history", "app", "app_category", "dpi_confidence", "tls_sni",
+            "tls_alpn", "ja4", "ja3", "dns_qname", "http_method", "http_host", "http_url",
+            "http_user_agent", "src_country", "dst_country", "src_as_org", "dst_as_org")
+DEFAULTS.update({k: "" if k in _L7_TEXT else 0 for k in jt.L7_FIELDS})
 
 
 def as_row(rec, columns):

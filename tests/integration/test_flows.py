@@ -432,7 +432,7 @@ def test_json_field_names(tmp_path):
     sc.tcp_session(0.0, C, S, 1000, 80)
     f = tmp_path / "j.pcap"
     sc.write(f)
-    p = jt.run(["-r", f, "-F", "json", "--stats", "--no-progress"])
+    p = jt.run(["-r", f, "-F", "json", "--stats", "--no-progress", "--inspect", "none"])
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert len(lines) == 1
@@ -441,7 +441,8 @@ def test_json_field_names(tmp_path):
     # TCP session over Ethernet without tunnel, inner VLAN or MPLS
     assert list(rec.keys()) == list(jt.FLOW_FIELDS) + [
         "community_id", "interface", "src_mac", "dst_mac", "tos", "dscp", "min_ttl", "max_ttl",
-        "rev_tos", "rev_dscp", "rev_min_ttl", "rev_max_ttl"]
+        "rev_tos", "rev_dscp", "rev_min_ttl", "rev_max_ttl", "payload_bytes",
+        "rev_payload_bytes"]
     assert rec["community_id"] == jt.community_id(rec)
     assert rec["end_reason"] == "end" and rec["src_ip"] == C and rec["worker"] == 0
     for k in jt.FLOW_FIELDS:
@@ -451,11 +452,11 @@ def test_json_field_names(tmp_path):
     assert list(st["skipped"].keys()) == list(jt.SKIP_FIELDS)
     assert list(st["expired"].keys()) == list(jt.EXPIRED_FIELDS)
     # without -F and with stdout not a terminal: JSON lines too
-    p2 = jt.run(["-r", f, "--no-progress"])
+    p2 = jt.run(["-r", f, "--no-progress", "--inspect", "none"])
     assert p2.returncode == 0 and json.loads(p2.stdout.splitlines()[0]) == rec
     # -w FILE writes the same lines there
     out = tmp_path / "flows.json"
-    p3 = jt.run(["-r", f, "-F", "json", "-w", out, "--no-progress"])
+    p3 = jt.run(["-r", f, "-F", "json", "-w", out, "--no-progress", "--inspect", "none"])
     assert p3.returncode == 0 and p3.stdout == ""
     assert json.loads(out.read_text().splitlines()[0]) == rec
 
@@ -542,7 +543,8 @@ def test_table_rows_exact(tmp_path):
     exp = sc.expected()
     assert exp.ambiguous == []
     assert {r["end_reason"] for r in exp.records} == {"end", "idle", "shutdown"}
-    p = jt.run(["-r", f, "-F", "table", "--idle-timeout", "5", "--no-progress"])
+    p = jt.run(["-r", f, "-F", "table", "--idle-timeout", "5", "--no-progress", "--inspect",
+                "none"])
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
     assert p.stdout == table_text(exp.records)
@@ -557,7 +559,7 @@ def test_csv_and_table(tmp_path):
     assert p.returncode == 0, p.stderr
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     assert len(rows) == len(exp.records)
-    names = list(jt.FLOW_FIELDS) + list(jt.CSV_PATH_FIELDS)
+    names = list(jt.FLOW_FIELDS) + list(jt.CSV_PATH_FIELDS) + list(jt.L7_FIELDS)
     assert list(rows[0].keys()) == names
     conv = [{k: (v if k in ("src_ip", "dst_ip", "end_reason") else int(v))
              for k, v in row.items() if k in jt.FLOW_FIELDS} for row in rows]
@@ -572,7 +574,7 @@ def test_csv_and_table(tmp_path):
                   "rev_max_ttl"):
             assert row[k] == str(e.get(k, "")), (k, row, e)
         assert row["mpls_labels"] == "/".join(str(x) for x in e.get("mpls_labels", []))
-    t = jt.run(["-r", f, "-F", "table", "--no-progress"])
+    t = jt.run(["-r", f, "-F", "table", "--no-progress", "--inspect", "none"])
     assert t.returncode == 0, t.stderr
     assert t.stdout == table_text(exp.records)
 

@@ -202,7 +202,9 @@ def test_table_and_csv(store):
 
 @pytest.mark.parametrize("args,msg", [
     (["--by", "color"], "jcap: query: unknown key 'color' (src_ip, dst_ip, src_port, dst_port, "
-     "proto, ip_version, vlan, end_reason, community_id)"),
+     "proto, ip_version, vlan, end_reason, community_id, app, app_category, tls_sni, "
+     "dns_qname, http_host, conn_state, src_country, dst_country, country, src_asn, dst_asn, "
+     "asn)"),
     (["--top", "3"], "jcap: query: --top N needs --by KEY or --aggregate KEYS"),
     (["--by", "src_ip,dst_ip"], "jcap: query: --by takes one key; several: --aggregate"),
     (["--by", "src_ip", "--aggregate", "dst_ip"],
@@ -244,7 +246,9 @@ def test_run_reports_equal_store_reports(store, args, fmt):
 def test_run_report_usage_errors(store):
     for args, msg in (
             (["--by", "color"], "jcap: unknown key 'color' (src_ip, dst_ip, src_port, dst_port, "
-             "proto, ip_version, vlan, end_reason, community_id)"),
+             "proto, ip_version, vlan, end_reason, community_id, app, app_category, tls_sni, "
+             "dns_qname, http_host, conn_state, src_country, dst_country, country, src_asn, "
+             "dst_asn, asn)"),
             (["--by", "a,b"], "jcap: --by takes one key; several: --aggregate"),
             (["--by", "proto", "--aggregate", "vlan"],
              "jcap: give --by KEY or --aggregate KEYS, not both"),

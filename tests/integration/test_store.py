@@ -100,7 +100,9 @@ def test_everything_stored(store):
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
         assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
                        "flows_src_port", "flows_dst_port", "flows_community_id", "flows_tunnel_id",
-                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac"}
+                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac", "flows_app",
+                       "flows_tls_sni", "flows_dns_qname", "flows_src_country",
+                       "flows_dst_country", "flows_src_asn", "flows_dst_asn"}
         # addresses are 16-byte keys: IPv4 as ::ffff:a.b.c.d
         for ver, src in con.execute("SELECT ip_version, src_ip FROM flows LIMIT 50"):
             assert len(src) == 16
@@ -466,10 +468,12 @@ def test_older_store_keeps_rows_loses_unused_index(store, tmp_path):
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'flows'")}
         assert idx == {"flows_last_ns", "flows_src_ip", "flows_dst_ip",
                        "flows_src_port", "flows_dst_port", "flows_community_id", "flows_tunnel_id",
-                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac"}
+                       "flows_rev_tunnel_id", "flows_src_mac", "flows_dst_mac", "flows_app",
+                       "flows_tls_sni", "flows_dns_qname", "flows_src_country",
+                       "flows_dst_country", "flows_src_asn", "flows_dst_asn"}
         assert con.execute("PRAGMA page_size").fetchone()[0] == 4096
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2  # upgraded
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 3  # upgraded
         assert con.execute("SELECT count(*) FROM flows").fetchone()[0] == 401
         assert con.execute("SELECT interface, src_mac, tunnel_id, community_id FROM flows "
                            "WHERE id = 1").fetchone() == (0, None, None, None)

@@ -24,6 +24,15 @@ CSV_PATH_FIELDS = ("community_id", "interface", "src_mac", "dst_mac", "vlan_inne
                    "mpls_labels", "tunnel_type", "tunnel_id", "rev_tunnel_id", "outer_src_ip",
                    "outer_dst_ip", "tos", "dscp", "rev_tos", "rev_dscp", "min_ttl", "max_ttl",
                    "rev_min_ttl", "rev_max_ttl")
+# then the transport health and application fields (issue 12), the JSON record's order
+L7_FIELDS = ("payload_bytes", "rev_payload_bytes", "conn_state", "history",
+             "retrans_packets", "retrans_bytes", "rev_retrans_packets", "rev_retrans_bytes",
+             "ooo_packets", "rev_ooo_packets", "zero_win", "rev_zero_win", "rtt_us",
+             "rtt_syn_us", "app", "app_category", "app_id", "app_master_id", "dpi_confidence",
+             "tls_sni", "tls_alpn", "tls_version", "ja4", "ja3", "dns_qname", "dns_qtype",
+             "dns_rcode", "dns_answers", "http_method", "http_host", "http_url",
+             "http_user_agent", "http_status", "src_country", "dst_country", "src_asn",
+             "src_as_org", "dst_asn", "dst_as_org")
 SKIP_FIELDS = ("non_ip", "truncated", "malformed", "unsupported_link", "fragment_unmatched",
                "filtered", "flow_disabled", "sampled_out", "tunnel_too_deep")
 EXPIRED_FIELDS = ("idle", "active", "end", "evicted", "shutdown")

@@ -156,7 +156,8 @@ static void test_json(void)
 		  "\"first_ns\":1700000000123456789,\"last_ns\":1700000001000000000,"
 		  "\"icmp_type\":0,\"icmp_code\":0,\"end_reason\":\"evicted\",\"worker\":12,"
 		  "\"community_id\":\"1:Pqgx/mCHbXw/QvlbcNs9IAh/ntU=\",\"interface\":0,\"tos\":0,"
-		  "\"dscp\":0,\"min_ttl\":0,\"max_ttl\":0}");
+		  "\"dscp\":0,\"min_ttl\":0,\"max_ttl\":0,\"payload_bytes\":0,"
+		  "\"rev_payload_bytes\":0}");
 	memset(&f, 0, sizeof(f));
 	f.ip_version = 6;
 	f.src_ip[0] = 0x20, f.src_ip[1] = 0x01, f.src_ip[2] = 0x0d, f.src_ip[3] = 0xb8;

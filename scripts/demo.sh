@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # make demo: generate a sample capture with the project's own generator, meter
-# it with jcap (top 10 flows as a table) and show the final counters.
+# it with jcap (top 10 flows as a table) and show the final counters; then a
+# few TLS, DNS and HTTP sessions (tests/tools/appgen.py) and what jcap reads
+# from them.
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,3 +37,18 @@ print("conservation: packets_read %d = in flows %d + skipped %d: %s" % (
 print("generator truth: %d packets, %d flow records; jcap: %d records" % (
     truth["packets"], len(truth["flows"]), st["flows_exported"]))
 PY
+
+APPS="$BUILD/sample-apps.pcap"
+python3 "$ROOT/tests/tools/appgen.py" -o "$APPS" --packets 1 --chunk-flows 12 --seed 3
+echo
+echo "== application fields: $JCAP -r $APPS -F json"
+"$JCAP" -r "$APPS" -F json --no-progress | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    what = [r[k] for k in ("tls_sni", "tls_alpn", "ja4", "dns_qname", "http_method", "http_host",
+                           "http_url", "http_status") if k in r]
+    print("%-6s %15s:%-5d -> %15s:%-5d %-14s %s" % (
+        {6: "tcp", 17: "udp"}.get(r["proto"], r["proto"]), r["src_ip"], r["src_port"],
+        r["dst_ip"], r["dst_port"], r.get("app", "-"), " ".join(str(x) for x in what)))
+'

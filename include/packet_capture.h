@@ -123,7 +123,7 @@ struct capture_config {
 	capture_log_fn log_fn; /**< NULL: silent */
 	void *log_ctx;
 	int log_level;		      /**< highest level passed to log_fn */
-	uint32_t export_queue;	      /**< flow records per worker queue, 0: 65536 */
+	uint32_t export_queue;	      /**< flow records per worker queue, 0: 16384 (20 MiB) */
 	const char *decrypt_key_file; /**< key for encrypted pcap_file input */
 	const char *user;	      /**< drop privileges to this user after open */
 	/* Tunnels (see enum capture_tunnel). */
@@ -597,7 +597,9 @@ struct capture_stats {
 	uint64_t dpi_identified;    /**< nDPI verdicts naming an application */
 	uint64_t
 		tcp_reassembly_gaps; /**< TLS/HTTP/DNS streams given up: a gap in the first bytes */
-	uint64_t geoip_lookups;	     /**< address lookups in the GeoIP/ASN databases */
+	uint64_t geoip_lookups;
+	uint64_t inspect_reclaimed; /**< inspections settled early to make room: pool
+					 full, the flow quiet for 2 s */	     /**< address lookups in the GeoIP/ASN databases */
 };
 
 /**

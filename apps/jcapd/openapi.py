@@ -117,6 +117,8 @@ skip_names = ["non_ip", "truncated", "malformed", "unsupported_link", "fragment_
               "filtered", "flow_disabled", "sampled_out", "tunnel_too_deep"]
 expire_names = ["idle", "active", "end", "evicted", "shutdown"]
 
+_insp = ["flows", "pool_full", "dpi_flows", "dpi_pool_full", "dpi_identified",
+         "tcp_reassembly_gaps", "reclaimed"]
 stats_props = {
     "packets": U64, "bytes": U64, "packets_in_flows": U64, "bytes_in_flows": U64,
     "skipped": obj({k: U64 for k in skip_names}, skip_names),
@@ -144,6 +146,7 @@ stats_props = {
                   ["packets", "bytes", "files", "errors"]),
     "fragments": obj({"tracked": U64, "matched": U64, "tunnel": U64},
                      ["tracked", "matched", "tunnel"]),
+    "inspect": obj({k: U64 for k in _insp}, _insp),
     "geoip": obj({"lookups": U64}, ["lookups"]),
     "ended_ring_records": U64, "first_ns": U64, "last_ns": U64,
 }

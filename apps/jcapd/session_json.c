@@ -141,13 +141,13 @@ json_t *session_stats_json(const struct capture_stats *st, double pps, double bp
 			    json_pack("{s:o, s:o, s:o}", "tracked", jint(st->fragments_tracked),
 				      "matched", jint(st->fragments_matched), "tunnel",
 				      jint(st->tunnel_fragments)));
-	json_object_set_new(o, "inspect",
-			    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "flows",
-				      jint(st->inspect_flows), "pool_full",
-				      jint(st->inspect_pool_full), "dpi_flows", jint(st->dpi_flows),
-				      "dpi_pool_full", jint(st->dpi_pool_full), "dpi_identified",
-				      jint(st->dpi_identified), "tcp_reassembly_gaps",
-				      jint(st->tcp_reassembly_gaps)));
+	json_object_set_new(
+		o, "inspect",
+		json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "flows", jint(st->inspect_flows),
+			  "pool_full", jint(st->inspect_pool_full), "dpi_flows",
+			  jint(st->dpi_flows), "dpi_pool_full", jint(st->dpi_pool_full),
+			  "dpi_identified", jint(st->dpi_identified), "tcp_reassembly_gaps",
+			  jint(st->tcp_reassembly_gaps), "reclaimed", jint(st->inspect_reclaimed)));
 	json_object_set_new(o, "geoip", json_pack("{s:o}", "lookups", jint(st->geoip_lookups)));
 	json_object_set_new(o, "ended_ring_records", jint(st->ended_ring_records));
 	json_object_set_new(o, "first_ns", jint(st->first_ns));

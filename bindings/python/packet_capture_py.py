@@ -144,7 +144,7 @@ _STATS_U64_3 = ("export_delivered", "export_failed", "export_in_flight", "export
                 "export_buffer_drops", "dpdk_ipackets", "dpdk_imissed", "dpdk_rx_nombuf",
                 "dpdk_ierrors", "tunnel_fragments", "inspect_flows", "inspect_pool_full",
                 "dpi_flows", "dpi_pool_full", "dpi_identified", "tcp_reassembly_gaps",
-                "geoip_lookups")
+                "geoip_lookups", "inspect_reclaimed")
 
 
 class CaptureStats(_Struct):
@@ -657,6 +657,7 @@ class CaptureMetrics:
     dpi_identified: int = 0
     tcp_reassembly_gaps: int = 0
     geoip_lookups: int = 0
+    inspect_reclaimed: int = 0
     ended_ring_records: int = 0
     first_ns: int = 0
     last_ns: int = 0

@@ -45,6 +45,7 @@ static void add_worker(struct capture_stats *t, const struct pc_worker *w)
 	t->dpi_pool_full += PC_STAT_GET(s->insp.dpi_pool_full);
 	t->dpi_identified += PC_STAT_GET(s->insp.dpi_identified);
 	t->tcp_reassembly_gaps += PC_STAT_GET(s->insp.reassembly_gaps);
+	t->inspect_reclaimed += PC_STAT_GET(s->insp.reclaimed);
 	{
 		uint64_t f = PC_STAT_GET(s->first_ns), l = PC_STAT_GET(s->last_ns);
 
@@ -246,9 +247,10 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 	pc_strbuf_printf(o,
 			 ",\"inspect\":{\"flows\":%llu,\"pool_full\":%llu,\"dpi_flows\":%llu,"
 			 "\"dpi_pool_full\":%llu,\"dpi_identified\":%llu,"
-			 "\"tcp_reassembly_gaps\":%llu}",
+			 "\"tcp_reassembly_gaps\":%llu,\"reclaimed\":%llu}",
 			 U(s->inspect_flows), U(s->inspect_pool_full), U(s->dpi_flows),
-			 U(s->dpi_pool_full), U(s->dpi_identified), U(s->tcp_reassembly_gaps));
+			 U(s->dpi_pool_full), U(s->dpi_identified), U(s->tcp_reassembly_gaps),
+			 U(s->inspect_reclaimed));
 	if (!full)
 		return;
 	pc_strbuf_printf(

@@ -221,6 +221,7 @@ static void publish_flow_counters(struct pc_worker *w)
 		PC_STAT_SET(w->st.insp.dpi_pool_full, ic->dpi_pool_full);
 		PC_STAT_SET(w->st.insp.dpi_identified, ic->dpi_identified);
 		PC_STAT_SET(w->st.insp.reassembly_gaps, ic->reassembly_gaps);
+		PC_STAT_SET(w->st.insp.reclaimed, ic->reclaimed);
 	}
 	publish_skips(w);
 	PC_STAT_SET(w->st.last_ns, w->now_ns);

@@ -27,6 +27,11 @@
 #define STREAM_MAX 4096 /* bytes reassembled per TCP direction */
 #define DIR_PKTS 16	/* packets looked at from each side */
 #define FLOW_PKTS 32	/* packets looked at in all */
+/* nDPI sees a flow's packets until its verdict, but at most this many that
+ * carry payload (then it gives its best guess); pure TCP ACKs after the
+ * first payload are not given to it. nDPI names most protocols from the
+ * first one or two payload packets of each side. */
+#define DPI_DATA_PKTS 8
 
 #define H_RESULT 0x80000000u
 #define H_CLASS_SHIFT 29
@@ -53,6 +58,8 @@ struct stream {
 
 struct rec {
 	uint32_t next_free;
+	uint32_t *owner;  /* the flow's handle while in use (reclaim), else NULL */
+	uint64_t last_ns; /* time of the flow's last packet looked at */
 	uint32_t dpi;	  /* nDPI state (pc_dpi handle), 0: none */
 	uint32_t quic;	  /* QUIC pool index + 1, 0: none */
 	uint8_t pkts[2];  /* packets looked at from each side */
@@ -60,7 +67,8 @@ struct rec {
 	uint8_t want;	  /* W_* the flow still tries (UDP: DNS, QUIC) */
 	uint8_t quic_dir; /* side that sent the QUIC client Initial */
 	uint8_t dpi_done;
-	uint8_t pad[2];
+	uint8_t dpi_data; /* packets with payload nDPI has seen */
+	uint8_t pad;
 	uint32_t sb[2]; /* each TCP direction's stream buffer (index + 1), 0: none */
 	struct stream st[2];
 	struct pc_insp_found f; /* only f.l7 is set at the start: the rest where it says */
@@ -92,7 +100,13 @@ struct pc_inspect {
 	struct pc_dpi *dpi;
 	struct pc_quic_ctx *qctx;
 	struct pc_inspect_counters cnt;
+	uint32_t clock; /* reclaim scan position in recs */
 };
+
+/* A full pool takes the record of a flow quiet for this long (its
+ * inspection settles as at the flow's end), looking at a few at a time. */
+#define RECLAIM_QUIET_NS 2000000000ull
+#define RECLAIM_SCAN 16
 
 static int pool_init(struct pool *p, size_t esz, uint32_t max)
 {
@@ -511,11 +525,38 @@ static struct rec *rec_of(const struct pc_inspect *in, uint32_t h)
 	return pool_at(&in->recs, h);
 }
 
-static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m)
+static uint32_t finish(struct pc_inspect *in, uint32_t h, const struct pc_flow_key *k);
+
+/* The pool is full: settle the inspection of a flow quiet for
+ * RECLAIM_QUIET_NS (its handle is rewritten in its flow entry) and hand its
+ * record out again; 0 when none of the next RECLAIM_SCAN records is quiet. */
+static uint32_t reclaim(struct pc_inspect *in, uint64_t now)
+{
+	struct pc_flow_key k;
+	unsigned i;
+
+	memset(&k, 0, sizeof(k));
+	for (i = 0; i < RECLAIM_SCAN && in->recs.used; i++) {
+		uint32_t h = in->clock % in->recs.used + 1;
+		struct rec *r = rec_of(in, h);
+
+		in->clock++;
+		if (r->owner && now > r->last_ns + RECLAIM_QUIET_NS) {
+			*r->owner = finish(in, h, &k);
+			in->cnt.reclaimed++;
+			return pool_get(&in->recs);
+		}
+	}
+	return 0;
+}
+
+static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m, uint32_t *owner)
 {
 	uint32_t h = pool_get(&in->recs);
 	struct rec *r;
 
+	if (!h)
+		h = reclaim(in, m->ts_ns);
 	if (!h) {
 		in->cnt.pool_full++;
 		return PC_INSP_DONE;
@@ -524,6 +565,7 @@ static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m)
 	r = rec_of(in, h);
 	memset(r, 0, offsetof(struct rec, f));
 	r->f.l7 = 0;
+	r->owner = owner;
 	r->st[0].want = r->st[1].want = 0xff;
 	if (m->key.proto == 17) {
 		if (on(in, CAPTURE_INSPECT_DNS) && dns_port(&m->key))
@@ -597,6 +639,7 @@ static uint32_t finish(struct pc_inspect *in, uint32_t h, const struct pc_flow_k
 	}
 	put_parts(in, r);
 	sz = pc_insp_pack(&r->f, &u.r);
+	r->owner = NULL;
 	pool_put(&in->recs, h);
 	if (!u.r.l7)
 		return PC_INSP_DONE;
@@ -639,12 +682,13 @@ void pc_inspect_packet(struct pc_inspect *in, uint32_t *h, const struct pc_meta 
 			*h = PC_INSP_DONE;
 			return;
 		}
-		*h = rec_start(in, m);
+		*h = rec_start(in, m, h);
 		if (*h == PC_INSP_DONE)
 			return;
 	}
 	r = rec_of(in, *h);
 	r->total++;
+	r->last_ns = m->ts_ns;
 	if (r->pkts[dir] < DIR_PKTS) {
 		r->pkts[dir]++;
 		if (m->key.proto == 6)
@@ -654,11 +698,15 @@ void pc_inspect_packet(struct pc_inspect *in, uint32_t *h, const struct pc_meta 
 		if (r->pkts[dir] == DIR_PKTS)
 			stream_settle(in, r, &m->key, dir);
 	}
-	if (r->dpi) {
+	if (r->dpi && (m->pl_len || !r->dpi_data)) {
 		struct pc_dpi_result res;
 
-		if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u, &res))
+		if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u, &res)) {
 			dpi_settle(in, r, &res);
+		} else if (m->pl_len && ++r->dpi_data >= DPI_DATA_PKTS) {
+			pc_dpi_giveup(in->dpi, r->dpi, &res);
+			dpi_settle(in, r, &res);
+		}
 	}
 	if ((r->dpi_done && !r->want && !streams_want(r)) || r->total >= FLOW_PKTS)
 		*h = finish(in, *h, &m->key);
@@ -714,6 +762,7 @@ void pc_inspect_release(struct pc_inspect *in, uint32_t h)
 		if (r->dpi)
 			pc_dpi_flow_put(in->dpi, r->dpi);
 		put_parts(in, r);
+		r->owner = NULL;
 		pool_put(&in->recs, h);
 	}
 }

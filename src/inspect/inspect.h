@@ -34,6 +34,7 @@ struct pc_inspect_counters {
 	uint64_t dpi_pool_full;
 	uint64_t dpi_identified;
 	uint64_t reassembly_gaps;
+	uint64_t reclaimed; /* records taken from flows quiet for 2 s (pool full) */
 };
 
 int pc_inspect_create(struct pc_inspect **out, const struct pc_inspect_params *p);

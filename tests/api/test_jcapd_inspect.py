@@ -45,7 +45,7 @@ def test_inspect_keys(own_tmp):
         sc.write(path)
         assert run(d, path, inspect="none") == {
             "flows": 0, "pool_full": 0, "dpi_flows": 0, "dpi_pool_full": 0,
-            "dpi_identified": 0, "tcp_reassembly_gaps": 0}
+            "dpi_identified": 0, "tcp_reassembly_gaps": 0, "reclaimed": 0}
         got = run(d, path, inspect="dns")
         assert (got["flows"], got["dpi_flows"]) == (3, 0)
         got = run(d, path, inspect="http,dns", inspect_flows=1)

@@ -117,7 +117,7 @@ def test_inspect_none_same_counts(tmp_path):
     assert not [(r["src_port"], k) for r in none for k in L7 if k in r]
     assert st_none["inspect"] == {"flows": 0, "pool_full": 0, "dpi_flows": 0,
                                   "dpi_pool_full": 0, "dpi_identified": 0,
-                                  "tcp_reassembly_gaps": 0}
+                                  "tcp_reassembly_gaps": 0, "reclaimed": 0}
     keep = ("packets", "bytes", "rev_packets", "rev_bytes", "payload_bytes",
             "rev_payload_bytes", "first_ns", "last_ns", "end_reason")
     a = {k: tuple(r[x] for x in keep) for k, r in by_tuple(full).items()}

@@ -271,6 +271,42 @@ static void test_pools(void)
 	pc_inspect_destroy(in);
 }
 
+/* A full pool takes the record of a flow quiet for 2 s: that flow's
+ * inspection settles (its handle rewritten in place), the new flow is
+ * inspected; a flow quiet for less keeps its record. */
+static void test_reclaim(void)
+{
+	struct pc_inspect *in = make(CAPTURE_INSPECT_DPI, 2, 4096);
+	uint32_t h[4] = { PC_INSP_NONE, PC_INSP_NONE, PC_INSP_NONE, PC_INSP_NONE };
+	uint64_t at[4] = { T0, T0, T0 + 1000000000ull, T0 + 2500000000ull };
+	struct capture_flow r;
+	struct pkt p;
+	int i;
+
+	if (!in)
+		return;
+	for (i = 0; i < 4; i++) {
+		udp_dns(&p, (uint16_t)(50000 + i));
+		p.m.ts_ns = at[i];
+		pc_inspect_packet(in, &h[i], &p.m, 0);
+	}
+	CHECK_EQ(h[2], PC_INSP_DONE); /* 1 s: no flow quiet long enough */
+	CHECK(pc_inspect_wants(h[3]) && h[3] != PC_INSP_NONE);
+	CHECK_EQ(pc_inspect_counters(in)->pool_full, 1);
+	CHECK_EQ(pc_inspect_counters(in)->reclaimed, 1);
+	CHECK_EQ(pc_inspect_counters(in)->flows, 3);
+	/* the first flow's inspection settled with what it had found */
+	CHECK(!pc_inspect_wants(h[0]) && h[0] != PC_INSP_DONE);
+	memset(&r, 0, sizeof(r));
+	pc_inspect_fill(in, h[0], 0, &r);
+	CHECK(r.l7_flags & CAPTURE_L7_DNS);
+	CHECK_STR(r.dns_qname, "a.example");
+	CHECK(pc_inspect_wants(h[1]) && h[1] != PC_INSP_NONE);
+	for (i = 0; i < 4; i++)
+		settle(in, &h[i], &r);
+	pc_inspect_destroy(in);
+}
+
 /* Inspection off for everything but TCP health: nothing to do at all. */
 static void test_active(void)
 {
@@ -316,6 +352,7 @@ int main(void)
 {
 	test_tls_reassembly();
 	test_pools();
+	test_reclaim();
 	test_active();
 	test_dpi();
 	return check_finish("unit.inspect");

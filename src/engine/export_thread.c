@@ -223,7 +223,7 @@ void *pc_engine_export_main(void *arg)
 		/* nothing to do: back off gently (1 ms at most). Live: 1 ms at once
 		 * (bench_live: flows ending every ~80 us kept this thread in 50 us
 		 * naps, ~20k wake-ups/s, as much CPU as the worker; a worker ring of
-		 * export_queue (65536) records overflows in 1 ms only above 65M
+		 * export_queue (16384) records overflows in 1 ms only above 16M
 		 * records/s). A file keeps the short naps: its worker waits on us. */
 		pc_sleep_us(idle_rounds < 10 && c->cap.offline ? 50 : 1000);
 		idle_rounds++;

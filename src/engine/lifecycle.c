@@ -187,7 +187,7 @@ CAPTURE_API int capture_init(struct capture **out, const struct capture_config *
 	if (!c->cfg.buffer_size_mb)
 		c->cfg.buffer_size_mb = CAPTURE_BUFFER_MB_MIN;
 	if (!c->cfg.export_queue)
-		c->cfg.export_queue = 65536;
+		c->cfg.export_queue = 16384; /* 1272-byte records: 20 MiB a worker */
 	if (getrandom(c->seed, sizeof(c->seed), 0) != sizeof(c->seed)) {
 		c->seed[0] = pc_mono_ns() ^ (uint64_t)(uintptr_t)c;
 		c->seed[1] = pc_wall_ns() * 0x9e3779b97f4a7c15ull;

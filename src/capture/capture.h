@@ -79,8 +79,8 @@ struct pc_cap {
 	uint64_t input_pos;	/* offline: bytes consumed so far (relaxed) */
 	char tstamp_source[32]; /* "kernel", "hardware", "file", ... */
 	char tstamp_detail[128];
-	char mode[32]; /* afxdp: "native copy", ... */
-	char err[512]; /* detailed error set by a failing op */
+	char mode[32];	/* afxdp: "native copy", ... */
+	char err[1024]; /* detailed error set by a failing op (DPDK: two EAL lines) */
 	const struct pc_cap_params *params;
 };
 

@@ -162,7 +162,7 @@ struct capture {
 
 	pthread_mutex_t ctl_lock; /* start/stop/enable against each other */
 	pthread_mutex_t err_lock; /* errmsg and the status strings */
-	char errmsg[768];
+	char errmsg[1280];
 	pthread_rwlock_t stats_lock; /* the worker array against its release */
 	pthread_mutex_t req_lock;    /* one flow reader at a time */
 	char last_backend[16];

@@ -13,7 +13,7 @@ WORK=$(mktemp -d /tmp/bench_storage.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 # what the static library needs, from the .pc file the build writes
-libs="$(PKG_CONFIG_PATH=$BUILD pkg-config --static --libs-only-l libpacket_capture | sed 's/-lpacket_capture//') $(pkg-config --libs libxdp libbpf 2>/dev/null || true)"
+libs="$(bash "$(dirname "$0")/static_libs.sh" "$BUILD") $(pkg-config --libs libxdp libbpf 2>/dev/null || true)"
 # shellcheck disable=SC2086
 cc -std=gnu11 -O2 -D_GNU_SOURCE -I"$SRC/include" -I"$SRC/src" "$SRC/bench/bench_crypt.c" \
 	"$BUILD/libpacket_capture.a" $libs -lpthread -o "$WORK/bench_crypt"

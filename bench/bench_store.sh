@@ -18,7 +18,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bin=$build/bench_store
 cc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -I"$src/include" -I"$src/src" \
-	"$here/bench_store.c" "$lib" $(PKG_CONFIG_PATH=$build pkg-config --static --libs-only-l libpacket_capture | sed 's/-lpacket_capture//') \
+	"$here/bench_store.c" "$lib" $(bash "$here/static_libs.sh" "$build") \
 	$(pkg-config --libs libxdp libbpf 2>/dev/null || true) -lpthread -o "$bin"
 echo "# $(date -u +%FT%TZ) $(uname -r) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 import urllib.parse
 
 import pytest
@@ -104,3 +105,14 @@ def need_second_loopback_address():
         pytest.skip("cannot bind a client socket to 127.0.0.2: %s" % e)
     finally:
         s.close()
+
+
+def wait_end(d, timeout=60):
+    """Poll the status of daemon @d until its session is done, stopped or failed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = request(d.base, "GET", "/packet_capture/capture/status", token=d.token).json
+        if st["state"] in ("done", "stopped", "failed"):
+            return st
+        time.sleep(0.05)
+    raise AssertionError("session did not end: %s" % st)

@@ -5,25 +5,16 @@ open followed by ones that run in the same daemon with exact counts, and
 the dpdk_eal checks (no driver loading, no file outside the allowed
 directories). Skipped only in a build without DPDK."""
 import os
-import time
 
 import pytest
 
 import pcapgen
-from apihttp import request
+from apihttp import request, wait_end
 from conftest import start_jcapd
 
 P = "/packet_capture/capture"
 
 
-def wait_end(d):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        st = request(d.base, "GET", P + "/status", token=d.token).json
-        if st["state"] in ("done", "stopped", "failed"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError("session did not end: %s" % st)
 
 
 def test_dpdk_sessions(own_tmp):

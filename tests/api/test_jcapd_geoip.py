@@ -7,13 +7,12 @@ databases that `make deps` puts in /var/cache/jcap-test/geoip."""
 import os
 import shutil
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import pcapgen  # noqa: E402
-from apihttp import request  # noqa: E402
+from apihttp import request, wait_end  # noqa: E402
 from conftest import start_jcapd  # noqa: E402
 
 P = "/packet_capture/capture"
@@ -22,14 +21,6 @@ CITY = os.path.join(DB_DIR, "GeoLite2-City.mmdb")
 ASN = os.path.join(DB_DIR, "GeoLite2-ASN.mmdb")
 
 
-def wait_end(d):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        st = request(d.base, "GET", P + "/status", token=d.token).json
-        if st["state"] in ("done", "stopped", "failed"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError("session did not end: %s" % st)
 
 
 def run_session(d, body):

@@ -4,24 +4,15 @@ engine (its inspection counters in /metrics and Prometheus say what was
 inspected), bad values are 400s naming the key."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import appgen as ag  # noqa: E402
-from apihttp import request  # noqa: E402
+from apihttp import request, wait_end  # noqa: E402
 from conftest import start_jcapd  # noqa: E402
 
 P = "/packet_capture/capture"
 
 
-def wait_end(d):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        st = request(d.base, "GET", P + "/status", token=d.token).json
-        if st["state"] in ("done", "stopped", "failed"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError("session did not end: %s" % st)
 
 
 def run(d, path, **keys):

@@ -5,25 +5,16 @@ UDP flows with "decap": "none", with exact counts from pcapgen's truth; bad
 values are refused with the field named."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import pcapgen  # noqa: E402
-from apihttp import request  # noqa: E402
+from apihttp import request, wait_end  # noqa: E402
 from conftest import start_jcapd  # noqa: E402
 from tunnelgen import Tunnel  # noqa: E402
 
 P = "/packet_capture/capture"
 
 
-def wait_end(d):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        st = request(d.base, "GET", P + "/status", token=d.token).json
-        if st["state"] in ("done", "stopped", "failed"):
-            return st
-        time.sleep(0.05)
-    raise AssertionError("session did not end: %s" % st)
 
 
 def test_decap_settings(own_tmp):

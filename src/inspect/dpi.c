@@ -127,7 +127,7 @@ static void result(struct pc_dpi *d, struct ndpi_flow_struct *f, ndpi_protocol p
 }
 
 int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len, uint64_t ts_ms,
-		  struct pc_dpi_result *out)
+		  bool named, struct pc_dpi_result *out)
 {
 	struct ndpi_flow_struct *f = flow_at(d, h);
 	ndpi_protocol p;
@@ -137,7 +137,7 @@ int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len,
 	p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
 	if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN)
 		return 0;
-	if (ndpi_extra_dissection_possible(d->mod, f))
+	if (!named && ndpi_extra_dissection_possible(d->mod, f))
 		return 0;
 	result(d, f, p, out);
 	return 1;
@@ -188,8 +188,9 @@ void pc_dpi_flow_put(struct pc_dpi *d, uint32_t h)
 }
 
 int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len, uint64_t ts_ms,
-		  struct pc_dpi_result *out)
+		  bool named, struct pc_dpi_result *out)
 {
+	(void)named;
 	(void)d;
 	(void)h;
 	(void)l3;

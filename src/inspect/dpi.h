@@ -34,9 +34,13 @@ void pc_dpi_flow_put(struct pc_dpi *d, uint32_t h);
  * One IP packet of flow @h (@l3: the innermost IP header, @len bytes
  * captured), time in ms. Returns 1 with @out filled when nDPI has its verdict
  * (or gave up: then the best guess, possibly "Unknown"), 0 to go on.
+ * @named: the flow's server name is known already (a TLS/QUIC SNI, an HTTP
+ * host or a DNS name from jcap's parsers, which nDPI matched too): nDPI's
+ * first classification is the verdict, without its extra dissection
+ * (certificates, later messages), which only refines what the name gave.
  */
 int pc_dpi_packet(struct pc_dpi *d, uint32_t h, const uint8_t *l3, unsigned len, uint64_t ts_ms,
-		  struct pc_dpi_result *out);
+		  bool named, struct pc_dpi_result *out);
 
 /* The flow ends before a verdict: nDPI's guess so far (ndpi_detection_giveup). */
 void pc_dpi_giveup(struct pc_dpi *d, uint32_t h, struct pc_dpi_result *out);

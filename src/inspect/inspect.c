@@ -586,6 +586,16 @@ static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m, uint32
 	return h;
 }
 
+/* Whether the parsers found the name of the flow's server (the SNI of a
+ * TLS/QUIC ClientHello, an HTTP Host, a DNS question), which nDPI names its
+ * application from as well. */
+static bool named(const struct pc_insp_found *f)
+{
+	return ((f->l7 & CAPTURE_L7_TLS) && f->ch.sni[0]) ||
+	       ((f->l7 & CAPTURE_L7_HTTP) && f->req.host[0]) ||
+	       ((f->l7 & CAPTURE_L7_DNS) && f->dns.qname[0]);
+}
+
 static void dpi_settle(struct pc_inspect *in, struct rec *r, const struct pc_dpi_result *res)
 {
 	r->f.dpi = *res;
@@ -701,7 +711,8 @@ void pc_inspect_packet(struct pc_inspect *in, uint32_t *h, const struct pc_meta 
 	if (r->dpi && (m->pl_len || !r->dpi_data)) {
 		struct pc_dpi_result res;
 
-		if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u, &res)) {
+		if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u,
+				  named(&r->f), &res)) {
 			dpi_settle(in, r, &res);
 		} else if (m->pl_len && ++r->dpi_data >= DPI_DATA_PKTS) {
 			pc_dpi_giveup(in->dpi, r->dpi, &res);

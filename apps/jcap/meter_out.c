@@ -176,18 +176,22 @@ int jcap_meter_report(struct capture *c, const struct jcap_meter_opts *o, bool s
 			fprintf(stderr, "%s\n", buf);
 		free(buf);
 	}
-	if (capture_get_stats(c, &s) || (!s.export_errors && !s.export_tcp_queue_drops))
+	if (capture_get_stats(c, &s) ||
+	    (!s.export_errors && !s.export_tcp_queue_drops && !s.export_failed))
 		return exit_code;
 	k = list_outputs(o, stream, list, sizeof(list));
 	delivered = s.flows_exported - s.export_queue_drops;
 	taken = s.export_records + s.export_not_exportable;
-	if (s.export_tcp_queue_drops)
+	if (s.export_tcp_queue_drops || s.export_failed)
+		/* IPFIX/TCP records over the bound; Kafka/ClickHouse records given up */
 		snprintf(what, sizeof(what), ", %llu records not delivered",
-			 (unsigned long long)s.export_tcp_queue_drops);
+			 (unsigned long long)(s.export_tcp_queue_drops + s.export_failed));
 	else if (k == 1 && delivered > taken)
 		snprintf(what, sizeof(what), ", %llu of %llu records lost",
 			 (unsigned long long)(delivered - taken), (unsigned long long)delivered);
-	if (k == 1)
+	if (!s.export_errors) /* only records given up: "kafka://...: N records not delivered" */
+		jcap_err("%s: %s", list, what + 2);
+	else if (k == 1)
 		jcap_err("%s: %llu error%s%s", list, (unsigned long long)s.export_errors,
 			 s.export_errors == 1 ? "" : "s", what);
 	else /* the counters are totals over the outputs */

@@ -201,6 +201,9 @@ def test_wrong_password_is_counted(server, pcap, tmp_path):
     assert stats["export"]["failed"] == n
     assert stats["export"]["retries"] == 2 * 2  # two batches, two retries each
     assert "Wrong password for user jcap" in p.stderr
+    assert p.returncode == 1, p.stderr  # records lost: said in the exit status
+    assert p.stderr.endswith("jcap.flows2?batch=100: 2 errors, %d records not delivered\n"
+                             % n), p.stderr
 
 
 def test_server_killed_mid_run(tmp_path, pcap):
@@ -221,6 +224,7 @@ def test_server_killed_mid_run(tmp_path, pcap):
         x = stats["export"]
         assert x["failed"] == n and x["retries"] == 3, x  # 3 batches, 1 retry each
         assert "Couldn't connect to server" in p.stderr
+        assert p.returncode == 1, p.stderr
     finally:
         srv.kill()
 

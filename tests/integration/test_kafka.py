@@ -208,6 +208,10 @@ def test_fatal_produce_errors_are_counted(cluster, pcap):
     check_counters(stats, len(recs), delivered=0)
     assert stats["export"]["failed"] == len(recs), stats["export"]
     assert "a record was not delivered: Broker: Message size too large" in p.stderr
+    # records lost: the exit status says so, with the last line naming the output
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.endswith("kafka://%s/%s: %d records not delivered\n"
+                             % (cluster.bootstrap, TOPIC, len(recs))), p.stderr
 
 
 def test_broker_down_fails_within_the_deadline(cluster, pcap):
@@ -219,6 +223,7 @@ def test_broker_down_fails_within_the_deadline(cluster, pcap):
     check_counters(stats, len(recs), delivered=0)
     assert stats["export"]["failed"] == len(recs), stats["export"]
     assert ("%d records not delivered within 1500 ms of the stop" % len(recs)) in p.stderr
+    assert p.returncode == 1, p.stderr
 
 
 def test_full_queue_drops_and_counts(cluster, pcap):
@@ -231,6 +236,7 @@ def test_full_queue_drops_and_counts(cluster, pcap):
     check_counters(stats, len(recs), delivered=0)
     x = stats["export"]
     assert x["failed"] == 10 and x["buffer_drops"] == len(recs) - 10, x
+    assert p.returncode == 1, p.stderr
 
 
 def test_full_queue_waits_for_a_file(cluster, pcap):

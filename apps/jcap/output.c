@@ -11,22 +11,48 @@
 
 #include "jcap.h"
 
+/* Length of the valid UTF-8 sequence at @p (NUL-terminated), 0 if none. */
+static unsigned utf8_seq(const unsigned char *p)
+{
+	unsigned n, i;
+	uint32_t cp;
+
+	if (p[0] < 0xc2 || p[0] > 0xf4)
+		return 0;
+	n = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+	cp = p[0] & (0x7fu >> n);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string as the library writes one: valid UTF-8 passes, any other
+ * byte (wire bytes in a report key: an SNI, a DNS name) becomes \u00XX. */
 void jcap_json_str(FILE *fp, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	fputc('"', fp);
-	for (; *p; p++) {
+	while (*p) {
+		unsigned n = *p >= 0x80 ? utf8_seq(p) : 1;
+
 		if (*p == '"' || *p == '\\')
 			fprintf(fp, "\\%c", *p);
 		else if (*p == '\n')
 			fputs("\\n", fp);
 		else if (*p == '\t')
 			fputs("\\t", fp);
-		else if (*p < 0x20 || *p == 0x7f)
+		else if (*p < 0x20 || *p == 0x7f || !n)
 			fprintf(fp, "\\u%04x", *p);
 		else
-			fputc(*p, fp);
+			fwrite(p, 1, n, fp);
+		p += n ? n : 1;
 	}
 	fputc('"', fp);
 }

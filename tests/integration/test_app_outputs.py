@@ -8,11 +8,13 @@ with the records; the table's APP column and the documented order in which a
 narrow terminal drops columns. Inputs from tests/tools/pcapgen.py."""
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+import appgen  # noqa: E402
 import jcaptest as jt  # noqa: E402
 import pcapgen as g  # noqa: E402
 
@@ -186,3 +188,25 @@ def test_table_app_column_and_drop_order(tmp_path):
     # --wide: every column, whatever the terminal
     wide = header(tmp_path, f, 40, "--wide")
     assert set(cols) <= set(wide[0].split())
+
+
+def test_report_keys_keep_json_valid(tmp_path):
+    """Names come off the wire: an SNI that is not UTF-8 is a report key too.
+    `--by tls_sni -F json` writes it as the record's JSON does (\\u00XX for a
+    byte that is not UTF-8, UTF-8 as it is), so every line parses."""
+    names = [b"bad\xff.example", "caf\u00e9.example".encode(), b"ok.example"]
+    sc = appgen.AppScenario()
+    for i, n in enumerate(names):
+        sc.tls_session(0.1 * i, C, S, 41000 + i, 443, sni=n, alpn=["h2"])
+    f = tmp_path / "sni.pcap"
+    sc.write(f)
+    db = tmp_path / "sni.db"
+    recs, _ = jt.meter(f, "--store", db)
+    want = {appgen.json_text(n) for n in names}
+    assert {r["tls_sni"] for r in recs if "tls_sni" in r} == want
+    p = subprocess.run([jt.require_jcap(), "query", str(db), "--by", "tls_sni", "-F", "json"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(ln) for ln in p.stdout.decode("utf-8").splitlines()]
+    assert {r["tls_sni"]: r["flows"] for r in rows} == {n: 1 for n in want}
+    assert b"\\u00ff" in p.stdout and "caf\u00e9".encode() in p.stdout

@@ -139,6 +139,13 @@ def tls_records(msg, records=1, ctype=22, version=0x0301):
     return out
 
 
+def json_text(b):
+    """@b as jcap's JSON gives it back: valid UTF-8 decoded, any other byte
+    as the character of the same number (written \\u00XX)."""
+    t = b.decode("utf-8", "surrogateescape")
+    return "".join(chr(ord(c) - 0xdc00) if 0xdc80 <= ord(c) <= 0xdcff else c for c in t)
+
+
 class ClientHello:
     """A ClientHello from its fields. sni/alpn None: extension absent;
     versions None: no supported_versions (a TLS <= 1.2 client); sig_algs
@@ -169,7 +176,8 @@ class ClientHello:
         if self.grease:
             ex.append((self.gv, b""))
         if self.sni is not None:
-            name = self.sni.encode()
+            # bytes: sent as they are (names that are not UTF-8)
+            name = self.sni if isinstance(self.sni, bytes) else self.sni.encode()
             ex.append((EXT_SNI, _vec16(b"\0" + _vec16(name))))
         ex.append((EXT_EMS, b""))
         ex.append((EXT_RENEG, b"\0"))
@@ -214,7 +222,8 @@ class ClientHello:
                           self.point_formats),
                "tls_version": max(sv) if sv else self.legacy_version}
         if self.sni:
-            out["tls_sni"] = self.sni
+            # as jcap's JSON gives it back: bytes that are not UTF-8 as \u00XX
+            out["tls_sni"] = self.sni if isinstance(self.sni, str) else json_text(self.sni)
         if first:
             out["tls_alpn"] = first.decode()
         return out

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "decode/decode_int.h"
+#include "util/names.h"
 
 #define NOT_TUNNEL (-1)
 #define ETH_HLEN 14
@@ -73,9 +74,7 @@ static int tunnel_by_name(const char *s, size_t n)
 
 CAPTURE_API int capture_decap_parse(const char *list, uint32_t *decap_off)
 {
-	uint32_t on = 0;
-	const char *p, *e;
-	int t;
+	uint32_t on;
 
 	if (!list || !decap_off)
 		return -EINVAL;
@@ -87,17 +86,8 @@ CAPTURE_API int capture_decap_parse(const char *list, uint32_t *decap_off)
 		*decap_off = ((1u << CAPTURE_TUNNEL_COUNT) - 1) & ~1u;
 		return 0;
 	}
-	for (p = list;; p = e + 1) {
-		e = strchr(p, ',');
-		if (!e)
-			e = p + strlen(p);
-		t = tunnel_by_name(p, (size_t)(e - p));
-		if (t < 0)
-			return -CAPTURE_E_CONFIG;
-		on |= 1u << t;
-		if (!*e)
-			break;
-	}
+	if (pc_name_list_bits(list, tunnel_names, 1, CAPTURE_TUNNEL_COUNT, &on) < 0)
+		return -CAPTURE_E_CONFIG;
 	*decap_off = ((1u << CAPTURE_TUNNEL_COUNT) - 1) & ~1u & ~on;
 	return 0;
 }

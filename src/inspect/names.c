@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "packet_capture.h"
+#include "util/names.h"
 
 static const char *const conn_names[CAPTURE_CONN_COUNT] = {
 	[CAPTURE_CONN_S0] = "S0",	  [CAPTURE_CONN_S1] = "S1",
@@ -35,8 +36,7 @@ static const char *const stage_names[] = { "dpi", "tls", "quic", "dns", "http", 
 
 CAPTURE_API int capture_inspect_parse(const char *list, uint32_t *off)
 {
-	uint32_t on = 0;
-	const char *p, *e;
+	uint32_t on;
 
 	if (!list || !off)
 		return -EINVAL;
@@ -48,22 +48,9 @@ CAPTURE_API int capture_inspect_parse(const char *list, uint32_t *off)
 		*off = CAPTURE_INSPECT_ALL;
 		return 0;
 	}
-	for (p = list;; p = e + 1) {
-		unsigned i, n;
-
-		e = strchr(p, ',');
-		if (!e)
-			e = p + strlen(p);
-		n = (unsigned)(e - p);
-		for (i = 0; i < sizeof(stage_names) / sizeof(stage_names[0]); i++)
-			if (strlen(stage_names[i]) == n && !memcmp(stage_names[i], p, n))
-				break;
-		if (i == sizeof(stage_names) / sizeof(stage_names[0]))
-			return -CAPTURE_E_CONFIG;
-		on |= 1u << i;
-		if (!*e)
-			break;
-	}
+	if (pc_name_list_bits(list, stage_names, 0, sizeof(stage_names) / sizeof(stage_names[0]),
+			      &on) < 0)
+		return -CAPTURE_E_CONFIG;
 	*off = CAPTURE_INSPECT_ALL & ~on;
 	return 0;
 }

@@ -140,6 +140,15 @@ struct capture_config {
 	/* Enrichment of every record on the export thread (MaxMind DB files). */
 	const char *geoip_city; /**< GeoIP2/GeoLite2 City or Country database, or NULL */
 	const char *geoip_asn;	/**< GeoLite2 ASN database, or NULL */
+	/* Several offline inputs metered as one run, merged in time order like
+	 * mergecap (each may be pcap, pcapng, compressed or encrypted). Used
+	 * instead of pcap_file when npcap_files > 0; give one or the other. */
+	const char *const *pcap_files;
+	uint32_t npcap_files;
+	/* eBPF backend ("ebpf"): flows metered in the kernel. */
+	const char *ebpf_hook;	 /**< "xdp" (NULL: the default) or "tc" */
+	uint32_t ebpf_map_flows; /**< kernel flow map entries; 0: 65536 */
+	bool ebpf_drop;		 /**< drop packets after metering (dedicated port only) */
 };
 
 struct capture;
@@ -597,9 +606,9 @@ struct capture_stats {
 	uint64_t dpi_identified;    /**< nDPI verdicts naming an application */
 	uint64_t
 		tcp_reassembly_gaps; /**< TLS/HTTP/DNS streams given up: a gap in the first bytes */
-	uint64_t geoip_lookups;
-	uint64_t inspect_reclaimed; /**< inspections settled early to make room: pool
-					 full, the flow quiet for 2 s */	     /**< address lookups in the GeoIP/ASN databases */
+	uint64_t geoip_lookups;	     /**< address lookups in the GeoIP/ASN databases */
+	uint64_t inspect_reclaimed;  /**< inspections settled early to make room: pool
+					 full, the flow quiet for 2 s */
 };
 
 /**

@@ -79,7 +79,10 @@ class CaptureConfig(_Struct):
                 ("user", ctypes.c_char_p), ("decap_off", u32),
                 ("tunnel_ports", ctypes.c_char_p), ("dpdk_eal", ctypes.c_char_p),
                 ("sample_rate", u32), ("sample_random", ctypes.c_bool),
-                ("geoip_city", ctypes.c_char_p), ("geoip_asn", ctypes.c_char_p)]
+                ("geoip_city", ctypes.c_char_p), ("geoip_asn", ctypes.c_char_p),
+                ("pcap_files", ctypes.POINTER(ctypes.c_char_p)), ("npcap_files", u32),
+                ("ebpf_hook", ctypes.c_char_p), ("ebpf_map_flows", u32),
+                ("ebpf_drop", ctypes.c_bool)]
 
 
 class CaptureFlowConfig(_Struct):

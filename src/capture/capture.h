@@ -65,7 +65,12 @@ struct pc_cap_params {
 	capture_log_fn log_fn;
 	void *log_ctx;
 	int log_level;
-	const char *dpdk_eal; /* dpdk: EAL arguments */
+	const char *dpdk_eal;	       /* dpdk: EAL arguments */
+	const char *const *pcap_files; /* file: several inputs merged in time order */
+	uint32_t npcap_files;	       /* 0: pcap_file alone */
+	const char *ebpf_hook;	       /* ebpf: "xdp" or "tc" (NULL: xdp) */
+	uint32_t ebpf_map_flows;       /* ebpf: kernel map entries (0: default) */
+	bool ebpf_drop;		       /* ebpf: drop after metering */
 };
 
 struct pc_cap {

@@ -157,6 +157,8 @@ struct capture {
 	char *s_iface, *s_file, *s_backend, *s_filter, *s_keyfile, *s_user;
 	char *s_dpdk_eal;
 	char *s_geoip_city, *s_geoip_asn;
+	char **s_files; /* cfg.pcap_files' own copies (cfg.npcap_files of them) */
+	char *s_ebpf_hook;
 	struct pc_decode_opts dopts; /* cfg's decap_off and tunnel_ports, parsed */
 	uint64_t seed[2];
 

@@ -29,6 +29,10 @@ static void free_config_strings(struct capture *c)
 	free(c->s_dpdk_eal);
 	free(c->s_geoip_city);
 	free(c->s_geoip_asn);
+	for (uint32_t i = 0; c->s_files && i < c->cfg.npcap_files; i++)
+		free(c->s_files[i]);
+	free(c->s_files);
+	free(c->s_ebpf_hook);
 	free(c->pout_dir);
 	free(c->pout_filter);
 	free(c->enc_keyfile);
@@ -37,9 +41,21 @@ static void free_config_strings(struct capture *c)
 /* Everything capture_init refuses, with the message for capture_last_error. */
 static int check_config(const struct capture_config *k, char *err, size_t errlen)
 {
-	if (!k->interface == !k->pcap_file)
+	bool files = k->pcap_file || k->npcap_files;
+
+	if (!k->interface == !files || (k->pcap_file && k->npcap_files))
 		return pc_errf(err, errlen, -CAPTURE_E_CONFIG,
 			       "give exactly one of an interface or a pcap file");
+	if (k->npcap_files && !k->pcap_files)
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "npcap_files without pcap_files");
+	for (uint32_t i = 0; i < k->npcap_files; i++)
+		if (!k->pcap_files[i] || !*k->pcap_files[i])
+			return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "pcap_files[%u] is empty",
+				       i);
+	if (k->ebpf_hook && *k->ebpf_hook && strcmp(k->ebpf_hook, "xdp") &&
+	    strcmp(k->ebpf_hook, "tc"))
+		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "unknown eBPF hook '%s' (xdp, tc)",
+			       k->ebpf_hook);
 	if (k->workers > PC_MAX_WORKERS)
 		return pc_errf(err, errlen, -CAPTURE_E_CONFIG, "workers must be 1..%d",
 			       PC_MAX_WORKERS);
@@ -97,8 +113,9 @@ static bool dup_opt(char **dst, const char *s)
 /* The handle's own copies of the config strings; cfg's pointers move to them. */
 static int own_config_strings(struct capture *c, const struct capture_config *k)
 {
-	const char *backend =
-		k->backend && *k->backend ? k->backend : (k->pcap_file ? "file" : "auto");
+	const char *backend = k->backend && *k->backend
+				      ? k->backend
+				      : (k->pcap_file || k->npcap_files ? "file" : "auto");
 
 	if (!dup_opt(&c->s_iface, k->interface) || !dup_opt(&c->s_file, k->pcap_file) ||
 	    !dup_opt(&c->s_backend, backend) ||
@@ -119,6 +136,22 @@ static int own_config_strings(struct capture *c, const struct capture_config *k)
 		return -ENOMEM;
 	c->cfg.geoip_city = c->s_geoip_city;
 	c->cfg.geoip_asn = c->s_geoip_asn;
+	c->cfg.pcap_files = NULL;
+	c->cfg.npcap_files = 0;
+	if (k->npcap_files) {
+		c->s_files = calloc(k->npcap_files, sizeof(*c->s_files));
+		if (!c->s_files)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < k->npcap_files; i++) {
+			c->cfg.npcap_files = i + 1; /* what free_config_strings frees */
+			if (!dup_opt(&c->s_files[i], k->pcap_files[i]))
+				return -ENOMEM;
+		}
+		c->cfg.pcap_files = (const char *const *)c->s_files;
+	}
+	if (!dup_opt(&c->s_ebpf_hook, k->ebpf_hook && *k->ebpf_hook ? k->ebpf_hook : NULL))
+		return -ENOMEM;
+	c->cfg.ebpf_hook = c->s_ebpf_hook;
 	return 0;
 }
 
@@ -451,6 +484,11 @@ static int open_backend(struct capture *c)
 	c->params.log_ctx = c->cfg.log_ctx;
 	c->params.log_level = c->cfg.log_level;
 	c->params.dpdk_eal = c->cfg.dpdk_eal;
+	c->params.pcap_files = c->cfg.pcap_files;
+	c->params.npcap_files = c->cfg.npcap_files;
+	c->params.ebpf_hook = c->cfg.ebpf_hook;
+	c->params.ebpf_map_flows = c->cfg.ebpf_map_flows;
+	c->params.ebpf_drop = c->cfg.ebpf_drop;
 	memset(&c->cap, 0, sizeof(c->cap));
 	rc = pc_capture_open(&c->cap, c->cfg.backend, &c->params, why, sizeof(why));
 	if (rc < 0)

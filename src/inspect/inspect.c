@@ -27,15 +27,23 @@
 #define STREAM_MAX 4096 /* bytes reassembled per TCP direction */
 #define DIR_PKTS 16	/* packets looked at from each side */
 #define FLOW_PKTS 32	/* packets looked at in all */
-/* nDPI sees a flow's packets until its verdict, but at most this many that
- * carry payload (then it gives its best guess); pure TCP ACKs after the
- * first payload are not given to it. nDPI names most protocols from the
- * first one or two payload packets of each side. */
+/* nDPI sees a TCP or UDP flow's packets that carry payload until its
+ * verdict, at most this many (then it gives its best guess); its dissectors
+ * need payload, so the others (handshakes, pure ACKs) are not given to it,
+ * and a flow without any never takes an nDPI state: its verdict is nDPI's
+ * guess from ports and addresses (pc_dpi_guess). nDPI names most protocols
+ * from the first one or two payload packets of each side. */
 #define DPI_DATA_PKTS 8
 
 #define H_RESULT 0x80000000u
 #define H_CLASS_SHIFT 29
 #define H_INDEX 0x1fffffffu
+/* A result that is only nDPI's verdict (most flows: no parser found
+ * anything) needs no record: its numbers are the handle, class H_APP. */
+#define H_APP 3u
+#define H_APP_ID_BITS 9 /* app and master protocol ids */
+#define H_APP_CAT_BITS 7
+#define H_APP_CONF_BITS 3
 
 enum want {
 	W_TLS = 1u << 0,  /* TCP stream that starts as a TLS record */
@@ -66,12 +74,16 @@ struct rec {
 	uint8_t total;	  /* packets looked at in all */
 	uint8_t want;	  /* W_* the flow still tries (UDP: DNS, QUIC) */
 	uint8_t quic_dir; /* side that sent the QUIC client Initial */
-	uint8_t dpi_done;
+	uint8_t dpi_done; /* nDPI has its verdict (or is not used) */
 	uint8_t dpi_data; /* packets with payload nDPI has seen */
 	uint8_t pad;
-	uint32_t sb[2]; /* each TCP direction's stream buffer (index + 1), 0: none */
+	struct pc_dpi_tuple tup; /* nDPI's guess without a state is from these */
+	uint32_t sb[2];		 /* each TCP direction's stream buffer (index + 1), 0: none */
 	struct stream st[2];
-	struct pc_insp_found f; /* only f.l7 is set at the start: the rest where it says */
+	uint32_t fnd; /* what the parsers found (found pool index + 1), 0: nothing yet */
+	/* nDPI's verdict (app_id or master_id set: identified) */
+	uint16_t app_id, master_id;
+	uint8_t category_id, confidence;
 };
 
 /* The first bytes of one TCP direction, taken when a parser wants them. */
@@ -94,6 +106,7 @@ struct pool {
 struct pc_inspect {
 	uint32_t off;
 	struct pool recs;
+	struct pool found; /* struct pc_insp_found, taken at a parser's first result */
 	struct pool sbufs;
 	struct pool quic;
 	struct pool res[RES_CLASSES];
@@ -167,6 +180,7 @@ int pc_inspect_create(struct pc_inspect **out, const struct pc_inspect_params *p
 	 * header: a smaller pool of its own */
 	nq = p->max_flows / 8 ? p->max_flows / 8 : 1;
 	if (pool_init(&in->recs, sizeof(struct rec), p->max_flows ? p->max_flows : 1) ||
+	    pool_init(&in->found, sizeof(struct pc_insp_found), p->max_flows ? p->max_flows : 1) ||
 	    pool_init(&in->sbufs, sizeof(struct sbuf), p->max_flows ? 2 * p->max_flows : 2) ||
 	    pool_init(&in->quic, sizeof(struct pc_quic_flow), nq))
 		goto err;
@@ -204,6 +218,7 @@ void pc_inspect_destroy(struct pc_inspect *in)
 	if (in->qctx)
 		pc_quic_ctx_destroy(in->qctx);
 	pool_release(&in->recs);
+	pool_release(&in->found);
 	pool_release(&in->sbufs);
 	pool_release(&in->quic);
 	for (i = 0; i < RES_CLASSES; i++)
@@ -243,8 +258,36 @@ bool pc_inspect_active(const struct pc_inspect *in)
 
 /* ------------------------------------------------------------ results */
 
-static void take_tls(struct pc_insp_found *f, const struct pc_tls_hello *h, bool quic)
+/* What @r's parsers found so far, NULL when nothing. */
+static struct pc_insp_found *found_of(const struct pc_inspect *in, const struct rec *r)
 {
+	return r->fnd ? pool_at(&in->found, r->fnd) : NULL;
+}
+
+/* Where @r's parsers put their results, taken at the first; NULL when the
+ * pool is full (counted; the result is dropped). */
+static struct pc_insp_found *found_get(struct pc_inspect *in, struct rec *r)
+{
+	struct pc_insp_found *f;
+
+	if (r->fnd)
+		return pool_at(&in->found, r->fnd);
+	r->fnd = pool_get(&in->found);
+	if (!r->fnd) {
+		in->cnt.pool_full++;
+		return NULL;
+	}
+	f = pool_at(&in->found, r->fnd);
+	f->l7 = 0;
+	return f;
+}
+
+static void take_tls(struct pc_inspect *in, struct rec *r, const struct pc_tls_hello *h, bool quic)
+{
+	struct pc_insp_found *f = found_get(in, r);
+
+	if (!f)
+		return;
 	if (h->client) {
 		if (f->l7 & CAPTURE_L7_TLS)
 			return;
@@ -256,8 +299,12 @@ static void take_tls(struct pc_insp_found *f, const struct pc_tls_hello *h, bool
 	}
 }
 
-static void take_dns(struct pc_insp_found *f, const struct pc_dns_msg *m)
+static void take_dns(struct pc_inspect *in, struct rec *r, const struct pc_dns_msg *m)
 {
+	struct pc_insp_found *f = found_get(in, r);
+
+	if (!f)
+		return;
 	if (!(f->l7 & CAPTURE_L7_DNS)) {
 		f->dns = *m;
 		f->l7 |= CAPTURE_L7_DNS;
@@ -269,8 +316,12 @@ static void take_dns(struct pc_insp_found *f, const struct pc_dns_msg *m)
 	}
 }
 
-static void take_http(struct pc_insp_found *f, const struct pc_http_msg *m)
+static void take_http(struct pc_inspect *in, struct rec *r, const struct pc_http_msg *m)
 {
+	struct pc_insp_found *f = found_get(in, r);
+
+	if (!f)
+		return;
 	if (m->response) {
 		if (!(f->l7 & CAPTURE_L7_HTTP_RESPONSE)) {
 			f->http_status = m->status;
@@ -341,19 +392,19 @@ static void parse_stream(struct pc_inspect *in, struct rec *r, const struct pc_f
 
 		rc = pc_tls_parse_stream(p, n, &h);
 		if (rc == 1)
-			take_tls(&r->f, &h, false);
+			take_tls(in, r, &h, false);
 	} else if (s->want & W_HTTP) {
 		struct pc_http_msg m;
 
 		rc = pc_http_parse(p, n, final || n == STREAM_MAX, &m);
 		if (rc == 1)
-			take_http(&r->f, &m);
+			take_http(in, r, &m);
 	} else if (s->want & W_DNS) {
 		struct pc_dns_msg m;
 
 		rc = pc_dns_parse(p, n, true, &m);
 		if (rc == 1)
-			take_dns(&r->f, &m);
+			take_dns(in, r, &m);
 	}
 	if (rc == 1)
 		s->parsed = 1;
@@ -479,8 +530,8 @@ static void udp_datagram(struct pc_inspect *in, struct rec *r, const struct pc_m
 		int rc = pc_dns_parse(p, n, false, &d);
 
 		if (rc == 1)
-			take_dns(&r->f, &d);
-		if (rc < 0 || (r->f.l7 & CAPTURE_L7_DNS_RESPONSE))
+			take_dns(in, r, &d);
+		if (rc < 0 || (r->fnd && (found_of(in, r)->l7 & CAPTURE_L7_DNS_RESPONSE)))
 			r->want &= ~(uint8_t)W_DNS;
 	}
 	if (r->want & W_QUIC) {
@@ -509,7 +560,7 @@ static void udp_datagram(struct pc_inspect *in, struct rec *r, const struct pc_m
 		q = pool_at(&in->quic, r->quic);
 		rc = pc_quic_parse_initial(in->qctx, q, p, n, &h);
 		if (rc == 1)
-			take_tls(&r->f, &h, true);
+			take_tls(in, r, &h, true);
 		if (rc != 0) {
 			r->want &= ~(uint8_t)W_QUIC;
 			pool_put(&in->quic, r->quic);
@@ -563,8 +614,7 @@ static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m, uint32
 	}
 	in->cnt.flows++;
 	r = rec_of(in, h);
-	memset(r, 0, offsetof(struct rec, f));
-	r->f.l7 = 0;
+	memset(r, 0, sizeof(*r));
 	r->owner = owner;
 	r->st[0].want = r->st[1].want = 0xff;
 	if (m->key.proto == 17) {
@@ -575,14 +625,18 @@ static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m, uint32
 	}
 	if (m->key.proto != 6)
 		r->st[0].want = r->st[1].want = 0;
-	if (in->dpi) {
-		r->dpi = pc_dpi_flow_get(in->dpi);
-		if (r->dpi)
-			in->cnt.dpi_flows++;
-		else
-			in->cnt.dpi_pool_full++;
+	/* nDPI's state is taken at the flow's first payload (dpi_packet) */
+	r->dpi_done = !in->dpi;
+	if (in->dpi && (m->key.proto == 6 || m->key.proto == 17)) {
+		r->tup.proto = m->key.proto;
+		r->tup.sport = m->key.port[0];
+		r->tup.dport = m->key.port[1];
+		if (m->key.ipver == 4 && m->l3_cap >= 20) {
+			r->tup.v4 = 1;
+			memcpy(&r->tup.saddr, m->l3 + 12, 4);
+			memcpy(&r->tup.daddr, m->l3 + 16, 4);
+		}
 	}
-	r->dpi_done = !r->dpi;
 	return h;
 }
 
@@ -591,24 +645,54 @@ static uint32_t rec_start(struct pc_inspect *in, const struct pc_meta *m, uint32
  * application from as well. */
 static bool named(const struct pc_insp_found *f)
 {
-	return ((f->l7 & CAPTURE_L7_TLS) && f->ch.sni[0]) ||
-	       ((f->l7 & CAPTURE_L7_HTTP) && f->req.host[0]) ||
-	       ((f->l7 & CAPTURE_L7_DNS) && f->dns.qname[0]);
+	return f && (((f->l7 & CAPTURE_L7_TLS) && f->ch.sni[0]) ||
+		     ((f->l7 & CAPTURE_L7_HTTP) && f->req.host[0]) ||
+		     ((f->l7 & CAPTURE_L7_DNS) && f->dns.qname[0]));
 }
 
 static void dpi_settle(struct pc_inspect *in, struct rec *r, const struct pc_dpi_result *res)
 {
-	r->f.dpi = *res;
-	if (res->app_id || res->master_id) {
-		r->f.l7 |= CAPTURE_L7_APP;
+	r->app_id = res->app_id;
+	r->master_id = res->master_id;
+	r->category_id = res->category_id;
+	r->confidence = res->confidence;
+	if (res->app_id || res->master_id)
 		in->cnt.dpi_identified++;
-	}
-	pc_dpi_flow_put(in->dpi, r->dpi);
+	if (r->dpi)
+		pc_dpi_flow_put(in->dpi, r->dpi);
 	r->dpi = 0;
 	r->dpi_done = 1;
 }
 
-/* The QUIC state and stream buffers of @r go back. */
+/* Packet @m of a flow nDPI has no verdict on yet. */
+static void dpi_packet(struct pc_inspect *in, struct rec *r, const struct pc_meta *m)
+{
+	bool l4 = m->key.proto == 6 || m->key.proto == 17;
+	struct pc_dpi_result res;
+
+	if (l4 && !m->pl_len)
+		return;
+	if (!r->dpi) {
+		r->dpi = pc_dpi_flow_get(in->dpi);
+		if (!r->dpi) {
+			in->cnt.dpi_pool_full++;
+			r->dpi_done = 1;
+			return;
+		}
+		in->cnt.dpi_flows++;
+	} else if (!m->pl_len && r->dpi_data) {
+		return; /* other protocols: the first packet, then payload only */
+	}
+	if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u,
+			  named(found_of(in, r)), &res)) {
+		dpi_settle(in, r, &res);
+	} else if (m->pl_len && ++r->dpi_data >= DPI_DATA_PKTS) {
+		pc_dpi_giveup(in->dpi, r->dpi, &r->tup, &res);
+		dpi_settle(in, r, &res);
+	}
+}
+
+/* The QUIC state, stream buffers and found record of @r go back. */
 static void put_parts(struct pc_inspect *in, struct rec *r)
 {
 	int d;
@@ -618,7 +702,35 @@ static void put_parts(struct pc_inspect *in, struct rec *r)
 	for (d = 0; d < 2; d++)
 		if (r->sb[d])
 			pool_put(&in->sbufs, r->sb[d]);
-	r->quic = r->sb[0] = r->sb[1] = 0;
+	if (r->fnd)
+		pool_put(&in->found, r->fnd);
+	r->quic = r->sb[0] = r->sb[1] = r->fnd = 0;
+}
+
+/* Pack what @r found (the parsers' results and nDPI's verdict) into @u. */
+static size_t pack(const struct pc_inspect *in, const struct rec *r, struct pc_insp_res *u)
+{
+	const struct pc_insp_found *f = found_of(in, r);
+	struct pc_insp_found tmp;
+
+	if (!r->app_id && !r->master_id) {
+		if (f)
+			return pc_insp_pack(f, u);
+		memset(u, 0, sizeof(*u));
+		return sizeof(*u);
+	}
+	if (f)
+		memcpy(&tmp, f, sizeof(tmp));
+	else
+		tmp.l7 = 0;
+	tmp.l7 |= CAPTURE_L7_APP;
+	memset(&tmp.dpi, 0, sizeof(tmp.dpi));
+	tmp.dpi.app_id = r->app_id;
+	tmp.dpi.master_id = r->master_id;
+	tmp.dpi.category_id = r->category_id;
+	tmp.dpi.confidence = r->confidence;
+	pc_dpi_names(in->dpi, &tmp.dpi);
+	return pc_insp_pack(&tmp, u);
 }
 
 static bool streams_want(const struct rec *r)
@@ -636,7 +748,7 @@ static uint32_t finish(struct pc_inspect *in, uint32_t h, const struct pc_flow_k
 		uint8_t b[PC_INSP_RES_MAX];
 	} u;
 	size_t sz;
-	uint32_t i, c;
+	uint32_t i, c, h2;
 	int d;
 
 	for (d = 0; d < 2; d++)
@@ -644,15 +756,33 @@ static uint32_t finish(struct pc_inspect *in, uint32_t h, const struct pc_flow_k
 	if (r->dpi) {
 		struct pc_dpi_result res;
 
-		pc_dpi_giveup(in->dpi, r->dpi, &res);
+		pc_dpi_giveup(in->dpi, r->dpi, &r->tup, &res);
 		dpi_settle(in, r, &res);
+	} else if (!r->dpi_done && r->tup.proto) {
+		struct pc_dpi_result res;
+
+		/* no payload: nDPI's guess */
+		if (pc_dpi_guess(in->dpi, &r->tup, &res))
+			dpi_settle(in, r, &res);
+	}
+	if (!r->fnd && (r->app_id || r->master_id) && r->app_id < 1u << H_APP_ID_BITS &&
+	    r->master_id < 1u << H_APP_ID_BITS && r->category_id < 1u << H_APP_CAT_BITS &&
+	    r->confidence < 1u << H_APP_CONF_BITS) {
+		/* only nDPI's verdict: the handle holds it */
+		h2 = H_RESULT | H_APP << H_CLASS_SHIFT | r->app_id |
+		     (uint32_t)r->master_id << H_APP_ID_BITS |
+		     (uint32_t)r->category_id << (2 * H_APP_ID_BITS) |
+		     (uint32_t)r->confidence << (2 * H_APP_ID_BITS + H_APP_CAT_BITS);
+		sz = 0;
+	} else {
+		sz = pack(in, r, &u.r);
+		h2 = u.r.l7 ? 0 : PC_INSP_DONE;
 	}
 	put_parts(in, r);
-	sz = pc_insp_pack(&r->f, &u.r);
 	r->owner = NULL;
 	pool_put(&in->recs, h);
-	if (!u.r.l7)
-		return PC_INSP_DONE;
+	if (h2)
+		return h2;
 	for (c = 0; c < RES_CLASSES - 1 && sz > res_size[c]; c++)
 		;
 	i = pool_get(&in->res[c]);
@@ -708,17 +838,8 @@ void pc_inspect_packet(struct pc_inspect *in, uint32_t *h, const struct pc_meta 
 		if (r->pkts[dir] == DIR_PKTS)
 			stream_settle(in, r, &m->key, dir);
 	}
-	if (r->dpi && (m->pl_len || !r->dpi_data)) {
-		struct pc_dpi_result res;
-
-		if (pc_dpi_packet(in->dpi, r->dpi, m->l3, m->l3_cap, m->ts_ns / 1000000u,
-				  named(&r->f), &res)) {
-			dpi_settle(in, r, &res);
-		} else if (m->pl_len && ++r->dpi_data >= DPI_DATA_PKTS) {
-			pc_dpi_giveup(in->dpi, r->dpi, &res);
-			dpi_settle(in, r, &res);
-		}
-	}
+	if (!r->dpi_done)
+		dpi_packet(in, r, m);
 	if ((r->dpi_done && !r->want && !streams_want(r)) || r->total >= FLOW_PKTS)
 		*h = finish(in, *h, &m->key);
 }
@@ -735,12 +856,37 @@ void pc_inspect_end(struct pc_inspect *in, uint32_t *h)
 	*h = finish(in, *h, &k);
 }
 
-void pc_inspect_fill(const struct pc_inspect *in, uint32_t h, int src_side, struct capture_flow *r)
+/* The app fields of an H_APP handle into @o. */
+static void fill_app(const struct pc_inspect *in, uint32_t h, struct capture_flow *o)
 {
-	(void)src_side;
+	struct pc_dpi_result res;
+	const uint32_t id_mask = (1u << H_APP_ID_BITS) - 1;
+
+	memset(&res, 0, sizeof(res));
+	res.app_id = (uint16_t)(h & id_mask);
+	res.master_id = (uint16_t)((h >> H_APP_ID_BITS) & id_mask);
+	res.category_id = (uint8_t)((h >> (2 * H_APP_ID_BITS)) & ((1u << H_APP_CAT_BITS) - 1));
+	res.confidence = (uint8_t)((h >> (2 * H_APP_ID_BITS + H_APP_CAT_BITS)) &
+				   ((1u << H_APP_CONF_BITS) - 1));
+	pc_dpi_names(in->dpi, &res);
+	o->l7_flags |= CAPTURE_L7_APP;
+	o->app_id = res.app_id;
+	o->app_master_id = res.master_id;
+	o->dpi_confidence = res.confidence;
+	_Static_assert(sizeof(o->app) == sizeof(res.app) &&
+			       sizeof(o->app_category) == sizeof(res.category),
+		       "app name sizes");
+	memcpy(o->app, res.app, sizeof(o->app));
+	memcpy(o->app_category, res.category, sizeof(o->app_category));
+}
+
+void pc_inspect_fill(const struct pc_inspect *in, uint32_t h, struct capture_flow *r)
+{
 	if (h == PC_INSP_NONE || h == PC_INSP_DONE)
 		return;
-	if (h & H_RESULT) {
+	if (h >> H_CLASS_SHIFT == (H_RESULT | H_APP << H_CLASS_SHIFT) >> H_CLASS_SHIFT) {
+		fill_app(in, h, r);
+	} else if (h & H_RESULT) {
 		uint32_t c = (h >> H_CLASS_SHIFT) & 3;
 
 		pc_insp_unpack(pool_at(&in->res[c], h & H_INDEX), r);
@@ -751,7 +897,7 @@ void pc_inspect_fill(const struct pc_inspect *in, uint32_t h, int src_side, stru
 			uint8_t b[PC_INSP_RES_MAX];
 		} u;
 
-		pc_insp_pack(&rec_of(in, h)->f, &u.r);
+		pack(in, rec_of(in, h), &u.r);
 		pc_insp_unpack(&u.r, r);
 	}
 }
@@ -763,7 +909,8 @@ void pc_inspect_release(struct pc_inspect *in, uint32_t h)
 	if (h & H_RESULT) {
 		uint32_t c = (h >> H_CLASS_SHIFT) & 3;
 
-		pool_put(&in->res[c], h & H_INDEX);
+		if (c != H_APP)
+			pool_put(&in->res[c], h & H_INDEX);
 		return;
 	}
 	/* a flow cleared while inspected */

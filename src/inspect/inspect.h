@@ -63,9 +63,8 @@ static inline bool pc_inspect_wants(uint32_t h)
 void pc_inspect_end(struct pc_inspect *in, uint32_t *h);
 
 /* Copy what @h found into @r's application fields (l7_flags, app, tls_*,
- * dns_*, http_*); @src_side: the canonical side that is the record's src.
- * Read-only (snapshots of live flows use it too). */
-void pc_inspect_fill(const struct pc_inspect *in, uint32_t h, int src_side, struct capture_flow *r);
+ * dns_*, http_*). Read-only (snapshots of live flows use it too). */
+void pc_inspect_fill(const struct pc_inspect *in, uint32_t h, struct capture_flow *r);
 
 /* Everything @h holds goes back to the pools (after the record is made). */
 void pc_inspect_release(struct pc_inspect *in, uint32_t h);

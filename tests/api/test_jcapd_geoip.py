@@ -8,17 +8,13 @@ import os
 import shutil
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import pcapgen  # noqa: E402
+from geoipdb import ASN, CITY, GEO_KEYS, need_dbs  # noqa: E402
 from apihttp import request, wait_end  # noqa: E402
 from conftest import start_jcapd  # noqa: E402
 
 P = "/packet_capture/capture"
-DB_DIR = os.environ.get("PC_GEOIP_TEST_DIR", "/var/cache/jcap-test/geoip")
-CITY = os.path.join(DB_DIR, "GeoLite2-City.mmdb")
-ASN = os.path.join(DB_DIR, "GeoLite2-ASN.mmdb")
 
 
 
@@ -33,13 +29,11 @@ def run_session(d, body):
 
 
 def geo(f):
-    return {k: f[k] for k in ("src_country", "dst_country", "src_asn", "dst_asn",
-                              "src_as_org", "dst_as_org") if k in f}
+    return {k: f[k] for k in GEO_KEYS if k in f}
 
 
 def test_config_defaults_and_start_overrides(own_tmp):
-    if not (os.path.isfile(CITY) and os.path.isfile(ASN)):
-        pytest.skip("no GeoIP test databases in %s: run `make deps`" % DB_DIR)
+    need_dbs()
     d = start_jcapd(own_tmp, config_lines=("geoip_city = " + CITY, "geoip_asn = " + ASN))
     try:
         sc = pcapgen.Scenario()

@@ -16,17 +16,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import jcaptest as jt  # noqa: E402
 import pcapgen as g  # noqa: E402
 import tunnelgen as tg  # noqa: E402
-
-DB_DIR = os.environ.get("PC_GEOIP_TEST_DIR", "/var/cache/jcap-test/geoip")
-CITY = os.path.join(DB_DIR, "GeoLite2-City.mmdb")
-ASN = os.path.join(DB_DIR, "GeoLite2-ASN.mmdb")
-GEO_KEYS = ("src_country", "dst_country", "src_asn", "dst_asn", "src_as_org", "dst_as_org")
+from geoipdb import ASN, CITY, GEO_KEYS, need_dbs  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def need_dbs():
-    if not (os.path.isfile(CITY) and os.path.isfile(ASN)):
-        pytest.skip("no GeoIP test databases in %s: run `make deps`" % DB_DIR)
+def dbs():
+    need_dbs()
 
 
 # src, dst -> the geo fields the record must carry (no others). What the test

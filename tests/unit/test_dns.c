@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "l7_util.h"
 #include "inspect/l7.h"
 
 static int parse(const uint8_t *b, size_t n, bool tcp, struct pc_dns_msg *m)
@@ -365,16 +366,6 @@ static void test_names(void)
 	CHECK_EQ(parse(b, with_name(b, name, 66), false, &m), -1);
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
 /*
  * Random UDP payloads are seldom taken for DNS. 100000 random 64-byte
  * payloads: the header alone passes with p = 3/16 (opcode) * 1/2 (Z) * 13/32
@@ -389,14 +380,10 @@ static void test_random(void)
 {
 	uint8_t b[64];
 	struct pc_dns_msg m;
-	unsigned i, k, udp = 0, tcp = 0, hdr = 0;
+	unsigned i, udp = 0, tcp = 0, hdr = 0;
 
 	for (i = 0; i < 100000; i++) {
-		for (k = 0; k < sizeof(b); k += 8) {
-			uint64_t r = rng();
-
-			memcpy(b + k, &r, 8);
-		}
+		random_fill(b, sizeof(b));
 		udp += parse(b, sizeof(b), false, &m) == 1;
 		tcp += parse(b, sizeof(b), true, &m) == 1;
 		memcpy(b, q_a, 12);

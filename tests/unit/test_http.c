@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "l7_util.h"
 #include "inspect/l7.h"
 
 static int parse_n(const char *s, size_t n, bool final, struct pc_http_msg *m)
@@ -267,16 +268,6 @@ static void test_response(void)
 	CHECK_EQ(parse("HTTP/1.3 200 X\r\n", false, &m), -1);
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
 /* 100000 random 64-byte payloads: a start needs one of 16 methods and a
  * space, or "HTTP/" (p < 16 / 256^4 = 4e-9 each), then a valid line: none
  * may parse, and none may leave the caller waiting for more. */
@@ -287,11 +278,7 @@ static void test_random(void)
 	unsigned i, k, ok = 0, wait = 0;
 
 	for (i = 0; i < 100000; i++) {
-		for (k = 0; k < sizeof(b); k += 8) {
-			uint64_t r = rng();
-
-			memcpy(b + k, &r, 8);
-		}
+		random_fill(b, sizeof(b));
 		k = (unsigned)parse_n((const char *)b, sizeof(b), false, &m) + 1;
 		ok += k == 2;
 		wait += k == 1;

@@ -2,7 +2,8 @@
 /*
  * unit.inspect: the per-worker inspection pools (bounded, counted when full,
  * records given back), TCP reassembly of the first bytes (in order, out of
- * order, gaps counted exactly) and nDPI's verdict on a real DNS packet.
+ * order, gaps counted exactly) and nDPI's verdict on a real DNS packet and on
+ * a flow without payload.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ static void settle(struct pc_inspect *in, uint32_t *h, struct capture_flow *r)
 {
 	memset(r, 0, sizeof(*r));
 	pc_inspect_end(in, h);
-	pc_inspect_fill(in, *h, 0, r);
+	pc_inspect_fill(in, *h, r);
 	pc_inspect_release(in, *h);
 }
 
@@ -262,7 +263,7 @@ static void test_pools(void)
 	CHECK_EQ(pc_inspect_counters(in)->pool_full, 1);
 	/* a snapshot of a flow still inspected shows what it has so far */
 	memset(&r, 0, sizeof(r));
-	pc_inspect_fill(in, h[1], 0, &r);
+	pc_inspect_fill(in, h[1], &r);
 	CHECK_STR(r.dns_qname, "a.example");
 	settle(in, &h[1], &r);
 	settle(in, &h[3], &r);
@@ -298,7 +299,7 @@ static void test_reclaim(void)
 	/* the first flow's inspection settled with what it had found */
 	CHECK(!pc_inspect_wants(h[0]) && h[0] != PC_INSP_DONE);
 	memset(&r, 0, sizeof(r));
-	pc_inspect_fill(in, h[0], 0, &r);
+	pc_inspect_fill(in, h[0], &r);
 	CHECK(r.l7_flags & CAPTURE_L7_DNS);
 	CHECK_STR(r.dns_qname, "a.example");
 	CHECK(pc_inspect_wants(h[1]) && h[1] != PC_INSP_NONE);
@@ -348,6 +349,56 @@ static void test_dpi(void)
 	pc_inspect_destroy(in);
 }
 
+/* A TCP flow without payload (handshake, pure ACKs, FIN) never takes an
+ * nDPI state: its verdict is nDPI's guess from the port, as nDPI gives it for
+ * such a flow, held in the handle itself (no result record: two such flows
+ * settle with a result pool of one record, whose record a third flow with a
+ * parser result still gets). */
+static void test_dpi_no_payload(void)
+{
+	static const uint8_t fl[] = { SYN, SYN | ACK, ACK, ACK | 0x01 };
+	struct pc_inspect *in;
+	struct capture_flow r;
+	uint32_t h[3] = { PC_INSP_NONE, PC_INSP_NONE, PC_INSP_NONE };
+	struct pkt p;
+	int f, i;
+
+	if (!capture_dpi_available(NULL, 0))
+		return;
+	in = make(0, 4, 1);
+	if (!in)
+		return;
+	for (f = 0; f < 2; f++) {
+		for (i = 0; i < 4; i++) {
+			tcp_pkt(&p, i == 1, 1000, fl[i], NULL, 0);
+			pc_inspect_packet(in, &h[f], &p.m, i == 1);
+		}
+		pc_inspect_end(in, &h[f]);
+		CHECK(h[f] & 0x80000000u);
+	}
+	for (f = 0; f < 2; f++) {
+		memset(&r, 0, sizeof(r));
+		pc_inspect_fill(in, h[f], &r);
+		CHECK_EQ(r.l7_flags, CAPTURE_L7_APP);
+		CHECK_STR(r.app, "TLS");
+		CHECK_STR(r.app_category, "Web");
+		CHECK_EQ(r.app_id, 91);
+		CHECK_EQ(r.app_master_id, 0);
+		CHECK_EQ(r.dpi_confidence, CAPTURE_DPI_MATCH_BY_PORT);
+	}
+	udp_dns(&p, 50001);
+	pc_inspect_packet(in, &h[2], &p.m, 0);
+	settle(in, &h[2], &r);
+	CHECK_STR(r.app, "DNS");
+	CHECK_STR(r.dns_qname, "a.example");
+	CHECK_EQ(pc_inspect_counters(in)->dpi_flows, 1);
+	CHECK_EQ(pc_inspect_counters(in)->dpi_identified, 3);
+	CHECK_EQ(pc_inspect_counters(in)->pool_full, 0);
+	pc_inspect_release(in, h[0]);
+	pc_inspect_release(in, h[1]);
+	pc_inspect_destroy(in);
+}
+
 int main(void)
 {
 	test_tls_reassembly();
@@ -355,5 +406,6 @@ int main(void)
 	test_reclaim();
 	test_active();
 	test_dpi();
+	test_dpi_no_payload();
 	return check_finish("unit.inspect");
 }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "check.h"
+#include "l7_util.h"
 #include "inspect/l7.h"
 
 /* RFC 9001 A.2: the protected client Initial (DCID 8394c8f03e515708,
@@ -114,18 +115,6 @@ static const uint8_t dcid[8] = { 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08 
  * JA3 of "771,4865-4866,0-65281-10-16-5-51-43-13-45-28-57,29-23-24," (MD5). */
 #define RFC_JA4 "q13d0211an_62ed6f6ca7ad_4d634acda6c0"
 #define RFC_JA3 "41bc9ae914d6cb3bd0bd0a5453ab7d7f"
-
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v;
-
-	while (h[0] && h[1] && n < cap && sscanf(h, "%2x", &v) == 1) {
-		out[n++] = (uint8_t)v;
-		h += 2;
-	}
-	return n;
-}
 
 static bool same_hex(const uint8_t *b, size_t n, const char *hex)
 {

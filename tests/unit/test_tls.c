@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "l7_util.h"
 #include "inspect/l7.h"
 
 /*
@@ -60,18 +61,6 @@ static const char hello2_hex[] = "0100007a0303000102030405060708090a0b0c0d0e0f10
 				 "0a0006000400170018002300000010000500030230ab0016000000170000";
 #define HELLO2_JA4 "t12i05063b_408bfbd5df8e_195413a0cc0f"
 #define HELLO2_JA3 "a1a32815c329bc805482777a7eb3ee09"
-
-static size_t unhex(const char *h, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned v;
-
-	while (h[0] && h[1] && n < cap && sscanf(h, "%2x", &v) == 1) {
-		out[n++] = (uint8_t)v;
-		h += 2;
-	}
-	return n;
-}
 
 /* Exact-size heap copies, so ASan reports any read past the end. */
 static int stream(const uint8_t *p, size_t n, struct pc_tls_hello *out)

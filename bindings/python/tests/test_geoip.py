@@ -19,17 +19,13 @@ sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
 sys.path.insert(0, os.path.join(SRC, "tests", "tools"))
 import packet_capture_py as pc  # noqa: E402
 import pcapgen as g  # noqa: E402
-
-DB_DIR = os.environ.get("PC_GEOIP_TEST_DIR", "/var/cache/jcap-test/geoip")
-CITY = os.path.join(DB_DIR, "GeoLite2-City.mmdb")
-ASN = os.path.join(DB_DIR, "GeoLite2-ASN.mmdb")
-GEO = ("src_country", "dst_country", "src_asn", "dst_asn", "src_as_org", "dst_as_org")
+from geoipdb import ASN, CITY, need_dbs  # noqa: E402
+from geoipdb import GEO_KEYS as GEO  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def need_dbs():
-    if not (os.path.isfile(CITY) and os.path.isfile(ASN)):
-        pytest.skip("no GeoIP test databases in %s: run `make deps`" % DB_DIR)
+def dbs():
+    need_dbs()
 
 
 def test_flowstats_geo_fields(tmp_path):

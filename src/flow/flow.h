@@ -3,11 +3,16 @@
  * Flow table shard: one per worker, single-threaded, fixed memory.
  *
  * Layout: 2^k buckets of 16 slots. Each bucket's 16 32-bit tags fill one
- * cache line; entries (256 bytes) live in a parallel array, and what only
- * tunnelled or MPLS flows carry in a side array touched only by them. A key
- * may sit in either of two buckets (two-choice hashing); the lookup is staged
- * over a burst: hash + prefetch tag lines, prefetch candidate entries, then
- * update.
+ * cache line, the pool index of each slot's entry the next. Entries (256
+ * bytes; an ordinary packet updates the first 128) live in a compact pool
+ * that hands out freed entries first, so the memory touched follows the
+ * flows alive at a time, not the table size; what only tunnelled or MPLS
+ * flows carry sits in a side pool touched only by them. A key may sit in
+ * either of two buckets (two-choice hashing); a new flow takes its first
+ * bucket while that has room, and a per-bucket count of the flows that
+ * overflowed to their second tells a lookup whether to read it. The lookup
+ * is staged over a burst: hash + prefetch bucket lines, prefetch the
+ * candidate entry, then update.
  *
  * Expiry model (packet time, so a file replays identically every time):
  *  - a packet arriving more than idle_timeout after the flow's last packet

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Flow table shard: two-choice bucketed hash with 16 tags per cache line and
- * a staged burst lookup. Memory is fixed at creation; no allocation, lock or
- * syscall per packet. The expiry model is described in flow.h.
+ * Flow table shard: two-choice bucketed hash with 16 tags per cache line,
+ * entries in a compact pool, and a staged burst lookup. Memory is reserved
+ * at creation and touched as flows need it; no allocation, lock or syscall
+ * per packet. The layout and the expiry model are described in flow.h.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -31,18 +32,22 @@ enum {
 	ST_MAC0 = 1u << 4,	 /* mac[0] holds side 0's first frame */
 	ST_MAC1 = 1u << 5,
 	ST_EXT = 1u << 6, /* e->ext holds a pc_flow_ext (tunnel, MPLS or inner VLAN) */
+	ST_B2 = 1u << 7,  /* in its second bucket: counted in ovf[] of its first */
 };
 
 /*
  * The entry, 256 bytes on a 256-byte boundary, so four whole cache lines:
- * the first 152 bytes are what every packet reads or writes (key, counters,
- * TOS/TTL, payload octets, the inspection handle), lines 0-2; TCP health
- * follows (80 bytes): the 40 a TCP packet reads end line 2, the counters
- * in line 3 are written on events only (a retransmission, the handshake),
- * so an update prefetches three lines, and line 3 only for a new flow
- * (init_flow zeroes it). The MAC addresses at the end are written once per
- * direction. 256 bytes + a 4-byte tag = 260 bytes a slot; a tunnelled, MPLS
- * or QinQ flow also holds a 56-byte pool record (ext).
+ * lines 0-1 are what every packet reads or writes (key, counters, times,
+ * TTL range, the low 32 bits of the payload octets). Line 2 holds what
+ * inspection and TCP health read per packet (the inspection handle, the 40
+ * bytes of TCP health a TCP packet reads) and what the first packet of a
+ * side writes (TOS; the payload's high words on a carry); line 3 the TCP
+ * health counters, written on events only (a retransmission, the
+ * handshake), and the MAC addresses, written once per direction. So an
+ * update prefetches two lines, three for TCP health or inspection, four for
+ * a new flow (init_flow zeroes it). A flow costs its 256-byte pool entry,
+ * and each slot 8 bytes (tag, pool index); a tunnelled, MPLS or QinQ flow
+ * also holds a 56-byte pool record (ext).
  */
 struct pc_flow_entry {
 	struct pc_flow_key key;
@@ -50,27 +55,45 @@ struct pc_flow_entry {
 	uint64_t bytes[2];
 	uint64_t first[2]; /* 0: no packet from that side yet */
 	uint64_t last[2];
+	uint32_t payload[2]; /* L4 payload octets by side, low 32 bits */
 	uint8_t flags[2];
 	uint8_t src_side;
 	uint8_t state;
-	uint8_t icmp_type;
-	uint8_t icmp_code;
-	uint8_t tos[2];	    /* first packet from each side */
 	uint8_t ttl_min[2]; /* TTL range of each side's packets */
 	uint8_t ttl_max[2];
-	uint32_t ext;	     /* where ST_EXT: its pc_flow_ext is t->xp[ext - 1] */
-	uint64_t payload[2]; /* L4 payload octets by side */
-	uint32_t insp;	     /* inspection handle (inspect/inspect.h) */
+	/* line 2: TCP health and inspection read it per packet */
+	uint32_t insp;		/* inspection handle (inspect/inspect.h) */
+	uint32_t ext;		/* where ST_EXT: its pc_flow_ext is t->xp[ext - 1] */
+	uint32_t payload_hi[2]; /* payload octets, high 32 bits */
+	uint8_t tos[2];		/* first packet from each side */
+	uint8_t icmp_type;
+	uint8_t icmp_code;
 	uint32_t pad0;
 	struct pc_tcp_health tcp; /* TCP flows, when the table's tcp_health is on */
 	/* cold: written on the first packet from each side */
 	uint8_t mac[2][12]; /* that packet's source and destination MAC */
 };
 
-#define ENT_HOT 152 /* bytes of the entry every update touches (prefetched) */
-_Static_assert(offsetof(struct pc_flow_entry, tcp) == ENT_HOT, "hot part of the entry");
-_Static_assert(offsetof(struct pc_flow_entry, mac) == ENT_HOT + 80, "TCP health after it");
+#define ENT_HOT 128 /* bytes of the entry every update touches (prefetched) */
+_Static_assert(offsetof(struct pc_flow_entry, insp) == ENT_HOT, "hot part of the entry");
+_Static_assert(offsetof(struct pc_flow_entry, tcp) == 152, "TCP health's hot part ends line 2");
+_Static_assert(offsetof(struct pc_flow_entry, mac) == 232, "TCP health before the MACs");
 _Static_assert(sizeof(struct pc_flow_entry) == 256, "flow entry layout: four cache lines");
+
+static pc_always_inline uint64_t ent_payload(const struct pc_flow_entry *e, int side)
+{
+	return (uint64_t)e->payload_hi[side] << 32 | e->payload[side];
+}
+
+/* Add @v payload octets to side @dir: line 2 is written only on a carry. */
+static pc_always_inline void payload_add(struct pc_flow_entry *e, int dir, uint64_t v)
+{
+	uint32_t lo = e->payload[dir];
+
+	e->payload[dir] = lo + (uint32_t)v;
+	if (pc_unlikely((v >> 32) || e->payload[dir] < lo))
+		e->payload_hi[dir] += (uint32_t)(v >> 32) + (e->payload[dir] < lo);
+}
 
 /*
  * What only tunnelled, MPLS or inner-VLAN flows carry, in a compact pool:
@@ -87,9 +110,28 @@ struct pc_flow_ext {
 	uint16_t vlan_inner; /* inner (QinQ) VLAN id of the first packet */
 };
 
+/*
+ * A bucket: 16 tags (0 = empty slot) in its first cache line, the pool
+ * index of each used slot's entry in its second. Entries live in a compact
+ * pool (taken from its start, freed ones reused last-in first-out), so the
+ * memory an input touches follows the flows alive at a time, not the table
+ * size: a 1M-slot table costs 8 MB of buckets plus what its flows use.
+ */
+struct ft_bucket {
+	uint32_t tag[PC_FLOW_BUCKET_SLOTS];
+	uint32_t idx[PC_FLOW_BUCKET_SLOTS];
+};
+
+_Static_assert(sizeof(struct ft_bucket) == 128, "bucket: two cache lines");
+
 struct pc_flow_table {
-	uint32_t *tags;		   /* nbuckets * 16, 0 = empty slot */
-	struct pc_flow_entry *ent; /* nbuckets * 16 */
+	struct ft_bucket *bk;	   /* nbuckets */
+	struct pc_flow_entry *ent; /* pool: as many entries as slots, reserved */
+	uint32_t *fstack;	   /* freed pool entries, the last freed on top */
+	uint32_t *ovf;		   /* per bucket: flows of which it is the first
+				      bucket that sit in their second */
+	uint32_t ntop;		   /* entries on fstack */
+	uint32_t nused;		   /* entries ever handed out (from ent[0]) */
 	struct pc_flow_ext *xp;	   /* pool: as many records as slots, reserved */
 	uint32_t xused;		   /* records ever handed out (from xp[0]) */
 	uint32_t xfree;		   /* free list head (index + 1; next in teid[0]) */
@@ -149,12 +191,16 @@ int pc_flow_table_create(struct pc_flow_table **out, const struct pc_flow_params
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	t->tags = alloc_table(slots * sizeof(uint32_t));
+	t->bk = alloc_table(slots / PC_FLOW_BUCKET_SLOTS * sizeof(struct ft_bucket));
 	t->ent = alloc_table(slots * sizeof(struct pc_flow_entry));
+	t->fstack = alloc_table(slots * sizeof(uint32_t));
 	t->xp = alloc_table(slots * sizeof(struct pc_flow_ext));
-	if (!t->tags || !t->ent || !t->xp) {
-		free_table(t->tags, slots * sizeof(uint32_t));
+	t->ovf = alloc_table(slots / PC_FLOW_BUCKET_SLOTS * sizeof(uint32_t));
+	if (!t->bk || !t->ent || !t->fstack || !t->xp || !t->ovf) {
+		free_table(t->ovf, slots / PC_FLOW_BUCKET_SLOTS * sizeof(uint32_t));
+		free_table(t->bk, slots / PC_FLOW_BUCKET_SLOTS * sizeof(struct ft_bucket));
 		free_table(t->ent, slots * sizeof(struct pc_flow_entry));
+		free_table(t->fstack, slots * sizeof(uint32_t));
 		free_table(t->xp, slots * sizeof(struct pc_flow_ext));
 		free(t);
 		return -ENOMEM;
@@ -179,9 +225,11 @@ void pc_flow_table_destroy(struct pc_flow_table *t)
 {
 	if (!t)
 		return;
-	free_table(t->tags, t->slots * sizeof(uint32_t));
+	free_table(t->bk, t->slots / PC_FLOW_BUCKET_SLOTS * sizeof(struct ft_bucket));
 	free_table(t->ent, t->slots * sizeof(struct pc_flow_entry));
+	free_table(t->fstack, t->slots * sizeof(uint32_t));
 	free_table(t->xp, t->slots * sizeof(struct pc_flow_ext));
+	free_table(t->ovf, t->slots / PC_FLOW_BUCKET_SLOTS * sizeof(uint32_t));
 	free(t);
 }
 
@@ -210,6 +258,37 @@ static pc_always_inline uint64_t b2_of(const struct pc_flow_table *t, uint64_t h
 static pc_always_inline uint32_t tag_of(uint64_t h)
 {
 	return ((uint32_t)(h >> 16) ^ (uint32_t)(h >> 45)) | 1u;
+}
+
+/* Slot s is tag s % 16 of bucket s / 16. */
+static pc_always_inline uint32_t *tag_at(const struct pc_flow_table *t, size_t s)
+{
+	return &t->bk[s / PC_FLOW_BUCKET_SLOTS].tag[s % PC_FLOW_BUCKET_SLOTS];
+}
+
+static pc_always_inline struct pc_flow_entry *ent_at(const struct pc_flow_table *t, size_t s)
+{
+	return &t->ent[t->bk[s / PC_FLOW_BUCKET_SLOTS].idx[s % PC_FLOW_BUCKET_SLOTS]];
+}
+
+/* The pool entry the next new flow takes when @ahead others take theirs
+ * first (a prefetch hint, kept inside the pool). */
+static pc_always_inline uint32_t ent_next(const struct pc_flow_table *t, uint32_t ahead)
+{
+	size_t i = ahead < t->ntop ? t->fstack[t->ntop - 1 - ahead]
+				   : (size_t)t->nused + (ahead - t->ntop);
+
+	return i < t->slots ? (uint32_t)i : 0;
+}
+
+/* Give slot @s an entry from the pool. Never fails: the pool has an entry
+ * for every slot. */
+static pc_always_inline struct pc_flow_entry *ent_take(struct pc_flow_table *t, size_t s)
+{
+	uint32_t i = t->ntop ? t->fstack[--t->ntop] : t->nused++;
+
+	t->bk[s / PC_FLOW_BUCKET_SLOTS].idx[s % PC_FLOW_BUCKET_SLOTS] = i;
+	return &t->ent[i];
 }
 
 static pc_always_inline bool key_eq(const struct pc_flow_key *a, const struct pc_flow_key *b)
@@ -273,14 +352,15 @@ static pc_always_inline long lookup(const struct pc_flow_table *t, const struct 
 	uint64_t bk[2] = { b1_of(t, h), b2_of(t, h) };
 	int j;
 
-	for (j = 0; j < 2; j++) {
+	/* the second bucket holds a key only when its first was full then */
+	for (j = 0; j < (t->ovf[bk[0]] ? 2 : 1); j++) {
 		size_t base = bk[j] * PC_FLOW_BUCKET_SLOTS;
-		unsigned m = match_mask(&t->tags[base], tag);
+		unsigned m = match_mask(t->bk[bk[j]].tag, tag);
 
 		while (m) {
 			size_t s = base + (unsigned)__builtin_ctz(m);
 
-			if (key_eq(&t->ent[s].key, k))
+			if (key_eq(&ent_at(t, s)->key, k))
 				return (long)s;
 			m &= m - 1;
 		}
@@ -359,13 +439,13 @@ static void make_record(const struct pc_flow_table *t, const struct pc_flow_entr
 	r->rev_first_ns = e->first[d];
 	r->rev_last_ns = e->last[d];
 	r->community_id_seed = t->cid_seed;
-	r->payload_bytes = e->payload[s];
-	r->rev_payload_bytes = e->payload[d];
+	r->payload_bytes = ent_payload(e, s);
+	r->rev_payload_bytes = ent_payload(e, d);
 	if (t->tcp_health && e->key.proto == 6)
 		pc_tcp_fill(&e->tcp, s, r);
 	record_path(t, e, (e->state & ST_EXT) ? &t->xp[e->ext - 1] : NULL, r);
 	if (t->insp)
-		pc_inspect_fill(t->insp, e->insp, s, r);
+		pc_inspect_fill(t->insp, e->insp, r);
 }
 
 /* A zeroed pool record; returns its index + 1. Never fails: the pool has
@@ -388,22 +468,35 @@ static void ext_put(struct pc_flow_table *t, uint32_t i)
 	t->xfree = i;
 }
 
-static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
-		     void *ctx)
+/* Emit the record of @e and release what it holds but its pool entry. */
+static void finish_flow(struct pc_flow_table *t, struct pc_flow_entry *e, int reason,
+			pc_flow_emit_fn emit, void *ctx)
 {
 	struct capture_flow r;
 
 	if (t->insp)
-		pc_inspect_end(t->insp, &t->ent[slot].insp);
-	make_record(t, &t->ent[slot], reason, &r);
+		pc_inspect_end(t->insp, &e->insp);
+	make_record(t, e, reason, &r);
 	if (t->insp)
-		pc_inspect_release(t->insp, t->ent[slot].insp);
-	if (t->ent[slot].state & ST_EXT)
-		ext_put(t, t->ent[slot].ext);
-	t->tags[slot] = 0;
+		pc_inspect_release(t->insp, e->insp);
+	if (e->state & ST_EXT)
+		ext_put(t, e->ext);
 	t->cnt.active--;
 	t->cnt.ended[reason]++;
 	emit(ctx, &r);
+}
+
+/* End the flow in slot @slot: its record, then the slot and entry are free. */
+static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
+		     void *ctx)
+{
+	struct pc_flow_entry *e = ent_at(t, slot);
+
+	if (e->state & ST_B2)
+		t->ovf[b1_of(t, pc_flow_key_hash(&e->key, &t->hk))]--;
+	finish_flow(t, e, reason, emit, ctx);
+	t->fstack[t->ntop++] = t->bk[slot / PC_FLOW_BUCKET_SLOTS].idx[slot % PC_FLOW_BUCKET_SLOTS];
+	*tag_at(t, slot) = 0;
 }
 
 /* Start a flow in @e with the packet @m sent by canonical side @dir. */
@@ -472,7 +565,7 @@ static pc_always_inline void account(struct pc_flow_table *t, struct pc_flow_ent
 		e->last[dir] = ts;
 	e->pkts[dir]++;
 	e->bytes[dir] += m->ip_bytes;
-	e->payload[dir] += m->pl_len;
+	payload_add(e, dir, m->pl_len);
 	e->flags[dir] |= m->tcp_flags;
 	if (e->key.proto == 6 && m->tcp_flags) {
 		/* uniflow: each record sees one side, so its own FIN closes it */
@@ -535,9 +628,15 @@ static pc_always_inline unsigned pop16(unsigned m)
 	return (m + (m >> 8)) & 0x1fu;
 }
 
+/* A new flow goes to its first bucket while that has this many free slots
+ * or more, so that lookups mostly read one bucket; past it, to the less
+ * loaded of the two, which keeps two-choice hashing's fill before the first
+ * eviction. */
+#define B1_ROOM 8
+
 static pc_always_inline unsigned free_mask(const struct pc_flow_table *t, uint64_t b)
 {
-	return match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], 0);
+	return match_mask(t->bk[b].tag, 0);
 }
 
 /* Both buckets full: reclaim an expired flow, else evict the least recently
@@ -553,9 +652,9 @@ static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint6
 	for (j = 0; j < 2; j++) {
 		for (i = 0; i < PC_FLOW_BUCKET_SLOTS; i++) {
 			size_t s = bk[j] * PC_FLOW_BUCKET_SLOTS + i;
-			uint64_t last = ent_last(&t->ent[s]);
+			uint64_t last = ent_last(ent_at(t, s));
 
-			why = expired_at(t, &t->ent[s], now);
+			why = expired_at(t, ent_at(t, s), now);
 			if (why) {
 				end_flow(t, s, why, emit, ctx);
 				return s;
@@ -575,39 +674,50 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 {
 	long s = lookup(t, k, h);
 	struct pc_flow_entry *e;
+	uint64_t b1;
+	unsigned f;
 	size_t slot;
 
 	if (pc_likely(s >= 0)) {
 		int why;
 
-		e = &t->ent[s];
+		e = ent_at(t, (size_t)s);
 		why = must_end(t, e, m);
 		if (pc_unlikely(why)) {
-			uint32_t tag = t->tags[s];
+			/* the new flow takes the old one's slot and entry */
+			uint8_t b2 = e->state & ST_B2;
 
-			end_flow(t, (size_t)s, why, emit, ctx);
-			t->tags[s] = tag;
+			finish_flow(t, e, why, emit, ctx);
 			t->cnt.active++;
 			init_flow(t, e, k, m, dir);
+			e->state |= b2;
 		}
 		account(t, e, m, dir);
 		return;
 	}
-	{
-		uint64_t b1 = b1_of(t, h), b2 = b2_of(t, h);
-		unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
+	b1 = b1_of(t, h);
+	f = free_mask(t, b1);
+	if (pc_likely(pop16(f) >= B1_ROOM)) {
+		slot = b1 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f);
+	} else {
+		uint64_t b2 = b2_of(t, h);
+		unsigned f2 = free_mask(t, b2);
 
-		if (f1 && pop16(f1) >= pop16(f2))
-			slot = b1 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f1);
+		if (f && pop16(f) >= pop16(f2))
+			slot = b1 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f);
 		else if (f2)
 			slot = b2 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f2);
 		else
 			slot = make_room(t, b1, b2, m->ts_ns, emit, ctx);
 	}
-	e = &t->ent[slot];
-	t->tags[slot] = tag_of(h);
+	e = ent_take(t, slot);
+	*tag_at(t, slot) = tag_of(h);
 	t->cnt.active++;
 	init_flow(t, e, k, m, dir);
+	if (slot / PC_FLOW_BUCKET_SLOTS != b1) {
+		e->state |= ST_B2;
+		t->ovf[b1]++;
+	}
 	account(t, e, m, dir);
 }
 
@@ -620,8 +730,10 @@ static pc_always_inline void prefetch_ext(const struct pc_flow_table *t)
 	pc_prefetch_w(x + sizeof(struct pc_flow_ext) - 1);
 }
 
-/* Software-pipelined staged lookup: while packet i is hashed and its two
- * tag lines prefetched, packet i - D1 has its candidate entry prefetched and
+/* Software-pipelined staged lookup: while packet i is hashed and its first
+ * bucket's two lines prefetched (the second bucket's too where flows of the
+ * first overflowed to it), packet i - D1 has its candidate entry (a match,
+ * or the pool entry a new flow will take) prefetched and
  * packet i - D2 is accounted. Enough misses stay in flight to hide memory
  * latency, few enough to fit the line-fill buffers. */
 #define D1 8
@@ -635,7 +747,8 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 	struct pc_flow_key keys[FT_CHUNK];
 	uint64_t hash[FT_CHUNK];
 	uint8_t dir[FT_CHUNK];
-	unsigned base;
+	uint8_t fresh[FT_CHUNK];
+	unsigned base, ahead = 0; /* new flows staged, not inserted yet */
 
 	for (base = 0; base < n; base += FT_CHUNK) {
 		unsigned cnt = n - base < FT_CHUNK ? n - base : FT_CHUNK;
@@ -647,54 +760,76 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 				keys[i] = mb[i].key;
 				dir[i] = t->uniflow ? 0 : pc_flow_key_canon(&keys[i]);
 				hash[i] = pc_flow_key_hash(&keys[i], &t->hk);
-				pc_prefetch(&t->tags[b1_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
-				pc_prefetch(&t->tags[b2_of(t, hash[i]) * PC_FLOW_BUCKET_SLOTS]);
+				const struct ft_bucket *b1 = &t->bk[b1_of(t, hash[i])];
+
+				pc_prefetch(b1->tag);
+				pc_prefetch(b1->idx);
+				if (t->ovf[b1_of(t, hash[i])]) {
+					const struct ft_bucket *b2 = &t->bk[b2_of(t, hash[i])];
+
+					pc_prefetch(b2->tag);
+					pc_prefetch(b2->idx);
+				}
 			}
 			if (i >= D1 && i - D1 < cnt) {
 				unsigned j = i - D1;
 				uint32_t tag = tag_of(hash[j]);
-				uint64_t b = b1_of(t, hash[j]);
-				unsigned mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
-				bool fresh;
+				const struct ft_bucket *b = &t->bk[b1_of(t, hash[j])];
+				unsigned mk = match_mask(b->tag, tag);
+				const char *e;
 
-				if (!mk) {
-					b = b2_of(t, hash[j]);
-					mk = match_mask(&t->tags[b * PC_FLOW_BUCKET_SLOTS], tag);
+				if (!mk && t->ovf[b1_of(t, hash[j])]) {
+					b = &t->bk[b2_of(t, hash[j])];
+					mk = match_mask(b->tag, tag);
 				}
-				fresh = !mk;
-				if (!mk) {
-					/* a new flow: warm the slot the insert will take */
-					uint64_t b1 = b1_of(t, hash[j]), b2 = b;
-					unsigned f1 = free_mask(t, b1), f2 = free_mask(t, b2);
-
-					if (f1 && pop16(f1) >= pop16(f2)) {
-						b = b1;
-						mk = f1;
-					} else {
-						mk = f2;
-					}
+				fresh[j] = !mk;
+				if (mk) {
+					e = (const char *)&t->ent[b->idx[__builtin_ctz(mk)]];
+				} else {
+					/* a new flow: warm the pool entry it will take */
+					e = (const char *)&t->ent[ent_next(t, ahead++)];
 					if ((mb[j].flags & (PC_META_TUNNEL | PC_META_MPLS)) ||
 					    mb[j].vlan_inner)
 						prefetch_ext(t);
 				}
-				if (mk) {
-					const char *e =
-						(const char *)&t->ent[b * PC_FLOW_BUCKET_SLOTS +
-								      (unsigned)__builtin_ctz(mk)];
-
-					pc_prefetch_w(e);
-					pc_prefetch_w(e + 64);
+				pc_prefetch_w(e);
+				pc_prefetch_w(e + 64);
+				/* line 2: TCP health's per-packet part, the
+				 * inspection handle; line 3: TCP health counters,
+				 * written on events only. init_flow zeroes both. */
+				if (fresh[j] || t->insp ||
+				    (t->tcp_health && (mb[j].flags & PC_META_TCP_HDR)))
 					pc_prefetch_w(e + 128);
-					/* line 3: TCP health counters, written on
-					 * events only; init_flow zeroes it */
-					if (fresh)
-						pc_prefetch_w(e + 192);
-				}
+				if (fresh[j])
+					pc_prefetch_w(e + 192);
 			}
-			if (i >= D2)
-				update_one(t, &keys[i - D2], dir[i - D2], hash[i - D2], &mb[i - D2],
-					   emit, ctx);
+			if (i >= D2) {
+				unsigned j = i - D2;
+
+				ahead -= fresh[j];
+				update_one(t, &keys[j], dir[j], hash[j], &mb[j], emit, ctx);
+			}
 		}
+	}
+}
+
+/* Sweeps read each used slot's entry (its times and state, line 1, then
+ * all of it for the record of a flow that ends): the entries sit anywhere
+ * in the pool, so they are prefetched a few buckets ahead of the walk. */
+#define SWEEP_AHEAD 4
+
+static pc_always_inline void prefetch_bucket_ents(const struct pc_flow_table *t, uint64_t b)
+{
+	unsigned used = ~match_mask(t->bk[b].tag, 0) & 0xffffu;
+
+	while (used) {
+		const char *e = (const char *)&t->ent[t->bk[b].idx[__builtin_ctz(used)]];
+
+		pc_prefetch(e);
+		pc_prefetch(e + 64);
+		pc_prefetch(e + 128);
+		pc_prefetch(e + 192);
+		used &= used - 1;
 	}
 }
 
@@ -704,7 +839,7 @@ unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_s
 	uint64_t period = t->idle_ns;
 	uint64_t dt;
 	double want;
-	size_t visits, i;
+	size_t visits, nb, i;
 	unsigned ended = 0;
 
 	if (period < 1000000000ull)
@@ -724,15 +859,22 @@ unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_s
 		visits = max_slots;
 	t->sweep_carry = want - (double)visits;
 	t->sweep_last_ns = now_ns;
-	/* whole buckets at a time; empty slots cost one tag compare */
-	for (i = 0; i < visits; i += PC_FLOW_BUCKET_SLOTS) {
+	/* whole buckets at a time; empty slots cost one tag compare. The
+	 * entries of the bucket SWEEP_AHEAD further on are prefetched. */
+	nb = (visits + PC_FLOW_BUCKET_SLOTS - 1) / PC_FLOW_BUCKET_SLOTS;
+	for (i = 0; i < nb && i < SWEEP_AHEAD; i++)
+		prefetch_bucket_ents(t, (t->cursor / PC_FLOW_BUCKET_SLOTS + i) & t->mask);
+	for (i = 0; i < nb; i++) {
 		size_t base = t->cursor & ~(size_t)(PC_FLOW_BUCKET_SLOTS - 1);
-		unsigned used = ~match_mask(&t->tags[base], 0) & 0xffffu;
+		unsigned used = ~match_mask(t->bk[base / PC_FLOW_BUCKET_SLOTS].tag, 0) & 0xffffu;
 
+		if (i + SWEEP_AHEAD < nb)
+			prefetch_bucket_ents(t,
+					     (base / PC_FLOW_BUCKET_SLOTS + SWEEP_AHEAD) & t->mask);
 		t->cursor = (base + PC_FLOW_BUCKET_SLOTS) & (t->slots - 1);
 		while (used) {
 			size_t s = base + (unsigned)__builtin_ctz(used);
-			int why = expired_at(t, &t->ent[s], now_ns);
+			int why = expired_at(t, ent_at(t, s), now_ns);
 
 			used &= used - 1;
 			if (why) {
@@ -752,11 +894,14 @@ void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow
 	for (s = 0; s < t->slots; s++) {
 		int why;
 
-		if (!t->tags[s])
+		if (s % PC_FLOW_BUCKET_SLOTS == 0 &&
+		    s / PC_FLOW_BUCKET_SLOTS + SWEEP_AHEAD <= t->mask)
+			prefetch_bucket_ents(t, s / PC_FLOW_BUCKET_SLOTS + SWEEP_AHEAD);
+		if (!*tag_at(t, s))
 			continue;
-		why = now_ns ? expired_at(t, &t->ent[s], now_ns) : 0;
+		why = now_ns ? expired_at(t, ent_at(t, s), now_ns) : 0;
 		if (!why)
-			why = ent_closing(&t->ent[s]) ? CAPTURE_END_END : reason;
+			why = ent_closing(ent_at(t, s)) ? CAPTURE_END_END : reason;
 		end_flow(t, s, why, emit, ctx);
 	}
 }
@@ -767,9 +912,11 @@ uint64_t pc_flow_clear(struct pc_flow_table *t)
 	size_t s;
 
 	for (s = 0; t->insp && s < t->slots; s++)
-		if (t->tags[s])
-			pc_inspect_release(t->insp, t->ent[s].insp);
-	memset(t->tags, 0, t->slots * sizeof(uint32_t));
+		if (*tag_at(t, s))
+			pc_inspect_release(t->insp, ent_at(t, s)->insp);
+	memset(t->bk, 0, t->slots / PC_FLOW_BUCKET_SLOTS * sizeof(struct ft_bucket));
+	memset(t->ovf, 0, t->slots / PC_FLOW_BUCKET_SLOTS * sizeof(uint32_t));
+	t->ntop = t->nused = 0;
 	t->xused = t->xfree = 0;
 	t->cnt.active = 0;
 	return n;
@@ -794,7 +941,7 @@ int pc_flow_find(const struct pc_flow_table *t, const struct pc_flow_key *key,
 	}
 	if (s < 0)
 		return -CAPTURE_E_NOT_FOUND;
-	make_record(t, &t->ent[s], CAPTURE_END_ACTIVE_FLOW, out);
+	make_record(t, ent_at(t, (size_t)s), CAPTURE_END_ACTIVE_FLOW, out);
 	return 0;
 }
 
@@ -806,8 +953,81 @@ size_t pc_flow_snapshot(const struct pc_flow_table *t, size_t *cursor, size_t ns
 	if (end > t->slots)
 		end = t->slots;
 	for (; s < end && n < max; s++)
-		if (t->tags[s])
-			make_record(t, &t->ent[s], CAPTURE_END_ACTIVE_FLOW, &out[n++]);
+		if (*tag_at(t, s))
+			make_record(t, ent_at(t, s), CAPTURE_END_ACTIVE_FLOW, &out[n++]);
 	*cursor = s;
 	return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Flow deltas metered in the kernel (eBPF backend, flow/flow_agg.h): each
+ * side goes through update_one as one packet carrying its whole delta, then
+ * the entry gets the side's other packets, last time and TTL range.
+ */
+#include "flow/flow_agg.h"
+
+static void agg_side(struct pc_flow_table *t, const struct pc_flow_key *key, int side,
+		     const struct pc_flow_agg_dir *d, pc_flow_emit_fn emit, void *ctx)
+{
+	struct pc_flow_key k = *key;
+	struct pc_flow_entry *e;
+	struct pc_meta m;
+	uint64_t h;
+	long s;
+	int dir;
+
+	memset(&m, 0, sizeof(m));
+	if (side) { /* as sent: the sender first */
+		memcpy(k.addr[0], key->addr[1], 16);
+		memcpy(k.addr[1], key->addr[0], 16);
+		k.port[0] = key->port[1];
+		k.port[1] = key->port[0];
+	}
+	m.key = k;
+	m.ts_ns = d->first_ns;
+	m.ip_bytes = (uint32_t)d->bytes;
+	m.pl_len = (uint32_t)d->payload;
+	m.wirelen = m.ip_bytes;
+	/* SYN without ACK first: the pure SYN decides the source side */
+	m.tcp_flags = d->syn_only ? (uint8_t)(d->flags & ~TCP_ACK) : d->flags;
+	m.icmp_type = d->icmp_type;
+	m.icmp_code = d->icmp_code;
+	m.tos = d->tos;
+	m.ttl = d->ttl_min;
+	m.flags = PC_META_HAS_L4;
+	if (d->has_mac) {
+		memcpy(m.mac, d->mac, sizeof(m.mac));
+		m.flags |= PC_META_HAS_MAC;
+	}
+	dir = t->uniflow ? 0 : pc_flow_key_canon(&k);
+	h = pc_flow_key_hash(&k, &t->hk);
+	update_one(t, &k, dir, h, &m, emit, ctx);
+	s = lookup(t, &k, h);
+	if (s < 0)
+		return;
+	e = ent_at(t, (size_t)s);
+	/* the rest of the delta: 32-bit meta fields carried only the first part */
+	e->bytes[dir] += d->bytes - m.ip_bytes;
+	payload_add(e, dir, d->payload - m.pl_len);
+	t->cnt.bytes += d->bytes - m.ip_bytes;
+	e->pkts[dir] += d->pkts - 1;
+	t->cnt.packets += d->pkts - 1;
+	e->flags[dir] |= d->flags;
+	if (d->last_ns > e->last[dir])
+		e->last[dir] = d->last_ns;
+	if (d->ttl_min < e->ttl_min[dir])
+		e->ttl_min[dir] = d->ttl_min;
+	if (d->ttl_max > e->ttl_max[dir])
+		e->ttl_max[dir] = d->ttl_max;
+}
+
+void pc_flow_apply_agg(struct pc_flow_table *t, const struct pc_flow_agg *a, pc_flow_emit_fn emit,
+		       void *ctx)
+{
+	int first = !a->d[0].pkts || (a->d[1].pkts && a->d[1].first_ns < a->d[0].first_ns);
+
+	if (a->d[first].pkts)
+		agg_side(t, &a->key, first, &a->d[first], emit, ctx);
+	if (a->d[!first].pkts)
+		agg_side(t, &a->key, !first, &a->d[!first], emit, ctx);
 }

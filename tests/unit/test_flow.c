@@ -859,6 +859,72 @@ static void test_ext_pool_reuse(void)
 	pc_flow_table_destroy(t);
 }
 
+/* Payload octets past 2^32 on one side (the entry keeps the low 32 bits
+ * beside the counters and carries into a high word), and entries reused
+ * from the pool after their flows ended start clean. */
+static void test_payload_carry_and_reuse(void)
+{
+	struct pc_flow_table *t = mk(4096, 30 * SEC, 1800 * SEC, false);
+	struct sink *s = calloc(1, sizeof(*s));
+	static struct pc_meta m[1000];
+	unsigned i, k, bad = 0;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	/* 70000 x 65000 payload octets = 4 550 000 000, past 2^32 */
+	for (k = 0; k < 70; k++) {
+		for (i = 0; i < 1000; i++) {
+			m[i] = pkt4(C, 5000, S, 6000, 17, 0, 65028, T0 + (k * 1000 + i) * 1000);
+			m[i].pl_len = 65000;
+		}
+		pc_flow_update_burst(t, m, 1000, emit, s);
+	}
+	for (i = 0; i < 3; i++) {
+		m[i] = pkt4(S, 6000, C, 5000, 17, 0, 38, T0 + SEC + i);
+		m[i].pl_len = 10;
+	}
+	pc_flow_update_burst(t, m, 3, emit, s);
+	/* 300 short flows beside it */
+	for (i = 0; i < 300; i++) {
+		m[i] = pkt4(C + 1 + i, 1000, S, 53, 17, 0, 100, T0 + SEC + 10 + i);
+		m[i].pl_len = 72;
+	}
+	pc_flow_update_burst(t, m, 300, emit, s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	CHECK_EQ(s->n, 301);
+	for (i = 0; i < s->n && i < 301; i++) {
+		const struct capture_flow *r = &s->r[i];
+
+		if (r->src_port == 5000) {
+			CHECK_EQ(r->packets, 70000);
+			CHECK_EQ(r->bytes, 70000ull * 65028);
+			CHECK_EQ(r->payload_bytes, 4550000000ull);
+			CHECK_EQ(r->rev_packets, 3);
+			CHECK_EQ(r->rev_payload_bytes, 30);
+		} else {
+			bad += r->packets != 1 || r->payload_bytes != 72 || r->rev_packets;
+		}
+	}
+	CHECK_EQ(bad, 0);
+	/* every entry is back in the pool: new flows take them, from a clean start */
+	s->n = 0;
+	for (i = 0; i < 301; i++) {
+		m[i] = pkt4(C + 1000 + i, 2000, S, 53, 17, 0, 60, T0 + 2 * SEC + i);
+		m[i].pl_len = 32;
+	}
+	pc_flow_update_burst(t, m, 301, emit, s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	CHECK_EQ(s->n, 301);
+	for (i = 0, bad = 0; i < s->n && i < 301; i++)
+		bad += s->r[i].packets != 1 || s->r[i].bytes != 60 || s->r[i].payload_bytes != 32 ||
+		       s->r[i].rev_packets || s->r[i].first_ns != s->r[i].last_ns;
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(pc_flow_table_counters(t)->active, 0);
+	free(s);
+	pc_flow_table_destroy(t);
+}
+
 int main(void)
 {
 	test_canon_and_hash();
@@ -876,5 +942,6 @@ int main(void)
 	test_link_identity();
 	test_tunnels();
 	test_ext_pool_reuse();
+	test_payload_carry_and_reuse();
 	return check_finish("unit.flow");
 }

@@ -32,39 +32,121 @@ static void put(struct jbuf *b, const char *s, size_t n)
 
 #define PUTS(b, lit) put(b, lit, sizeof(lit) - 1)
 
+/* Decimal digits of @v into the 20 bytes before @end; returns where they start. */
+static char *u64_digits(char *end, uint64_t v)
+{
+	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+				       "25262728293031323334353637383940414243444546474849"
+				       "50515253545556575859606162636465666768697071727374"
+				       "75767778798081828384858687888990919293949596979899";
+	char *p = end;
+
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
+}
+
 static void put_u64(struct jbuf *b, uint64_t v)
 {
-	char tmp[24];
-	int i = 24;
+	char tmp[20], *p = u64_digits(tmp + sizeof(tmp), v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(b, tmp + i, (size_t)(24 - i));
+	put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* A dotted quad at @p; returns its end. */
+static char *ipv4_text(char *p, const uint8_t *a)
+{
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		unsigned v = a[k];
+
+		if (k)
+			*p++ = '.';
+		if (v >= 100) {
+			*p++ = (char)('0' + v / 100);
+			v %= 100;
+			*p++ = (char)('0' + v / 10);
+		} else if (v >= 10) {
+			*p++ = (char)('0' + v / 10);
+		}
+		*p++ = (char)('0' + v % 10);
+	}
+	return p;
+}
+
+/* IPv6 text exactly as glibc's inet_ntop writes it (RFC 5952: the longest run
+ * of two or more zero groups, the first of equal ones, as "::"; lower-case hex;
+ * ::a.b.c.d and ::ffff:a.b.c.d with an IPv4 tail), without its sprintf per group. */
+static char *ipv6_text(char *p, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	int best = -1, best_len = 0, cur = -1, cur_len = 0, i, sh;
+	unsigned w[8];
+
+	for (i = 0; i < 8; i++) {
+		w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+		if (!w[i]) {
+			if (cur < 0)
+				cur = i, cur_len = 0;
+			cur_len++;
+		} else if (cur >= 0) {
+			if (best < 0 || cur_len > best_len)
+				best = cur, best_len = cur_len;
+			cur = -1;
+		}
+	}
+	if (cur >= 0 && (best < 0 || cur_len > best_len))
+		best = cur, best_len = cur_len;
+	if (best >= 0 && best_len < 2)
+		best = -1;
+	for (i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+			return ipv4_text(p, a + 12);
+		for (sh = 12; sh > 0 && !(w[i] >> sh); sh -= 4)
+			;
+		for (; sh >= 0; sh -= 4)
+			*p++ = hex[(w[i] >> sh) & 15];
+	}
+	if (best >= 0 && best + best_len == 8)
+		*p++ = ':';
+	return p;
+}
+
+size_t pc_json_addr(char out[PC_JSON_ADDR_MAX], int ver, const uint8_t *a)
+{
+	char *p = ver == 4 ? ipv4_text(out, a) : ipv6_text(out, a);
+
+	*p = 0;
+	return (size_t)(p - out);
 }
 
 static void put_ip(struct jbuf *b, int ver, const uint8_t *a)
 {
-	char s[INET6_ADDRSTRLEN];
+	char s[PC_JSON_ADDR_MAX + 2];
+	size_t n = pc_json_addr(s + 1, ver, a);
 
-	if (ver == 4) {
-		int k;
-
-		put(b, "\"", 1);
-		for (k = 0; k < 4; k++) {
-			if (k)
-				put(b, ".", 1);
-			put_u64(b, a[k]);
-		}
-		put(b, "\"", 1);
-		return;
-	}
-	if (!inet_ntop(AF_INET6, a, s, sizeof(s)))
-		s[0] = 0;
-	put(b, "\"", 1);
-	put(b, s, strlen(s));
-	put(b, "\"", 1);
+	s[0] = '"';
+	s[n + 1] = '"';
+	put(b, s, n + 2);
 }
 
 static void put_mac(struct jbuf *b, const uint8_t *m)

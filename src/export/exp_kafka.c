@@ -12,7 +12,6 @@
  * Each message carries its record count as its opaque, so that the counters
  * count records: records = delivered + failed + in_flight + buffer_drops.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -235,35 +234,56 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 		      "export %s: librdkafka %s: %s", e->target, fac, msg);
 }
 
-static void addr_text(char *out, size_t len, int ver, const uint8_t *a)
+/* @v in decimal at @p, then @sep; returns the end. */
+static char *key_num(char *p, uint32_t v, char sep)
 {
-	if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a, out, (socklen_t)len))
-		snprintf(out, len, "?");
+	char tmp[10];
+	int i = 10;
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(p, tmp + i, (size_t)(10 - i));
+	p += 10 - i;
+	*p++ = sep;
+	return p;
 }
 
 /*
  * The flow's key: the same string for both directions and for every record
  * of the flow (the fields of the flow table's key, the sides in canonical
  * order). ICMP records of one host pair share one key: their type/code
- * differ between a request and its reply.
+ * differ between a request and its reply. Written by hand, not with
+ * snprintf/inet_ntop: it is made for every record.
  */
-static int flow_key(const struct capture_flow *f, char *out, size_t len)
+#define FLOW_KEY_MAX (2 * PC_JSON_ADDR_MAX + 8 * 11)
+_Static_assert(FLOW_KEY_MAX >= CAPTURE_COMMUNITY_ID_LEN, "a key buffer holds a Community ID");
+static int flow_key(const struct capture_flow *f, char *out)
 {
-	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	int ip = f->ip_version == 6 ? 16 : 4, swap;
 	bool icmp = f->proto == 1 || f->proto == 58;
 	uint16_t pa = icmp ? 0 : f->src_port, pb = icmp ? 0 : f->dst_port;
 	uint32_t tid = f->tunnel_type == CAPTURE_TUNNEL_GTPU ? 0 : f->tunnel_id;
+	char *p = out;
 
 	swap = memcmp(f->src_ip, f->dst_ip, (size_t)ip);
 	if (!swap)
 		swap = pa > pb;
 	else
 		swap = swap > 0;
-	addr_text(a, sizeof(a), f->ip_version, swap ? f->dst_ip : f->src_ip);
-	addr_text(b, sizeof(b), f->ip_version, swap ? f->src_ip : f->dst_ip);
-	return snprintf(out, len, "%u|%s|%u|%s|%u|%u|%u|%u|%u", f->proto, a, swap ? pb : pa, b,
-			swap ? pa : pb, f->vlan, f->tunnel_type, tid, f->interface);
+	p = key_num(p, f->proto, '|');
+	p += pc_json_addr(p, f->ip_version, swap ? f->dst_ip : f->src_ip);
+	*p++ = '|';
+	p = key_num(p, swap ? pb : pa, '|');
+	p += pc_json_addr(p, f->ip_version, swap ? f->src_ip : f->dst_ip);
+	*p++ = '|';
+	p = key_num(p, swap ? pa : pb, '|');
+	p = key_num(p, f->vlan, '|');
+	p = key_num(p, f->tunnel_type, '|');
+	p = key_num(p, tid, '|');
+	p = key_num(p, f->interface, 0);
+	return (int)(p - out - 1);
 }
 
 static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, char *err,
@@ -320,11 +340,10 @@ static int kafka_open(struct pc_exporter *e, const struct pc_export_target *t, c
 }
 
 /* The message key of @f in @key (0: none). */
-static int record_key(const struct kafka_priv *k, const struct capture_flow *f, char *key,
-		      size_t len)
+static int record_key(const struct kafka_priv *k, const struct capture_flow *f, char *key)
 {
 	if (k->key == KEY_FLOW)
-		return flow_key(f, key, len);
+		return flow_key(f, key);
 	if (k->key == KEY_COMMUNITY_ID && !capture_flow_community_id(f, f->community_id_seed, key))
 		return (int)strlen(key);
 	return 0;
@@ -359,14 +378,14 @@ static void produce(struct pc_exporter *e, struct kafka_priv *k, const void *val
 
 static void produce_json(struct pc_exporter *e, struct kafka_priv *k, const struct capture_flow *f)
 {
-	char key[160];
+	char key[FLOW_KEY_MAX];
 	int vlen = capture_flow_to_json(f, k->value, sizeof(k->value));
 
 	if (vlen < 0) {
 		atomic_fetch_add_explicit(&e->cnt.failed, 1, memory_order_relaxed);
 		return;
 	}
-	produce(e, k, k->value, (size_t)vlen, key, record_key(k, f, key, sizeof(key)), 1);
+	produce(e, k, k->value, (size_t)vlen, key, record_key(k, f, key), 1);
 }
 
 /*
@@ -378,7 +397,7 @@ static void produce_ipfix(struct pc_exporter *e, struct kafka_priv *k,
 			  const struct capture_flow *recs, size_t n)
 {
 	size_t i = 0, want, taken, len;
-	char key[160];
+	char key[FLOW_KEY_MAX];
 
 	while (i < n) {
 		want = k->key == KEY_NONE ? n - i : 1;
@@ -394,7 +413,7 @@ static void produce_ipfix(struct pc_exporter *e, struct kafka_priv *k,
 			i++;
 			continue;
 		}
-		produce(e, k, k->msg, len, key, record_key(k, &recs[i], key, sizeof(key)), taken);
+		produce(e, k, k->msg, len, key, record_key(k, &recs[i], key), taken);
 		i += taken;
 	}
 }

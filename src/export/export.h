@@ -107,6 +107,11 @@ int pc_export_props_each(const char *props,
 			 int (*fn)(void *ctx, const char *key, const char *val, char *err,
 				   size_t errlen),
 			 void *ctx, char *err, size_t errlen);
+/* An address as the JSON record writes it (dotted quad, RFC 5952 IPv6), NUL
+ * terminated in @out; returns its length. exp_json.c. */
+#define PC_JSON_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
+size_t pc_json_addr(char out[PC_JSON_ADDR_MAX], int ver, const uint8_t *a);
+
 /* Check a parsed kafka: / clickhouse: target's settings (at parse time, so a
  * front end learns of a bad setting before the session starts). */
 int pc_exp_kafka_check(const struct pc_export_target *t, char *err, size_t errlen);

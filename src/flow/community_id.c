@@ -5,6 +5,7 @@
  * never on the packet path.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -13,6 +14,14 @@
 
 #include "packet_capture.h"
 #include "flow/flow_key.h"
+
+static EVP_MD *sha1_md; /* fetched once, kept for the process */
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void sha1_fetch(void)
+{
+	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
 
 static bool has_ports(uint8_t proto)
 {
@@ -79,7 +88,10 @@ CAPTURE_API int capture_flow_community_id(const struct capture_flow *f, uint16_t
 		in[n++] = (uint8_t)(dp >> 8);
 		in[n++] = (uint8_t)dp;
 	}
-	SHA1(in, n, md);
+	/* SHA1() fetches the algorithm on every call (OpenSSL 3): half the cost */
+	pthread_once(&sha1_once, sha1_fetch);
+	if (!sha1_md || !EVP_Digest(in, n, md, NULL, sha1_md, NULL))
+		return -ENOMEM;
 	out[0] = '1';
 	out[1] = ':';
 	EVP_EncodeBlock((unsigned char *)out + 2, md, SHA_DIGEST_LENGTH); /* 28 chars + NUL */

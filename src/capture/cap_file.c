@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "capture/file_src.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/compiler.h"
@@ -31,7 +32,10 @@
 #define READ_CHUNK (512u << 10)
 #define MAX_RECORD (64u << 20) /* a larger record means a broken file */
 #define MAX_IFS 256
-#define SKIP_BUDGET 4096 /* non-packet blocks parsed per call before yielding */
+#define MERGE_BUF_TOTAL (64u << 20) /* several inputs share this much buffer */
+#define MERGE_BUF_MIN (256u << 10)
+#define SKIP_BUDGET 4096	/* non-packet blocks parsed per call before yielding */
+#define ADVISE_STEP (32u << 20) /* a regular file: read-ahead asked for this far ahead */
 /* How long open waits for a pipe's file header before leaving it to the
  * first bursts: a capture_start on a FIFO whose writer has not started yet
  * returns within this, and a stop asked for meanwhile then ends the session
@@ -55,12 +59,15 @@ struct iface {
 	int64_t offset_s;
 };
 
-struct file_priv {
+/* One input file: its source, buffer and parser state. */
+struct frd {
 	int fd;
 	struct pc_crypt_reader *cr;
+	struct pc_zsrc *z; /* compressed: decoded on a thread of its own */
 	uint8_t *buf;
 	size_t cap_bytes, start, end;
 	bool src_eof;
+	uint64_t advised;     /* regular file: read-ahead asked for up to here */
 	bool pipe;	      /* pipe, FIFO, socket, char device: poll, no peek */
 	bool hdr_wait;	      /* pipe whose file header has not arrived yet */
 	uint64_t deadline_ns; /* pipes: give up waiting for input (monotonic) */
@@ -77,9 +84,29 @@ struct file_priv {
 	bool warned;	   /* one warning per file about clamped stamps */
 	const char *path;
 	struct pc_cap *cap;
+	/* merging several inputs (struct file_priv.n > 1) */
+	struct pc_pkt head;  /* the next packet, parsed, while in the heap */
+	bool done;	     /* ended: end of input or an error */
+	uint64_t *raw_total; /* struct file_priv.raw_total: bytes read, all inputs */
+	uint64_t raw_seen;   /* this input's part of it */
+	bool first;	     /* the first input: its header sets cap's link type, stamps */
 };
 
-static inline uint16_t rd16(const struct file_priv *f, const uint8_t *p)
+/* The session: one input, or several merged in time order by a heap of
+ * their next packets, keyed (timestamp, position on the command line). */
+struct file_priv {
+	struct frd **r;
+	unsigned n;
+	unsigned *heap; /* indexes into r of the readers holding a head */
+	unsigned nheap;
+	unsigned *stl; /* readers to parse on at the next burst's start */
+	unsigned nstl;
+	uint64_t raw_total; /* input bytes read, for progress */
+	int err;	    /* the first error of a reader (others went on) */
+	char errmsg[sizeof(((struct pc_cap *)0)->err)];
+};
+
+static inline uint16_t rd16(const struct frd *f, const uint8_t *p)
 {
 	uint16_t v;
 
@@ -87,7 +114,7 @@ static inline uint16_t rd16(const struct file_priv *f, const uint8_t *p)
 	return f->swap ? __builtin_bswap16(v) : v;
 }
 
-static inline uint32_t rd32(const struct file_priv *f, const uint8_t *p)
+static inline uint32_t rd32(const struct frd *f, const uint8_t *p)
 {
 	uint32_t v;
 
@@ -95,9 +122,9 @@ static inline uint32_t rd32(const struct file_priv *f, const uint8_t *p)
 	return f->swap ? __builtin_bswap32(v) : v;
 }
 
-static int fail(struct file_priv *f, int err, const char *fmt, ...) pc_printf(3, 4);
+static int fail(struct frd *f, int err, const char *fmt, ...) pc_printf(3, 4);
 
-static int fail(struct file_priv *f, int err, const char *fmt, ...)
+static int fail(struct frd *f, int err, const char *fmt, ...)
 {
 	char msg[384];
 	va_list ap;
@@ -109,8 +136,10 @@ static int fail(struct file_priv *f, int err, const char *fmt, ...)
 	return err;
 }
 
-static ssize_t src_read(struct file_priv *f, void *buf, size_t len)
+static ssize_t src_read(struct frd *f, void *buf, size_t len)
 {
+	if (f->z)
+		return pc_zsrc_read(f->z, buf, len, f->pipe ? f->deadline_ns : UINT64_MAX);
 	if (f->cr)
 		return pc_crypt_reader_read(f->cr, buf, len);
 	for (;;) {
@@ -123,7 +152,7 @@ static ssize_t src_read(struct file_priv *f, void *buf, size_t len)
 
 /* A pipe: wait until it can be read or f->deadline_ns passes. Returns 1
  * when readable (data, or the writer closed), 0 at the deadline, or -err. */
-static int wait_input(struct file_priv *f)
+static int wait_input(struct frd *f)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
@@ -139,10 +168,21 @@ static int wait_input(struct file_priv *f)
 	}
 }
 
+/* A regular file read past the last hint: ask the kernel for the
+ * next ADVISE_STEP (beside POSIX_FADV_SEQUENTIAL's larger read-ahead), so a
+ * file on disk is read ahead of the parser, not on its demand. */
+static void advise_ahead(struct frd *f, uint64_t pos)
+{
+	if (pos + ADVISE_STEP / 2 < f->advised)
+		return;
+	posix_fadvise(f->fd, (off_t)f->advised, ADVISE_STEP, POSIX_FADV_WILLNEED);
+	f->advised += ADVISE_STEP;
+}
+
 /* Make at least @need bytes available from f->start, moving the unparsed
  * tail to the front. Returns 0, 1 at a clean end of data, FILL_AGAIN when a
  * pipe has no more before f->deadline_ns (what came is kept), or -err. */
-static int fill(struct file_priv *f, size_t need)
+static int fill(struct frd *f, size_t need)
 {
 	if (f->end - f->start >= need)
 		return 0;
@@ -169,7 +209,7 @@ static int fill(struct file_priv *f, size_t need)
 
 		if (want > READ_CHUNK && need - f->end <= READ_CHUNK)
 			want = READ_CHUNK;
-		if (f->pipe) {
+		if (f->pipe && !f->z) {
 			int rc = wait_input(f);
 
 			if (rc == 0)
@@ -178,9 +218,13 @@ static int fill(struct file_priv *f, size_t need)
 				return fail(f, rc, "poll error: %s", capture_strerror(rc));
 		}
 		n = src_read(f, f->buf + f->end, want);
+		if (n == -EAGAIN && f->z)
+			return FILL_AGAIN; /* the decoder had nothing before the deadline */
 		if (n == -EAGAIN && f->pipe)
 			continue; /* another reader of the FIFO took it: wait again */
 		if (n < 0) {
+			if (f->z)
+				return fail(f, (int)n, "%s", pc_zsrc_error(f->z));
 			if (f->cr)
 				return fail(f, (int)n, "%s", pc_crypt_reader_error(f->cr));
 			return fail(f, (int)n, "read error: %s", capture_strerror((int)n));
@@ -188,6 +232,9 @@ static int fill(struct file_priv *f, size_t need)
 		if (n == 0)
 			f->src_eof = true;
 		f->end += (size_t)n;
+		if (f->advised)
+			advise_ahead(f, f->z ? pc_zsrc_raw_pos(f->z)
+					     : f->consumed + (f->end - f->start));
 	}
 	return f->end - f->start >= need ? 0 : 1;
 }
@@ -199,7 +246,7 @@ static int fill(struct file_priv *f, size_t need)
  * more yet), 3 when the input ends inside the header (the caller says
  * where), or -err.
  */
-static int need_header(struct file_priv *f, size_t need, bool may_move)
+static int need_header(struct frd *f, size_t need, bool may_move)
 {
 	int rc;
 
@@ -213,7 +260,7 @@ static int need_header(struct file_priv *f, size_t need, bool may_move)
 	return f->end == f->start ? 1 : 3;
 }
 
-static int parse_pcap_header(struct file_priv *f)
+static int parse_pcap_header(struct frd *f)
 {
 	const uint8_t *h = f->buf + f->start;
 	uint32_t magic, lt;
@@ -272,11 +319,11 @@ static bool ticks_to_ns(const struct iface *ifc, uint64_t ticks, uint64_t *ns)
 	return true;
 }
 
-static void warn_once(struct file_priv *f, const char *fmt, ...) pc_printf(2, 3);
+static void warn_once(struct frd *f, const char *fmt, ...) pc_printf(2, 3);
 
 /* A warning about the file, prefixed with its path; only the first one is
  * given (a run of odd stamps would flood the log). */
-static void warn_once(struct file_priv *f, const char *fmt, ...)
+static void warn_once(struct frd *f, const char *fmt, ...)
 {
 	const struct pc_cap_params *p = f->cap->params;
 	char msg[384];
@@ -293,7 +340,7 @@ static void warn_once(struct file_priv *f, const char *fmt, ...)
 
 /* An interface description block (@body, @blen bytes): link type, snap
  * length, and the if_tsresol / if_tsoffset options. 0 or -err. */
-static int pcapng_idb(struct file_priv *f, const uint8_t *body, uint32_t blen)
+static int pcapng_idb(struct frd *f, const uint8_t *body, uint32_t blen)
 {
 	struct iface *ifc;
 	size_t off = 8;
@@ -342,7 +389,7 @@ static int pcapng_idb(struct file_priv *f, const uint8_t *body, uint32_t blen)
 
 /* Parse one pcapng block at f->start (whole block available). Returns 1 when
  * it produced a packet in @pk, 0 for other blocks, or -err. */
-static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct pc_pkt *pk)
+static int pcapng_block(struct frd *f, uint32_t type, uint32_t len, struct pc_pkt *pk)
 {
 	const uint8_t *b = f->buf + f->start;
 	const uint8_t *body = b + 8;
@@ -412,7 +459,7 @@ static int pcapng_block(struct file_priv *f, uint32_t type, uint32_t len, struct
 }
 
 /* Read the section header at f->start: byte order, then reset interfaces. */
-static int pcapng_section(struct file_priv *f)
+static int pcapng_section(struct frd *f)
 {
 	uint32_t bom, len;
 	int rc = fill(f, 28);
@@ -446,7 +493,7 @@ static int pcapng_section(struct file_priv *f)
 	return 0;
 }
 
-static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
+static int next_pcap(struct frd *f, struct pc_pkt *pk, bool may_move)
 {
 	const uint8_t *h;
 	uint32_t incl, orig, frac;
@@ -499,7 +546,7 @@ static int next_pcap(struct file_priv *f, struct pc_pkt *pk, bool may_move)
 	return 0;
 }
 
-static int next_pcapng(struct file_priv *f, struct pc_pkt *pk, bool may_move)
+static int next_pcapng(struct frd *f, struct pc_pkt *pk, bool may_move)
 {
 	unsigned others = 0;
 
@@ -566,13 +613,13 @@ static int file_probe(const char *ifname, char *reason, size_t len)
 {
 	snprintf(reason, len,
 		 "offline capture files: pcap (us/ns, both byte orders), pcapng, "
-		 "encrypted containers");
+		 "encrypted containers, gzip/zstd/lz4");
 	return 0;
 }
 
 /* Read the input through the store's AEAD reader, with the key in
  * p->decrypt_key_file. 0 or -err (the message in cap->err). */
-static int open_encrypted(struct file_priv *f, const struct pc_cap_params *p)
+static int open_encrypted(struct frd *f, const struct pc_cap_params *p)
 {
 	struct pc_crypt_key key;
 	char err[256];
@@ -594,7 +641,7 @@ static int open_encrypted(struct file_priv *f, const struct pc_cap_params *p)
 
 /* The first bytes decide the format: a pcapng section header or a classic
  * pcap file header. 0, FILL_AGAIN (a pipe: not all there yet) or -err. */
-static int read_file_header(struct file_priv *f)
+static int read_file_header(struct frd *f)
 {
 	uint32_t magic;
 	int rc;
@@ -613,10 +660,35 @@ static int read_file_header(struct file_priv *f)
 	return parse_pcap_header(f);
 }
 
+/* The input is compressed (@k): what was read is handed to a decoder thread,
+ * which reads the rest; the buffer then fills with decoded bytes. 0 or -err. */
+static int start_decoder(struct frd *f, enum pc_zkind k)
+{
+	char err[256];
+	int rc;
+
+	rc = pc_zsrc_open(&f->z, f->fd, f->pipe, k, f->buf + f->start, f->end - f->start, err,
+			  sizeof(err));
+	if (rc < 0)
+		return fail(f, rc, "%s", err);
+	f->start = f->end = 0;
+	f->src_eof = false;
+	if (f->cap_bytes < BUF_MIN) {
+		/* a small compressed file may decode to far more than its size */
+		uint8_t *nb = realloc(f->buf, BUF_MIN);
+
+		if (!nb)
+			return -ENOMEM;
+		f->buf = nb;
+		f->cap_bytes = BUF_MIN;
+	}
+	return 0;
+}
+
 /* The input's first bytes: checked, parsed, and what the session reports
  * from them set in @cap. Nothing is consumed until the whole header is in,
  * so a pipe may come back after FILL_AGAIN. 0, FILL_AGAIN or -err. */
-static int read_header(struct file_priv *f)
+static int read_header(struct frd *f)
 {
 	struct pc_cap *cap = f->cap;
 	int rc = fill(f, 4);
@@ -631,8 +703,18 @@ static int read_header(struct file_priv *f)
 	if (f->pipe && pc_crypt_is_encrypted(f->buf + f->start, f->end - f->start))
 		return fail(f, -CAPTURE_E_FORMAT,
 			    "encrypted captures are read from regular files, not pipes");
+	if (!f->z && !f->cr) {
+		enum pc_zkind k = pc_zsrc_detect(f->buf + f->start, f->end - f->start);
+
+		if (k != PC_Z_NONE) {
+			rc = start_decoder(f, k);
+			if (rc)
+				return rc;
+			return read_header(f); /* the decoded stream's header */
+		}
+	}
 	rc = read_file_header(f);
-	if (rc)
+	if (rc || !f->first)
 		return rc;
 	cap->linktype = f->fmt == FMT_PCAP ? f->linktype : (f->nifs ? f->ifs[0].linktype : 1);
 	snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail), "%s",
@@ -644,7 +726,7 @@ static int read_header(struct file_priv *f)
 /* Open @path without waiting for a FIFO's writer (O_NONBLOCK), then drop
  * O_NONBLOCK again unless it is a pipe, which is only read after poll().
  * stdin is shared with the caller: its flags are left alone. */
-static int open_input(struct file_priv *f, const char *path, struct stat *st)
+static int open_input(struct frd *f, const char *path, struct stat *st)
 {
 	int fl;
 
@@ -665,29 +747,44 @@ static int open_input(struct file_priv *f, const char *path, struct stat *st)
 	return 0;
 }
 
-static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
+static void reader_close(struct frd *f)
 {
-	struct file_priv *f;
+	if (!f)
+		return;
+	pc_zsrc_close(f->z); /* joins its thread before the fd goes */
+	pc_crypt_reader_close(f->cr);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->buf);
+	free(f);
+}
+
+/* Open the input @path (its header read, or left to the first bursts for a
+ * pipe whose writer has not begun) with a buffer of at most @bufmax bytes.
+ * 0 or -err, the message in cap->err naming the file. */
+static int reader_open(struct pc_cap *cap, const struct pc_cap_params *p, const char *path,
+		       bool first, size_t bufmax, struct frd **out)
+{
+	struct frd *f;
 	struct stat st;
 	uint8_t head[32];
+	uint64_t size = 0;
 	ssize_t hn = 0;
 	int rc;
 
-	if (!p->pcap_file) {
-		snprintf(cap->err, sizeof(cap->err), "the file backend needs a pcap_file");
-		return -CAPTURE_E_CONFIG;
-	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
 	f->cap = cap;
 	f->fd = -1;
-	f->path = strcmp(p->pcap_file, "-") ? p->pcap_file : "stdin";
-	rc = open_input(f, p->pcap_file, &st);
+	f->first = first;
+	f->path = strcmp(path, "-") ? path : "stdin";
+	rc = open_input(f, path, &st);
 	if (rc < 0)
-		goto close_fd;
+		goto fail;
 	if (S_ISREG(st.st_mode))
-		cap->input_bytes = (uint64_t)st.st_size;
+		size = (uint64_t)st.st_size;
+	cap->input_bytes += size;
 	if (!f->pipe) {
 		posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		hn = pread(f->fd, head, sizeof(head), 0);
@@ -697,59 +794,141 @@ static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
 			f->pipe = true;
 		} else if (hn < 0) {
 			rc = fail(f, -errno, "cannot read: %s", strerror(errno));
-			goto close_fd;
+			goto fail;
 		}
 		if (hn == 0 && !f->pipe) {
 			rc = fail(f, -CAPTURE_E_FORMAT, "empty file (0 bytes), not a capture");
-			goto close_fd;
+			goto fail;
 		}
 	}
 	if (pc_crypt_is_encrypted(head, (size_t)hn)) {
 		rc = open_encrypted(f, p);
 		if (rc < 0)
-			goto close_fd;
+			goto fail;
+	}
+	if (!f->cr && !f->pipe && S_ISREG(st.st_mode)) {
+		/* plain or compressed: read ahead of the parser (advise_ahead) */
+		posix_fadvise(f->fd, 0, ADVISE_STEP, POSIX_FADV_WILLNEED);
+		f->advised = ADVISE_STEP;
 	}
 	/* a small plain file needs no more than its size (fill() grows the
-	 * buffer if a record ever needs it) */
-	f->cap_bytes = BUF_MIN;
-	if (!f->cr && !f->pipe && cap->input_bytes && cap->input_bytes < BUF_MIN)
-		f->cap_bytes = ((size_t)cap->input_bytes + 0xfffu) & ~(size_t)0xfffu;
+	 * buffer if a record ever needs it; a decoder makes it BUF_MIN) */
+	f->cap_bytes = bufmax;
+	if (!f->cr && !f->pipe && size && size < bufmax)
+		f->cap_bytes = ((size_t)size + 0xfffu) & ~(size_t)0xfffu;
 	f->buf = malloc(f->cap_bytes);
 	if (!f->buf) {
 		rc = -ENOMEM;
-		goto close_reader;
+		goto fail;
 	}
-	cap->priv = f;
-	cap->nqueues = 1;
-	cap->offline = true;
-	cap->linktype = PC_DLT_EN10MB;
-	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "file");
 	f->deadline_ns = pc_mono_ns() + PIPE_HEADER_WAIT_MS * 1000000ull;
 	rc = read_header(f);
 	if (rc == FILL_AGAIN) {
 		/* a writer that has not begun: the first bursts wait for it */
 		f->hdr_wait = true;
-		snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail),
-			 "not known yet (no file header from the pipe)");
+		if (first)
+			snprintf(cap->tstamp_detail, sizeof(cap->tstamp_detail),
+				 "not known yet (no file header from the pipe)");
+		rc = 0;
+	}
+	if (rc == 0) {
+		*out = f;
 		return 0;
 	}
-	if (rc == 0)
-		return 0;
-	cap->priv = NULL;
-	free(f->buf);
-close_reader:
-	pc_crypt_reader_close(f->cr);
-close_fd:
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f);
+fail:
+	reader_close(f);
 	return rc;
 }
 
-static int file_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, unsigned max,
-			 int timeout_ms)
+static void file_close(struct pc_cap *cap)
 {
-	struct file_priv *f = cap->priv;
+	struct file_priv *m = cap->priv;
+
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->n; i++)
+		reader_close(m->r[i]);
+	free(m->r);
+	free(m->heap);
+	free(m->stl);
+	free(m);
+	cap->priv = NULL;
+}
+
+static int file_open(struct pc_cap *cap, const struct pc_cap_params *p)
+{
+	const char *const *paths = p->npcap_files ? p->pcap_files : &p->pcap_file;
+	unsigned n = p->npcap_files ? p->npcap_files : 1, nstdin = 0;
+	struct file_priv *m;
+	size_t bufmax = BUF_MIN;
+
+	if (!paths || !paths[0]) {
+		snprintf(cap->err, sizeof(cap->err), "the file backend needs a pcap_file");
+		return -CAPTURE_E_CONFIG;
+	}
+	for (unsigned i = 0; i < n; i++)
+		nstdin += !strcmp(paths[i], "-");
+	if (nstdin > 1) {
+		snprintf(cap->err, sizeof(cap->err), "stdin (-) given %u times as an input",
+			 nstdin);
+		return -CAPTURE_E_CONFIG;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	cap->priv = m;
+	m->r = calloc(n, sizeof(*m->r));
+	m->heap = calloc(n, sizeof(*m->heap));
+	m->stl = calloc(n, sizeof(*m->stl));
+	if (!m->r || !m->heap || !m->stl) {
+		file_close(cap);
+		return -ENOMEM;
+	}
+	cap->nqueues = 1;
+	cap->offline = true;
+	cap->linktype = PC_DLT_EN10MB;
+	cap->input_bytes = 0;
+	snprintf(cap->tstamp_source, sizeof(cap->tstamp_source), "file");
+	/* several inputs share MERGE_BUF_TOTAL, each at least MERGE_BUF_MIN */
+	if (n > 1) {
+		bufmax = MERGE_BUF_TOTAL / n;
+		bufmax = bufmax < MERGE_BUF_MIN ? MERGE_BUF_MIN
+			 : bufmax > BUF_MIN	? BUF_MIN
+						: bufmax;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int rc = reader_open(cap, p, paths[i], i == 0, bufmax, &m->r[i]);
+
+		if (rc < 0) {
+			file_close(cap);
+			return rc;
+		}
+		m->n = i + 1;
+		m->r[i]->raw_total = &m->raw_total;
+		/* merged: every reader parses its first packet in the first burst */
+		m->stl[m->nstl++] = i;
+	}
+	if (n > 1 && !m->r[0]->hdr_wait) {
+		size_t l = strlen(cap->tstamp_detail);
+
+		snprintf(cap->tstamp_detail + l, sizeof(cap->tstamp_detail) - l,
+			 "; %u inputs merged in time order", n);
+	}
+	return 0;
+}
+
+/* The bytes of @f read so far, for progress: compressed bytes for a
+ * compressed input, else what was parsed. */
+static uint64_t reader_pos(const struct frd *f)
+{
+	return f->z ? pc_zsrc_raw_pos(f->z) : f->consumed;
+}
+
+/* One input alone: its packets in file order, the buffer moving only at
+ * the start of a burst. */
+static int single_burst(struct pc_cap *cap, struct frd *f, struct pc_pkt *pkts, unsigned max,
+			int timeout_ms)
+{
 	unsigned n = 0;
 
 	if (f->pending_err)
@@ -776,7 +955,7 @@ static int file_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, un
 			n++;
 			continue;
 		}
-		if (rc == 2)
+		if (rc == 2 || rc == FILL_AGAIN)
 			break;
 		if (rc == 1) {
 			if (!n)
@@ -788,26 +967,171 @@ static int file_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, un
 		f->pending_err = rc;
 		break;
 	}
-	__atomic_store_n(&cap->input_pos, f->consumed, __ATOMIC_RELAXED);
+	__atomic_store_n(&cap->input_pos, reader_pos(f), __ATOMIC_RELAXED);
 	return (int)n;
+}
+
+/* ---------------------------------------------------------------- merging */
+
+/* Reader @a's head goes before reader @b's: earlier, or as early and given
+ * first (so equal stamps keep the command-line order, as mergecap does). */
+static inline bool before(const struct file_priv *m, unsigned a, unsigned b)
+{
+	uint64_t ta = m->r[a]->head.ts_ns, tb = m->r[b]->head.ts_ns;
+
+	return ta < tb || (ta == tb && a < b);
+}
+
+static void sift_down(struct file_priv *m, unsigned i)
+{
+	unsigned v = m->heap[i];
+
+	for (;;) {
+		unsigned c = 2 * i + 1;
+
+		if (c >= m->nheap)
+			break;
+		if (c + 1 < m->nheap && before(m, m->heap[c + 1], m->heap[c]))
+			c++;
+		if (!before(m, m->heap[c], v))
+			break;
+		m->heap[i] = m->heap[c];
+		i = c;
+	}
+	m->heap[i] = v;
+}
+
+static void heap_push(struct file_priv *m, unsigned v)
+{
+	unsigned i = m->nheap++;
+
+	while (i && before(m, v, m->heap[(i - 1) / 2])) {
+		m->heap[i] = m->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	m->heap[i] = v;
+}
+
+/* Parse reader @f's next packet into f->head: 0, 1 at its end, 2 when the
+ * buffer must move first (@may_move false) or a pipe has nothing yet, or
+ * -err. */
+static int peek(struct frd *f, bool may_move)
+{
+	int rc;
+
+	if (pc_unlikely(f->hdr_wait)) {
+		if (!may_move)
+			return 2;
+		rc = read_header(f);
+		if (rc == FILL_AGAIN)
+			return 2;
+		if (rc < 0)
+			return rc;
+		f->hdr_wait = false;
+	}
+	rc = f->fmt == FMT_PCAP ? next_pcap(f, &f->head, may_move)
+				: next_pcapng(f, &f->head, may_move);
+	if (rc == 0) {
+		uint64_t pos = reader_pos(f);
+
+		*f->raw_total += pos - f->raw_seen;
+		f->raw_seen = pos;
+	}
+	return rc == FILL_AGAIN ? 2 : rc;
+}
+
+/* Reader @f ended with @rc: at its end (1), or an error, which is kept for
+ * the end of the run (the first one) while the other inputs go on, as
+ * mergecap goes on past a file cut short. */
+static void reader_ended(struct file_priv *m, struct frd *f, int rc)
+{
+	const struct pc_cap_params *p = f->cap->params;
+
+	f->done = true;
+	if (rc >= 0)
+		return;
+	if (!m->err) {
+		m->err = rc;
+		snprintf(m->errmsg, sizeof(m->errmsg), "%s", f->cap->err);
+	}
+	if (p && p->log_fn)
+		pc_logf(p->log_fn, p->log_ctx, p->log_level, CAPTURE_LOG_WARN,
+			"%s; the other inputs go on", f->cap->err);
+}
+
+/* Several inputs: the earliest head of all, burst after burst. A reader
+ * whose next packet needs its buffer moved while a view of this burst points
+ * into it ends the burst; it parses on at the start of the next one. */
+static int merge_burst(struct pc_cap *cap, struct file_priv *m, struct pc_pkt *pkts, unsigned max,
+		       int timeout_ms)
+{
+	uint64_t dl = pc_mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < m->nstl;) {
+		unsigned i = m->stl[k];
+		struct frd *f = m->r[i];
+		int rc;
+
+		f->deadline_ns = dl;
+		rc = peek(f, true);
+		if (rc == 2) {
+			k++;
+			continue;
+		}
+		m->stl[k] = m->stl[--m->nstl];
+		if (rc == 0)
+			heap_push(m, i);
+		else
+			reader_ended(m, f, rc);
+	}
+	if (m->nstl)
+		return 0; /* a pipe or a long run of other blocks: the order waits */
+	if (!m->nheap) {
+		if (!m->err)
+			return -CAPTURE_E_EOF;
+		snprintf(cap->err, sizeof(cap->err), "%s", m->errmsg);
+		return m->err;
+	}
+	while (n < max) {
+		unsigned i = m->heap[0];
+		struct frd *f = m->r[i];
+		int rc;
+
+		pkts[n++] = f->head;
+		rc = peek(f, false); /* pinned: pkts[n - 1] points into its buffer */
+		if (rc == 0) {
+			sift_down(m, 0);
+			continue;
+		}
+		m->heap[0] = m->heap[--m->nheap];
+		if (m->nheap)
+			sift_down(m, 0);
+		if (rc == 2) {
+			m->stl[m->nstl++] = i;
+			break;
+		}
+		reader_ended(m, f, rc);
+		if (!m->nheap)
+			break;
+	}
+	__atomic_store_n(&cap->input_pos, m->raw_total, __ATOMIC_RELAXED);
+	return (int)n;
+}
+
+static int file_rx_burst(struct pc_cap *cap, unsigned q, struct pc_pkt *pkts, unsigned max,
+			 int timeout_ms)
+{
+	struct file_priv *m = cap->priv;
+
+	if (m->n == 1)
+		return single_burst(cap, m->r[0], pkts, max, timeout_ms);
+	return merge_burst(cap, m, pkts, max, timeout_ms);
 }
 
 static void file_rx_release(struct pc_cap *cap, unsigned q, unsigned n)
 {
 	/* views stay valid until the next burst moves the buffer */
-}
-
-static void file_close(struct pc_cap *cap)
-{
-	struct file_priv *f = cap->priv;
-
-	if (!f)
-		return;
-	pc_crypt_reader_close(f->cr);
-	close(f->fd);
-	free(f->buf);
-	free(f);
-	cap->priv = NULL;
 }
 
 const struct pc_capture_ops pc_cap_file_ops = {

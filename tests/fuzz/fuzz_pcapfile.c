@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target for the offline path: the input is a capture file (pcap,
- * pcapng or encrypted) read through the public API from a memfd and metered.
+ * pcapng, encrypted, or gzip/zstd/lz4-compressed: seeds gz_*, zst_*, lz4_*)
+ * read through the public API from a memfd and metered.
  * Aborts unless every packet read is in a flow or a skip counter and the
  * exported records carry exactly the packets counted in flows.
  */

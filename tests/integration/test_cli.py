@@ -144,10 +144,10 @@ def test_missing_file_and_directory(tmp_path):
     p = run_file(f)
     assert p.returncode == 1
     assert err_line(p) == "jcap: %s: cannot open: No such file or directory" % f
+    # -r DIR reads the directory's capture files (issue 16): none is a usage error
     p = run_file(tmp_path)
-    assert p.returncode == 1
-    line = err_line(p)
-    assert line.startswith("jcap: %s: " % tmp_path) and "is a directory" in line.lower(), line
+    assert p.returncode == 2
+    assert err_line(p) == "jcap: -r %s: no capture files in the directory" % tmp_path
 
 
 @pytest.mark.parametrize("expr,libpcap", [

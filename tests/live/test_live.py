@@ -247,7 +247,7 @@ def test_buffer_size_out_of_range(backends):
 
 @needs_netns
 def test_backends_listing(backends):
-    assert list(backends) == ["dpdk", "pfring", "afxdp", "afpacket", "pcap", "file"]
+    assert list(backends) == ["dpdk", "pfring", "afxdp", "ebpf", "afpacket", "pcap", "file"]
     assert backends["dpdk"]["available"] is False
     # no hugepages and no bound NIC here, or a build without DPDK
     assert backends["dpdk"]["reason"].startswith(("not compiled in (", "DPDK "))

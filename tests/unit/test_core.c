@@ -226,10 +226,11 @@ static void test_config_checks(void)
 	cfg.backend = "dpdk2";
 	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_CONFIG);
 	/* the names come from the registry, in its (preference) order */
-	CHECK_STR(capture_last_error(NULL),
-		  (pc_capture_find("dpdk")->flags & PC_CAP_F_PLACEHOLDER)
-			  ? "unknown backend 'dpdk2' (auto, afxdp, afpacket, pcap, file)"
-			  : "unknown backend 'dpdk2' (auto, dpdk, afxdp, afpacket, pcap, file)");
+	CHECK_STR(
+		capture_last_error(NULL),
+		(pc_capture_find("dpdk")->flags & PC_CAP_F_PLACEHOLDER)
+			? "unknown backend 'dpdk2' (auto, afxdp, ebpf, afpacket, pcap, file)"
+			: "unknown backend 'dpdk2' (auto, dpdk, afxdp, ebpf, afpacket, pcap, file)");
 	cfg.backend = NULL;
 	cfg.filter = "tcp port";
 	CHECK(capture_init(&c, &cfg) == -CAPTURE_E_FILTER);

@@ -8,12 +8,18 @@
 # receiver CPU seconds (user+sys, /usr/bin/time) per million packets. Root only.
 #
 #   bench/bench_live.sh [-n PACKETS] [-l LOOPS] [-f FLOWS] [-s 64|imix|1500] [-r "RECEIVERS"]
-#       [-o OUT.tsv] [-B BUILD_DIR] [-t JCAP_TABLE_SIZE (65536)] [-I]
+#       [-o OUT.tsv] [-B BUILD_DIR] [-t JCAP_TABLE_SIZE (65536; 0: jcap's default)]
+#       [-x "EXTRA JCAP OPTIONS"] [-R REPEATS] [-I]
 # -I: also run each receiver once more without traffic for the same time and add
 #   cpu_idle_s and (cpu_s - cpu_idle_s) per million packets (start-up, ring
 #   allocation and idle wake-ups taken out).
+# -R N: run the whole receiver list N times, interleaved (r1 r2 .. r1 r2 ..), so
+#   a machine that other work loads affects every receiver alike; one row a run.
 # RECEIVERS (default all): jcap:pcap:1 jcap:afpacket:1 jcap:afpacket:2 jcap:afxdp:1
-#   tcpdump softflowd ; a jcap:afxdp:W:generic entry forces generic XDP mode.
+#   jcap:ebpf:1:generic tcpdump softflowd ; a jcap:afxdp:W:generic (or jcap:ebpf:W:generic)
+#   entry forces generic XDP mode (jcap:ebpf:1::--ebpf-hook,tc: the TC hook); a fifth
+#   field adds jcap options, commas for blanks: jcap:afpacket:1::--inspect,none;
+#   jcap@DIR:... runs DIR/jcap instead (another build, to compare two in one run)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,9 +32,11 @@ table=65536
 build=${PC_BUILD_DIR:-$src/build}
 out=""
 idle=0
-receivers="jcap:pcap:1 jcap:afpacket:1 jcap:afpacket:2 jcap:afxdp:1 jcap:afxdp:1:generic tcpdump softflowd"
+extra=""
+repeats=1
+receivers="jcap:pcap:1 jcap:afpacket:1 jcap:afpacket:2 jcap:afxdp:1 jcap:afxdp:1:generic jcap:ebpf:1:generic tcpdump softflowd"
 
-while getopts "n:l:f:s:r:o:B:t:Ih" o; do
+while getopts "n:l:f:s:r:o:B:t:x:R:Ih" o; do
 	case $o in
 	n) packets=$OPTARG ;;
 	l) loops=$OPTARG ;;
@@ -38,8 +46,10 @@ while getopts "n:l:f:s:r:o:B:t:Ih" o; do
 	o) out=$OPTARG ;;
 	B) build=$OPTARG ;;
 	t) table=$OPTARG ;;
+	x) extra=$OPTARG ;;
+	R) repeats=$OPTARG ;;
 	I) idle=1 ;;
-	*) sed -n '2,17p' "$0"; exit 2 ;;
+	*) sed -n '2,22p' "$0"; exit 2 ;;
 	esac
 done
 
@@ -85,14 +95,19 @@ printf "$hdr\n" >"$work/table.tsv"
 
 # start RECEIVER SPEC in the namespace under /usr/bin/time; sets rpid
 start_rx() {
-	local kind backend workers mode
-	IFS=: read -r kind backend workers mode <<<"$1"
+	local kind backend workers mode opts targs=()
+	IFS=: read -r kind backend workers mode opts <<<"$1"
+	[ "$table" != 0 ] && targs=(--table-size "$table")
+	# shellcheck disable=SC2206 # -x is a list of options: split on blanks
+	targs+=($extra ${opts//,/ })
 	rm -f "$work/time" "$work/rx.out" "$work/rx.err" "$work/sf.ctl"
+	local bin=$jcap
+	[ "${kind#jcap@}" != "$kind" ] && bin=${kind#jcap@}/jcap && kind=jcap
 	case $kind in
 	jcap)
-		PC_XDP_MODE=${mode:-} ip netns exec "$ns" /usr/bin/time -f '%U %S' -o "$work/time" "$jcap" -i v1 \
+		PC_XDP_MODE=${mode:-} ip netns exec "$ns" /usr/bin/time -f '%U %S' -o "$work/time" "$bin" -i v1 \
 			-b "$backend" --workers "$workers" --count "$total" --duration 120 -F json \
-			--table-size "$table" \
+			"${targs[@]}" \
 			--stats --no-progress >"$work/rx.out" 2>"$work/rx.err" &
 		;;
 	tcpdump)
@@ -129,6 +144,7 @@ idle_cpu() {
 run_one() {
 	local spec=$1 kind rpid t0 t1 ts tend rate delivered drops cpu wall idle_s
 	kind=${spec%%:*}
+	kind=${kind%%@*}
 	start_rx "$spec"
 	ts=$(date +%s.%N)
 	sleep 1.5
@@ -181,7 +197,12 @@ print(s["packets_read"], k["drops"] + k["ifdrops"]) if s else print("NA NA")' "$
 		>>"$work/table.tsv" <<'EOF'
 import sys
 spec, total, rate, dlv, wall, drops, cpu, idle = sys.argv[1:]
-name = spec.replace("jcap:", "jcap -b ").replace(":", " w", 1).replace(":", " ")
+build = ""
+if spec.startswith("jcap@"):
+    build = " (%s)" % spec[5:spec.index(":")]
+    spec = "jcap" + spec[spec.index(":"):]
+name = spec.replace(",", " ").replace("jcap:", "jcap -b ").replace(":", " w", 1).replace(":", " ")
+name = " ".join(name.split()) + build
 kpps = "%.0f" % (float(rate) / 1000)
 dk = "%.0f" % (int(dlv) / float(wall) / 1000) if dlv not in ("NA", "") else "NA"
 base = int(dlv) if dlv not in ("NA", "") else int(total)
@@ -195,9 +216,11 @@ print("\t".join(row))
 EOF
 }
 
-for r in $receivers; do
-	run_one "$r"
-	tail -1 "$work/table.tsv" >&2
+for _ in $(seq "$repeats"); do
+	for r in $receivers; do
+		run_one "$r"
+		tail -1 "$work/table.tsv" >&2
+	done
 done
 
 if [ -n "$out" ]; then

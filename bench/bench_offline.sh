@@ -8,7 +8,9 @@
 # usage: bench/bench_offline.sh [BUILD_DIR] [RUNS]
 #   PACKETS / FLOWS env vars shrink the workload for a quick look;
 #   WORKERS="1 2 4" times several worker counts (the last one is also
-#   checked against the truth); PEERS_RUN=0 skips the peers.
+#   checked against the truth) and prints each one's speed-up over the
+#   first; JCAP_OPTS adds options to every jcap run (say "--inspect none");
+#   PEERS_RUN=0 skips the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -36,12 +38,13 @@ cat "$PCAP" > /dev/null
 # WORKERS: the worker counts to time (default 1); the first is the one the
 # peers are compared with
 WORKERS=${WORKERS:-1}
+read -r -a XOPTS <<<"${JCAP_OPTS:-}"
 first_wall=""
 for nw in $WORKERS; do
 	best=""
 	for i in $(seq 1 "$RUNS"); do
 		out=$( { /usr/bin/time -f '%e %U %S %M' "$JCAP" -r "$PCAP" -q --no-progress \
-			--workers "$nw"; } 2>&1 | tail -1)
+			--workers "$nw" "${XOPTS[@]}"; } 2>&1 | tail -1)
 		read -r wall user sys rss <<<"$out"
 		if [ -z "$best" ] || awk -v a="$wall" -v b="${best%% *}" 'BEGIN{exit !(a<b)}'; then
 			best="$wall $user $sys $rss"
@@ -49,15 +52,19 @@ for nw in $WORKERS; do
 	done
 	read -r wall user sys rss <<<"$best"
 	[ -n "$first_wall" ] || first_wall=$wall
-	awk -v p="$PACKETS" -v n="$nw" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" 'BEGIN{
-		printf "jcap offline, %d worker(s): %d packets in %.2f s wall (%.2f user + %.2f sys): %.2f Mpps, %.0f ns/packet, peak RSS %.0f MB\n",
-			n, p, w, u, s, p / w / 1e6, w * 1e9 / p, r / 1024 }'
+	awk -v p="$PACKETS" -v n="$nw" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+		-v o="${JCAP_OPTS:-}" -v f="$first_wall" -v fn="${WORKERS%% *}" 'BEGIN{
+		printf "jcap offline%s, %d worker(s): %d packets in %.2f s wall (%.2f user + %.2f sys): %.2f Mpps, %.0f ns/packet, peak RSS %.0f MB",
+			o == "" ? "" : " (" o ")", n, p, w, u, s, p / w / 1e6, w * 1e9 / p, r / 1024
+		if (n != fn)
+			printf ", %.2fx %d worker(s)", f / w, fn
+		printf "\n" }'
 done
 wall=$first_wall
 
 # exactness: every flow against the truth
 "$JCAP" -r "$PCAP" -F json -w "$DIR/flows.json" --no-progress --stats \
-	--workers "${WORKERS##* }" 2> "$DIR/stats.json"
+	--workers "${WORKERS##* }" "${XOPTS[@]}" 2> "$DIR/stats.json"
 /usr/bin/python3 bench/check_truth.py "$TRUTH" "$DIR/flows.json"
 /usr/bin/python3 - "$DIR/stats.json" <<'PY'
 import json, sys

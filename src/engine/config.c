@@ -70,9 +70,8 @@ CAPTURE_API int capture_flow_enable(struct capture *c, const struct capture_flow
 	if (cfg && copy_opts(c, &f, sizeof(f), cfg, "capture_flow_config"))
 		return -CAPTURE_E_CONFIG;
 	f.sz = sizeof(f);
-	if (!f.table_size)
-		f.table_size = 1u << 20;
-	if (f.table_size < 4096 || f.table_size > 16777216)
+	/* 0: chosen at start, when the input is known (lifecycle.c) */
+	if (f.table_size && (f.table_size < 4096 || f.table_size > 16777216))
 		return pc_engine_err(c, -CAPTURE_E_CONFIG,
 				     "table_size %u out of range (4096..16777216)", f.table_size);
 	if (!f.idle_timeout_sec && !f.idle_timeout_ms)

@@ -5,6 +5,8 @@
  *   lifecycle.c      capture_init/start/poll/stop/destroy, thread start and join
  *   config.c         option setters (flow, export, pcap out, encryption, artifacts)
  *   worker.c         the packet path: worker, dispatcher and shard threads
+ *   parallel.c       offline with several workers: one reader, workers that
+ *                    decode batches in turn and meter their own shard
  *   export_thread.c  ended flows -> exporters, flow callback, ended ring
  *   control.c        flow snapshots and lookups served by the workers
  *   stats.c          counters, status, stats JSON
@@ -59,8 +61,10 @@
 /* How long an idle live worker waits for packets: bounds the latency of
  * flow snapshots and lookups, which workers serve between bursts. */
 #define PC_RX_WAIT_MS 10
+/* ... and the longest wait once it has found nothing for a while (worker.c) */
+#define PC_RX_IDLE_WAIT_MS 50
 
-/* Offline with several workers and payload inspection on, the dispatcher
+/* Live through one queue with several workers and payload inspection on, the dispatcher
  * ships each packet's first bytes from its innermost IP header with its
  * meta (views are released before the shard runs): a full Ethernet-MTU
  * packet fits; a longer one is inspected on its first 2048 bytes. */
@@ -119,7 +123,9 @@ struct pc_worker {
 	pthread_t th;
 	bool started;
 	_Atomic bool finished;
-	struct pc_decoder *dec;		    /* NULL when fed by the dispatcher */
+	struct pc_decoder *dec;		    /* NULL when fed by the dispatcher;
+					       parallel: the shard's, for fragments */
+	struct pc_decoder *dec2;	    /* parallel: the decode stage's */
 	struct pc_flow_table *ft;	    /* NULL when metering is off */
 	struct pc_inspect *insp;	    /* NULL when inspection is off */
 	struct pc_ring out;		    /* expired records -> export thread */
@@ -188,6 +194,9 @@ struct capture {
 	_Atomic uint64_t export_delivered;
 	struct pc_geoip *geoip;		/* the session's databases (export thread) */
 	_Atomic uint64_t geoip_lookups; /* written by the export thread alone */
+	/* 1 while a live export thread idles in a long nap: the first record
+	 * pushed wakes it (export_thread.c, worker.c pc_engine_emit) */
+	_Atomic int export_nap;
 
 	/* recently ended flows */
 	pthread_mutex_t ended_lock;
@@ -216,6 +225,8 @@ struct capture {
 	bool dispatch;
 	bool dispatch_started;
 	bool dispatch_copy; /* shard rings carry struct pc_meta_copy */
+	bool parallel;	    /* dispatch offline: parallel.c instead of the dispatcher */
+	struct pc_par *par; /* parallel.c's batches */
 	pthread_t dispatch_th;
 	_Atomic bool dispatch_done;
 	struct pc_worker disp; /* the dispatcher's stats block */
@@ -267,6 +278,25 @@ void *pc_engine_export_main(void *arg);
 void *pc_engine_worker_main(void *arg);
 void *pc_engine_dispatch_main(void *arg);
 void *pc_engine_shard_main(void *arg);
+
+/* worker.c: packet path steps parallel.c shares */
+bool pc_engine_admit(struct pc_worker *w, const struct pc_pkt *p, bool ufilter);
+void pc_engine_account(struct pc_worker *w, struct pc_meta *m, unsigned k);
+void pc_engine_emit(void *ctx, const struct capture_flow *rec);
+void pc_engine_publish_skips(struct pc_worker *w);
+void pc_engine_publish(struct pc_worker *w);
+int pc_engine_read_burst(struct pc_worker *d, struct pc_pkt *pkts, unsigned *n, bool *last);
+void pc_engine_worker_finish(struct pc_worker *w);
+bool pc_engine_should_stop(struct capture *c);
+void pc_engine_worker_error(struct pc_worker *w, int rc);
+void pc_engine_bpf_release(struct pc_bpf_cache *bc);
+
+/* parallel.c (arg: struct pc_worker *): the reader (c->disp) and the workers;
+ * create/destroy the batches (with the workers' decoders already made) */
+void *pc_engine_par_read_main(void *arg);
+void *pc_engine_par_worker_main(void *arg);
+int pc_engine_par_create(struct capture *c);
+void pc_engine_par_destroy(struct capture *c);
 
 /* control.c: worker side of a flow request */
 /* @busy: the worker's input is saturated (a full burst): one slice only */

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "util/clock.h"
+#include "util/futex.h"
 
 static void engine_stats_for_export(void *ctx, struct capture_stats *st)
 {
@@ -189,6 +190,25 @@ static void tick_exporters(struct capture *c, bool flush)
 }
 
 #define EXPORT_BATCH 512
+/* Live: after this many empty naps in a row (~0.25 s) the thread sleeps until
+ * a worker pushes a record, or the exporters' next tick */
+#define EXPORT_NAP_ROUNDS 32
+
+/* A quiet link: sleep until the first record (worker.c wakes us) or 100 ms.
+ * A worker that pushes just as the flag is set may miss it; the record then
+ * waits for the next one's wake-up or the timeout, and is never lost. */
+static void long_nap(struct capture *c)
+{
+	unsigned i;
+	bool empty = true;
+
+	atomic_store(&c->export_nap, 1);
+	for (i = 0; i < c->nworkers && empty; i++)
+		empty = pc_ring_empty(&c->w[i].out);
+	if (empty && atomic_load(&c->workers_running) && !atomic_load(&c->stop_req))
+		pc_futex_wait(&c->export_nap, 1, 100);
+	atomic_store(&c->export_nap, 0);
+}
 
 void *pc_engine_export_main(void *arg)
 {
@@ -196,6 +216,7 @@ void *pc_engine_export_main(void *arg)
 	struct capture_flow batch[EXPORT_BATCH]; /* ~78 KB: threads have MBs */
 	uint64_t last_tick = pc_mono_ns();
 	unsigned idle_rounds = 0;
+	unsigned live_nap_us = PC_MIN(PC_MAX(c->cfg.export_queue / 2, 1000u), 8000u);
 
 	for (;;) {
 		size_t got = 0;
@@ -220,12 +241,17 @@ void *pc_engine_export_main(void *arg)
 		}
 		if (finished)
 			break; /* workers done and rings were empty after it */
-		/* nothing to do: back off gently (1 ms at most). Live: 1 ms at once
-		 * (bench_live: flows ending every ~80 us kept this thread in 50 us
-		 * naps, ~20k wake-ups/s, as much CPU as the worker; a worker ring of
-		 * export_queue (16384) records overflows in 1 ms only above 16M
-		 * records/s). A file keeps the short naps: its worker waits on us. */
-		pc_sleep_us(idle_rounds < 10 && c->cap.offline ? 50 : 1000);
+		/* nothing to do: back off gently. A file keeps short naps: its
+		 * worker waits on us. Live: one nap per ring's worth of records at
+		 * 2M records/s (16384: 8 ms; 1 ms at least), since each wake-up costs
+		 * (bench_live: 1 ms naps were a third of a live jcap's CPU); short
+		 * naps once a stop is asked for, when the workers flush every flow. */
+		if (c->cap.offline || atomic_load(&c->stop_req))
+			pc_sleep_us(idle_rounds < 10 ? 50 : 1000);
+		else if (idle_rounds < EXPORT_NAP_ROUNDS)
+			pc_sleep_us(live_nap_us);
+		else
+			long_nap(c);
 		idle_rounds++;
 	}
 	tick_exporters(c, true);

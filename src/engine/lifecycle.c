@@ -244,6 +244,7 @@ static void release_workers(struct capture *c)
 		pc_inspect_destroy(w->insp);
 		w->insp = NULL;
 		pc_decoder_destroy(w->dec);
+		pc_decoder_destroy(w->dec2);
 		pc_ring_release(&w->out);
 		pc_ring_release(&w->in);
 		free(w->mcopy);
@@ -254,6 +255,7 @@ static void release_workers(struct capture *c)
 	c->w_prev = c->w;
 	c->nworkers_prev = c->nworkers;
 	c->w = NULL;
+	pc_engine_par_destroy(c);
 	pc_decoder_destroy(c->disp.dec);
 	c->disp.dec = NULL;
 	c->disp_prev = c->disp;
@@ -386,6 +388,19 @@ static int setup_inspect(struct capture *c, struct pc_worker *w, size_t slots)
 	return pc_inspect_create(&w->insp, &ip);
 }
 
+/* Flow slots in all: the user's table_size, else 1M for files and 64K live.
+ * Live, a table's memory is touched at random (every flow its own huge page),
+ * so a 1M table (256 MB of 256-byte entries alone) is paged in and zeroed by
+ * the first few hundred flows; 64K keeps that to 16 MB. A link with more
+ * concurrent flows wants a larger --table-size (when full, the least recently
+ * seen flow is evicted). */
+static uint32_t table_slots(const struct capture *c)
+{
+	if (c->fcfg.table_size)
+		return c->fcfg.table_size;
+	return c->cap.offline ? 1u << 20 : 1u << 16;
+}
+
 static int setup_workers(struct capture *c)
 {
 	unsigned i;
@@ -411,7 +426,13 @@ static int setup_workers(struct capture *c)
 		rc = pc_ring_init(&w->out, c->cfg.export_queue, sizeof(struct capture_flow));
 		if (rc)
 			return rc;
-		if (c->dispatch) {
+		if (c->parallel) {
+			rc = pc_decoder_create(&w->dec, &c->dopts);
+			if (!rc)
+				rc = pc_decoder_create(&w->dec2, &c->dopts);
+			if (rc)
+				return rc;
+		} else if (c->dispatch) {
 			/* with payload copies: 4096 x 2.2 KB (9 MB) a shard */
 			rc = c->dispatch_copy
 				     ? pc_ring_init(&w->in, 4096, sizeof(struct pc_meta_copy))
@@ -430,7 +451,7 @@ static int setup_workers(struct capture *c)
 		}
 		if (c->flow_enabled) {
 			struct pc_flow_params fp = {
-				.slots = (c->fcfg.table_size + c->nworkers - 1) / c->nworkers,
+				.slots = (table_slots(c) + c->nworkers - 1) / c->nworkers,
 				.idle_ns = c->fcfg.idle_timeout_ms
 						   ? (uint64_t)c->fcfg.idle_timeout_ms * 1000000ull
 						   : (uint64_t)c->fcfg.idle_timeout_sec *
@@ -455,6 +476,8 @@ static int setup_workers(struct capture *c)
 				return rc;
 		}
 	}
+	if (c->parallel)
+		return pc_engine_par_create(c);
 	if (c->dispatch) {
 		c->disp.writer_slot = 0;
 		rc = pc_decoder_create(&c->disp.dec, &c->dopts);
@@ -542,7 +565,9 @@ static int prepare_session(struct capture *c)
 
 	c->dispatch = c->cap.nqueues == 1 && c->cfg.workers > 1;
 	c->nworkers = c->dispatch ? c->cfg.workers : c->cap.nqueues;
-	c->dispatch_copy = c->dispatch && inspects_payload(c);
+	/* a file: parallel.c; live through one queue: the dispatcher */
+	c->parallel = c->dispatch && c->cap.offline;
+	c->dispatch_copy = c->dispatch && !c->parallel && inspects_payload(c);
 	if (!c->nworkers)
 		c->nworkers = 1;
 	rc = setup_workers(c);
@@ -599,9 +624,14 @@ static int start_threads(struct capture *c)
 	atomic_store(&c->state, CAPTURE_STATE_RUNNING);
 	for (i = 0; i < c->nworkers; i++) {
 		rc = pthread_create(&c->w[i].th, NULL,
-				    c->dispatch ? pc_engine_shard_main : pc_engine_worker_main,
+				    c->parallel	  ? pc_engine_par_worker_main
+				    : c->dispatch ? pc_engine_shard_main
+						  : pc_engine_worker_main,
 				    &c->w[i]);
 		if (rc) {
+			/* parallel: the others would wait for its batches */
+			if (c->parallel)
+				atomic_store(&c->graceful, false);
 			atomic_store(&c->stop_req, true);
 			atomic_fetch_sub(&c->workers_running, 1);
 			pc_engine_err(c, -rc, "cannot start worker %u: %s", i, strerror(rc));
@@ -610,7 +640,9 @@ static int start_threads(struct capture *c)
 		c->w[i].started = true;
 	}
 	if (c->dispatch &&
-	    pthread_create(&c->dispatch_th, NULL, pc_engine_dispatch_main, &c->disp) == 0)
+	    pthread_create(&c->dispatch_th, NULL,
+			   c->parallel ? pc_engine_par_read_main : pc_engine_dispatch_main,
+			   &c->disp) == 0)
 		c->dispatch_started = true;
 	else if (c->dispatch)
 		atomic_store(&c->dispatch_done, true);
@@ -702,6 +734,7 @@ CAPTURE_API int capture_poll(struct capture *c, int timeout_ms)
 {
 	uint64_t deadline =
 		timeout_ms < 0 ? UINT64_MAX : pc_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t now, nap_us;
 	int st;
 
 	if (!c)
@@ -722,9 +755,14 @@ CAPTURE_API int capture_poll(struct capture *c, int timeout_ms)
 			pthread_mutex_unlock(&c->ctl_lock);
 			continue;
 		}
-		if (pc_mono_ns() >= deadline)
+		now = pc_mono_ns();
+		if (now >= deadline)
 			return CAPTURE_STATE_RUNNING;
-		pc_sleep_us(2000);
+		/* live sessions end seldom: fewer wake-ups (a file ends soon) */
+		nap_us = c->cap.offline ? 2000 : 50000;
+		if ((deadline - now) / 1000 + 1 < nap_us)
+			nap_us = (deadline - now) / 1000 + 1;
+		pc_sleep_us((unsigned)nap_us);
 	}
 	if (st == CAPTURE_STATE_FAILED)
 		return c->worker_err ? c->worker_err : -CAPTURE_E_STATE;

@@ -10,13 +10,14 @@
  *   pc_flow_update_burst          metas -> flow table shard (flow/); payload
  *                                 inspection reads the views through meta.l3
  *   ops->rx_release               views go back to the backend
- *   pc_flow_expire -> emit_record ended flows -> SPSC ring -> export thread
+ *   pc_flow_expire -> pc_engine_emit ended flows -> SPSC ring -> export thread
  *   pc_engine_serve_requests      control-plane snapshot/lookup (control.c)
  *   publish_flow_counters         counters for readers on other threads
  *
- * Workers never lock, allocate or log per packet. Offline with several
- * workers, one dispatcher thread decodes and hands metas to shard threads
- * by a symmetric address hash.
+ * Workers never lock, allocate or log per packet. Live through a single
+ * queue with several workers, one dispatcher thread decodes and hands metas
+ * to shard threads by a symmetric address hash; offline with several
+ * workers, parallel.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,11 +26,13 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "flow/flow_agg.h"
 #include "util/clock.h"
+#include "util/futex.h"
 
 /* Wait for a peer thread: spin briefly (it is usually a burst away), then
  * yield the CPU with short sleeps rather than sched_yield storms. */
-static void backoff(unsigned *spins)
+static void pc_engine_backoff(unsigned *spins)
 {
 	if (*spins < 64)
 		pc_cpu_relax();
@@ -40,22 +43,47 @@ static void backoff(unsigned *spins)
 	(*spins)++;
 }
 
-static void emit_record(void *ctx, const struct capture_flow *rec)
+/* The export thread in a long nap (export_thread.c) is woken by the first
+ * record after it: one wake-up per nap, not per record. */
+static inline void wake_export(struct capture *c)
+{
+	if (pc_unlikely(atomic_load_explicit(&c->export_nap, memory_order_relaxed)) &&
+	    atomic_exchange(&c->export_nap, 0))
+		pc_futex_wake(&c->export_nap);
+}
+
+void pc_engine_emit(void *ctx, const struct capture_flow *rec)
 {
 	struct pc_worker *w = ctx;
 
-	if (pc_likely(pc_ring_push(&w->out, rec)))
+	if (pc_likely(pc_ring_push(&w->out, rec))) {
+		wake_export(w->c);
 		return;
+	}
 	if (w->c->cap.offline) {
 		/* a file can wait: never lose a record to our own speed */
 		unsigned spins = 0;
 
 		while (!pc_ring_push(&w->out, rec))
-			backoff(&spins);
+			pc_engine_backoff(&spins);
 		return;
 	}
 	PC_STAT_ADD(w->st.export_queue_drops, 1);
 	PC_STAT_ADD(w->st.packets_in_dropped_records, rec->packets + rec->rev_packets);
+}
+
+/* The flush at the end: no packet is read any more, so live waits too (the
+ * export thread may be in a nap while every active flow ends at once). */
+static void emit_final(void *ctx, const struct capture_flow *rec)
+{
+	struct pc_worker *w = ctx;
+	unsigned spins = 0;
+
+	while (!pc_ring_push(&w->out, rec)) {
+		wake_export(w->c);
+		pc_engine_backoff(&spins);
+	}
+	wake_export(w->c);
 }
 
 static struct pc_bpf *filter_for(struct pc_worker *w, struct pc_bpf_cache *bc, const char *expr,
@@ -81,7 +109,7 @@ static struct pc_bpf *filter_for(struct pc_worker *w, struct pc_bpf_cache *bc, c
 	return NULL;
 }
 
-static void bpf_cache_release(struct pc_bpf_cache *bc)
+void pc_engine_bpf_release(struct pc_bpf_cache *bc)
 {
 	unsigned i;
 
@@ -114,6 +142,41 @@ static bool sampled_in(struct pc_worker *w, uint32_t n)
 	return ((x >> 32) * n) >> 32 == 0;
 }
 
+/* The user-space capture filter (@ufilter: there is one), packet storage and
+ * sampling for one packet, in input order: false when it is skipped (counted
+ * in w->skipped). */
+bool pc_engine_admit(struct pc_worker *w, const struct pc_pkt *p, bool ufilter)
+{
+	struct capture *c = w->c;
+
+	if (ufilter) {
+		struct pc_bpf *f = filter_for(w, &w->ufilter, c->cfg.filter, p->linktype);
+
+		if (!f || !pc_bpf_match(f, p)) {
+			w->skipped[CAPTURE_SKIP_FILTERED]++;
+			return false;
+		}
+	}
+	if (c->writer) {
+		struct pc_bpf *f = c->pout_filter
+					   ? filter_for(w, &w->wfilter, c->pout_filter, p->linktype)
+					   : NULL;
+
+		/* a file can wait for the writer; live traffic cannot */
+		if (!c->pout_filter || (f && pc_bpf_match(f, p))) {
+			if (c->cap.offline)
+				pc_writer_submit_wait(c->writer, w->writer_slot, p);
+			else
+				pc_writer_submit(c->writer, w->writer_slot, p);
+		}
+	}
+	if (c->cfg.sample_rate > 1 && !sampled_in(w, c->cfg.sample_rate)) {
+		w->skipped[CAPTURE_SKIP_SAMPLED_OUT]++;
+		return false;
+	}
+	return true;
+}
+
 /* Filter, store and decode a burst into @m; returns how many decoded OK. */
 static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned n,
 			      struct pc_meta *m)
@@ -128,31 +191,8 @@ static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned
 		enum pc_verdict v;
 
 		bytes += p->wirelen;
-		if (ufilter) {
-			struct pc_bpf *f = filter_for(w, &w->ufilter, c->cfg.filter, p->linktype);
-
-			if (!f || !pc_bpf_match(f, p)) {
-				w->skipped[CAPTURE_SKIP_FILTERED]++;
-				continue;
-			}
-		}
-		if (c->writer) {
-			struct pc_bpf *f = c->pout_filter ? filter_for(w, &w->wfilter,
-								       c->pout_filter, p->linktype)
-							  : NULL;
-
-			/* a file can wait for the writer; live traffic cannot */
-			if (!c->pout_filter || (f && pc_bpf_match(f, p))) {
-				if (c->cap.offline)
-					pc_writer_submit_wait(c->writer, w->writer_slot, p);
-				else
-					pc_writer_submit(c->writer, w->writer_slot, p);
-			}
-		}
-		if (c->cfg.sample_rate > 1 && !sampled_in(w, c->cfg.sample_rate)) {
-			w->skipped[CAPTURE_SKIP_SAMPLED_OUT]++;
+		if (!pc_engine_admit(w, p, ufilter))
 			continue;
-		}
 		v = pc_decode(w->dec, p, &m[k]);
 		if (pc_likely(v == PC_DEC_OK)) {
 			if (m[k].ts_ns > w->now_ns)
@@ -169,7 +209,7 @@ static unsigned prepare_burst(struct pc_worker *w, struct pc_pkt *pkts, unsigned
 	return k;
 }
 
-static void publish_skips(struct pc_worker *w)
+void pc_engine_publish_skips(struct pc_worker *w)
 {
 	unsigned i;
 
@@ -188,19 +228,19 @@ static void publish_skips(struct pc_worker *w)
 			PC_STAT_SET(w->st.skipped_pub[i], w->skipped[i]);
 }
 
-static void account_metas(struct pc_worker *w, struct pc_meta *m, unsigned k)
+void pc_engine_account(struct pc_worker *w, struct pc_meta *m, unsigned k)
 {
 	if (!k)
 		return;
 	if (w->ft)
-		pc_flow_update_burst(w->ft, m, k, emit_record, w);
+		pc_flow_update_burst(w->ft, m, k, pc_engine_emit, w);
 	else
 		w->skipped[CAPTURE_SKIP_FLOW_DISABLED] += k;
 }
 
 /* Serve a flow snapshot / lookup request from the control plane, a slice
  * at a time so the packet path never stalls for long. */
-static void publish_flow_counters(struct pc_worker *w)
+void pc_engine_publish(struct pc_worker *w)
 {
 	if (w->ft) {
 		const struct pc_flow_counters *fc = pc_flow_table_counters(w->ft);
@@ -223,11 +263,11 @@ static void publish_flow_counters(struct pc_worker *w)
 		PC_STAT_SET(w->st.insp.reassembly_gaps, ic->reassembly_gaps);
 		PC_STAT_SET(w->st.insp.reclaimed, ic->reclaimed);
 	}
-	publish_skips(w);
+	pc_engine_publish_skips(w);
 	PC_STAT_SET(w->st.last_ns, w->now_ns);
 }
 
-static bool count_reached(struct capture *c, unsigned *n)
+static bool pc_engine_count_reached(struct capture *c, unsigned *n)
 {
 	uint64_t max = c->cfg.max_packets, prev;
 
@@ -245,7 +285,7 @@ static bool count_reached(struct capture *c, unsigned *n)
 	return false;
 }
 
-static void worker_finish(struct pc_worker *w)
+void pc_engine_worker_finish(struct pc_worker *w)
 {
 	struct capture *c = w->c;
 
@@ -258,14 +298,14 @@ static void worker_finish(struct pc_worker *w)
 		if (!c->cap.offline && pc_wall_ns() > now)
 			now = pc_wall_ns();
 		if (atomic_load(&c->graceful))
-			pc_flow_flush(w->ft, now, CAPTURE_END_SHUTDOWN, emit_record, w);
+			pc_flow_flush(w->ft, now, CAPTURE_END_SHUTDOWN, emit_final, w);
 		else
 			PC_STAT_ADD(w->st.flows_dropped, pc_flow_clear(w->ft));
 	}
-	publish_flow_counters(w);
+	pc_engine_publish(w);
 }
 
-static bool should_stop(struct capture *c)
+bool pc_engine_should_stop(struct capture *c)
 {
 	if (atomic_load_explicit(&c->stop_req, memory_order_relaxed))
 		return true;
@@ -276,7 +316,7 @@ static bool should_stop(struct capture *c)
 	return false;
 }
 
-static void worker_error(struct pc_worker *w, int rc)
+void pc_engine_worker_error(struct pc_worker *w, int rc)
 {
 	struct capture *c = w->c;
 
@@ -285,6 +325,68 @@ static void worker_error(struct pc_worker *w, int rc)
 		pc_engine_err(c, rc, "%s", c->cap.err[0] ? c->cap.err : capture_strerror(rc));
 	}
 	atomic_store(&c->stop_req, true);
+}
+
+/* A backend that meters in the kernel (ebpf): apply the flow deltas it
+ * harvested (it paces itself). @final, at stop: the kernel stops metering,
+ * every delta comes out, then the packets it still queued for us. */
+static void harvest_kernel(struct pc_worker *w, bool final, struct pc_pkt *pkts, struct pc_meta *m)
+{
+	struct capture *c = w->c;
+	const struct pc_capture_ops *ops = c->cap.ops;
+	struct pc_flow_agg agg[PC_BURST];
+	unsigned x;
+	int n, i, rc;
+
+	if (!ops->harvest || w->idx != 0)
+		return;
+	while ((n = ops->harvest(&c->cap, w->idx, agg, PC_BURST, final)) > 0) {
+		for (i = 0; i < n; i++) {
+			/* read by the kernel for us: packets read like the handed-up ones */
+			PC_STAT_ADD(w->st.packets_read, agg[i].d[0].pkts + agg[i].d[1].pkts);
+			PC_STAT_ADD(w->st.bytes_read, agg[i].d[0].wire + agg[i].d[1].wire);
+			x = (unsigned)(agg[i].d[0].pkts + agg[i].d[1].pkts);
+			if (pc_engine_count_reached(c, &x)) /* --count: at harvest granularity */
+				atomic_store(&c->stop_req, true);
+			if (agg[i].d[0].last_ns > w->now_ns)
+				w->now_ns = agg[i].d[0].last_ns;
+			if (agg[i].d[1].last_ns > w->now_ns)
+				w->now_ns = agg[i].d[1].last_ns;
+			if (w->ft)
+				pc_flow_apply_agg(w->ft, &agg[i], pc_engine_emit, w);
+			else
+				w->skipped[CAPTURE_SKIP_FLOW_DISABLED] +=
+					agg[i].d[0].pkts + agg[i].d[1].pkts;
+		}
+	}
+	if (n < 0)
+		pc_engine_worker_error(w, n);
+	while (final && (rc = ops->rx_burst(&c->cap, w->idx, pkts, PC_BURST, 0)) > 0) {
+		pc_engine_account(w, m, prepare_burst(w, pkts, (unsigned)rc, m));
+		ops->rx_release(&c->cap, w->idx, (unsigned)rc);
+	}
+}
+
+/* The next wait of a live worker that found nothing in @wait_ms: doubled up
+ * to PC_RX_IDLE_WAIT_MS (a quiet link wakes it ~20 times a second, not 100),
+ * PC_RX_WAIT_MS again while a control request is half served, and never past
+ * the session's deadline. */
+static int idle_wait_ms(struct pc_worker *w, int wait_ms)
+{
+	struct capture *c = w->c;
+	uint64_t now, left_ms;
+
+	if (c->cap.offline ||
+	    atomic_load_explicit(&w->req_state, memory_order_relaxed) == PC_REQ_PENDING)
+		return PC_RX_WAIT_MS;
+	wait_ms = PC_MIN(wait_ms * 2, PC_RX_IDLE_WAIT_MS);
+	if (c->deadline_ns) {
+		now = pc_mono_ns();
+		left_ms = now < c->deadline_ns ? (c->deadline_ns - now) / 1000000u + 1 : 1;
+		if (left_ms < (uint64_t)wait_ms)
+			wait_ms = (int)left_ms;
+	}
+	return wait_ms;
 }
 
 /* A worker reading its own backend queue (live, or one worker on a file). */
@@ -296,15 +398,19 @@ void *pc_engine_worker_main(void *arg)
 	struct pc_pkt pkts[PC_BURST];
 	struct pc_meta m[PC_BURST];
 	bool live = !c->cap.offline;
+	int wait_ms = PC_RX_WAIT_MS;
 
-	while (!should_stop(c)) {
-		int rc = ops->rx_burst(&c->cap, w->idx, pkts, PC_BURST, PC_RX_WAIT_MS);
+	while (!pc_engine_should_stop(c)) {
+		int rc;
+
+		harvest_kernel(w, false, pkts, m);
+		rc = ops->rx_burst(&c->cap, w->idx, pkts, PC_BURST, wait_ms);
 		unsigned n, k;
 		bool last = false;
 
 		if (rc < 0) {
 			if (rc != -CAPTURE_E_EOF)
-				worker_error(w, rc);
+				pc_engine_worker_error(w, rc);
 			break;
 		}
 		n = (unsigned)rc;
@@ -316,36 +422,40 @@ void *pc_engine_worker_main(void *arg)
 					w->now_ns = now;
 			}
 			if (w->ft)
-				pc_flow_expire(w->ft, w->now_ns, 1u << 16, emit_record, w);
+				pc_flow_expire(w->ft, w->now_ns, 1u << 16, pc_engine_emit, w);
 			pc_engine_serve_requests(w, false);
-			publish_flow_counters(w);
+			pc_engine_publish(w);
+			wait_ms = idle_wait_ms(w, wait_ms);
 			continue;
 		}
-		last = count_reached(c, &n);
+		wait_ms = PC_RX_WAIT_MS;
+		last = pc_engine_count_reached(c, &n);
 		k = prepare_burst(w, pkts, n, m);
-		account_metas(w, m, k); /* before the release: meta.l3 points into the views */
+		pc_engine_account(w, m, k); /* before the release: meta.l3 points into the views */
 		ops->rx_release(&c->cap, w->idx, (unsigned)rc);
 		if (w->ft)
-			pc_flow_expire(w->ft, w->now_ns, 1024, emit_record, w);
+			pc_flow_expire(w->ft, w->now_ns, 1024, pc_engine_emit, w);
 		pc_engine_serve_requests(w, rc == PC_BURST);
-		publish_flow_counters(w);
+		pc_engine_publish(w);
 		if (last) {
 			atomic_store(&c->stop_req, true);
 			break;
 		}
 	}
-	worker_finish(w);
-	bpf_cache_release(&w->ufilter);
-	bpf_cache_release(&w->wfilter);
+	harvest_kernel(w, true, pkts, m);
+	pc_engine_worker_finish(w);
+	pc_engine_bpf_release(&w->ufilter);
+	pc_engine_bpf_release(&w->wfilter);
 	atomic_store(&w->finished, true);
 	pc_engine_answer_pending(w);
 	atomic_fetch_sub(&c->workers_running, 1);
+	wake_export(c); /* it ends when the last worker has */
 	return NULL;
 }
 
-/* Offline with several workers: one reader decodes and dispatches metas by a
- * symmetric address hash, so both directions and every fragment of a flow
- * meet in one shard. */
+/* Live through one queue with several workers: one reader decodes and
+ * dispatches metas by a symmetric address hash, so both directions and every
+ * fragment of a flow meet in one shard. */
 /* Packets the dispatcher decodes before handing them out: several bursts,
  * so each shard receives batches long enough for its pipelined lookup. */
 #define DISPATCH_BATCH PC_DISPATCH_BATCH
@@ -412,6 +522,25 @@ static void dispatch(struct capture *c, const struct pc_meta *m, unsigned k, uin
 	}
 }
 
+/* The single reader's next burst of queue 0 (the dispatcher, parallel.c):
+ * rx_burst's result, < 0 at the end (an error other than the end of the
+ * input recorded); @n: the packets to take (--count), @last: the count is
+ * reached with them. */
+int pc_engine_read_burst(struct pc_worker *d, struct pc_pkt *pkts, unsigned *n, bool *last)
+{
+	struct capture *c = d->c;
+	int rc = c->cap.ops->rx_burst(&c->cap, 0, pkts, PC_BURST, 100);
+
+	if (rc < 0) {
+		if (rc != -CAPTURE_E_EOF)
+			pc_engine_worker_error(d, rc);
+		return rc;
+	}
+	*n = (unsigned)rc;
+	*last = pc_engine_count_reached(c, n);
+	return rc;
+}
+
 void *pc_engine_dispatch_main(void *arg)
 {
 	struct pc_worker *d = arg; /* the dispatcher's own stats block */
@@ -428,22 +557,17 @@ void *pc_engine_dispatch_main(void *arg)
 	if (!stage || (c->dispatch_copy && !bytes)) {
 		free(stage);
 		free(bytes);
-		worker_error(d, -ENOMEM);
+		pc_engine_worker_error(d, -ENOMEM);
 		atomic_store(&c->dispatch_done, true);
 		return NULL;
 	}
-	while (!should_stop(c)) {
-		int rc = ops->rx_burst(&c->cap, 0, pkts, PC_BURST, 100);
+	while (!pc_engine_should_stop(c)) {
 		unsigned n, got;
 		bool last;
+		int rc = pc_engine_read_burst(d, pkts, &n, &last);
 
-		if (rc < 0) {
-			if (rc != -CAPTURE_E_EOF)
-				worker_error(d, rc);
+		if (rc < 0)
 			break;
-		}
-		n = (unsigned)rc;
-		last = count_reached(c, &n);
 		/* metas copy what they need: the views may go at the next burst */
 		got = prepare_burst(d, pkts, n, m + k);
 		if (bytes)
@@ -453,7 +577,7 @@ void *pc_engine_dispatch_main(void *arg)
 		if (k > DISPATCH_BATCH - PC_BURST || last || !n) {
 			dispatch(c, m, k, stage, nstage);
 			k = 0;
-			publish_skips(d);
+			pc_engine_publish_skips(d);
 			PC_STAT_SET(d->st.last_ns, d->now_ns);
 		}
 		if (last) {
@@ -464,10 +588,10 @@ void *pc_engine_dispatch_main(void *arg)
 	dispatch(c, m, k, stage, nstage);
 	free(stage);
 	free(bytes);
-	publish_skips(d);
+	pc_engine_publish_skips(d);
 	PC_STAT_SET(d->st.last_ns, d->now_ns);
-	bpf_cache_release(&d->ufilter);
-	bpf_cache_release(&d->wfilter);
+	pc_engine_bpf_release(&d->ufilter);
+	pc_engine_bpf_release(&d->wfilter);
 	atomic_store(&c->dispatch_done, true);
 	return NULL;
 }
@@ -491,7 +615,7 @@ void *pc_engine_shard_main(void *arg)
 			if (atomic_load(&c->stop_req) && !atomic_load(&c->graceful))
 				break;
 			pc_engine_serve_requests(w, false);
-			backoff(&spins);
+			pc_engine_backoff(&spins);
 			continue;
 		}
 		spins = 0;
@@ -503,15 +627,16 @@ void *pc_engine_shard_main(void *arg)
 		for (i = 0; i < k; i++)
 			if (m[i].ts_ns > w->now_ns)
 				w->now_ns = m[i].ts_ns;
-		account_metas(w, m, (unsigned)k);
+		pc_engine_account(w, m, (unsigned)k);
 		if (w->ft)
-			pc_flow_expire(w->ft, w->now_ns, 1024, emit_record, w);
+			pc_flow_expire(w->ft, w->now_ns, 1024, pc_engine_emit, w);
 		pc_engine_serve_requests(w, k == DISPATCH_BATCH);
-		publish_flow_counters(w);
+		pc_engine_publish(w);
 	}
-	worker_finish(w);
+	pc_engine_worker_finish(w);
 	atomic_store(&w->finished, true);
 	pc_engine_answer_pending(w);
 	atomic_fetch_sub(&c->workers_running, 1);
+	wake_export(c); /* it ends when the last worker has */
 	return NULL;
 }

@@ -189,7 +189,8 @@ CAPTURE_API const char *capture_end_reason_name(int reason);
 
 struct capture_flow_config {
 	size_t sz;		     /**< sizeof(struct capture_flow_config) */
-	uint32_t table_size;	     /**< flow slots in all, 4096..16777216; 0: 1048576 */
+	uint32_t table_size;	     /**< flow slots in all, 4096..16777216; 0: 1048576
+					      reading files, 65536 live */
 	uint32_t idle_timeout_sec;   /**< 0: 30 */
 	uint32_t active_timeout_sec; /**< 0: 1800 */
 	bool uniflow;		     /**< one record per direction */
@@ -609,6 +610,23 @@ struct capture_stats {
 	uint64_t geoip_lookups;	     /**< address lookups in the GeoIP/ASN databases */
 	uint64_t inspect_reclaimed;  /**< inspections settled early to make room: pool
 					 full, the flow quiet for 2 s */
+	/* eBPF backend (0 on others): ebpf_seen = ebpf_metered + the ebpf_up_* +
+	 * ebpf_ring_full + ebpf_errors; the handed-up ones are what packets_read counts */
+	uint64_t ebpf_seen;	       /**< packets the program saw */
+	uint64_t ebpf_metered;	       /**< counted in kernel flow entries */
+	uint64_t ebpf_up_non_ip;       /**< handed up: not IPv4/IPv6 after one VLAN tag */
+	uint64_t ebpf_up_vlan;	       /**< handed up: a second VLAN tag (QinQ) */
+	uint64_t ebpf_up_fragment;     /**< handed up: IP fragments */
+	uint64_t ebpf_up_tunnel;       /**< handed up: GRE, IP-in-IP, UDP tunnel ports */
+	uint64_t ebpf_up_ext_header;   /**< handed up: IPv6 extension headers not walked */
+	uint64_t ebpf_up_malformed;    /**< handed up: truncated or inconsistent headers */
+	uint64_t ebpf_up_map_full;     /**< handed up: new flow, kernel map full */
+	uint64_t ebpf_up_filter;       /**< handed up: a filter user space applies */
+	uint64_t ebpf_ring_full;       /**< lost: the ring buffer to user space was full */
+	uint64_t ebpf_errors;	       /**< lost: map or copy errors in the program */
+	uint64_t ebpf_harvests;	       /**< kernel map harvests */
+	uint64_t ebpf_harvest_ns;      /**< time spent harvesting (map swap + drain) */
+	uint64_t ebpf_harvested_flows; /**< flow deltas taken from the kernel map */
 };
 
 /**

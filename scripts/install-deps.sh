@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format bpftool
 	# libraries the engine wraps
 	libpcap-dev libxdp-dev libbpf-dev libssl-dev libsqlite3-dev
 	libmicrohttpd-dev libjansson-dev libgnutls28-dev librdkafka-dev libcurl4-openssl-dev
@@ -14,6 +14,7 @@ PKGS=(
 	# tests: collectors, decoders, replay, python
 	nfdump tshark tcpreplay python3 python3-pytest libfixbuf-tools pmacct
 	tcpdump iproute2 openssl sqlite3 xdp-tools kcat clickhouse-server gnutls-bin curl
+	gzip zstd lz4 wireshark-common # compressed inputs; mergecap
 	# benchmarks: peers and load generators
 	softflowd wrk fprobe argus-server argus-client libndpi-bin
 )

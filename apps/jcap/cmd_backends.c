@@ -11,10 +11,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: jcap backends [-F json|table|csv]\n"
-		   "  List the capture backends (afxdp, afpacket, pcap, file, dpdk, pfring) in\n"
-		   "  the order `-b auto` considers them, whether each is available on this\n"
-		   "  machine and why. Interface-specific checks (zero-copy) happen at open.\n");
+	fprintf(f,
+		"usage: jcap backends [-F json|table|csv]\n"
+		"  List the capture backends (afxdp, ebpf, afpacket, pcap, file, dpdk, pfring) in\n"
+		"  the order `-b auto` considers them, whether each is available on this\n"
+		"  machine and why. Interface-specific checks (zero-copy) happen at open.\n");
 }
 
 static void csv_str(FILE *fp, const char *s)

@@ -116,7 +116,9 @@ static int open_capture(struct jcap_meter_opts *o, struct capture **cp)
 {
 	struct capture_config cfg = {
 		.sz = sizeof(cfg),
-		.pcap_file = o->rfile,
+		.pcap_file = o->nrfiles > 1 ? NULL : o->rfile,
+		.pcap_files = o->nrfiles > 1 ? o->rfiles : NULL,
+		.npcap_files = o->nrfiles > 1 ? o->nrfiles : 0,
 		.interface = o->iface,
 		.backend = o->backend,
 		.filter = o->filter,
@@ -130,6 +132,9 @@ static int open_capture(struct jcap_meter_opts *o, struct capture **cp)
 		.decrypt_key_file = o->key,
 		.user = o->user,
 		.dpdk_eal = o->dpdk_eal,
+		.ebpf_hook = o->ebpf_hook,
+		.ebpf_map_flows = (uint32_t)o->ebpf_map_flows,
+		.ebpf_drop = o->ebpf_drop,
 		.sample_rate = o->sample.rate,
 		.sample_random = o->sample.random,
 		.tunnel_ports = o->tunnel_ports,

@@ -319,7 +319,12 @@ enum jcap_sort_key {
 /* The metering options, as parsed (meter_opts.c). */
 struct jcap_meter_opts {
 	const char *rfile, *iface, *backend, *filter, *wfile, *user, *key;
+	const char **rfiles; /* every input of -r (inputs.c): rfile is the first */
+	unsigned nrfiles;
 	const char *dpdk_eal;
+	const char *ebpf_hook;	 /* --ebpf-hook */
+	uint64_t ebpf_map_flows; /* --ebpf-map-flows */
+	bool ebpf_drop;		 /* --ebpf-drop */
 	const char *decap, *tunnel_ports;
 	const char *geoip_city, *geoip_asn; /* --geoip-city, --geoip-asn */
 	const char *inspect;		    /* --inspect LIST */
@@ -353,6 +358,10 @@ struct jcap_meter_opts {
 	uint8_t pcap_fmt, cipher;
 	uint64_t rot_mb, rot_sec, max_files;
 };
+
+/* -r ARG: a file, a directory's capture files or a glob's matches appended
+ * to o->rfiles (inputs.c). 0, or -1 after the message. */
+int jcap_input_add(struct jcap_meter_opts *o, const char *arg);
 
 /* Parse and check the metering options into @o (meter_opts.c). Returns 1 to
  * go on, 0 when the help was printed (or -V, -D done), -1 after a usage

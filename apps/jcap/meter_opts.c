@@ -69,6 +69,12 @@ static int opt_store(const struct jcap_cmd *cmd, const struct jcap_opt *opt, con
 	return opt_export(cmd, opt, arg, base);
 }
 
+static int opt_read(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
+		    void *base)
+{
+	return jcap_input_add(base, arg);
+}
+
 static int opt_verify(const struct jcap_cmd *cmd, const struct jcap_opt *opt, const char *arg,
 		      void *base)
 {
@@ -172,11 +178,14 @@ static int opt_snaplen(const struct jcap_cmd *cmd, const struct jcap_opt *opt, c
 /* Every option, in the order of the help, whose option list is made from it. */
 static const struct jcap_opt meter_opts[] = {
 	JCAP_SECTION("Input:"),
-	JCAP_STR('r', NULL, "FILE", F(rfile),
-		 "read a pcap or pcapng file (- for stdin; encrypted: --key)"),
+	JCAP_FN('r', NULL, "FILE", F(rfile), opt_read,
+		"read a pcap or pcapng file (- for stdin; encrypted: --key;\n"
+		".gz/.zst/.lz4 read directly); repeat -r, or give a directory\n"
+		"or a glob, to merge several in time order"),
 	JCAP_STR('i', NULL, "IFACE", F(iface), "capture live on IFACE"),
 	JCAP_STR('b', "backend", "NAME", F(backend),
-		 "auto|dpdk|pcap|afpacket|afxdp|file (default: auto live, file offline)"),
+		 "auto|dpdk|pcap|afpacket|afxdp|ebpf|file (default: auto live, file\n"
+		 "offline)"),
 	JCAP_UINT(0, "workers", "N", F(workers), 1, 64,
 		  "worker threads, one flow table shard each (default 1)"),
 	JCAP_UINT(0, "buffer-mb", "N", F(bufmb), CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
@@ -196,6 +205,14 @@ static const struct jcap_opt meter_opts[] = {
 	JCAP_STR(0, "dpdk-eal", "ARGS", F(dpdk_eal),
 		 "-b dpdk: DPDK EAL arguments, e.g. '--no-huge -m 256 --no-pci\n"
 		 "--vdev=net_pcap0,rx_pcap=FILE' (-i dpdk:PORT: PCI address or vdev)"),
+	JCAP_STR(0, "ebpf-hook", "xdp|tc", F(ebpf_hook),
+		 "-b ebpf: where the kernel program meters: xdp (default;\n"
+		 "native where the driver has it, else generic) or tc (ingress)"),
+	JCAP_UINT(0, "ebpf-map-flows", "N", F(ebpf_map_flows), 16, 16777216,
+		  "-b ebpf: flows per kernel map, 16..16777216 (default 65536;\n"
+		  "new flows beyond it are handed up and metered in user space)"),
+	JCAP_FLAG(0, "ebpf-drop", F(ebpf_drop), true,
+		  "-b ebpf: drop packets after metering (a dedicated capture port)"),
 	JCAP_FN(0, "verify", "IMG:SIG:KEY", F(verify), opt_verify,
 		"verify an artifact's signature before starting (repeatable)"),
 
@@ -205,8 +222,9 @@ static const struct jcap_opt meter_opts[] = {
 	JCAP_UINT(0, "active-timeout", "S", F(active), 1, 86400 * 7,
 		  "split flows longer than S seconds (default 1800)"),
 	JCAP_UINT(0, "table-size", "N", F(table), 4096, 16777216,
-		  "flow slots, 4096..16777216 (default 1048576); when full the\n"
-		  "least recently seen flow is evicted (end_reason evicted)"),
+		  "flow slots, 4096..16777216 (default 1048576 reading files,\n"
+		  "65536 live); when full the least recently seen flow is\n"
+		  "evicted (end_reason evicted)"),
 	JCAP_FLAG(0, "uniflow", F(uniflow), true, "one record per direction instead of biflows"),
 	JCAP_UINT(0, "community-id-seed", "N", F(cid_seed), 0, 65535,
 		  "Community ID v1 seed, 0..65535 (default 0)"),
@@ -458,7 +476,7 @@ int jcap_meter_parse(int argc, char **argv, struct jcap_meter_opts *o)
 	o->promisc = true;
 	o->idle = 30;
 	o->active = 1800;
-	o->table = 1u << 20;
+	o->table = 0; /* the library's: 1048576 for files, 65536 live */
 	o->workers = 1;
 	o->xo.sz = sizeof(o->xo);
 	if (jcap_config_argv(&meter_cmd, &argc, &argv) < 0)

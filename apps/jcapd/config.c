@@ -32,6 +32,7 @@ enum kind {
 	K_LEVEL,
 	K_ALLOW,   /* repeatable */
 	K_EXPORT,  /* repeatable, capture_export_add syntax */
+	K_EXPOPT,  /* repeatable, kafka.P=V or clickhouse.K=V */
 	K_METRICS, /* one of metrics_choices, stored as its enum metrics_auth */
 };
 
@@ -89,6 +90,8 @@ static const struct key keys[] = {
 	  "what sessions inspect flows for: all, none or dpi,tls,quic,dns,http,tcp (all)" },
 	{ "inspect_flows", K_UINT, FIELD(inspect_flows), 1, 16777216,
 	  "flows inspected at a time per worker (65536)" },
+	{ "ebpf_map_flows", K_UINT, FIELD(ebpf_map_flows), 16, 16777216,
+	  "backend ebpf: flows per kernel map of a session (65536)" },
 	{ "geoip_city", K_STR, FIELD(geoip_city), 0, 0,
 	  "MaxMind City or Country database: records' src/dst_country (none)" },
 	{ "geoip_asn", K_STR, FIELD(geoip_asn), 0, 0,
@@ -101,6 +104,9 @@ static const struct key keys[] = {
 	  "drop capture privileges to this user after opening (none)" },
 	{ "export", K_EXPORT, 0, 0, 0, 0,
 	  "exporter target for every session (jcap --export syntax); repeatable" },
+	{ "export_opt", K_EXPOPT, 0, 0, 0, 0,
+	  "kafka.P=V or clickhouse.K=V for the export targets (jcap --export-opt); "
+	  "repeatable; values never logged" },
 	{ "tls_cert", K_STR, FIELD(tls_cert), 0, 0,
 	  "PEM certificate chain: serve HTTPS (with tls_key; reloaded on SIGHUP)" },
 	{ "tls_key", K_STR, FIELD(tls_key), 0, 0, "PEM private key of tls_cert" },
@@ -167,6 +173,7 @@ void config_release(struct jcapd_opts *o)
 	for (unsigned i = 0; i < o->n_exports; i++)
 		free(o->exports[i]);
 	o->n_allow_dirs = o->n_exports = 0;
+	o->export_props[0] = 0;
 }
 
 static const struct key *find_key(const char *name)
@@ -268,6 +275,32 @@ static int check_export(const char *target, char *err, size_t errlen)
 		r = fail(err, errlen, -EINVAL, "export: %s", capture_last_error(c));
 	capture_destroy(c);
 	return r;
+}
+
+/*
+ * One export_opt line: "kafka.P=V" or "clickhouse.K=V", appended to
+ * o->export_props. The value may be a secret (sasl.password): errors name the
+ * key only. The library checks the properties when a session adds the targets:
+ * one it refuses fails POST /start with its message.
+ */
+static int add_export_opt(struct jcapd_opts *o, const char *v, char *err, size_t errlen)
+{
+	const char *eq = strchr(v, '=');
+	size_t have = strlen(o->export_props), n = strlen(v);
+
+	if (!eq || eq == v || strchr(v, '\n') ||
+	    (strncmp(v, "kafka.", 6) && strncmp(v, "clickhouse.", 11)) ||
+	    (size_t)(eq - v) == (strncmp(v, "kafka.", 6) ? 11u : 6u))
+		return fail(err, errlen, -EINVAL,
+			    "export_opt: expected kafka.PROPERTY=VALUE or clickhouse.NAME=VALUE, "
+			    "got '%.*s=...'",
+			    eq ? (int)(eq - v) : 0, v);
+	if (have + n + 2 > sizeof(o->export_props))
+		return fail(err, errlen, -EINVAL, "export_opt: more than %zu bytes in all",
+			    sizeof(o->export_props) - 2);
+	memcpy(o->export_props + have, v, n);
+	memcpy(o->export_props + have + n, "\n", 2);
+	return 0;
 }
 
 static int check_user(const char *name, char *err, size_t errlen)
@@ -382,6 +415,8 @@ int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err,
 			return -EINVAL;
 		return list_add(o->exports, &o->n_exports, JCAPD_MAX_EXPORTS, k->name, v, err,
 				errlen);
+	case K_EXPOPT:
+		return add_export_opt(o, v, err, errlen);
 	case K_STR:
 		break;
 	}
@@ -531,7 +566,8 @@ int config_load(struct jcapd_opts *o, const char *file, char *err, size_t errlen
 		key = trim(s);
 		val = trim(eq + 1);
 		k = find_key(key);
-		if (k && k->kind != K_ALLOW && k->kind != K_EXPORT && line_of[k - keys]) {
+		if (k && k->kind != K_ALLOW && k->kind != K_EXPORT && k->kind != K_EXPOPT &&
+		    line_of[k - keys]) {
 			r = fail(why, sizeof(why), -EINVAL, "%s given twice (first on line %u)",
 				 key, line_of[k - keys]);
 			goto bad;

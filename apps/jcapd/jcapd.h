@@ -20,6 +20,7 @@
 #define JCAPD_MAX_ALLOW_DIRS 16
 #define JCAPD_MAX_EXPORTS 8
 #define JCAPD_PATH_MAX 4096
+#define JCAPD_EXPORT_PROPS 8192 /* export_opt lines, as jcap's --export-opt */
 
 /* ---------------------------------------------------------------- options */
 
@@ -46,6 +47,7 @@ struct jcapd_opts {
 	uint32_t community_id_seed;	  /* Community ID v1 seed (0..65535) */
 	char inspect[128];		  /* sessions' default "inspect" list */
 	uint32_t inspect_flows;		  /* sessions' default "inspect_flows" (0: 65536) */
+	uint32_t ebpf_map_flows;	  /* sessions' default "ebpf_map_flows" (0: 65536) */
 	char geoip_city[JCAPD_PATH_MAX];  /* sessions' default "geoip_city" ("" = none) */
 	char geoip_asn[JCAPD_PATH_MAX];	  /* sessions' default "geoip_asn" */
 	uint32_t rate_window_sec;	  /* pps/bps window */
@@ -53,6 +55,8 @@ struct jcapd_opts {
 	char capture_user[64];		  /* drop privileges after open, "" = keep */
 	char *exports[JCAPD_MAX_EXPORTS]; /* capture_export_add targets */
 	unsigned n_exports;
+	/* export_opt lines, "KEY=VALUE\n" each: may hold secrets, never logged */
+	char export_props[JCAPD_EXPORT_PROPS];
 	char tls_cert[JCAPD_PATH_MAX];	    /* PEM chain, server first: HTTPS */
 	char tls_key[JCAPD_PATH_MAX];	    /* PEM private key of tls_cert */
 	char tls_client_ca[JCAPD_PATH_MAX]; /* PEM CAs: mutual TLS, "" = off */
@@ -235,9 +239,14 @@ extern const char jcapd_openapi_json[];
 
 /* The session_*.c files (what they share among themselves is in session.h). */
 
+#define JCAPD_MAX_FILES 64 /* "pcap_files": inputs merged in time order */
+
 struct start_req {
 	char interface[64];
 	char pcap_file[JCAPD_PATH_MAX];
+	char pcap_files[JCAPD_MAX_FILES][JCAPD_PATH_MAX];
+	const char *pcap_file_list[JCAPD_MAX_FILES]; /* cfg.pcap_files: into pcap_files */
+	uint32_t npcap_files;
 	char backend[16];
 	char filter[4096];
 	bool has_filter;
@@ -255,12 +264,20 @@ struct start_req {
 	char pcap_out_filter[1024];
 	/* checked by routes.c: no code loading, no file outside the confinement */
 	char dpdk_eal[1024];
-	uint32_t decap_off;	/* "decap": capture_decap_parse() */
-	uint32_t inspect_off;	/* "inspect": capture_inspect_parse() */
-	uint32_t inspect_flows; /* "inspect_flows" */
+	char ebpf_hook[8];	 /* "ebpf_hook": "" (xdp), "xdp" or "tc" */
+	uint32_t ebpf_map_flows; /* "ebpf_map_flows" (0: the config file's, else 65536) */
+	bool ebpf_drop;		 /* "ebpf_drop" */
+	uint32_t decap_off;	 /* "decap": capture_decap_parse() */
+	uint32_t inspect_off;	 /* "inspect": capture_inspect_parse() */
+	uint32_t inspect_flows;	 /* "inspect_flows" */
 	char tunnel_ports[256];
 	char geoip_city[JCAPD_PATH_MAX]; /* "" or confined (or the config file's) */
 	char geoip_asn[JCAPD_PATH_MAX];
+	/* "sample", "sample_random"; "fields", "ipfix_pen", "export_rate" and
+	 * "sample_scale" for the config file's export targets */
+	uint32_t sample_rate;
+	bool sample_random;
+	struct capture_export_opts xo;
 };
 
 struct netflow_req {

@@ -140,8 +140,11 @@ stats_props = {
     "kernel": obj({"packets": U64}, ["packets"]),
     "dpdk": obj({k: U64 for k in ["ipackets", "imissed", "rx_nombuf", "ierrors"]},
                 ["ipackets", "imissed", "rx_nombuf", "ierrors"]),
-    "export": obj({k: U64 for k in ["records", "messages", "errors", "not_exportable"]},
-                  ["records", "messages", "errors", "not_exportable"]),
+    "export": obj({k: U64 for k in ["records", "messages", "errors", "not_exportable",
+                                    "delivered", "failed", "in_flight", "retries",
+                                    "buffer_drops"]},
+                  ["records", "messages", "errors", "not_exportable", "delivered", "failed",
+                   "in_flight", "retries", "buffer_drops"]),
     "writer": obj({k: U64 for k in ["packets", "bytes", "files", "errors"]},
                   ["packets", "bytes", "files", "errors"]),
     "fragments": obj({"tracked": U64, "matched": U64, "tunnel": U64},
@@ -228,7 +231,11 @@ schemas = {
     "StartRequest": obj({
         "interface": string("live interface (exactly one of interface and pcap_file)"),
         "pcap_file": string("offline input, absolute path inside an allowed directory"),
-        "backend": string(enum=["auto", "dpdk", "pcap", "afpacket", "afxdp", "file"]),
+        "pcap_files": {"type": "array", "minItems": 1, "maxItems": 64, "items": string(),
+                       "description": "several offline inputs (instead of pcap_file), "
+                       "merged in time order; each an absolute path inside an allowed "
+                       "directory, plain, gzip, zstd or lz4"},
+        "backend": string(enum=["auto", "dpdk", "pcap", "afpacket", "afxdp", "ebpf", "file"]),
         "buffer_size_mb": integer(64, 2048), "workers": integer(1, 64),
         "filter": string("tcpdump-syntax BPF"), "snaplen": integer(64, 262144),
         "promiscuous": boolean(), "tstamp": string(enum=["kernel", "hardware", "ptp", "ntp"]),
@@ -237,6 +244,11 @@ schemas = {
         "pcap_out": ref("PcapOut"),
         "dpdk_eal": string("dpdk: EAL arguments (interface dpdk:PORT); no -d, and no file "
                            "but a --vdev's rx_pcap=PATH inside an allowed directory"),
+        "ebpf_hook": string("ebpf: where the kernel program meters (default xdp)",
+                            enum=["xdp", "tc"]),
+        "ebpf_map_flows": integer(16, 16777216, "ebpf: flows per kernel map; default: the "
+                                  "config file's ebpf_map_flows (65536)"),
+        "ebpf_drop": boolean("ebpf: drop packets after metering (a dedicated capture port)"),
         "decap": string("tunnels to meter inside: all (default), none, or names "
                         "(vxlan,geneve,gre,nvgre,erspan,pptp,gtpu,ipip,mplsudp,mplspw,"
                         "teredo,ayiya); docs/TUNNELS.md"),
@@ -251,7 +263,23 @@ schemas = {
                              "\"\" for none)"),
         "geoip_asn": string("MaxMind ASN database inside an allowed directory: src_asn, "
                             "dst_asn, src_as_org, dst_as_org (default: the config file's "
-                            "geoip_asn; \"\" for none)")}),
+                            "geoip_asn; \"\" for none)"),
+        "sample": integer(1, 4294967295, "meter 1 in N packets (jcap --sample N); the "
+                          "others count as skipped sampled_out; NetFlow/IPFIX exports "
+                          "carry the interval"),
+        "sample_random": boolean("sample each packet with probability 1/N instead of every "
+                                 "N-th (jcap --sample N:random)"),
+        "sample_scale": boolean("the config file's export targets: packet and octet counts "
+                                "times the sampling interval (jcap --sample-scale)"),
+        "fields": string("the config file's IPFIX/NetFlow v9 export targets: record fields "
+                         "beyond the default, as jcap --fields (+mac,+vlan,+app,... or all); "
+                         "docs/EXPORT.md"),
+        "ipfix_pen": integer(1, 4294967295, "enterprise number of jcap's own IPFIX elements "
+                             "(needed by the fields tunnel, community_id, app, tcp, geo)"),
+        "export_rate": {"oneOf": [integer(1, 4294967295), string(enum=["unpaced"])],
+                        "description": "the config file's UDP export targets: records/s at "
+                                       "most (jcap --export-rate; default 20000 for "
+                                       "pcap_file, unpaced live)"}}),
     "Status": obj({
         "state": string(enum=states), "backend": string("backend in use"),
         "backend_requested": string(), "backend_reason": string("why that backend"),

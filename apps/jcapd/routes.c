@@ -213,9 +213,8 @@ static int h_backends(const struct req *rq, const json_t *body, struct resp *rs)
 	return resp_json(rs, json_pack("{s:o}", "backends", arr));
 }
 
-static const char *const backends_ok[] = {
-	"auto", "dpdk", "pcap", "afpacket", "afxdp", "file", NULL
-};
+static const char *const backends_ok[] = { "auto",  "dpdk", "pcap", "afpacket",
+					   "afxdp", "ebpf", "file", NULL };
 static const char *const tstamps[] = { "kernel", "hardware", "ptp", "ntp", NULL };
 
 static int parse_pcap_out(const json_t *po, struct start_req *sr, struct resp *rs)
@@ -364,15 +363,94 @@ static int get_geoip(const json_t *body, struct start_req *sr, struct resp *rs)
 	return 0;
 }
 
+/* "sample" and "sample_random" (the session); "fields", "ipfix_pen", "export_rate"
+ * (records/s) and "sample_scale" for the config file's export targets, as jcap's
+ * --fields, --ipfix-pen, --export-rate and --sample-scale. */
+static int get_export_opts(const json_t *body, struct start_req *sr, struct resp *rs)
+{
+	static const char *const per_target[] = { "fields", "ipfix_pen", "export_rate",
+						  "sample_scale", NULL };
+	struct capture_export_opts *xo = &sr->xo;
+	char list[256];
+	bool present;
+	json_t *rate;
+	int st, i;
+
+	if ((st = get_u32(body, "sample", 1, UINT32_MAX, &sr->sample_rate, rs)) ||
+	    (st = get_bool(body, "sample_random", &sr->sample_random, rs)))
+		return st;
+	if (sr->sample_random && sr->sample_rate < 2)
+		return resp_error(rs, 400, "sample_random",
+				  "'sample_random' needs 'sample' of 2 or more");
+	for (i = 0; per_target[i] && !g_opts.n_exports; i++)
+		if (json_object_get(body, per_target[i]))
+			return resp_error(rs, 400, per_target[i],
+					  "'%s' applies to the export targets of the config file "
+					  "(export = ...); none is configured",
+					  per_target[i]);
+	if ((st = get_str(body, "fields", sizeof(list), list, &present, rs)))
+		return st;
+	if (present && capture_export_fields_parse(list, &xo->fields) < 0)
+		return resp_error(
+			rs, 400, "fields",
+			"'fields' must be names from mac, vlan, mpls, tunnel, ttl, tos, "
+			"interface, community_id, app, tcp, payload, geo, all, none, each "
+			"with an optional + or -, separated by commas");
+	rate = json_object_get(body, "export_rate");
+	if (json_is_string(rate) && !strcmp(json_string_value(rate), "unpaced"))
+		xo->rate_records = CAPTURE_EXPORT_UNPACED;
+	else if (rate && !json_is_integer(rate))
+		return resp_error(rs, 400, "export_rate",
+				  "'export_rate' must be records/s (an integer) or \"unpaced\"");
+	else if ((st = get_uint(body, "export_rate", 1, UINT32_MAX, &xo->rate_records, NULL, rs)))
+		return st;
+	if ((st = get_u32(body, "ipfix_pen", 1, UINT32_MAX, &xo->ipfix_pen, rs)) ||
+	    (st = get_bool(body, "sample_scale", &xo->sample_scale, rs)))
+		return st;
+	return 0;
+}
+
+/* "pcap_files": several offline inputs (absolute paths inside the allowed
+ * directories), merged in time order by the file backend. */
+static int get_files(const json_t *body, struct start_req *sr, struct resp *rs)
+{
+	json_t *a = json_object_get(body, "pcap_files"), *v;
+	size_t i;
+	int st;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > JCAPD_MAX_FILES)
+		return resp_error(rs, 400, "pcap_files",
+				  "'pcap_files' must be an array of 1 to %d paths",
+				  JCAPD_MAX_FILES);
+	for (i = 0; i < json_array_size(a); i++) {
+		v = json_array_get(a, i);
+		if (!json_is_string(v) || !json_string_value(v)[0])
+			return resp_error(rs, 400, "pcap_files",
+					  "'pcap_files' must be an array of 1 to %d paths",
+					  JCAPD_MAX_FILES);
+		if ((st = confine("pcap_files", json_string_value(v), true, sr->pcap_files[i],
+				  JCAPD_PATH_MAX, rs)))
+			return st;
+		sr->pcap_file_list[i] = sr->pcap_files[i];
+	}
+	sr->npcap_files = (uint32_t)json_array_size(a);
+	return 0;
+}
+
 static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 {
-	static const char *const keys[] = { "interface",      "pcap_file",   "backend",
-					    "buffer_size_mb", "workers",     "filter",
-					    "snaplen",	      "promiscuous", "tstamp",
-					    "duration_sec",   "max_packets", "decrypt_key_file",
-					    "pcap_out",	      "dpdk_eal",    "decap",
-					    "tunnel_ports",   "inspect",     "inspect_flows",
-					    "geoip_city",     "geoip_asn",   NULL };
+	static const char *const keys[] = {
+		"interface",	"pcap_file",	 "backend",	"buffer_size_mb",
+		"workers",	"filter",	 "snaplen",	"promiscuous",
+		"tstamp",	"duration_sec",	 "max_packets", "decrypt_key_file",
+		"pcap_out",	"dpdk_eal",	 "decap",	"tunnel_ports",
+		"inspect",	"inspect_flows", "geoip_city",	"geoip_asn",
+		"sample",	"sample_random", "fields",	"ipfix_pen",
+		"sample_scale", "export_rate",	 "ebpf_hook",	"ebpf_map_flows",
+		"ebpf_drop",	"pcap_files",	 NULL
+	};
 	struct start_req *sr;
 	char path[JCAPD_PATH_MAX], tst[16] = "kernel";
 	bool has_if, has_file, present;
@@ -390,7 +468,14 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 		goto out;
 	if ((st = get_str(body, "pcap_file", sizeof(path), path, &has_file, rs)))
 		goto out;
-	if (has_if == has_file) {
+	if ((st = get_files(body, sr, rs)))
+		goto out;
+	if (sr->npcap_files && (has_if || has_file)) {
+		st = resp_error(rs, 400, "pcap_files",
+				"give exactly one of 'interface', 'pcap_file' and 'pcap_files'");
+		goto out;
+	}
+	if (has_if == (has_file || sr->npcap_files)) {
 		st = resp_error(rs, 400, has_if ? "pcap_file" : "interface",
 				"give exactly one of 'interface' and 'pcap_file'");
 		goto out;
@@ -406,7 +491,8 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 		goto out;
 	if (routes_find_name(backends_ok, sr->backend) < 0) {
 		st = resp_error(rs, 400, "backend",
-				"'backend' must be one of auto, dpdk, pcap, afpacket, afxdp, file");
+				"'backend' must be one of auto, dpdk, pcap, afpacket, afxdp, ebpf, "
+				"file");
 		goto out;
 	}
 	if ((st = get_u32(body, "buffer_size_mb", CAPTURE_BUFFER_MB_MIN, CAPTURE_BUFFER_MB_MAX,
@@ -451,8 +537,18 @@ static int h_start(const struct req *rq, const json_t *body, struct resp *rs)
 	if ((st = get_str(body, "dpdk_eal", sizeof(sr->dpdk_eal), sr->dpdk_eal, NULL, rs)) ||
 	    (st = check_dpdk_eal(sr->dpdk_eal, rs)))
 		goto out;
+	if ((st = get_str(body, "ebpf_hook", sizeof(sr->ebpf_hook), sr->ebpf_hook, NULL, rs)))
+		goto out;
+	if (sr->ebpf_hook[0] && strcmp(sr->ebpf_hook, "xdp") && strcmp(sr->ebpf_hook, "tc")) {
+		st = resp_error(rs, 400, "ebpf_hook", "'ebpf_hook' must be xdp or tc");
+		goto out;
+	}
+	sr->ebpf_map_flows = g_opts.ebpf_map_flows;
+	if ((st = get_u32(body, "ebpf_map_flows", 16, 16777216, &sr->ebpf_map_flows, rs)) ||
+	    (st = get_bool(body, "ebpf_drop", &sr->ebpf_drop, rs)))
+		goto out;
 	if ((st = get_decap(body, sr, rs)) || (st = get_inspect(body, sr, rs)) ||
-	    (st = get_geoip(body, sr, rs)))
+	    (st = get_geoip(body, sr, rs)) || (st = get_export_opts(body, sr, rs)))
 		goto out;
 	st = session_start(sr, rs);
 out:

@@ -161,6 +161,8 @@ static void start_config(const struct start_req *sr, struct capture_config *cfg)
 {
 	cfg->interface = sr->interface[0] ? sr->interface : NULL;
 	cfg->pcap_file = sr->pcap_file[0] ? sr->pcap_file : NULL;
+	cfg->pcap_files = sr->npcap_files ? sr->pcap_file_list : NULL;
+	cfg->npcap_files = sr->npcap_files;
 	cfg->backend = sr->backend;
 	cfg->filter = sr->has_filter ? sr->filter : NULL;
 	cfg->snaplen = sr->snaplen;
@@ -174,10 +176,15 @@ static void start_config(const struct start_req *sr, struct capture_config *cfg)
 	cfg->log_level = g_opts.log_level;
 	cfg->decrypt_key_file = sr->decrypt_key_file[0] ? sr->decrypt_key_file : NULL;
 	cfg->dpdk_eal = sr->dpdk_eal[0] ? sr->dpdk_eal : NULL;
+	cfg->ebpf_hook = sr->ebpf_hook[0] ? sr->ebpf_hook : NULL;
+	cfg->ebpf_map_flows = sr->ebpf_map_flows;
+	cfg->ebpf_drop = sr->ebpf_drop;
 	cfg->decap_off = sr->decap_off;
 	cfg->tunnel_ports = sr->tunnel_ports[0] ? sr->tunnel_ports : NULL;
 	cfg->geoip_city = sr->geoip_city[0] ? sr->geoip_city : NULL;
 	cfg->geoip_asn = sr->geoip_asn[0] ? sr->geoip_asn : NULL;
+	cfg->sample_rate = sr->sample_rate;
+	cfg->sample_random = sr->sample_random;
 	cfg->user = g_opts.capture_user[0] ? g_opts.capture_user : NULL;
 }
 
@@ -209,7 +216,11 @@ static int start_outputs(struct capture *nc, const struct start_req *sr, struct 
 						    "collector");
 	}
 	for (i = 0; i < g_opts.n_exports; i++) {
-		r = capture_export_add(nc, g_opts.exports[i], NULL);
+		struct capture_export_opts xo = sr->xo;
+
+		xo.sz = sizeof(xo);
+		xo.props = g_opts.export_props[0] ? g_opts.export_props : NULL;
+		r = capture_export_add(nc, g_opts.exports[i], &xo);
 		if (r < 0)
 			return session_engine_error(rs, r, capture_last_error(nc),
 						    "export (config file)", NULL);
@@ -264,7 +275,7 @@ static int start_job(const void *arg, struct resp *rs)
 		goto out;
 	}
 	start_config(sr, &cfg);
-	input = cfg.pcap_file ? "pcap_file" : "interface";
+	input = cfg.pcap_file ? "pcap_file" : cfg.npcap_files ? "pcap_files" : "interface";
 	r = capture_init(&nc, &cfg);
 	if (r < 0) {
 		session_engine_error(rs, r, capture_last_error(NULL), "start", input);
@@ -279,7 +290,7 @@ static int start_job(const void *arg, struct resp *rs)
 	}
 	start_install(nc, sr);
 	jlog(CAPTURE_LOG_INFO, "session started: %s %s", cfg.interface ? "interface" : "file",
-	     cfg.interface ? cfg.interface : cfg.pcap_file);
+	     cfg.interface ? cfg.interface : cfg.npcap_files ? cfg.pcap_files[0] : cfg.pcap_file);
 	o = session_status_json_locked();
 	if (o && sr->has_pcap_out)
 		json_object_set_new(o, "encrypted", json_boolean(g_sess.crypt_on));

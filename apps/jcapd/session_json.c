@@ -128,11 +128,15 @@ json_t *session_stats_json(const struct capture_stats *st, double pps, double bp
 			    json_pack("{s:o, s:o, s:o, s:o}", "ipackets", jint(st->dpdk_ipackets),
 				      "imissed", jint(st->dpdk_imissed), "rx_nombuf",
 				      jint(st->dpdk_rx_nombuf), "ierrors", jint(st->dpdk_ierrors)));
-	json_object_set_new(o, "export",
-			    json_pack("{s:o, s:o, s:o, s:o}", "records", jint(st->export_records),
-				      "messages", jint(st->export_messages), "errors",
-				      jint(st->export_errors), "not_exportable",
-				      jint(st->export_not_exportable)));
+	json_object_set_new(
+		o, "export",
+		json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "records",
+			  jint(st->export_records), "messages", jint(st->export_messages), "errors",
+			  jint(st->export_errors), "not_exportable",
+			  jint(st->export_not_exportable), "delivered", jint(st->export_delivered),
+			  "failed", jint(st->export_failed), "in_flight",
+			  jint(st->export_in_flight), "retries", jint(st->export_retries),
+			  "buffer_drops", jint(st->export_buffer_drops)));
 	json_object_set_new(o, "writer",
 			    json_pack("{s:o, s:o, s:o, s:o}", "packets", jint(st->writer_packets),
 				      "bytes", jint(st->writer_bytes), "files",

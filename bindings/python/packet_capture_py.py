@@ -147,7 +147,12 @@ _STATS_U64_3 = ("export_delivered", "export_failed", "export_in_flight", "export
                 "export_buffer_drops", "dpdk_ipackets", "dpdk_imissed", "dpdk_rx_nombuf",
                 "dpdk_ierrors", "tunnel_fragments", "inspect_flows", "inspect_pool_full",
                 "dpi_flows", "dpi_pool_full", "dpi_identified", "tcp_reassembly_gaps",
-                "geoip_lookups", "inspect_reclaimed")
+                "geoip_lookups", "inspect_reclaimed",
+                # the eBPF backend (issue 17)
+                "ebpf_seen", "ebpf_metered", "ebpf_up_non_ip", "ebpf_up_vlan",
+                "ebpf_up_fragment", "ebpf_up_tunnel", "ebpf_up_ext_header", "ebpf_up_malformed",
+                "ebpf_up_map_full", "ebpf_up_filter", "ebpf_ring_full", "ebpf_errors",
+                "ebpf_harvests", "ebpf_harvest_ns", "ebpf_harvested_flows")
 
 
 class CaptureStats(_Struct):
@@ -239,6 +244,7 @@ _SIGS = {
     "capture_conn_state_name": (_S, [_I]),
     "capture_dpi_confidence_name": (_S, [_I]),
     "capture_decap_parse": (_I, [_S, ctypes.POINTER(u32)]),
+    "capture_export_fields_parse": (_I, [_S, ctypes.POINTER(u32)]),
     "capture_inspect_parse": (_I, [_S, ctypes.POINTER(u32)]),
     "capture_dpi_available": (ctypes.c_bool, [ctypes.c_char_p, ctypes.c_size_t]),
     "capture_flow_lookup": (_I, [_P, ctypes.POINTER(CaptureFlowKey),
@@ -661,6 +667,22 @@ class CaptureMetrics:
     tcp_reassembly_gaps: int = 0
     geoip_lookups: int = 0
     inspect_reclaimed: int = 0
+    # -b ebpf: ebpf_seen = ebpf_metered + ebpf_up_* + ebpf_ring_full + ebpf_errors
+    ebpf_seen: int = 0
+    ebpf_metered: int = 0
+    ebpf_up_non_ip: int = 0
+    ebpf_up_vlan: int = 0
+    ebpf_up_fragment: int = 0
+    ebpf_up_tunnel: int = 0
+    ebpf_up_ext_header: int = 0
+    ebpf_up_malformed: int = 0
+    ebpf_up_map_full: int = 0
+    ebpf_up_filter: int = 0
+    ebpf_ring_full: int = 0
+    ebpf_errors: int = 0
+    ebpf_harvests: int = 0
+    ebpf_harvest_ns: int = 0
+    ebpf_harvested_flows: int = 0
     ended_ring_records: int = 0
     first_ns: int = 0
     last_ns: int = 0
@@ -819,7 +841,7 @@ _SORTS = {
     "duration": lambda f: f.last_ns - f.first_ns,
     "last_seen": lambda f: f.last_ns,
 }
-_BACKENDS = ("auto", "dpdk", "pcap", "afpacket", "afxdp", "file")
+_BACKENDS = ("auto", "dpdk", "pcap", "afpacket", "afxdp", "ebpf", "file")
 _TSTAMPS = {"kernel": 0, "hardware": 1, "ptp": 2, "ntp": 3}
 _LEVELS = {"error": 0, "warn": 1, "info": 2, "debug": 3}
 _CIPHERS = {"aes-256-gcm": 0, "aes-128-gcm": 1, "chacha20-poly1305": 2}
@@ -842,8 +864,24 @@ class PacketCaptureEngine:
                  buffer_size_mb=None, snaplen=None, promiscuous=True, tstamp="kernel",
                  max_packets=None, duration_sec=None, decrypt_key_file=None, user=None,
                  dpdk_eal=None, log_level=None, on_flow: Optional[Callable[[List[FlowStats]], None]] = None,
-                 decap="all", tunnel_ports=None, geoip_city=None, geoip_asn=None):
-        if (interface is None) == (pcap_file is None):
+                 decap="all", tunnel_ports=None, geoip_city=None, geoip_asn=None,
+                 sample=None, sample_random=False, ebpf_hook=None, ebpf_map_flows=None,
+                 ebpf_drop=False, pcap_files=None):
+        # several offline inputs merged in time order: pcap_file=[...] or
+        # pcap_files=[...] (one alone is pcap_file)
+        if isinstance(pcap_file, (list, tuple)):
+            if pcap_files is not None:
+                raise ValueError("give pcap_file or pcap_files, not both")
+            pcap_files, pcap_file = pcap_file, None
+        if pcap_files is not None:
+            if pcap_file is not None:
+                raise ValueError("give pcap_file or pcap_files, not both")
+            pcap_files = [_b(f) for f in pcap_files]
+            if not pcap_files:
+                raise ValueError("pcap_files is empty")
+            if len(pcap_files) == 1:
+                pcap_file, pcap_files = pcap_files[0], None
+        if (interface is None) == (pcap_file is None and pcap_files is None):
             raise ValueError("give exactly one of interface and pcap_file")
         if backend not in _BACKENDS:
             raise ValueError("backend must be one of %s" % (_BACKENDS,))
@@ -869,7 +907,20 @@ class PacketCaptureEngine:
             duration_sec=_u32("duration_sec", duration_sec),
             decrypt_key_file=_b(decrypt_key_file), user=_b(user), dpdk_eal=_b(dpdk_eal),
             tunnel_ports=_b(tunnel_ports), geoip_city=_b(geoip_city),
-            geoip_asn=_b(geoip_asn))
+            geoip_asn=_b(geoip_asn), ebpf_hook=_b(ebpf_hook),
+            ebpf_map_flows=_u32("ebpf_map_flows", ebpf_map_flows, 0, 1 << 24),
+            ebpf_drop=bool(ebpf_drop))
+        if pcap_files is not None:
+            files = (ctypes.c_char_p * len(pcap_files))(*pcap_files)
+            self._keep.append(files)  # the library copies them; kept for the session
+            cfg.pcap_files = ctypes.cast(files, ctypes.POINTER(ctypes.c_char_p))
+            cfg.npcap_files = len(pcap_files)
+        # sample: meter 1 in N packets (jcap --sample N), every N-th or, with
+        # sample_random, each with probability 1/N; the others count as sampled_out
+        cfg.sample_rate = _u32("sample", sample, 1)
+        if sample_random and cfg.sample_rate < 2:
+            raise ValueError("sample_random needs sample of 2 or more")
+        cfg.sample_random = bool(sample_random)
         # decap: "all", "none", tunnel names ("vxlan,gtpu") or a list of them
         names = decap if isinstance(decap, str) else ",".join(decap)
         off = u32(0)
@@ -988,10 +1039,29 @@ class PacketCaptureEngine:
         self._call(self._lib.capture_netflow_enable, "capture_netflow_enable", ctypes.byref(nc))
 
     def add_export(self, target, observation_domain=0, template_refresh_sec=0, mtu=0,
-                   store_max_rows=0, store_max_age_sec=0, uniflow=False, props=None):
+                   store_max_rows=0, store_max_age_sec=0, uniflow=False, props=None,
+                   fields=None, ipfix_pen=0, export_rate=None, export_rate_bits=0,
+                   sample_scale=False):
         """Add an exporter by target string (json:PATH, sqlite:PATH, ipfix://H:P,
         kafka://H:P/TOPIC, clickhouse://H:P/DB.TABLE, ...). @props: Kafka/ClickHouse
-        settings, {"kafka.compression.type": "zstd", ...}."""
+        settings, {"kafka.compression.type": "zstd", ...}. IPFIX/NetFlow v9:
+        @fields as jcap --fields ("+mac,+app", "all" or a list), @ipfix_pen the
+        enterprise number of jcap's own elements; UDP: @export_rate records/s
+        (or "unpaced"; default 20000 for a file, unpaced live), @export_rate_bits
+        bits/s; @sample_scale: counts times the sampling interval."""
+        names = fields if fields is None or isinstance(fields, str) else ",".join(fields)
+        bits = u32(0)
+        if names is not None and self._lib.capture_export_fields_parse(
+                _b(names), ctypes.byref(bits)) < 0:
+            raise ValueError("fields must be names of mac, vlan, mpls, tunnel, ttl, tos, "
+                             "interface, community_id, app, tcp, payload, geo, all, none "
+                             "(each with an optional + or -), got %r" % (fields,))
+        if export_rate == "unpaced":
+            rate = (1 << 64) - 1	# CAPTURE_EXPORT_UNPACED
+        elif export_rate is None or (isinstance(export_rate, int) and export_rate > 0):
+            rate = export_rate or 0
+        else:
+            raise ValueError("export_rate must be records/s (an integer > 0) or 'unpaced'")
         lines = None
         if props:
             for k, v in props.items():
@@ -1002,7 +1072,10 @@ class PacketCaptureEngine:
                               template_refresh_sec=template_refresh_sec, mtu=mtu,
                               store_max_rows=store_max_rows,
                               store_max_age_sec=store_max_age_sec, uniflow=bool(uniflow),
-                              props=_b(lines))
+                              props=_b(lines), fields=bits.value,
+                              ipfix_pen=_u32("ipfix_pen", ipfix_pen), rate_records=rate,
+                              rate_bits=export_rate_bits or 0,
+                              sample_scale=bool(sample_scale))
         self._call(self._lib.capture_export_add, "capture_export_add", _b(target),
                    ctypes.byref(o))
 

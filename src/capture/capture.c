@@ -23,13 +23,8 @@
 #include "util/log.h"
 
 static const struct pc_capture_ops *const registry[] = {
-	&pc_cap_dpdk_ops,
-	&pc_cap_pfring_ops,
-	&pc_cap_afxdp_ops,
-	&pc_cap_afpacket_ops,
-	&pc_cap_pcap_ops,
-	&pc_cap_file_ops,
-	NULL,
+	&pc_cap_dpdk_ops,     &pc_cap_pfring_ops, &pc_cap_afxdp_ops, &pc_cap_ebpf_ops,
+	&pc_cap_afpacket_ops, &pc_cap_pcap_ops,	  &pc_cap_file_ops,  NULL,
 };
 
 const struct pc_capture_ops *const *pc_capture_registry(void)
@@ -186,17 +181,19 @@ static int open_auto(struct pc_cap *cap, const struct pc_cap_params *p, char *wh
 	int ret, last = -CAPTURE_E_BACKEND;
 	bool netdev_ok = false;
 	size_t i;
+	const char *file = p->npcap_files ? p->pcap_files[0] : p->pcap_file;
 
-	if (!p->interface && !p->pcap_file) {
+	if (!p->interface && !file) {
 		memset(cap, 0, sizeof(*cap));
 		snprintf(cap->err, sizeof(cap->err), "auto: neither an interface nor a file given");
 		snprintf(why, whylen, "%s", cap->err);
 		return -CAPTURE_E_CONFIG;
 	}
-	if (!p->interface && p->pcap_file && offline) {
+	if (!p->interface && file && offline) {
 		ret = open_one(cap, offline, p, reason, sizeof(reason));
 		if (ret >= 0)
-			snprintf(why, whylen, "%s: offline input %s", offline->name, p->pcap_file);
+			snprintf(why, whylen, "%s: offline input %s%s", offline->name, file,
+				 p->npcap_files > 1 ? " and more" : "");
 		else
 			snprintf(why, whylen, "%s", cap->err);
 		return ret;

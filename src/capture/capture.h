@@ -14,6 +14,8 @@
 
 #define PC_BURST 64
 
+struct pc_flow_agg; /* flow/flow_agg.h */
+
 /* DLT values the decoder understands (same numbers as libpcap's DLT_*). */
 enum pc_linktype {
 	PC_DLT_NULL = 0,
@@ -37,6 +39,10 @@ struct pc_pkt {
 	uint16_t ifindex;  /* pcapng interface id, live: 0 */
 };
 
+/* Counters of the ebpf backend, in the order of struct capture_stats'
+ * ebpf_seen .. ebpf_harvested_flows; the first 12 are the program's own. */
+#define PC_EBPF_NSTATS 15
+
 /* Kernel/driver counters a live backend reports (cumulative). */
 struct pc_cap_stats {
 	uint64_t packets;  /* seen by the kernel (incl. drops) */
@@ -49,6 +55,8 @@ struct pc_cap_stats {
 	uint64_t dpdk_imissed;
 	uint64_t dpdk_rx_nombuf;
 	uint64_t dpdk_ierrors;
+	/* ebpf: struct capture_stats' ebpf_seen .. ebpf_harvested_flows, in order */
+	uint64_t ebpf[PC_EBPF_NSTATS];
 };
 
 /* What a backend needs to open; strings owned by the caller. */
@@ -129,6 +137,13 @@ struct pc_capture_ops {
 	void (*rx_release)(struct pc_cap *cap, unsigned q, unsigned n);
 	int (*stats)(struct pc_cap *cap, unsigned q, struct pc_cap_stats *st);
 	void (*close)(struct pc_cap *cap);
+	/* Optional (ebpf): flows metered in the kernel. Up to @max flow deltas
+	 * for queue @q into @out, at most once per harvest interval unless
+	 * @final (stop: the program stops metering and everything left comes
+	 * out; the worker then reads the packets still queued with rx_burst).
+	 * >= 0: count (call again until 0); < 0: error in cap->err. */
+	int (*harvest)(struct pc_cap *cap, unsigned q, struct pc_flow_agg *out, unsigned max,
+		       bool final);
 };
 
 /* Registry: every backend known, in preference order (NULL-terminated). */
@@ -193,6 +208,7 @@ extern const struct pc_capture_ops pc_cap_file_ops;
 extern const struct pc_capture_ops pc_cap_pcap_ops;
 extern const struct pc_capture_ops pc_cap_afpacket_ops;
 extern const struct pc_capture_ops pc_cap_afxdp_ops;
+extern const struct pc_capture_ops pc_cap_ebpf_ops;
 extern const struct pc_capture_ops pc_cap_dpdk_ops;
 extern const struct pc_capture_ops pc_cap_pfring_ops;
 

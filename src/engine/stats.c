@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -78,6 +79,8 @@ void pc_kernel_stats(struct capture *c, struct pc_cap_stats *out)
 		sum.dpdk_imissed += q.dpdk_imissed;
 		sum.dpdk_rx_nombuf += q.dpdk_rx_nombuf;
 		sum.dpdk_ierrors += q.dpdk_ierrors;
+		for (unsigned j = 0; j < PC_EBPF_NSTATS; j++)
+			sum.ebpf[j] += q.ebpf[j];
 	}
 	*out = sum;
 }
@@ -149,6 +152,11 @@ static void add_session(struct capture *c, struct capture_stats *t)
 	t->dpdk_imissed = k.dpdk_imissed;
 	t->dpdk_rx_nombuf = k.dpdk_rx_nombuf;
 	t->dpdk_ierrors = k.dpdk_ierrors;
+	_Static_assert(offsetof(struct capture_stats, ebpf_harvested_flows) -
+				       offsetof(struct capture_stats, ebpf_seen) ==
+			       (PC_EBPF_NSTATS - 1) * sizeof(uint64_t),
+		       "ebpf counters of capture_stats in pc_cap_stats.ebpf[] order");
+	memcpy(&t->ebpf_seen, k.ebpf, sizeof(k.ebpf));
 	if (c->writer)
 		pc_writer_get_stats(c->writer, &ws);
 	t->writer_packets = ws.packets;
@@ -274,6 +282,17 @@ static void emit_stats(struct pc_strbuf *o, const struct capture_stats *s, bool 
 		U(s->dpdk_ipackets), U(s->dpdk_imissed), U(s->dpdk_rx_nombuf), U(s->dpdk_ierrors),
 		U(s->ended_ring_records), s->workers);
 	pc_strbuf_printf(o, ",\"geoip\":{\"lookups\":%llu}", U(s->geoip_lookups));
+	pc_strbuf_printf(o,
+			 ",\"ebpf\":{\"seen\":%llu,\"metered\":%llu,\"handed_up\":{\"non_ip\":%llu,"
+			 "\"vlan\":%llu,\"fragment\":%llu,\"tunnel\":%llu,\"ext_header\":%llu,"
+			 "\"malformed\":%llu,\"map_full\":%llu,\"filter\":%llu},\"ring_full\":%llu,"
+			 "\"errors\":%llu,\"harvests\":%llu,\"harvest_ns\":%llu,"
+			 "\"harvested_flows\":%llu}",
+			 U(s->ebpf_seen), U(s->ebpf_metered), U(s->ebpf_up_non_ip),
+			 U(s->ebpf_up_vlan), U(s->ebpf_up_fragment), U(s->ebpf_up_tunnel),
+			 U(s->ebpf_up_ext_header), U(s->ebpf_up_malformed), U(s->ebpf_up_map_full),
+			 U(s->ebpf_up_filter), U(s->ebpf_ring_full), U(s->ebpf_errors),
+			 U(s->ebpf_harvests), U(s->ebpf_harvest_ns), U(s->ebpf_harvested_flows));
 }
 
 CAPTURE_API int capture_stats_json(struct capture *c, char *buf, size_t len, bool per_worker)
@@ -324,7 +343,12 @@ CAPTURE_API int capture_get_status(struct capture *c, struct capture_status *st)
 	snprintf(t.backend, sizeof(t.backend), "%s", c->last_backend);
 	snprintf(t.backend_reason, sizeof(t.backend_reason), "%s", c->why);
 	snprintf(t.interface, sizeof(t.interface), "%s", c->cfg.interface ? c->cfg.interface : "");
-	snprintf(t.pcap_file, sizeof(t.pcap_file), "%s", c->cfg.pcap_file ? c->cfg.pcap_file : "");
+	if (c->cfg.npcap_files) /* several inputs: the first and how many more */
+		snprintf(t.pcap_file, sizeof(t.pcap_file), "%s (+%u more)", c->cfg.pcap_files[0],
+			 c->cfg.npcap_files - 1);
+	else
+		snprintf(t.pcap_file, sizeof(t.pcap_file), "%s",
+			 c->cfg.pcap_file ? c->cfg.pcap_file : "");
 	t.start_ns = c->start_ns;
 	t.stop_ns = c->stop_ns;
 	snprintf(t.tstamp_source, sizeof(t.tstamp_source), "%s", c->tstamp_source);

@@ -185,6 +185,33 @@ def test_offline_replay_gives_the_truth(trace):
         eng.stop()
 
 
+def test_several_files_merged(trace, tmp):
+    """pcap_files=[...] (or pcap_file=[...]): the trace cut by time into two
+    pieces, the second gzip-compressed, metered as one run: the truth."""
+    import gzip
+    recs = trace.sc.records()
+    half = len(recs) // 2
+    a, b = os.path.join(tmp, "piece-a.pcap"), os.path.join(tmp, "piece-b.pcap.gz")
+    with open(a, "wb") as f:
+        f.write(g.pcap_bytes(recs[:half], g.LINKTYPE["eth"]))
+    with gzip.open(b, "wb") as f:
+        f.write(g.pcap_bytes(recs[half:], g.LINKTYPE["eth"]))
+    for kw in (dict(pcap_files=[b, a]), dict(pcap_file=[a, b])):
+        with pc.PacketCaptureEngine(**kw) as eng:
+            eng.enable_flow_metering(**METER)
+            eng.start()
+            assert eng.wait(timeout=120) == "done"
+            same_as_truth(eng.get_flows(limit=0, include_finished=True), trace.exp, str(kw))
+            m = eng.get_metrics()
+            assert m.packets_read == trace.exp.packets_read
+            assert m.packets_read == m.packets_in_flows + m.packets_skipped
+            assert eng.get_status()["pcap_file"] == "%s (+1 more)" % kw[list(kw)[0]][0]
+    with pytest.raises(ValueError, match="not both"):
+        pc.PacketCaptureEngine(pcap_file=[a], pcap_files=[b])
+    with pytest.raises(ValueError, match="empty"):
+        pc.PacketCaptureEngine(pcap_files=[])
+
+
 def _wait_metrics(eng, cond, what, timeout=30):
     """get_metrics() until @cond(metrics) holds; the session must stay running."""
     deadline = time.monotonic() + timeout

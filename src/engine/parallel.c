@@ -32,13 +32,11 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "engine/engine.h"
+#include "util/futex.h"
 
 #define PAR_PKTS 4096		/* packets a batch holds at most */
 #define PAR_BYTES (1024u << 10) /* packet bytes a batch holds (more for a longer packet) */
@@ -125,7 +123,7 @@ static void signal_all(struct pc_par *par)
 {
 	atomic_fetch_add(&par->ev, 1);
 	if (atomic_load(&par->parked))
-		syscall(SYS_futex, &par->ev, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		pc_futex_wake(&par->ev, INT_MAX);
 }
 
 /* Nothing to do since the event count read @seen (read before looking for
@@ -133,8 +131,6 @@ static void signal_all(struct pc_par *par)
  * stop request or a flow snapshot is not an event). */
 static void wait_event(struct pc_par *par, uint32_t seen, unsigned *spins)
 {
-	static const struct timespec slice = { 0, PC_RX_WAIT_MS * 1000000L };
-
 	if ((*spins)++ < 512) {
 		pc_cpu_relax();
 		return;
@@ -142,7 +138,7 @@ static void wait_event(struct pc_par *par, uint32_t seen, unsigned *spins)
 	*spins = 0;
 	atomic_fetch_add(&par->parked, 1);
 	if (atomic_load(&par->ev) == seen)
-		syscall(SYS_futex, &par->ev, FUTEX_WAIT_PRIVATE, seen, &slice, NULL, 0);
+		pc_futex_wait(&par->ev, seen, PC_RX_WAIT_MS);
 	atomic_fetch_sub(&par->parked, 1);
 }
 

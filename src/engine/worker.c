@@ -49,7 +49,7 @@ static inline void wake_export(struct capture *c)
 {
 	if (pc_unlikely(atomic_load_explicit(&c->export_nap, memory_order_relaxed)) &&
 	    atomic_exchange(&c->export_nap, 0))
-		pc_futex_wake(&c->export_nap);
+		pc_futex_wake(&c->export_nap, 1);
 }
 
 void pc_engine_emit(void *ctx, const struct capture_flow *rec)

@@ -50,6 +50,14 @@ class Daemon:
         with open(self.log, errors="replace") as f:
             return f.read()
 
+    def assert_clean_exit(self, rc):
+        """The daemon exited 0 and its log has no sanitizer report; returns the log."""
+        log = self.log_text()
+        assert rc == 0, log[-3000:]
+        for marker in ("ThreadSanitizer", "AddressSanitizer", "runtime error:"):
+            assert marker not in log, log[-4000:]
+        return log
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signal our own process by PID; returns its exit status."""
         if self.proc is None:

@@ -911,6 +911,9 @@ struct capture_query {
 	bool has_asn;
 };
 
+/** Parse "aa:bb:cc:dd:ee:ff" (or '-' between the bytes) into @mac: 0 or -EINVAL. */
+CAPTURE_API int capture_mac_parse(const char *s, uint8_t mac[6]);
+
 /**
  * Run @q against the SQLite flow store @db, passing matching records to @fn
  * in batches, newest first. @return number of records, or a negative error

@@ -61,28 +61,6 @@ static int parse_ip_filter(const char *s, struct flow_query *q)
 	return 0;
 }
 
-/* "aa:bb:cc:dd:ee:ff" (or '-' between the bytes). 0 or -EINVAL. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char sep[5], end;
-	int k;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &v[0], &sep[0], &v[1], &sep[1], &v[2],
-		   &sep[2], &v[3], &sep[3], &v[4], &sep[4], &v[5], &end) != 11)
-		return -EINVAL;
-	for (k = 0; k < 5; k++)
-		if ((sep[k] != ':' && sep[k] != '-') || !isxdigit((unsigned char)s[3 * k]) ||
-		    !isxdigit((unsigned char)s[3 * k + 1]))
-			return -EINVAL;
-	if (!isxdigit((unsigned char)s[15]) || !isxdigit((unsigned char)s[16]))
-		return -EINVAL;
-	for (k = 0; k < 6; k++)
-		mac[k] = (uint8_t)v[k];
-	return 0;
-}
-
 /* app, sni, dns_name (glob patterns), country, asn into @q; 0 or the 400. */
 static int parse_app_filters(const struct req *rq, struct flow_query *q, struct resp *rs)
 {
@@ -185,7 +163,7 @@ int routes_h_flows(const struct req *rq, const json_t *body, struct resp *rs)
 	}
 	v = http_query(rq, "mac");
 	if (v) {
-		if (parse_mac(v, q.mac))
+		if (capture_mac_parse(v, q.mac))
 			return resp_error(rs, 400, "mac",
 					  "'mac' must be a MAC address aa:bb:cc:dd:ee:ff");
 		q.has_mac = true;

@@ -28,6 +28,7 @@
 #include <rte_version.h>
 
 #include "capture/cap_dpdk.h"
+#include "util/clock.h"
 #include "util/compiler.h"
 #include "util/log.h"
 
@@ -70,14 +71,6 @@ struct dpdk {
 
 /* Symmetric Toeplitz: a key repeating 0x6d5a gives hash(a,b) == hash(b,a). */
 static uint8_t sym_key[52];
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int dpdk_probe(const char *ifname, char *reason, size_t len)
 {
@@ -165,11 +158,11 @@ static bool calibrate_clock(struct dpdk *d)
 
 	if (rte_eth_read_clock(d->port, &c0) != 0)
 		return false;
-	w0 = wall_ns();
+	w0 = pc_wall_ns();
 	nanosleep(&ts, NULL);
 	if (rte_eth_read_clock(d->port, &c1) != 0 || c1 <= c0)
 		return false;
-	w1 = wall_ns();
+	w1 = pc_wall_ns();
 	d->clk_ns_per_tick = (double)(w1 - w0) / (double)(c1 - c0);
 	for (unsigned i = 0; i < d->nq; i++) {
 		d->q[i].clk0 = c1;
@@ -185,7 +178,7 @@ static void choose_tstamp(struct pc_cap *cap, struct dpdk *d, bool offload, cons
 	d->tsc_hz = rte_get_tsc_hz();
 	for (i = 0; i < d->nq; i++) {
 		d->q[i].tsc0 = rte_get_tsc_cycles();
-		d->q[i].wall0 = wall_ns();
+		d->q[i].wall0 = pc_wall_ns();
 	}
 	d->ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
 	i = (unsigned)rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
@@ -346,7 +339,7 @@ static uint64_t tsc_now(struct dpdk *d, struct dpdk_q *q)
 
 	if (dt >= d->tsc_hz) { /* re-anchor every second: follows clock steps */
 		q->tsc0 = t;
-		q->wall0 = wall_ns();
+		q->wall0 = pc_wall_ns();
 		return q->wall0;
 	}
 	return q->wall0 + (uint64_t)((double)dt * 1e9 / (double)d->tsc_hz);

@@ -152,8 +152,7 @@ void pc_fs_sql_add(char *sql, size_t len, size_t *off, const char *frag)
 	}
 }
 
-/* "aa:bb:cc:dd:ee:ff" (or with '-') to 6 bytes. 0 or -EINVAL. */
-static int parse_mac(const char *s, uint8_t mac[6])
+CAPTURE_API int capture_mac_parse(const char *s, uint8_t mac[6])
 {
 	int k, v;
 
@@ -229,7 +228,7 @@ int pc_fs_filter_init(struct pc_fs_filter *f, const struct capture_query *in, ch
 			       q->ip);
 	if (q->since_ns && q->until_ns && q->since_ns > q->until_ns)
 		return pc_errf(err, errlen, -EINVAL, "since is after until");
-	if (q->mac && parse_mac(q->mac, f->mac) < 0)
+	if (q->mac && capture_mac_parse(q->mac, f->mac) < 0)
 		return pc_errf(err, errlen, -EINVAL,
 			       "'%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", q->mac);
 	return filter_l7_init(f, err, errlen);

@@ -196,16 +196,7 @@ except ValueError as e:
     out["err"] = str(e)
 print(json.dumps(out))
 """
-    env = dict(os.environ, PACKET_CAPTURE_LIB=os.path.join(jt.build_dir(),
-                                                           "libpacket_capture.so"))
-    san = os.environ.get("PC_SANITIZED", "")
-    if san:
-        # a sanitized library loads into python only after its runtime
-        rt = "libtsan.so" if "thread" in san else "libasan.so"
-        env["LD_PRELOAD"] = subprocess.run(["cc", "-print-file-name=" + rt],
-                                           capture_output=True, text=True).stdout.strip()
-        if rt == "libasan.so":
-            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:verify_asan_link_order=0"
+    env = jt.binding_env()
     p = subprocess.run([sys.executable, "-c", code,
                         os.path.join(jt.source_dir(), "bindings", "python"), str(f)],
                        capture_output=True, text=True, timeout=120, env=env)

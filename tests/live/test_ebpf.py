@@ -312,8 +312,8 @@ def test_python_binding(traffic, backends):
         pytest.skip("libpacket_capture.so not built")
     binding = os.path.join(jcaptest.source_dir(), "bindings", "python")
     with netns.VethNetns() as ns:
-        p = ns.popen([sys.executable, "-c", PY, binding],
-                     env=dict(os.environ, PACKET_CAPTURE_LIB=lib), stdin=subprocess.PIPE)
+        p = ns.popen([sys.executable, "-c", PY, binding], env=jcaptest.binding_env(),
+                     stdin=subprocess.PIPE)
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
         ns.inject("v0", traffic["pcap"])
         out, err = p.communicate("go\n", timeout=60)

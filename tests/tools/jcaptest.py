@@ -67,6 +67,20 @@ def require_jcap():
     return p
 
 
+def binding_env():
+    """Environment for a python subprocess that loads the binding on this
+    build's library: a sanitized library loads only after its runtime."""
+    env = dict(os.environ, PACKET_CAPTURE_LIB=os.path.join(build_dir(), "libpacket_capture.so"))
+    san = os.environ.get("PC_SANITIZED", "")
+    if san:
+        rt = "libtsan.so" if "thread" in san else "libasan.so"
+        env["LD_PRELOAD"] = subprocess.run(["cc", "-print-file-name=" + rt],
+                                           capture_output=True, text=True).stdout.strip()
+        if rt == "libasan.so":
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:verify_asan_link_order=0"
+    return env
+
+
 def shared_dir():
     return os.path.normpath(os.path.join(source_dir(), "..", "shared"))
 

@@ -208,6 +208,10 @@ def test_export_opt_secrets_stay_out_of_the_log(own_tmp):
     """Properties reach a producer that delivers every record to the mock
     cluster; the password given with them is nowhere in the daemon's log (at
     debug level) nor in its answers."""
+    if "thread" in os.environ.get("PC_SANITIZED", ""):
+        # librdkafka's own threads SEGV in TSan's allocator at their first
+        # calloc (the runtime never saw them start): see python.binding
+        pytest.skip("librdkafka 2.0.2 cannot run under ThreadSanitizer")
     exe = os.path.join(build_dir(), "tests", "kafka_mock")
     if not os.access(exe, os.X_OK):
         pytest.skip("kafka_mock not built at %s" % exe)

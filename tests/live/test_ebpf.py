@@ -104,8 +104,8 @@ def traffic(tmp_path_factory):
     return {"pcap": pcap, "exp": sc.expected(), "up": handed_up(sc), "n": len(sc.packets())}
 
 
-def start(ns, hook, mode, extra=()):
-    env = dict(os.environ)
+def start(ns, hook, mode, extra=(), env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
     if mode:
         env["PC_XDP_MODE"] = mode
     args = ["-i", "v1", "-b", "ebpf", "--ebpf-hook", hook, "-F", "json", "--stats",
@@ -190,6 +190,24 @@ def test_map_smaller_than_flows(traffic, backends, hook, mode):
         ns.inject("v0", traffic["pcap"])
         recs, stats, _ = stop(j)
     check_exact(traffic, recs, stats, map_full=True)
+
+
+@needs_netns
+@pytest.mark.parametrize("flows", [None, "16"], ids=["map", "map16"])
+def test_many_harvests_exact(traffic, backends, flows):
+    """A harvest every 10 ms while the traffic trickles in over ~40 of
+    them: the entries of flows with packets are zeroed in place and counted
+    again from zero, the ones that stayed idle an interval are deleted (with a
+    16-entry map, their room goes to new flows); every record stays exact."""
+    skip_unavailable(backends, "ebpf")
+    extra = ["--ebpf-map-flows", flows] if flows else []
+    with netns.VethNetns() as ns:
+        j = start(ns, "xdp", "generic", extra, {"PC_EBPF_HARVEST_MS": "10"})
+        ns.inject("v0", traffic["pcap"], pps=traffic["n"] * 2)
+        recs, stats, _ = stop(j)
+    check_exact(traffic, recs, stats, map_full=bool(flows))
+    e = stats["ebpf"]
+    assert e["harvests"] >= 10, e
 
 
 @needs_netns

@@ -146,7 +146,9 @@ def check_exact(traffic, recs, stats, map_full=False):
     assert e["ring_full"] == 0 and e["errors"] == 0, e
     assert stats["packets_read"] == e["seen"] == k["packets"], (stats["packets_read"], e, k)
     assert k["drops"] == 0, k
-    if map_full:
+    if map_full is None:  # may or may not overflow: timing decides
+        up.pop("map_full")
+    elif map_full:
         assert up.pop("map_full") > 0, e
     else:
         assert up.pop("map_full") == 0, e
@@ -205,7 +207,10 @@ def test_many_harvests_exact(traffic, backends, flows):
         j = start(ns, "xdp", "generic", extra, {"PC_EBPF_HARVEST_MS": "10"})
         ns.inject("v0", traffic["pcap"], pps=traffic["n"] * 2)
         recs, stats, _ = stop(j)
-    check_exact(traffic, recs, stats, map_full=bool(flows))
+    # 16 entries hold the flows of about three 10 ms intervals: whether the
+    # trickle ever overflows them depends on timing (test_small_map covers
+    # the overflow); what must hold is exactness and conservation
+    check_exact(traffic, recs, stats, map_full=None if flows else False)
     e = stats["ebpf"]
     assert e["harvests"] >= 10, e
 

@@ -203,10 +203,15 @@ def test_mutual_tls_from_a_namespace(own_tmp):
                                 "-X", "POST", "-H", "Authorization: Bearer " + d.token,
                                 d.base + P + "/stop")
             assert (rc, out) == (0, '{"error":"no capture session to stop"}\n'), (rc, err)
+            # TLS 1.3: the server judges the client's certificate after the
+            # client's handshake is done and closes; curl then sees an empty
+            # reply (52), or a send/receive failure (55/56) when the close
+            # wins the race with its request. The audit lines below say why.
+            rejected = (52, 55, 56)
             rc, out, err = curl(v, *tls, "--cert", bad[0], "--key", bad[1], d.base + "/healthz")
-            assert (rc, out) == (52, ""), (rc, out, err)
+            assert rc in rejected and out == "", (rc, out, err)
             rc, out, err = curl(v, *tls, d.base + "/healthz")
-            assert (rc, out) == (52, ""), (rc, out, err)
+            assert rc in rejected and out == "", (rc, out, err)
             lines = audit_lines(audit)
             assert len(lines) == 3, lines
             assert ('client="%s" subject="O=ops,CN=soc-workstation" token=L1:' % v.peer_ip

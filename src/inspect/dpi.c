@@ -14,6 +14,7 @@
 #include "inspect/dpi.h"
 
 #ifdef HAVE_NDPI
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -39,6 +40,13 @@ static struct ndpi_flow_struct *flow_at(struct pc_dpi *d, uint32_t h)
 	return (struct ndpi_flow_struct *)(d->flows + (size_t)(h - 1) * d->fsz);
 }
 
+/*
+ * Modules are started one at a time: ndpi_init_detection_module() starts
+ * libgcrypt, whose initialisation aborts the process when two threads run
+ * it at once (seen: two workers' first flows in the same millisecond).
+ */
+static pthread_mutex_t mod_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The detection module, started at the first call; false when it cannot
  * be (then nDPI is left out for the rest of the session). */
 static bool mod_ready(struct pc_dpi *d)
@@ -49,14 +57,18 @@ static bool mod_ready(struct pc_dpi *d)
 		return true;
 	if (d->mod_failed)
 		return false;
+	pthread_mutex_lock(&mod_init_lock);
 	d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+	if (d->mod) {
+		NDPI_BITMASK_SET_ALL(all);
+		ndpi_set_protocol_detection_bitmask2(d->mod, &all);
+		ndpi_finalize_initialization(d->mod);
+	}
+	pthread_mutex_unlock(&mod_init_lock);
 	if (!d->mod) {
 		d->mod_failed = true;
 		return false;
 	}
-	NDPI_BITMASK_SET_ALL(all);
-	ndpi_set_protocol_detection_bitmask2(d->mod, &all);
-	ndpi_finalize_initialization(d->mod);
 	return true;
 }
 

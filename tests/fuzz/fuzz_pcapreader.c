@@ -35,9 +35,9 @@ static const char test_key[] = "000102030405060708090a0b0c0d0e0f1011121314151617
 
 /* replay_main.c: every prefix of each seed is replayed too, and hostile
  * lengths make the reader grow big buffers, which ASan's allocator maps and
- * unmaps: 1000 mutations a seed keep the ASan replay near 2.2 minutes (the
+ * unmaps: 600 mutations a seed keep the ASan replay under 2 minutes (the
  * default 3000 took 5.5 and was the suite's longest test) */
-const unsigned long fuzz_replay_mutations = 1000;
+const unsigned long fuzz_replay_mutations = 600;
 
 static const char *cur_path;
 volatile uint8_t fuzz_pcapreader_sink; /* where the packet bytes read go */

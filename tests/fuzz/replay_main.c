@@ -17,6 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A target whose inputs are costly (a whole capture session each) may define
  * this to lower the default number of mutations per corpus file. */
 extern const unsigned long fuzz_replay_mutations __attribute__((weak));
+/* ... and this to replay every prefix shorter than PREFIX_ALL bytes (the
+ * file headers) but only every Nth longer one (from a per-file phase, so the
+ * seeds together still cut at every alignment; the mutations cut at random
+ * places too). Default 1: every prefix. */
+extern const unsigned long fuzz_replay_prefix_stride __attribute__((weak));
+
+#define PREFIX_ALL 64
 
 #define REPLAY_MAX_INPUT (1u << 20)
 #define DEFAULT_MUTATIONS 3000
@@ -111,7 +118,7 @@ static unsigned long mutate_and_run(const uint8_t *in, size_t len, unsigned long
 
 int main(int argc, char **argv)
 {
-	unsigned long mutations = DEFAULT_MUTATIONS, runs = 0;
+	unsigned long mutations = DEFAULT_MUTATIONS, stride = 1, runs = 0;
 	struct dirent **names;
 	const char *env;
 	int i, n, files = 0;
@@ -122,6 +129,8 @@ int main(int argc, char **argv)
 	}
 	if (&fuzz_replay_mutations)
 		mutations = fuzz_replay_mutations;
+	if (&fuzz_replay_prefix_stride && fuzz_replay_prefix_stride > 1)
+		stride = fuzz_replay_prefix_stride;
 	env = getenv("PC_FUZZ_MUTATIONS");
 	if (env) {
 		char *end;
@@ -159,12 +168,17 @@ int main(int argc, char **argv)
 			fprintf(stderr, "replay: %s: %s\n", path, strerror(-rc));
 			return 1;
 		}
-		run_copy(buf, len);
-		for (cut = 0; cut < len; cut++)
-			run_copy(buf, cut);
 		for (c = names[i]->d_name; *c; c++) /* per-file seed from its name (FNV-1a) */
 			seed = (seed ^ (uint8_t)*c) * 0x100000001b3ull;
-		runs += 1 + len + mutate_and_run(buf, len, mutations, seed);
+		run_copy(buf, len);
+		runs++;
+		for (cut = 0; cut < len; cut++)
+			if (cut < PREFIX_ALL || cut + 1 == len ||
+			    (cut - PREFIX_ALL) % stride == seed % stride) {
+				run_copy(buf, cut);
+				runs++;
+			}
+		runs += mutate_and_run(buf, len, mutations, seed);
 		free(buf);
 		free(names[i]);
 		files++;

@@ -123,7 +123,8 @@ struct capture_config {
 	capture_log_fn log_fn; /**< NULL: silent */
 	void *log_ctx;
 	int log_level;		      /**< highest level passed to log_fn */
-	uint32_t export_queue;	      /**< flow records per worker queue, 0: 16384 (20 MiB) */
+	uint32_t export_queue;	      /**< flow records per worker queue, 0: 2048 from files
+					 (2.5 MiB), 16384 live (20 MiB) */
 	const char *decrypt_key_file; /**< key for encrypted pcap_file input */
 	const char *user;	      /**< drop privileges to this user after open */
 	/* Tunnels (see enum capture_tunnel). */

@@ -129,6 +129,9 @@ struct pc_worker {
 	struct pc_flow_table *ft;	    /* NULL when metering is off */
 	struct pc_inspect *insp;	    /* NULL when inspection is off */
 	struct pc_ring out;		    /* expired records -> export thread */
+	struct pc_flow_sink sink;	    /* builds records in out (worker.c) */
+	struct pc_flow_sink sink_final;	    /* ... waiting for room, live too */
+	struct capture_flow *drop;	    /* live, out full: the record dropped */
 	struct pc_ring in;		    /* dispatcher -> shard metas */
 	struct pc_meta_copy *mcopy;	    /* shard: ring elements with payload copies */
 	uint64_t now_ns;		    /* newest packet time (live: wall clock) */
@@ -195,7 +198,7 @@ struct capture {
 	struct pc_geoip *geoip;		/* the session's databases (export thread) */
 	_Atomic uint64_t geoip_lookups; /* written by the export thread alone */
 	/* 1 while a live export thread idles in a long nap: the first record
-	 * pushed wakes it (export_thread.c, worker.c pc_engine_emit) */
+	 * pushed wakes it (export_thread.c, worker.c sink_put) */
 	_Atomic int export_nap;
 
 	/* recently ended flows */
@@ -224,9 +227,10 @@ struct capture {
 	char why[512];
 	bool dispatch;
 	bool dispatch_started;
-	bool dispatch_copy; /* shard rings carry struct pc_meta_copy */
-	bool parallel;	    /* dispatch offline: parallel.c instead of the dispatcher */
-	struct pc_par *par; /* parallel.c's batches */
+	bool dispatch_copy;    /* shard rings carry struct pc_meta_copy */
+	bool parallel;	       /* dispatch offline: parallel.c instead of the dispatcher */
+	uint32_t export_queue; /* records a worker's export ring holds (cfg or default) */
+	struct pc_par *par;    /* parallel.c's batches */
 	pthread_t dispatch_th;
 	_Atomic bool dispatch_done;
 	struct pc_worker disp; /* the dispatcher's stats block */
@@ -282,7 +286,7 @@ void *pc_engine_shard_main(void *arg);
 /* worker.c: packet path steps parallel.c shares */
 bool pc_engine_admit(struct pc_worker *w, const struct pc_pkt *p, bool ufilter);
 void pc_engine_account(struct pc_worker *w, struct pc_meta *m, unsigned k);
-void pc_engine_emit(void *ctx, const struct capture_flow *rec);
+int pc_engine_sinks_init(struct pc_worker *w);
 void pc_engine_publish_skips(struct pc_worker *w);
 void pc_engine_publish(struct pc_worker *w);
 int pc_engine_read_burst(struct pc_worker *d, struct pc_pkt *pkts, unsigned *n, bool *last);

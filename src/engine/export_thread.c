@@ -213,10 +213,9 @@ static void long_nap(struct capture *c)
 void *pc_engine_export_main(void *arg)
 {
 	struct capture *c = arg;
-	struct capture_flow batch[EXPORT_BATCH]; /* ~78 KB: threads have MBs */
 	uint64_t last_tick = pc_mono_ns();
 	unsigned idle_rounds = 0;
-	unsigned live_nap_us = PC_MIN(PC_MAX(c->cfg.export_queue / 2, 1000u), 8000u);
+	unsigned live_nap_us = PC_MIN(PC_MAX(c->export_queue / 2, 1000u), 8000u);
 
 	for (;;) {
 		size_t got = 0;
@@ -224,10 +223,13 @@ void *pc_engine_export_main(void *arg)
 		bool finished = atomic_load(&c->workers_running) == 0;
 
 		for (i = 0; i < c->nworkers; i++) {
-			size_t n = pc_ring_pop(&c->w[i].out, batch, EXPORT_BATCH);
+			void *batch;
+			/* read in place: the worker built them there */
+			size_t n = pc_ring_peek(&c->w[i].out, &batch, EXPORT_BATCH);
 
 			if (n) {
 				deliver(c, batch, n);
+				pc_ring_advance(&c->w[i].out, n);
 				got += n;
 			}
 		}

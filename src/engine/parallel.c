@@ -443,7 +443,7 @@ void *pc_engine_par_worker_main(void *arg)
 		if (did) {
 			spins = 0;
 			if (w->ft)
-				pc_flow_expire(w->ft, shard_now, 1024, pc_engine_emit, w);
+				pc_flow_expire(w->ft, shard_now, 1024, &w->sink);
 			pc_engine_serve_requests(w, true);
 			pc_engine_publish(w);
 			continue;

@@ -10,7 +10,7 @@
  *   pc_flow_update_burst          metas -> flow table shard (flow/); payload
  *                                 inspection reads the views through meta.l3
  *   ops->rx_release               views go back to the backend
- *   pc_flow_expire -> pc_engine_emit ended flows -> SPSC ring -> export thread
+ *   pc_flow_expire -> records of ended flows built in place in an SPSC ring -> export thread
  *   pc_engine_serve_requests      control-plane snapshot/lookup (control.c)
  *   publish_flow_counters         counters for readers on other threads
  *
@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,38 +53,69 @@ static inline void wake_export(struct capture *c)
 		pc_futex_wake(&c->export_nap, 1);
 }
 
-void pc_engine_emit(void *ctx, const struct capture_flow *rec)
+#define SINK_WORKER(s, field) ((struct pc_worker *)((char *)(s)-offsetof(struct pc_worker, field)))
+
+/* Records are built in place in the worker's export ring. From a file a full
+ * ring is waited for (never lose a record to our own speed); live, the
+ * record is built in w->drop and counted as dropped. */
+static struct capture_flow *sink_get(struct pc_flow_sink *s)
 {
-	struct pc_worker *w = ctx;
+	struct pc_worker *w = SINK_WORKER(s, sink);
+	struct capture_flow *r = pc_ring_reserve(&w->out);
+	unsigned spins = 0;
 
-	if (pc_likely(pc_ring_push(&w->out, rec))) {
-		wake_export(w->c);
+	if (pc_likely(r != NULL))
+		return r;
+	if (!w->c->cap.offline)
+		return w->drop;
+	while (!(r = pc_ring_reserve(&w->out)))
+		pc_engine_backoff(&spins);
+	return r;
+}
+
+static void sink_put(struct pc_flow_sink *s, struct capture_flow *rec)
+{
+	struct pc_worker *w = SINK_WORKER(s, sink);
+
+	if (pc_unlikely(rec == w->drop)) {
+		PC_STAT_ADD(w->st.export_queue_drops, 1);
+		PC_STAT_ADD(w->st.packets_in_dropped_records, rec->packets + rec->rev_packets);
 		return;
 	}
-	if (w->c->cap.offline) {
-		/* a file can wait: never lose a record to our own speed */
-		unsigned spins = 0;
-
-		while (!pc_ring_push(&w->out, rec))
-			pc_engine_backoff(&spins);
-		return;
-	}
-	PC_STAT_ADD(w->st.export_queue_drops, 1);
-	PC_STAT_ADD(w->st.packets_in_dropped_records, rec->packets + rec->rev_packets);
+	pc_ring_commit(&w->out);
+	wake_export(w->c);
 }
 
 /* The flush at the end: no packet is read any more, so live waits too (the
  * export thread may be in a nap while every active flow ends at once). */
-static void emit_final(void *ctx, const struct capture_flow *rec)
+static struct capture_flow *final_get(struct pc_flow_sink *s)
 {
-	struct pc_worker *w = ctx;
+	struct pc_worker *w = SINK_WORKER(s, sink_final);
+	struct capture_flow *r;
 	unsigned spins = 0;
 
-	while (!pc_ring_push(&w->out, rec)) {
+	while (!(r = pc_ring_reserve(&w->out))) {
 		wake_export(w->c);
 		pc_engine_backoff(&spins);
 	}
+	return r;
+}
+
+static void final_put(struct pc_flow_sink *s, struct capture_flow *rec)
+{
+	struct pc_worker *w = SINK_WORKER(s, sink_final);
+
+	(void)rec;
+	pc_ring_commit(&w->out);
 	wake_export(w->c);
+}
+
+int pc_engine_sinks_init(struct pc_worker *w)
+{
+	w->sink = (struct pc_flow_sink){ sink_get, sink_put };
+	w->sink_final = (struct pc_flow_sink){ final_get, final_put };
+	w->drop = malloc(sizeof(*w->drop));
+	return w->drop ? 0 : -ENOMEM;
 }
 
 static struct pc_bpf *filter_for(struct pc_worker *w, struct pc_bpf_cache *bc, const char *expr,
@@ -233,7 +265,7 @@ void pc_engine_account(struct pc_worker *w, struct pc_meta *m, unsigned k)
 	if (!k)
 		return;
 	if (w->ft)
-		pc_flow_update_burst(w->ft, m, k, pc_engine_emit, w);
+		pc_flow_update_burst(w->ft, m, k, &w->sink);
 	else
 		w->skipped[CAPTURE_SKIP_FLOW_DISABLED] += k;
 }
@@ -298,7 +330,7 @@ void pc_engine_worker_finish(struct pc_worker *w)
 		if (!c->cap.offline && pc_wall_ns() > now)
 			now = pc_wall_ns();
 		if (atomic_load(&c->graceful))
-			pc_flow_flush(w->ft, now, CAPTURE_END_SHUTDOWN, emit_final, w);
+			pc_flow_flush(w->ft, now, CAPTURE_END_SHUTDOWN, &w->sink_final);
 		else
 			PC_STAT_ADD(w->st.flows_dropped, pc_flow_clear(w->ft));
 	}
@@ -353,7 +385,7 @@ static void harvest_kernel(struct pc_worker *w, bool final, struct pc_pkt *pkts,
 			if (agg[i].d[1].last_ns > w->now_ns)
 				w->now_ns = agg[i].d[1].last_ns;
 			if (w->ft)
-				pc_flow_apply_agg(w->ft, &agg[i], pc_engine_emit, w);
+				pc_flow_apply_agg(w->ft, &agg[i], &w->sink);
 			else
 				w->skipped[CAPTURE_SKIP_FLOW_DISABLED] +=
 					agg[i].d[0].pkts + agg[i].d[1].pkts;
@@ -422,7 +454,7 @@ void *pc_engine_worker_main(void *arg)
 					w->now_ns = now;
 			}
 			if (w->ft)
-				pc_flow_expire(w->ft, w->now_ns, 1u << 16, pc_engine_emit, w);
+				pc_flow_expire(w->ft, w->now_ns, 1u << 16, &w->sink);
 			pc_engine_serve_requests(w, false);
 			pc_engine_publish(w);
 			wait_ms = idle_wait_ms(w, wait_ms);
@@ -434,7 +466,7 @@ void *pc_engine_worker_main(void *arg)
 		pc_engine_account(w, m, k); /* before the release: meta.l3 points into the views */
 		ops->rx_release(&c->cap, w->idx, (unsigned)rc);
 		if (w->ft)
-			pc_flow_expire(w->ft, w->now_ns, 1024, pc_engine_emit, w);
+			pc_flow_expire(w->ft, w->now_ns, 1024, &w->sink);
 		pc_engine_serve_requests(w, rc == PC_BURST);
 		pc_engine_publish(w);
 		if (last) {
@@ -629,7 +661,7 @@ void *pc_engine_shard_main(void *arg)
 				w->now_ns = m[i].ts_ns;
 		pc_engine_account(w, m, (unsigned)k);
 		if (w->ft)
-			pc_flow_expire(w->ft, w->now_ns, 1024, pc_engine_emit, w);
+			pc_flow_expire(w->ft, w->now_ns, 1024, &w->sink);
 		pc_engine_serve_requests(w, k == DISPATCH_BATCH);
 		pc_engine_publish(w);
 	}

@@ -70,8 +70,46 @@ struct pc_flow_counters {
 	uint64_t ended[CAPTURE_END_SHUTDOWN + 1]; /* by end reason */
 };
 
-/* Receives each record leaving the table; @rec lives for the call. */
+/*
+ * Where the records of flows leaving the table go: @get gives the place the
+ * next record is built in (never NULL; the table zeroes and fills it), @put
+ * hands it on once complete, before the next @get. A worker builds records
+ * straight in its export ring (engine/worker.c).
+ */
+struct pc_flow_sink {
+	struct capture_flow *(*get)(struct pc_flow_sink *s);
+	void (*put)(struct pc_flow_sink *s, struct capture_flow *rec);
+};
+
+/* Receives each record; @rec lives for the call. */
 typedef void (*pc_flow_emit_fn)(void *ctx, const struct capture_flow *rec);
+
+/* A sink for callers that only want each record (tests, benches): built in
+ * @rec, then given to fn(ctx, rec). PC_FLOW_CB(fn, ctx) makes one that lives
+ * for the enclosing block. */
+struct pc_flow_cb_sink {
+	struct pc_flow_sink s;
+	pc_flow_emit_fn fn;
+	void *ctx;
+	struct capture_flow rec;
+};
+
+static inline struct capture_flow *pc_flow_cb_get(struct pc_flow_sink *s)
+{
+	return &((struct pc_flow_cb_sink *)s)->rec;
+}
+
+static inline void pc_flow_cb_put(struct pc_flow_sink *s, struct capture_flow *rec)
+{
+	struct pc_flow_cb_sink *b = (struct pc_flow_cb_sink *)s;
+
+	b->fn(b->ctx, rec);
+}
+
+#define PC_FLOW_CB(f, c)                                                         \
+	(&(struct pc_flow_cb_sink){                                              \
+		.s = { pc_flow_cb_get, pc_flow_cb_put }, .fn = (f), .ctx = (c) } \
+		  .s)
 
 struct pc_flow_table;
 
@@ -80,19 +118,18 @@ void pc_flow_table_destroy(struct pc_flow_table *t);
 
 /* Account @n decoded packets (staged lookup). */
 void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
-			  pc_flow_emit_fn emit, void *ctx);
+			  struct pc_flow_sink *out);
 
 /* Sweep a slice of the table sized to the packet time elapsed since the
  * last call (a full pass per idle timeout, at most one per second),
  * visiting at most @max_slots slots. Returns the number of flows ended. */
 unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
-			pc_flow_emit_fn emit, void *ctx);
+			struct pc_flow_sink *out);
 
 /* End every flow: those already expired at @now_ns (0: none) with their
  * expiry reason, closing TCP flows with "end", the rest with @reason. So a
  * file ends the same way whatever the sweep had reached. */
-void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow_emit_fn emit,
-		   void *ctx);
+void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, struct pc_flow_sink *out);
 
 /* Drop every flow without emitting (counted by the caller). Returns count. */
 uint64_t pc_flow_clear(struct pc_flow_table *t);

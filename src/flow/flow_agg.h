@@ -38,9 +38,9 @@ struct pc_flow_agg {
  * Account @a in table @t: each side in order of its first packet as if that
  * packet carried the side's whole delta (so expiry, TCP end and the source
  * side follow the per-packet rules), then the rest of its packets, its last
- * time and TTL range. Flows it ends go to @emit.
+ * time and TTL range. Flows it ends go to @out.
  */
-void pc_flow_apply_agg(struct pc_flow_table *t, const struct pc_flow_agg *a, pc_flow_emit_fn emit,
-		       void *ctx);
+void pc_flow_apply_agg(struct pc_flow_table *t, const struct pc_flow_agg *a,
+		       struct pc_flow_sink *out);
 
 #endif

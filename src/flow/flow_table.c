@@ -470,31 +470,31 @@ static void ext_put(struct pc_flow_table *t, uint32_t i)
 
 /* Emit the record of @e and release what it holds but its pool entry. */
 static void finish_flow(struct pc_flow_table *t, struct pc_flow_entry *e, int reason,
-			pc_flow_emit_fn emit, void *ctx)
+			struct pc_flow_sink *out)
 {
-	struct capture_flow r;
+	struct capture_flow *r;
 
 	if (t->insp)
 		pc_inspect_end(t->insp, &e->insp);
-	make_record(t, e, reason, &r);
+	r = out->get(out); /* built in place: a worker's export ring */
+	make_record(t, e, reason, r);
 	if (t->insp)
 		pc_inspect_release(t->insp, e->insp);
 	if (e->state & ST_EXT)
 		ext_put(t, e->ext);
 	t->cnt.active--;
 	t->cnt.ended[reason]++;
-	emit(ctx, &r);
+	out->put(out, r);
 }
 
 /* End the flow in slot @slot: its record, then the slot and entry are free. */
-static void end_flow(struct pc_flow_table *t, size_t slot, int reason, pc_flow_emit_fn emit,
-		     void *ctx)
+static void end_flow(struct pc_flow_table *t, size_t slot, int reason, struct pc_flow_sink *out)
 {
 	struct pc_flow_entry *e = ent_at(t, slot);
 
 	if (e->state & ST_B2)
 		t->ovf[b1_of(t, pc_flow_key_hash(&e->key, &t->hk))]--;
-	finish_flow(t, e, reason, emit, ctx);
+	finish_flow(t, e, reason, out);
 	t->fstack[t->ntop++] = t->bk[slot / PC_FLOW_BUCKET_SLOTS].idx[slot % PC_FLOW_BUCKET_SLOTS];
 	*tag_at(t, slot) = 0;
 }
@@ -642,7 +642,7 @@ static pc_always_inline unsigned free_mask(const struct pc_flow_table *t, uint64
 /* Both buckets full: reclaim an expired flow, else evict the least recently
  * seen of the 32 candidates. Returns the freed slot. */
 static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint64_t now,
-			pc_flow_emit_fn emit, void *ctx)
+			struct pc_flow_sink *out)
 {
 	uint64_t bk[2] = { b1, b2 };
 	size_t victim = b1 * PC_FLOW_BUCKET_SLOTS;
@@ -656,7 +656,7 @@ static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint6
 
 			why = expired_at(t, ent_at(t, s), now);
 			if (why) {
-				end_flow(t, s, why, emit, ctx);
+				end_flow(t, s, why, out);
 				return s;
 			}
 			if (last < oldest) {
@@ -665,12 +665,12 @@ static size_t make_room(struct pc_flow_table *t, uint64_t b1, uint64_t b2, uint6
 			}
 		}
 	}
-	end_flow(t, victim, CAPTURE_END_EVICTED, emit, ctx);
+	end_flow(t, victim, CAPTURE_END_EVICTED, out);
 	return victim;
 }
 
 static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int dir, uint64_t h,
-		       const struct pc_meta *m, pc_flow_emit_fn emit, void *ctx)
+		       const struct pc_meta *m, struct pc_flow_sink *out)
 {
 	long s = lookup(t, k, h);
 	struct pc_flow_entry *e;
@@ -687,7 +687,7 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 			/* the new flow takes the old one's slot and entry */
 			uint8_t b2 = e->state & ST_B2;
 
-			finish_flow(t, e, why, emit, ctx);
+			finish_flow(t, e, why, out);
 			t->cnt.active++;
 			init_flow(t, e, k, m, dir);
 			e->state |= b2;
@@ -708,7 +708,7 @@ static void update_one(struct pc_flow_table *t, const struct pc_flow_key *k, int
 		else if (f2)
 			slot = b2 * PC_FLOW_BUCKET_SLOTS + (unsigned)__builtin_ctz(f2);
 		else
-			slot = make_room(t, b1, b2, m->ts_ns, emit, ctx);
+			slot = make_room(t, b1, b2, m->ts_ns, out);
 	}
 	e = ent_take(t, slot);
 	*tag_at(t, slot) = tag_of(h);
@@ -742,7 +742,7 @@ static pc_always_inline void prefetch_ext(const struct pc_flow_table *t)
 #define FT_CHUNK 64
 
 void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsigned n,
-			  pc_flow_emit_fn emit, void *ctx)
+			  struct pc_flow_sink *out)
 {
 	struct pc_flow_key keys[FT_CHUNK];
 	uint64_t hash[FT_CHUNK];
@@ -807,7 +807,7 @@ void pc_flow_update_burst(struct pc_flow_table *t, const struct pc_meta *m, unsi
 				unsigned j = i - D2;
 
 				ahead -= fresh[j];
-				update_one(t, &keys[j], dir[j], hash[j], &mb[j], emit, ctx);
+				update_one(t, &keys[j], dir[j], hash[j], &mb[j], out);
 			}
 		}
 	}
@@ -834,7 +834,7 @@ static pc_always_inline void prefetch_bucket_ents(const struct pc_flow_table *t,
 }
 
 unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_slots,
-			pc_flow_emit_fn emit, void *ctx)
+			struct pc_flow_sink *out)
 {
 	uint64_t period = t->idle_ns;
 	uint64_t dt;
@@ -878,7 +878,7 @@ unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_s
 
 			used &= used - 1;
 			if (why) {
-				end_flow(t, s, why, emit, ctx);
+				end_flow(t, s, why, out);
 				ended++;
 			}
 		}
@@ -886,8 +886,7 @@ unsigned pc_flow_expire(struct pc_flow_table *t, uint64_t now_ns, unsigned max_s
 	return ended;
 }
 
-void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow_emit_fn emit,
-		   void *ctx)
+void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, struct pc_flow_sink *out)
 {
 	size_t s;
 
@@ -902,7 +901,7 @@ void pc_flow_flush(struct pc_flow_table *t, uint64_t now_ns, int reason, pc_flow
 		why = now_ns ? expired_at(t, ent_at(t, s), now_ns) : 0;
 		if (!why)
 			why = ent_closing(ent_at(t, s)) ? CAPTURE_END_END : reason;
-		end_flow(t, s, why, emit, ctx);
+		end_flow(t, s, why, out);
 	}
 }
 
@@ -967,7 +966,7 @@ size_t pc_flow_snapshot(const struct pc_flow_table *t, size_t *cursor, size_t ns
 #include "flow/flow_agg.h"
 
 static void agg_side(struct pc_flow_table *t, const struct pc_flow_key *key, int side,
-		     const struct pc_flow_agg_dir *d, pc_flow_emit_fn emit, void *ctx)
+		     const struct pc_flow_agg_dir *d, struct pc_flow_sink *out)
 {
 	struct pc_flow_key k = *key;
 	struct pc_flow_entry *e;
@@ -1001,7 +1000,7 @@ static void agg_side(struct pc_flow_table *t, const struct pc_flow_key *key, int
 	}
 	dir = t->uniflow ? 0 : pc_flow_key_canon(&k);
 	h = pc_flow_key_hash(&k, &t->hk);
-	update_one(t, &k, dir, h, &m, emit, ctx);
+	update_one(t, &k, dir, h, &m, out);
 	s = lookup(t, &k, h);
 	if (s < 0)
 		return;
@@ -1021,13 +1020,13 @@ static void agg_side(struct pc_flow_table *t, const struct pc_flow_key *key, int
 		e->ttl_max[dir] = d->ttl_max;
 }
 
-void pc_flow_apply_agg(struct pc_flow_table *t, const struct pc_flow_agg *a, pc_flow_emit_fn emit,
-		       void *ctx)
+void pc_flow_apply_agg(struct pc_flow_table *t, const struct pc_flow_agg *a,
+		       struct pc_flow_sink *out)
 {
 	int first = !a->d[0].pkts || (a->d[1].pkts && a->d[1].first_ns < a->d[0].first_ns);
 
 	if (a->d[first].pkts)
-		agg_side(t, &a->key, first, &a->d[first], emit, ctx);
+		agg_side(t, &a->key, first, &a->d[first], out);
 	if (a->d[!first].pkts)
-		agg_side(t, &a->key, !first, &a->d[!first], emit, ctx);
+		agg_side(t, &a->key, !first, &a->d[!first], out);
 }

@@ -57,6 +57,26 @@ static inline bool pc_ring_push(struct pc_ring *r, const void *e)
 	return true;
 }
 
+/* Producer, in two steps: the next free element to build in place (NULL when
+ * full), then pc_ring_commit() once it is complete. */
+static inline void *pc_ring_reserve(struct pc_ring *r)
+{
+	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (h - r->tail_cache > r->mask) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (h - r->tail_cache > r->mask)
+			return NULL;
+	}
+	return r->data + (h & r->mask) * r->esz;
+}
+
+static inline void pc_ring_commit(struct pc_ring *r)
+{
+	atomic_store_explicit(&r->head, atomic_load_explicit(&r->head, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
 /* Producer: copy up to @n elements in with one index update; returns how
  * many fitted. */
 static inline size_t pc_ring_push_n(struct pc_ring *r, const void *e, size_t n)
@@ -94,6 +114,31 @@ static inline size_t pc_ring_pop(struct pc_ring *r, void *out, size_t max)
 	if (n)
 		atomic_store_explicit(&r->tail, t + n, memory_order_release);
 	return n;
+}
+
+/* Consumer, in place: up to @max elements that follow each other in memory
+ * (*@first is the oldest); they stay the consumer's until pc_ring_advance(). */
+static inline size_t pc_ring_peek(struct pc_ring *r, void **first, size_t max)
+{
+	size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	size_t n, to_end = r->mask + 1 - (t & r->mask);
+
+	if (r->head_cache == t)
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+	n = r->head_cache - t;
+	if (n > max)
+		n = max;
+	if (n > to_end)
+		n = to_end;
+	*first = r->data + (t & r->mask) * r->esz;
+	return n;
+}
+
+/* Consumer: the @n oldest elements (from pc_ring_peek) are done with. */
+static inline void pc_ring_advance(struct pc_ring *r, size_t n)
+{
+	atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + n,
+			      memory_order_release);
 }
 
 static inline bool pc_ring_empty(struct pc_ring *r)

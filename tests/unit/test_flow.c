@@ -81,7 +81,7 @@ static struct pc_flow_table *mk(uint32_t slots, uint64_t idle, uint64_t active, 
 
 static void one(struct pc_flow_table *t, struct pc_meta m, struct sink *s)
 {
-	pc_flow_update_burst(t, &m, 1, emit, s);
+	pc_flow_update_burst(t, &m, 1, PC_FLOW_CB(emit, s));
 }
 
 static void test_canon_and_hash(void)
@@ -142,10 +142,10 @@ static void test_biflow_tcp_session(void)
 		uint64_t now;
 
 		for (now = T0 + 7; now <= T0 + 7 + PC_FLOW_CLOSE_TIMEOUT_NS; now += SEC / 4)
-			pc_flow_expire(t, now, 1u << 20, emit, &s);
+			pc_flow_expire(t, now, 1u << 20, PC_FLOW_CB(emit, &s));
 		CHECK_EQ(s.n, 0);
 		for (; now <= T0 + 7 + PC_FLOW_CLOSE_TIMEOUT_NS + 31 * SEC; now += SEC / 4)
-			pc_flow_expire(t, now, 1u << 20, emit, &s);
+			pc_flow_expire(t, now, 1u << 20, PC_FLOW_CB(emit, &s));
 	}
 	CHECK_EQ(s.n, 1);
 	r = &s.r[0];
@@ -194,7 +194,7 @@ static void test_reuse_rst_and_idle(void)
 	CHECK_EQ(s.r[1].packets, 2);
 	CHECK_EQ(s.r[1].last_ns, T0 + 20 + 30 * SEC);
 	/* shutdown flush: the open one */
-	pc_flow_flush(t, T0 + 20 + 60 * SEC + 1, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, T0 + 20 + 60 * SEC + 1, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 3);
 	CHECK_EQ(s.r[2].end_reason, CAPTURE_END_SHUTDOWN);
 	CHECK_EQ(s.r[2].packets, 1);
@@ -215,7 +215,7 @@ static void test_active_timeout(void)
 	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_ACTIVE);
 	CHECK_EQ(s.r[0].packets, 6); /* t = 0..50 */
 	CHECK_EQ(s.r[1].packets, 6); /* t = 60..110 */
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.r[2].packets, 1);
 	CHECK_EQ(s.r[2].end_reason, CAPTURE_END_SHUTDOWN);
 	CHECK_EQ(s.r[0].proto, 17);
@@ -231,7 +231,7 @@ static void test_uniflow(void)
 	one(t, pkt4(C, 1024, S, 53, 17, 0, 70, T0), &s);
 	one(t, pkt4(S, 53, C, 1024, 17, 0, 170, T0 + 5), &s);
 	one(t, pkt4(S, 53, C, 1024, 17, 0, 170, T0 + 6), &s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 2);
 	CHECK_EQ(s.r[0].packets + s.r[1].packets, 3);
 	CHECK_EQ(s.r[0].rev_packets + s.r[1].rev_packets, 0);
@@ -303,7 +303,7 @@ static void test_tcp_sequence(void)
 	one(t, CS(FIN | ACK, x + 851, 0, 15), &s); /* the FIN takes x+851 */
 	one(t, CS(FIN | ACK, x + 851, 0, 16), &s); /* repeated FIN: no payload, not counted */
 	one(t, CS(RST, x + 1, 30, 17), &s);	   /* RSTs are not analysed */
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 1);
 	r = &s.r[0];
 	CHECK_EQ(r->ooo_packets, 4);
@@ -338,7 +338,7 @@ static void test_tcp_rtt_and_windows(void)
 	for (i = 0; i < 70000; i++)
 		one(t, seg(S, 80, C, 1026, ACK, 5, 0, 0, T0 + 10 + i), &s);
 	one(t, seg(S, 80, C, 1026, RST, 5, 0, 0, T0 + 80000), &s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 3);
 	for (i = 0; i < s.n; i++) {
 		const struct capture_flow *r = &s.r[i];
@@ -369,7 +369,7 @@ static void test_tcp_rtt_and_windows(void)
 	m = SC(SYN | ACK, 9, 0, 10);
 	m.tcp_win = 0;
 	one(t, m, &s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 1);
 	CHECK_EQ(s.r[0].l7_flags & (CAPTURE_L7_TCP | CAPTURE_L7_RTT), 0);
 	CHECK_EQ(s.r[0].conn_state, CAPTURE_CONN_NONE);
@@ -412,7 +412,7 @@ static void test_tcp_sides(void)
 	CHECK_EQ(f.rev_zero_win, 1);
 	CHECK_EQ(f.rev_retrans_packets, 1);
 	CHECK_STR(f.history, "awSdt");
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 4);
 	for (i = 0; i < s.n; i++) {
 		const struct capture_flow *r = &s.r[i];
@@ -466,11 +466,11 @@ static void test_sweep_and_find(void)
 	CHECK_EQ(n, 100);
 	/* sweeping: within one idle period nothing; after it, bounded slices
 	 * end everything */
-	pc_flow_expire(t, T0 + 100, 1u << 20, emit, &s);
-	pc_flow_expire(t, T0 + 5 * SEC, 1u << 20, emit, &s);
+	pc_flow_expire(t, T0 + 100, 1u << 20, PC_FLOW_CB(emit, &s));
+	pc_flow_expire(t, T0 + 5 * SEC, 1u << 20, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 0);
 	for (i = 0; i < 64; i++)
-		pc_flow_expire(t, T0 + 11 * SEC + i * (SEC / 8), 128, emit, &s);
+		pc_flow_expire(t, T0 + 11 * SEC + i * (SEC / 8), 128, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 100);
 	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_IDLE);
 	CHECK_EQ(pc_flow_table_counters(t)->active, 0);
@@ -493,7 +493,7 @@ static void test_eviction(void)
 	CHECK_EQ(fc->ended[CAPTURE_END_EVICTED], 6000 - fc->active);
 	CHECK_EQ(s.n, 6000 - fc->active);
 	CHECK_EQ(s.r[0].end_reason, CAPTURE_END_EVICTED);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 6000);
 	CHECK_EQ(s.packets, 6000);
 	pc_flow_table_destroy(t);
@@ -658,7 +658,7 @@ static void test_ipv6_and_icmp(void)
 	b.ts_ns = T0 + 1000;
 	one(t, a, &s);
 	one(t, b, &s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 1);
 	CHECK_EQ(s.r[0].icmp_type, 128); /* from the first packet */
 	CHECK_EQ(s.r[0].src_ip[15], 9);
@@ -703,7 +703,7 @@ static void test_link_identity(void)
 	m.vlan_inner = 201;
 	m.ttl = 9;
 	one(t, m, &s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 2);
 	r = s.r[0].proto == 6 ? &s.r[0] : &s.r[1];
 	CHECK_EQ(r->src_ip[3], 1);
@@ -784,7 +784,7 @@ static void test_tunnels(void)
 	m.outer_addr[1][15] = 0x11;
 	one(t, m, &s);
 	CHECK_EQ(pc_flow_table_counters(t)->active, 5);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, &s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, &s));
 	CHECK_EQ(s.n, 5);
 	for (i = 0, r = NULL; i < s.n; i++)
 		if (s.r[i].tunnel_type == CAPTURE_TUNNEL_GTPU)
@@ -838,7 +838,7 @@ static void test_ext_pool_reuse(void)
 		}
 	}
 	CHECK_EQ(s->n, 200); /* round 0's 200 flows ended idle by round 1's packets */
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, s));
 	CHECK_EQ(s->n, 400);
 	for (i = 0; i < s->n && i < 400; i++) {
 		const struct capture_flow *r = &s->r[i];
@@ -878,20 +878,20 @@ static void test_payload_carry_and_reuse(void)
 			m[i] = pkt4(C, 5000, S, 6000, 17, 0, 65028, T0 + (k * 1000 + i) * 1000);
 			m[i].pl_len = 65000;
 		}
-		pc_flow_update_burst(t, m, 1000, emit, s);
+		pc_flow_update_burst(t, m, 1000, PC_FLOW_CB(emit, s));
 	}
 	for (i = 0; i < 3; i++) {
 		m[i] = pkt4(S, 6000, C, 5000, 17, 0, 38, T0 + SEC + i);
 		m[i].pl_len = 10;
 	}
-	pc_flow_update_burst(t, m, 3, emit, s);
+	pc_flow_update_burst(t, m, 3, PC_FLOW_CB(emit, s));
 	/* 300 short flows beside it */
 	for (i = 0; i < 300; i++) {
 		m[i] = pkt4(C + 1 + i, 1000, S, 53, 17, 0, 100, T0 + SEC + 10 + i);
 		m[i].pl_len = 72;
 	}
-	pc_flow_update_burst(t, m, 300, emit, s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	pc_flow_update_burst(t, m, 300, PC_FLOW_CB(emit, s));
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, s));
 	CHECK_EQ(s->n, 301);
 	for (i = 0; i < s->n && i < 301; i++) {
 		const struct capture_flow *r = &s->r[i];
@@ -913,8 +913,8 @@ static void test_payload_carry_and_reuse(void)
 		m[i] = pkt4(C + 1000 + i, 2000, S, 53, 17, 0, 60, T0 + 2 * SEC + i);
 		m[i].pl_len = 32;
 	}
-	pc_flow_update_burst(t, m, 301, emit, s);
-	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, emit, s);
+	pc_flow_update_burst(t, m, 301, PC_FLOW_CB(emit, s));
+	pc_flow_flush(t, 0, CAPTURE_END_SHUTDOWN, PC_FLOW_CB(emit, s));
 	CHECK_EQ(s->n, 301);
 	for (i = 0, bad = 0; i < s->n && i < 301; i++)
 		bad += s->r[i].packets != 1 || s->r[i].bytes != 60 || s->r[i].payload_bytes != 32 ||

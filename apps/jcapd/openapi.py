@@ -119,6 +119,9 @@ expire_names = ["idle", "active", "end", "evicted", "shutdown"]
 
 _insp = ["flows", "pool_full", "dpi_flows", "dpi_pool_full", "dpi_identified",
          "tcp_reassembly_gaps", "reclaimed"]
+# -b ebpf: why the kernel program handed packets up to user space
+_ebpf_up = ["non_ip", "vlan", "fragment", "tunnel", "ext_header", "malformed", "map_full",
+            "filter"]
 stats_props = {
     "packets": U64, "bytes": U64, "packets_in_flows": U64, "bytes_in_flows": U64,
     "skipped": obj({k: U64 for k in skip_names}, skip_names),
@@ -140,6 +143,12 @@ stats_props = {
     "kernel": obj({"packets": U64}, ["packets"]),
     "dpdk": obj({k: U64 for k in ["ipackets", "imissed", "rx_nombuf", "ierrors"]},
                 ["ipackets", "imissed", "rx_nombuf", "ierrors"]),
+    "ebpf": obj({"seen": U64, "metered": U64,
+                 "handed_up": obj({k: U64 for k in _ebpf_up}, _ebpf_up),
+                 "ring_full": U64, "errors": U64, "harvests": U64, "harvest_ns": U64,
+                 "harvested_flows": U64},
+                ["seen", "metered", "handed_up", "ring_full", "errors", "harvests",
+                 "harvest_ns", "harvested_flows"]),
     "export": obj({k: U64 for k in ["records", "messages", "errors", "not_exportable",
                                     "delivered", "failed", "in_flight", "retries",
                                     "buffer_drops"]},

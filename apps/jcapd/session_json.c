@@ -128,6 +128,22 @@ json_t *session_stats_json(const struct capture_stats *st, double pps, double bp
 			    json_pack("{s:o, s:o, s:o, s:o}", "ipackets", jint(st->dpdk_ipackets),
 				      "imissed", jint(st->dpdk_imissed), "rx_nombuf",
 				      jint(st->dpdk_rx_nombuf), "ierrors", jint(st->dpdk_ierrors)));
+	/* -b ebpf (zeros on other backends): seen = metered + handed_up (every
+	 * reason) + ring_full + errors; as the library's capture_stats_json */
+	json_object_set_new(
+		o, "ebpf",
+		json_pack("{s:o, s:o, s:{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}, s:o, s:o, s:o, "
+			  "s:o, s:o}",
+			  "seen", jint(st->ebpf_seen), "metered", jint(st->ebpf_metered),
+			  "handed_up", "non_ip", jint(st->ebpf_up_non_ip), "vlan",
+			  jint(st->ebpf_up_vlan), "fragment", jint(st->ebpf_up_fragment), "tunnel",
+			  jint(st->ebpf_up_tunnel), "ext_header", jint(st->ebpf_up_ext_header),
+			  "malformed", jint(st->ebpf_up_malformed), "map_full",
+			  jint(st->ebpf_up_map_full), "filter", jint(st->ebpf_up_filter),
+			  "ring_full", jint(st->ebpf_ring_full), "errors", jint(st->ebpf_errors),
+			  "harvests", jint(st->ebpf_harvests), "harvest_ns",
+			  jint(st->ebpf_harvest_ns), "harvested_flows",
+			  jint(st->ebpf_harvested_flows)));
 	json_object_set_new(
 		o, "export",
 		json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "records",

@@ -91,3 +91,11 @@ def test_ebpf_body_and_counters(own_tmp, monkeypatch):
         "filter"))
     assert seen == metered + ups + prom_value(prom, "jcap_ebpf_ring_full_total") + \
         prom_value(prom, "jcap_ebpf_errors_total")
+    # the JSON metrics carry the same counters (read after the stop: nothing
+    # was seen after the Prometheus read, when every packet was in a flow)
+    e = m["ebpf"]
+    assert (e["seen"], e["metered"], e["handed_up"]["map_full"]) == (seen, metered, full), e
+    assert sum(e["handed_up"].values()) == ups, e
+    assert e["seen"] == e["metered"] + sum(e["handed_up"].values()) + e["ring_full"] + \
+        e["errors"], e
+    assert e["harvests"] >= 1 and e["harvested_flows"] > 0, e

@@ -706,6 +706,13 @@ struct capture_netflow_config {
 	uint32_t mtu;		       /**< max message size, 0: 1400 */
 	bool nanoseconds;	       /**< IPFIX: flowStart/EndNanoseconds */
 	uint32_t tcp_queue_records;    /**< TCP: records kept across an outage, 0: 65536 */
+	/* Record contents and UDP pacing, as in struct capture_export_opts
+	 * (a caller built before them passes a smaller sz: all 0, the defaults). */
+	uint32_t fields;       /**< CAPTURE_FIELD_* bits added to the default record */
+	uint32_t ipfix_pen;    /**< enterprise number of jcap's own IPFIX elements */
+	uint64_t rate_records; /**< UDP: records/s at most (0: default, as export opts) */
+	uint64_t rate_bits;    /**< UDP: bits/s at most; 0: no limit */
+	bool sample_scale;     /**< packet/octet counts times the sampling interval */
 };
 
 /** Add a NetFlow/IPFIX exporter. Before or during a session. */

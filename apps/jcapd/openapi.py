@@ -340,7 +340,17 @@ schemas = {
         "path": string("file transport: output file inside an allowed directory"),
         "template_refresh_sec": integer(1, 86400),
         "observation_domain": integer(0, 4294967295), "mtu": integer(576, 65535),
-        "uniflow": boolean(), "nanoseconds": boolean()}, ["version"]),
+        "uniflow": boolean(), "nanoseconds": boolean(),
+        "fields": string("v9/IPFIX: record fields beyond the default, as jcap --fields "
+                         "(+mac,+vlan,+app,... or all); docs/EXPORT.md"),
+        "ipfix_pen": integer(1, 4294967295, "enterprise number of jcap's own IPFIX elements "
+                             "(needed by the fields tunnel, community_id, app, tcp, geo)"),
+        "export_rate": {"oneOf": [integer(1, 4294967295), string(enum=["unpaced"])],
+                        "description": "udp transport: records/s at most (jcap "
+                                       "--export-rate; default 20000 for pcap_file, "
+                                       "unpaced live)"},
+        "sample_scale": boolean("packet and octet counts times the sampling interval")},
+        ["version"]),
     "NetflowResponse": obj({
         "version": integer(), "transport": string(), "collector": string(),
         "port": integer(), "path": string(), "template_refresh_sec": integer(),

@@ -363,6 +363,40 @@ static int get_geoip(const json_t *body, struct start_req *sr, struct resp *rs)
 	return 0;
 }
 
+/* "fields", "ipfix_pen", "export_rate" (records/s or "unpaced") and
+ * "sample_scale" of an export target, as jcap's --fields, --ipfix-pen,
+ * --export-rate and --sample-scale: /start (the config file's targets) and
+ * /netflow/export/enable. */
+static int get_target_opts(const json_t *body, uint32_t *fields, uint32_t *pen, uint64_t *rate,
+			   bool *scale, struct resp *rs)
+{
+	char list[256];
+	bool present;
+	json_t *r;
+	int st;
+
+	if ((st = get_str(body, "fields", sizeof(list), list, &present, rs)))
+		return st;
+	if (present && capture_export_fields_parse(list, fields) < 0)
+		return resp_error(
+			rs, 400, "fields",
+			"'fields' must be names from mac, vlan, mpls, tunnel, ttl, tos, "
+			"interface, community_id, app, tcp, payload, geo, all, none, each "
+			"with an optional + or -, separated by commas");
+	r = json_object_get(body, "export_rate");
+	if (json_is_string(r) && !strcmp(json_string_value(r), "unpaced"))
+		*rate = CAPTURE_EXPORT_UNPACED;
+	else if (r && !json_is_integer(r))
+		return resp_error(rs, 400, "export_rate",
+				  "'export_rate' must be records/s (an integer) or \"unpaced\"");
+	else if ((st = get_uint(body, "export_rate", 1, UINT32_MAX, rate, NULL, rs)))
+		return st;
+	if ((st = get_u32(body, "ipfix_pen", 1, UINT32_MAX, pen, rs)) ||
+	    (st = get_bool(body, "sample_scale", scale, rs)))
+		return st;
+	return 0;
+}
+
 /* "sample" and "sample_random" (the session); "fields", "ipfix_pen", "export_rate"
  * (records/s) and "sample_scale" for the config file's export targets, as jcap's
  * --fields, --ipfix-pen, --export-rate and --sample-scale. */
@@ -371,9 +405,6 @@ static int get_export_opts(const json_t *body, struct start_req *sr, struct resp
 	static const char *const per_target[] = { "fields", "ipfix_pen", "export_rate",
 						  "sample_scale", NULL };
 	struct capture_export_opts *xo = &sr->xo;
-	char list[256];
-	bool present;
-	json_t *rate;
 	int st, i;
 
 	if ((st = get_u32(body, "sample", 1, UINT32_MAX, &sr->sample_rate, rs)) ||
@@ -388,26 +419,8 @@ static int get_export_opts(const json_t *body, struct start_req *sr, struct resp
 					  "'%s' applies to the export targets of the config file "
 					  "(export = ...); none is configured",
 					  per_target[i]);
-	if ((st = get_str(body, "fields", sizeof(list), list, &present, rs)))
-		return st;
-	if (present && capture_export_fields_parse(list, &xo->fields) < 0)
-		return resp_error(
-			rs, 400, "fields",
-			"'fields' must be names from mac, vlan, mpls, tunnel, ttl, tos, "
-			"interface, community_id, app, tcp, payload, geo, all, none, each "
-			"with an optional + or -, separated by commas");
-	rate = json_object_get(body, "export_rate");
-	if (json_is_string(rate) && !strcmp(json_string_value(rate), "unpaced"))
-		xo->rate_records = CAPTURE_EXPORT_UNPACED;
-	else if (rate && !json_is_integer(rate))
-		return resp_error(rs, 400, "export_rate",
-				  "'export_rate' must be records/s (an integer) or \"unpaced\"");
-	else if ((st = get_uint(body, "export_rate", 1, UINT32_MAX, &xo->rate_records, NULL, rs)))
-		return st;
-	if ((st = get_u32(body, "ipfix_pen", 1, UINT32_MAX, &xo->ipfix_pen, rs)) ||
-	    (st = get_bool(body, "sample_scale", &xo->sample_scale, rs)))
-		return st;
-	return 0;
+	return get_target_opts(body, &xo->fields, &xo->ipfix_pen, &xo->rate_records,
+			       &xo->sample_scale, rs);
 }
 
 /* "pcap_files": several offline inputs (absolute paths inside the allowed
@@ -622,6 +635,10 @@ static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
 					    "mtu",
 					    "uniflow",
 					    "nanoseconds",
+					    "fields",
+					    "ipfix_pen",
+					    "export_rate",
+					    "sample_scale",
 					    NULL };
 	static const char *const transports[] = { "udp", "tcp", "file", NULL };
 	struct netflow_req *nr;
@@ -703,6 +720,27 @@ static int h_netflow(const struct req *rq, const json_t *body, struct resp *rs)
 		st = resp_error(rs, 400, nr->cfg.uniflow ? "uniflow" : "nanoseconds",
 				"'%s' applies to IPFIX (version 10) only",
 				nr->cfg.uniflow ? "uniflow" : "nanoseconds");
+		goto out;
+	}
+	if ((st = get_target_opts(body, &nr->cfg.fields, &nr->cfg.ipfix_pen, &nr->cfg.rate_records,
+				  &nr->cfg.sample_scale, rs)))
+		goto out;
+	if (nr->cfg.fields && nr->cfg.version == 5) {
+		st = resp_error(rs, 400, "fields",
+				"'fields' applies to NetFlow v9 and IPFIX (v5 records are fixed)");
+		goto out;
+	}
+	/* refused now, not at the next start (the exporter waits for it) */
+	if (nr->cfg.version == 10 && !nr->cfg.ipfix_pen &&
+	    (nr->cfg.fields & (CAPTURE_FIELD_TUNNEL | CAPTURE_FIELD_COMMUNITY_ID |
+			       CAPTURE_FIELD_APP | CAPTURE_FIELD_TCP | CAPTURE_FIELD_GEO))) {
+		st = resp_error(rs, 400, "ipfix_pen",
+				"the fields tunnel, community_id, app, tcp and geo use jcap's own "
+				"IPFIX elements: give an enterprise number ('ipfix_pen')");
+		goto out;
+	}
+	if (nr->cfg.rate_records && nr->cfg.transport != CAPTURE_TRANSPORT_UDP) {
+		st = resp_error(rs, 400, "export_rate", "'export_rate' paces UDP exports only");
 		goto out;
 	}
 	st = session_netflow_enable(nr, rs);

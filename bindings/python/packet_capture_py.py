@@ -180,7 +180,8 @@ class CaptureNetflowConfig(_Struct):
                 ("uniflow", ctypes.c_bool), ("collector", ctypes.c_char_p), ("port", u16),
                 ("path", ctypes.c_char_p), ("template_refresh_sec", u32),
                 ("observation_domain", u32), ("mtu", u32), ("nanoseconds", ctypes.c_bool),
-                ("tcp_queue_records", u32)]
+                ("tcp_queue_records", u32), ("fields", u32), ("ipfix_pen", u32),
+                ("rate_records", u64), ("rate_bits", u64), ("sample_scale", ctypes.c_bool)]
 
 
 class CaptureExportOpts(_Struct):
@@ -1019,22 +1020,43 @@ class PacketCaptureEngine:
             raise ValueError("table_size must be in 4096..16777216")
         self._call(self._lib.capture_flow_enable, "capture_flow_enable", ctypes.byref(fc))
 
+    def _target_opts(self, fields, export_rate):
+        """(field bits, rate_records) from add_export's @fields and @export_rate."""
+        names = fields if fields is None or isinstance(fields, str) else ",".join(fields)
+        bits = u32(0)
+        if names is not None and self._lib.capture_export_fields_parse(
+                _b(names), ctypes.byref(bits)) < 0:
+            raise ValueError("fields must be names of mac, vlan, mpls, tunnel, ttl, tos, "
+                             "interface, community_id, app, tcp, payload, geo, all, none "
+                             "(each with an optional + or -), got %r" % (fields,))
+        if export_rate == "unpaced":
+            return bits.value, (1 << 64) - 1	# CAPTURE_EXPORT_UNPACED
+        if export_rate is None or (isinstance(export_rate, int) and export_rate > 0):
+            return bits.value, export_rate or 0
+        raise ValueError("export_rate must be records/s (an integer > 0) or 'unpaced'")
+
     def enable_netflow_export(self, collector=None, port=0, version=10, transport="udp",
                               path=None, template_refresh_sec=0, observation_domain=0, mtu=0,
-                              uniflow=False, nanoseconds=False, tcp_queue_records=0):
+                              uniflow=False, nanoseconds=False, tcp_queue_records=0,
+                              fields=None, ipfix_pen=0, export_rate=None, export_rate_bits=0,
+                              sample_scale=False):
         """Add a NetFlow v5/v9 or IPFIX (10) exporter: UDP/TCP to collector:port,
-        or an IPFIX file at @path (transport="file")."""
+        or an IPFIX file at @path (transport="file"). @fields, @ipfix_pen,
+        @export_rate, @export_rate_bits, @sample_scale: as add_export."""
         if version not in (5, 9, 10):
             raise ValueError("version must be 5, 9 or 10")
         if transport not in _TRANSPORTS:
             raise ValueError("transport must be udp, tcp or file")
+        bits, rate = self._target_opts(fields, export_rate)
         nc = CaptureNetflowConfig(
             version=version, transport=_TRANSPORTS[transport], uniflow=bool(uniflow),
             collector=_b(collector), port=_u32("port", port, 0, 65535), path=_b(path),
             template_refresh_sec=_u32("template_refresh_sec", template_refresh_sec),
             observation_domain=_u32("observation_domain", observation_domain),
             mtu=_u32("mtu", mtu), nanoseconds=bool(nanoseconds),
-            tcp_queue_records=_u32("tcp_queue_records", tcp_queue_records))
+            tcp_queue_records=_u32("tcp_queue_records", tcp_queue_records), fields=bits,
+            ipfix_pen=_u32("ipfix_pen", ipfix_pen), rate_records=rate,
+            rate_bits=export_rate_bits or 0, sample_scale=bool(sample_scale))
         self._keep.append(nc)
         self._call(self._lib.capture_netflow_enable, "capture_netflow_enable", ctypes.byref(nc))
 
@@ -1049,19 +1071,7 @@ class PacketCaptureEngine:
         enterprise number of jcap's own elements; UDP: @export_rate records/s
         (or "unpaced"; default 20000 for a file, unpaced live), @export_rate_bits
         bits/s; @sample_scale: counts times the sampling interval."""
-        names = fields if fields is None or isinstance(fields, str) else ",".join(fields)
-        bits = u32(0)
-        if names is not None and self._lib.capture_export_fields_parse(
-                _b(names), ctypes.byref(bits)) < 0:
-            raise ValueError("fields must be names of mac, vlan, mpls, tunnel, ttl, tos, "
-                             "interface, community_id, app, tcp, payload, geo, all, none "
-                             "(each with an optional + or -), got %r" % (fields,))
-        if export_rate == "unpaced":
-            rate = (1 << 64) - 1	# CAPTURE_EXPORT_UNPACED
-        elif export_rate is None or (isinstance(export_rate, int) and export_rate > 0):
-            rate = export_rate or 0
-        else:
-            raise ValueError("export_rate must be records/s (an integer > 0) or 'unpaced'")
+        bits, rate = self._target_opts(fields, export_rate)
         lines = None
         if props:
             for k, v in props.items():
@@ -1072,7 +1082,7 @@ class PacketCaptureEngine:
                               template_refresh_sec=template_refresh_sec, mtu=mtu,
                               store_max_rows=store_max_rows,
                               store_max_age_sec=store_max_age_sec, uniflow=bool(uniflow),
-                              props=_b(lines), fields=bits.value,
+                              props=_b(lines), fields=bits,
                               ipfix_pen=_u32("ipfix_pen", ipfix_pen), rate_records=rate,
                               rate_bits=export_rate_bits or 0,
                               sample_scale=bool(sample_scale))

@@ -375,6 +375,16 @@ int pc_export_from_netflow(const struct capture_netflow_config *cfg, struct pc_e
 	t->opts.template_refresh_sec = c.template_refresh_sec;
 	t->opts.mtu = c.mtu;
 	t->opts.uniflow = c.uniflow;
+	t->opts.fields = c.fields;
+	t->opts.ipfix_pen = c.ipfix_pen;
+	t->opts.rate_records = c.rate_records;
+	t->opts.rate_bits = c.rate_bits;
+	t->opts.sample_scale = c.sample_scale;
+	if (t->kind != PC_EXP_NETFLOW5) {
+		uint32_t fields, pen; /* the field selection is checked here, too */
+
+		return pc_nf_fields_cfg(t, c.version, &fields, &pen, err, errlen);
+	}
 	return 0;
 }
 

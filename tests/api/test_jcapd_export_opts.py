@@ -109,6 +109,65 @@ def test_sample_fields_and_scale_reach_the_config_exports(own_tmp):
         assert d.stop() == 0, d.log_text()[-3000:]
 
 
+def netflow(d, body, want=200):
+    r = request(d.base, "POST", P + "/netflow/export/enable", token=d.token, body=body)
+    assert r.status == want, (r.status, r.json)
+    return r.json
+
+
+def test_netflow_enable_takes_fields_and_pacing(own_tmp):
+    """/netflow/export/enable takes the same record and pacing settings as
+    the config file's targets: an IPFIX file with +mac carries the MAC
+    elements, an IPFIX/UDP exporter paced to 500 records/s says so when it
+    closes and delivers every record; settings that cannot apply are refused
+    naming their field."""
+    sink = UdpSink()
+    d = start_jcapd(own_tmp)
+    try:
+        pcap = os.path.join(d.data_dir, "s.pcap")
+        out = os.path.join(d.data_dir, "nf.ipfix")
+        total = scenario(pcap)
+        for body, field, msg in (
+                ({"version": 5, "collector": "127.0.0.1", "port": sink.port, "fields": "+mac"},
+                 "fields", "'fields' applies to NetFlow v9 and IPFIX (v5 records are fixed)"),
+                ({"version": 10, "transport": "file", "path": out, "export_rate": 100},
+                 "export_rate", "'export_rate' paces UDP exports only"),
+                ({"version": 10, "transport": "file", "path": out, "fields": "+colour"},
+                 "fields", "'fields' must be names from mac, vlan, mpls, tunnel, ttl, tos, "
+                 "interface, community_id, app, tcp, payload, geo, all, none, each with an "
+                 "optional + or -, separated by commas"),
+                ({"version": 10, "collector": "127.0.0.1", "port": sink.port,
+                  "export_rate": "fast"}, "export_rate",
+                 "'export_rate' must be records/s (an integer) or \"unpaced\"")):
+            j = netflow(d, body, want=400)
+            assert (j["field"], j["error"]) == (field, msg), j
+        # jcap's own elements without an enterprise number
+        j = netflow(d, {"version": 10, "transport": "file", "path": out, "fields": "+app"},
+                    want=400)
+        assert (j["field"], j["error"]) == (
+            "ipfix_pen", "the fields tunnel, community_id, app, tcp and geo use jcap's own "
+            "IPFIX elements: give an enterprise number ('ipfix_pen')"), j
+        netflow(d, {"version": 10, "transport": "file", "path": out, "fields": "+mac"})
+        netflow(d, {"version": 10, "collector": "127.0.0.1", "port": sink.port,
+                    "export_rate": 500})
+        m = start(d, {"pcap_file": pcap})
+        conserved(m, total)
+        flows = m["flows"]["exported"]
+        elems, recs, _ = ipfixfile.read(out)
+        assert {(0, 56), (0, 80)} <= elems
+        assert sum(f[(0, 2)] + f.get((REV, 2), 0) for f in recs) == m["packets_in_flows"]
+    finally:
+        assert d.stop() == 0, d.log_text()[-3000:]
+        dgrams = sink.stop()
+    lines = paced_lines(d)
+    assert len(lines) == 1 and "paced to 500 records/s, 0 bits/s: waited " in lines[0], lines
+    templates, n = {}, 0
+    for dg in dgrams:
+        _, _, data = parse_sets(dg, 16, be(dg, 2, 2), 10, templates)
+        n += sum(len(v) for k, v in data.items() if k in (256, 257))
+    assert n == flows
+
+
 def test_export_settings_need_config_exports(own_tmp):
     d = start_jcapd(own_tmp)
     try:

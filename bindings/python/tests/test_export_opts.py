@@ -88,6 +88,31 @@ def test_bad_options(tmp_path):
         eng.add_export("ipfix://127.0.0.1:9", fields="+app", ipfix_pen=32473)
 
 
+def test_netflow_export_takes_fields(tmp_path):
+    """enable_netflow_export takes add_export's record settings: +mac puts
+    the MAC elements in an IPFIX file's template; jcap's own elements need
+    an enterprise number, as with add_export."""
+    path, total = mixed(tmp_path)
+    out = str(tmp_path / "n.ipfix")
+    with pc.PacketCaptureEngine(pcap_file=path) as eng:
+        eng.enable_flow_metering(table_size=4096, inspect="none")
+        with pytest.raises(pc.PacketCaptureError) as ei:
+            eng.enable_netflow_export(collector="127.0.0.1", port=9, fields="+app")
+        assert str(ei.value).endswith(
+            "the fields tunnel, community_id, app, tcp and geo use jcap's own IPFIX "
+            "elements: give an enterprise number (--ipfix-pen N)"), str(ei.value)
+        with pytest.raises(ValueError, match="fields must be names of mac"):
+            eng.enable_netflow_export(transport="file", path=out, fields="+colour")
+        eng.enable_netflow_export(transport="file", path=out, fields=["+mac"])
+        eng.start()
+        assert eng.wait(timeout=120) == "done"
+        m = eng.get_metrics()
+    assert m.packets_in_flows + m.packets_skipped == m.packets_read == total
+    elems, flows, _ = ipfixfile.read(out)
+    assert {(0, 56), (0, 80)} <= elems
+    assert sum(f[(0, 2)] + f.get((REV, 2), 0) for f in flows) == m.packets_in_flows
+
+
 @pytest.mark.parametrize("rate", [300, "unpaced"])
 def test_export_rate(tmp_path, caplog, rate):
     """300 records/s makes the exporter wait for 40 flows' records and say

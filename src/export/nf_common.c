@@ -339,8 +339,10 @@ const char *pc_nf_send_hint(struct nf_io *io, int error, char *buf, size_t len)
 	switch (error) {
 	case ENOBUFS:
 	case EAGAIN:
-		return "; the socket's send queue is full and datagrams are dropped: lower "
-		       "--export-rate or raise net.core.wmem_default";
+		return "; a send queue on the way out (the socket's, or the interface's "
+		       "qdisc or device queue) is full and datagrams are dropped: lower "
+		       "--export-rate, or raise net.core.wmem_default or the interface's "
+		       "txqueuelen";
 	case EMSGSIZE:
 		snprintf(buf, len,
 			 "; a %u-byte datagram is larger than the path to the collector takes: "

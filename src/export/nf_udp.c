@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,26 @@
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
+
+/* ICMP errors the socket queued (IP_RECVERR): only their sk_err, the
+ * ECONNREFUSED of the next send, is used; drop them so they hold no memory. */
+static void drain_errqueue(struct nf_io *io)
+{
+	char buf[512], ctl[512];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl;
+		mh.msg_controllen = sizeof(ctl);
+		if (recvmsg(io->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			break;
+	}
+}
 
 /* Count a datagram the kernel refused, by cause. */
 static void send_failed(struct nf_io *io, int error, uint32_t len)
@@ -34,6 +55,8 @@ static void send_failed(struct nf_io *io, int error, uint32_t len)
 	} else {
 		io->serr.other++;
 	}
+	if (error != ENOBUFS && error != EAGAIN && error != EMSGSIZE)
+		drain_errqueue(io);
 	pc_nf_io_error(io, error, "send to");
 }
 
@@ -67,6 +90,13 @@ int pc_nf_udp_open(struct nf_io *io, const struct nf_cfg *c, char *err, size_t e
 			       strerrordesc_np(errno));
 	}
 	setsockopt(io->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* A datagram dropped by a full queue below the socket (the interface's
+	 * qdisc or device) is reported as ENOBUFS only with IP_RECVERR: without
+	 * it the kernel drops it silently and it would be counted as sent. */
+	if (io->addr.ss_family == AF_INET6)
+		setsockopt(io->fd, SOL_IPV6, IPV6_RECVERR, &(int){ 1 }, sizeof(int));
+	else
+		setsockopt(io->fd, SOL_IP, IP_RECVERR, &(int){ 1 }, sizeof(int));
 	/* Connected, so that an unreachable collector comes back as ECONNREFUSED. */
 	if (connect(io->fd, (struct sockaddr *)&io->addr, io->addrlen) < 0) {
 		rc = -errno;

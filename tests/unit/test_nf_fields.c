@@ -316,8 +316,9 @@ static void test_hints(void)
 		  "; a 9000-byte datagram is larger than the path to the collector takes: lower "
 		  "--mtu");
 	CHECK_STR(pc_nf_send_hint(&io, ENOBUFS, b, sizeof(b)),
-		  "; the socket's send queue is full and datagrams are dropped: lower "
-		  "--export-rate or raise net.core.wmem_default");
+		  "; a send queue on the way out (the socket's, or the interface's qdisc or "
+		  "device queue) is full and datagrams are dropped: lower --export-rate, or "
+		  "raise net.core.wmem_default or the interface's txqueuelen");
 	CHECK_STR(pc_nf_send_hint(&io, ECONNREFUSED, b, sizeof(b)), "");
 }
 

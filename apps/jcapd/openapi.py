@@ -119,6 +119,22 @@ expire_names = ["idle", "active", "end", "evicted", "shutdown"]
 
 _insp = ["flows", "pool_full", "dpi_flows", "dpi_pool_full", "dpi_identified",
          "tcp_reassembly_gaps", "reclaimed"]
+def target_opts(whose, nf, udp):
+    """Record contents and pacing of an export target (jcap --fields,
+    --ipfix-pen, --export-rate, --sample-scale): /start's for the config
+    file's targets, /netflow/export/enable's for its exporter."""
+    return {
+        "sample_scale": boolean(whose + ": packet and octet counts times the sampling "
+                                "interval (jcap --sample-scale)"),
+        "fields": string(nf + ": record fields beyond the default, as jcap --fields "
+                         "(+mac,+vlan,+app,... or all); docs/EXPORT.md"),
+        "ipfix_pen": integer(1, 4294967295, "enterprise number of jcap's own IPFIX elements "
+                             "(needed by the fields tunnel, community_id, app, tcp, geo)"),
+        "export_rate": {"oneOf": [integer(1, 4294967295), string(enum=["unpaced"])],
+                        "description": udp + ": records/s at most (jcap --export-rate; "
+                                       "default 20000 for pcap_file, unpaced live)"}}
+
+
 # -b ebpf: why the kernel program handed packets up to user space
 _ebpf_up = ["non_ip", "vlan", "fragment", "tunnel", "ext_header", "malformed", "map_full",
             "filter"]
@@ -278,17 +294,8 @@ schemas = {
                           "carry the interval"),
         "sample_random": boolean("sample each packet with probability 1/N instead of every "
                                  "N-th (jcap --sample N:random)"),
-        "sample_scale": boolean("the config file's export targets: packet and octet counts "
-                                "times the sampling interval (jcap --sample-scale)"),
-        "fields": string("the config file's IPFIX/NetFlow v9 export targets: record fields "
-                         "beyond the default, as jcap --fields (+mac,+vlan,+app,... or all); "
-                         "docs/EXPORT.md"),
-        "ipfix_pen": integer(1, 4294967295, "enterprise number of jcap's own IPFIX elements "
-                             "(needed by the fields tunnel, community_id, app, tcp, geo)"),
-        "export_rate": {"oneOf": [integer(1, 4294967295), string(enum=["unpaced"])],
-                        "description": "the config file's UDP export targets: records/s at "
-                                       "most (jcap --export-rate; default 20000 for "
-                                       "pcap_file, unpaced live)"}}),
+        **target_opts("the config file's export targets", "the config file's IPFIX/NetFlow "
+                      "v9 export targets", "the config file's UDP export targets")}),
     "Status": obj({
         "state": string(enum=states), "backend": string("backend in use"),
         "backend_requested": string(), "backend_reason": string("why that backend"),
@@ -341,16 +348,7 @@ schemas = {
         "template_refresh_sec": integer(1, 86400),
         "observation_domain": integer(0, 4294967295), "mtu": integer(576, 65535),
         "uniflow": boolean(), "nanoseconds": boolean(),
-        "fields": string("v9/IPFIX: record fields beyond the default, as jcap --fields "
-                         "(+mac,+vlan,+app,... or all); docs/EXPORT.md"),
-        "ipfix_pen": integer(1, 4294967295, "enterprise number of jcap's own IPFIX elements "
-                             "(needed by the fields tunnel, community_id, app, tcp, geo)"),
-        "export_rate": {"oneOf": [integer(1, 4294967295), string(enum=["unpaced"])],
-                        "description": "udp transport: records/s at most (jcap "
-                                       "--export-rate; default 20000 for pcap_file, "
-                                       "unpaced live)"},
-        "sample_scale": boolean("packet and octet counts times the sampling interval")},
-        ["version"]),
+        **target_opts("this exporter", "version 9 or 10", "udp transport")}, ["version"]),
     "NetflowResponse": obj({
         "version": integer(), "transport": string(), "collector": string(),
         "port": integer(), "path": string(), "template_refresh_sec": integer(),

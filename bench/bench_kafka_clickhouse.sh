@@ -12,7 +12,8 @@
 #
 # usage: bench/bench_kafka_clickhouse.sh [BUILD_DIR] [RUNS]
 #   PCAP=FILE picks the input (default: workload b of bench_offline.sh,
-#   BUILD_DIR/bench/offline-10000000-1000000.pcap, which it generates)
+#   BUILD_DIR/bench/offline-10000000-1000000.pcap, which it generates);
+#   EXPORTS="kafka clickhouse" picks the exports (default: ipfix kafka clickhouse)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -118,6 +119,11 @@ PY
 		nm, w, c, m, n, n / w, (w / b - 1) * 100, (c / bc - 1) * 100}'
 }
 run none
-run ipfix --export "ipfix://127.0.0.1:$udp"
-run kafka --export "kafka://$kafka/flows"
-run clickhouse --clickhouse-create --export "clickhouse://127.0.0.1:$http/b.flows"
+for x in ${EXPORTS:-ipfix kafka clickhouse}; do
+	case $x in
+	ipfix) run ipfix --export "ipfix://127.0.0.1:$udp" ;;
+	kafka) run kafka --export "kafka://$kafka/flows" ;;
+	clickhouse) run clickhouse --clickhouse-create --export "clickhouse://127.0.0.1:$http/b.flows" ;;
+	*) echo "bench: unknown export '$x' in EXPORTS" >&2 && exit 2 ;;
+	esac
+done

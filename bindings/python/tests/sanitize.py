@@ -8,6 +8,20 @@ import sys
 import pytest
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def prepare(*extra):
+    """What every binding test file does first: asan_reexec(), then the
+    binding, tests/tools and @extra folders of tests/ (say "integration")
+    on sys.path. Returns the source tree's root."""
+    asan_reexec()
+    src = os.environ.get("PC_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+    for p in [("bindings", "python"), ("tests", "tools")] + [("tests", e) for e in extra]:
+        sys.path.insert(0, os.path.join(src, *p))
+    return src
+
+
 def asan_reexec():
     """A sanitized library cannot load into an unsanitized python unless the
     sanitizer's runtime comes first: run this test file again with it

@@ -11,14 +11,10 @@ import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from sanitize import asan_reexec  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sanitize import prepare  # noqa: E402
 
-asan_reexec()
-SRC = os.environ.get("PC_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "bindings", "python"))
-sys.path.insert(0, os.path.join(SRC, "tests", "tools"))
+prepare()
 
 import packet_capture_py as pc  # noqa: E402
 import pcapgen  # noqa: E402

@@ -42,21 +42,6 @@ static inline void pc_ring_release(struct pc_ring *r)
 	r->data = NULL;
 }
 
-/* Producer: copy @e in; false when full. */
-static inline bool pc_ring_push(struct pc_ring *r, const void *e)
-{
-	size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-
-	if (h - r->tail_cache > r->mask) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (h - r->tail_cache > r->mask)
-			return false;
-	}
-	memcpy(r->data + (h & r->mask) * r->esz, e, r->esz);
-	atomic_store_explicit(&r->head, h + 1, memory_order_release);
-	return true;
-}
-
 /* Producer, in two steps: the next free element to build in place (NULL when
  * full), then pc_ring_commit() once it is complete. */
 static inline void *pc_ring_reserve(struct pc_ring *r)

@@ -180,10 +180,16 @@ static void test_ring(void)
 	uint64_t i;
 
 	CHECK(pc_ring_init(&r, 20, sizeof(uint64_t)) == 0); /* rounds up to 32 */
-	for (i = 0; i < 32; i++)
-		CHECK(pc_ring_push(&r, &i));
+	for (i = 0; i < 32; i++) {
+		uint64_t *e = pc_ring_reserve(&r); /* built in place, then committed */
+
+		CHECK(e != NULL);
+		*e = i;
+		pc_ring_commit(&r);
+	}
 	v = 99;
-	CHECK(!pc_ring_push(&r, &v)); /* full: refused, never overwritten */
+	CHECK(pc_ring_reserve(&r) == NULL); /* full: no slot, nothing overwritten */
+	CHECK(pc_ring_push_n(&r, &v, 1) == 0);
 	n = pc_ring_pop(&r, out, 10);
 	CHECK(n == 10 && out[0] == 0 && out[9] == 9);
 	{
@@ -202,6 +208,38 @@ static void test_ring(void)
 	}
 	CHECK(total == 32 && next == 42);
 	CHECK(pc_ring_empty(&r));
+	/* read in place: head and tail at 42 (slot 10), so 30 written elements
+	 * run to the end of the array (22) and wrap (8); a peek stops at the end */
+	for (i = 0; i < 30; i++) {
+		uint64_t *e = pc_ring_reserve(&r);
+
+		CHECK(e != NULL);
+		*e = 100 + i;
+		pc_ring_commit(&r);
+	}
+	{
+		void *first;
+		uint64_t *p;
+
+		n = pc_ring_peek(&r, &first, 64);
+		p = first;
+		CHECK(n == 22 && p[0] == 100 && p[21] == 121);
+		CHECK(pc_ring_reserve(&r) != NULL); /* 2 free: peeked slots are not free */
+		pc_ring_advance(&r, 5);		    /* part of a peek can be given back */
+		n = pc_ring_peek(&r, &first, 64);
+		p = first;
+		CHECK(n == 17 && p[0] == 105);
+		pc_ring_advance(&r, n);
+		n = pc_ring_peek(&r, &first, 3); /* at most @max */
+		p = first;
+		CHECK(n == 3 && p[0] == 122 && p[2] == 124);
+		pc_ring_advance(&r, n);
+		n = pc_ring_peek(&r, &first, 64);
+		p = first;
+		CHECK(n == 5 && p[4] == 129);
+		pc_ring_advance(&r, n);
+		CHECK(pc_ring_peek(&r, &first, 64) == 0 && pc_ring_empty(&r));
+	}
 	pc_ring_release(&r);
 }
 

@@ -34,6 +34,10 @@
 #define MAX_IFS 256
 #define MERGE_BUF_TOTAL (64u << 20) /* several inputs share this much buffer */
 #define MERGE_BUF_MIN (256u << 10)
+/* an input of unknown size (pipe, encrypted, compressed) starts with this
+ * much buffer and doubles it, up to its maximum, each time a read filled it
+ * to the brim: a short or slow stream never costs the whole buffer */
+#define BUF_START (256u << 10)
 #define SKIP_BUDGET 4096	/* non-packet blocks parsed per call before yielding */
 #define ADVISE_STEP (32u << 20) /* a regular file: read-ahead asked for this far ahead */
 /* How long open waits for a pipe's file header before leaving it to the
@@ -66,6 +70,8 @@ struct frd {
 	struct pc_zsrc *z; /* compressed: decoded on a thread of its own */
 	uint8_t *buf;
 	size_t cap_bytes, start, end;
+	size_t cap_max; /* cap_bytes grows to this ... */
+	bool grow;	/* ... at the next refill: a read filled the buffer */
 	bool src_eof;
 	uint64_t advised;     /* regular file: read-ahead asked for up to here */
 	bool pipe;	      /* pipe, FIFO, socket, char device: poll, no peek */
@@ -191,11 +197,17 @@ static int fill(struct frd *f, size_t need)
 		f->end -= f->start;
 		f->start = 0;
 	}
-	if (need > f->cap_bytes) {
-		/* only as much as this record needs (records are <= MAX_RECORD) */
+	if (need > f->cap_bytes || (f->grow && f->cap_bytes < f->cap_max)) {
+		/* doubled towards cap_max after a read filled it, and at least
+		 * what this record needs (records are <= MAX_RECORD) */
 		size_t ncap = (need + 0xffffu) & ~(size_t)0xffffu;
 		uint8_t *nb;
 
+		if (ncap < f->cap_bytes * 2)
+			ncap = f->cap_bytes * 2 < f->cap_max ? f->cap_bytes * 2 : f->cap_max;
+		if (ncap < need)
+			ncap = (need + 0xffffu) & ~(size_t)0xffffu;
+		f->grow = false;
 		nb = realloc(f->buf, ncap);
 		if (!nb)
 			return -ENOMEM;
@@ -232,6 +244,7 @@ static int fill(struct frd *f, size_t need)
 		if (n == 0)
 			f->src_eof = true;
 		f->end += (size_t)n;
+		f->grow |= f->end == f->cap_bytes;
 		if (f->advised)
 			advise_ahead(f, f->z ? pc_zsrc_raw_pos(f->z)
 					     : f->consumed + (f->end - f->start));
@@ -673,15 +686,10 @@ static int start_decoder(struct frd *f, enum pc_zkind k)
 		return fail(f, rc, "%s", err);
 	f->start = f->end = 0;
 	f->src_eof = false;
-	if (f->cap_bytes < BUF_MIN) {
-		/* a small compressed file may decode to far more than its size */
-		uint8_t *nb = realloc(f->buf, BUF_MIN);
-
-		if (!nb)
-			return -ENOMEM;
-		f->buf = nb;
-		f->cap_bytes = BUF_MIN;
-	}
+	/* a small compressed file may decode to far more than its size: the
+	 * buffer grows when reads fill it (fill) */
+	if (f->cap_max < BUF_MIN)
+		f->cap_max = BUF_MIN;
 	return 0;
 }
 
@@ -812,10 +820,13 @@ static int reader_open(struct pc_cap *cap, const struct pc_cap_params *p, const 
 		f->advised = ADVISE_STEP;
 	}
 	/* a small plain file needs no more than its size (fill() grows the
-	 * buffer if a record ever needs it; a decoder makes it BUF_MIN) */
-	f->cap_bytes = bufmax;
+	 * buffer if a record ever needs it; a decoder may grow it to BUF_MIN);
+	 * one of unknown size starts small and grows when reads fill it */
+	f->cap_bytes = f->cap_max = bufmax;
 	if (!f->cr && !f->pipe && size && size < bufmax)
-		f->cap_bytes = ((size_t)size + 0xfffu) & ~(size_t)0xfffu;
+		f->cap_bytes = f->cap_max = ((size_t)size + 0xfffu) & ~(size_t)0xfffu;
+	else if ((f->cr || f->pipe) && bufmax > BUF_START)
+		f->cap_bytes = BUF_START;
 	f->buf = malloc(f->cap_bytes);
 	if (!f->buf) {
 		rc = -ENOMEM;

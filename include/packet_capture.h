@@ -196,7 +196,10 @@ struct capture_flow_config {
 	uint32_t active_timeout_sec; /**< 0: 1800 */
 	bool uniflow;		     /**< one record per direction */
 	uint32_t ended_ring_size;    /**< recently ended flows kept for
-					     capture_flow_get_all(); 0: none */
+					     capture_flow_get_all(); 0: none.
+					     The ring grows as flows end, to
+					     sizeof(struct capture_flow) (about
+					     1.3 KB) a slot at most */
 	uint32_t idle_timeout_ms;    /**< if non-zero, overrides idle_timeout_sec */
 	uint16_t community_id_seed;  /**< Community ID v1 seed; 0 by default */
 	uint32_t inspect_off;	     /**< CAPTURE_INSPECT_* stages turned off; 0: all on

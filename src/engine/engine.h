@@ -71,6 +71,8 @@
 #define PC_INSPECT_COPY 2048
 /* Packets the dispatcher decodes before handing them out (worker.c). */
 #define PC_DISPATCH_BATCH (4 * PC_BURST)
+/* the ring of recently ended flows starts with this many slots */
+#define ENDED_RING_START 1024
 struct pc_meta_copy {
 	struct pc_meta m;
 	uint8_t l3[PC_INSPECT_COPY];
@@ -204,7 +206,9 @@ struct capture {
 	/* recently ended flows */
 	pthread_mutex_t ended_lock;
 	struct capture_flow *ended;
-	size_t ended_cap, ended_head, ended_count;
+	/* slots allocated, grown by doubling to ended_max (the ring size asked
+	 * for) as flows end: a short session never holds the whole ring */
+	size_t ended_cap, ended_max, ended_head, ended_count;
 
 	/* packet storage */
 	bool pout_enabled;

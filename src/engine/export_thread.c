@@ -149,6 +149,22 @@ static void ended_append(struct capture *c, const struct capture_flow *r, size_t
 		return;
 	pthread_mutex_lock(&c->ended_lock);
 	for (i = 0; i < n; i++) {
+		if (c->ended_count == c->ended_cap && c->ended_cap < c->ended_max) {
+			/* full before its first wrap (so head is 0 and the slots
+			 * are oldest to newest): double it, or keep overwriting
+			 * the oldest when memory is short */
+			size_t ncap =
+				c->ended_cap * 2 < c->ended_max ? c->ended_cap * 2 : c->ended_max;
+			struct capture_flow *nr = realloc(c->ended, ncap * sizeof(*nr));
+
+			if (nr) {
+				c->ended = nr;
+				c->ended_head = c->ended_cap;
+				c->ended_cap = ncap;
+			} else {
+				c->ended_max = c->ended_cap;
+			}
+		}
 		c->ended[c->ended_head] = r[i];
 		c->ended_head = (c->ended_head + 1) % c->ended_cap;
 		if (c->ended_count < c->ended_cap)

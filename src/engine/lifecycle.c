@@ -580,15 +580,22 @@ static int prepare_session(struct capture *c)
 	if (rc < 0)
 		return pc_engine_err(c, rc, "cannot allocate the flow tables and queues: %s",
 				     capture_strerror(rc));
-	if (c->flow_enabled && c->fcfg.ended_ring_size && !c->ended) {
-		c->ended = calloc(c->fcfg.ended_ring_size, sizeof(*c->ended));
-		if (!c->ended)
-			return pc_engine_err(c, -ENOMEM, "cannot allocate the ended-flow ring");
-		c->ended_cap = c->fcfg.ended_ring_size;
-	}
 	pthread_mutex_lock(&c->ended_lock);
 	c->ended_head = c->ended_count = 0;
+	if (c->ended && (!c->flow_enabled || c->ended_cap > c->fcfg.ended_ring_size)) {
+		free(c->ended);
+		c->ended = NULL;
+	}
+	if (c->flow_enabled && c->fcfg.ended_ring_size && !c->ended) {
+		/* 1.3 KB a record: start small, ended_append doubles it */
+		c->ended_cap = c->fcfg.ended_ring_size < ENDED_RING_START ? c->fcfg.ended_ring_size
+									  : ENDED_RING_START;
+		c->ended = malloc(c->ended_cap * sizeof(*c->ended));
+	}
+	c->ended_max = c->fcfg.ended_ring_size;
 	pthread_mutex_unlock(&c->ended_lock);
+	if (c->flow_enabled && c->fcfg.ended_ring_size && !c->ended)
+		return pc_engine_err(c, -ENOMEM, "cannot allocate the ended-flow ring");
 	rc = start_writer(c);
 	if (rc < 0)
 		return rc;

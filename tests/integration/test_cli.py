@@ -285,7 +285,10 @@ def test_cut_anywhere(tmp_path, fmt):
     f = tmp_path / ("cut." + fmt)
     for cut in offsets:
         f.write_bytes(img[:cut])
-        p = jt.run(["-r", f, "-F", "json", "--stats", "--no-progress", "--table-size", "4096"])
+        # (no nDPI: its start is most of a run's time, and the reader is what
+        # this test is about; test_corrupted_packets_never_crash keeps it)
+        p = jt.run(["-r", f, "-F", "json", "--stats", "--no-progress", "--table-size", "4096",
+                    "--no-dpi"])
         st = jt.parse_stats(p.stderr)
         complete = sum(1 for e in ends if e <= cut)
         assert st["packets_read"] == complete, (cut, st["packets_read"], complete)

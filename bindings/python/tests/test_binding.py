@@ -506,6 +506,32 @@ def test_resources_released(small):
     assert rss1 - rss0 < 4096, "RSS grew %d KiB over 150 sessions" % (rss1 - rss0)
 
 
+@pytest.mark.parametrize("flows,ring", [(700, 2500), (3000, 2500), (3000, 1024)])
+def test_ended_ring_keeps_the_newest(tmp, flows, ring):
+    """The ring of ended flows starts small and grows to ended_ring_size as
+    flows end: with fewer flows than its size it holds every one, with more it
+    holds exactly the newest ended_ring_size, in the order they were handed out
+    (the flow callback's order); get_flows counts them in its total."""
+    path = os.path.join(tmp, "ring-%d.pcap" % flows)
+    sc = g.Scenario(seed=11)
+    for i in range(flows):
+        sc.udp_exchange(i * 1e-4, C, S, 10000 + i, 53, count=2)
+    sc.write(path)
+    order = []
+    with pc.PacketCaptureEngine(pcap_file=path,
+                                on_flow=lambda recs: order.extend(r.src_port for r in recs)) as eng:
+        eng.enable_flow_metering(table_size=8192, inspect="none", ended_ring_size=ring)
+        eng.start()
+        assert eng.wait(timeout=60) == "done"
+        kept = eng.get_flows(limit=0, include_finished=True)
+        m = eng.get_metrics()
+    assert len(order) == flows == m.flows_exported
+    assert sorted(order) == list(range(10000, 10000 + flows))
+    assert len(kept) == m.ended_ring_records == min(flows, ring)
+    assert sorted(f.src_port for f in kept) == sorted(order[-ring:])
+    assert all(f.packets == 1 and f.rev_packets == 1 for f in kept)
+
+
 def test_kafka_export_props(trace):
     """add_export(props=...) reaches librdkafka: every record is delivered to
     the mock cluster (tests/tools/kafka_mock), and a bad property is refused."""

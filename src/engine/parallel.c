@@ -40,13 +40,17 @@
 
 #define PAR_PKTS 4096		/* packets a batch holds at most */
 #define PAR_BYTES (1024u << 10) /* packet bytes a batch holds (more for a longer packet) */
-#define PAR_RAW 0x80000000u	/* src[]: a fragment the shard decodes itself */
+/* a batch's bytes start at this and double, up to PAR_BYTES, each time it
+ * fills by bytes before by packets: a short input never costs them all */
+#define PAR_BYTES_START (64u << 10)
+#define PAR_RAW 0x80000000u /* src[]: a fragment the shard decodes itself */
 
 struct par_batch {
 	_Atomic unsigned refs;	  /* shards yet to meter it; 0: the reader's */
 	_Atomic uint64_t decoded; /* t + 1 once batch t is decoded and grouped */
 	unsigned n;
 	size_t used, cap;
+	bool grow;     /* it filled by bytes: larger when taken next */
 	uint8_t *data; /* the packets' bytes */
 	struct pc_pkt pkt[PAR_PKTS];
 	struct pc_meta m[PAR_PKTS]; /* shard j's: [off[j], off[j + 1]) */
@@ -109,8 +113,9 @@ int pc_engine_par_create(struct capture *c)
 		par->b[i].data = NULL;
 	}
 	for (i = 0; i < par->nb; i++) {
-		par->b[i].cap = PAR_BYTES;
-		par->b[i].data = malloc(PAR_BYTES);
+		par->b[i].cap = PAR_BYTES_START;
+		par->b[i].grow = false;
+		par->b[i].data = malloc(PAR_BYTES_START);
 		if (!par->b[i].data)
 			return -ENOMEM;
 	}
@@ -181,15 +186,20 @@ static struct par_batch *take(struct capture *c, uint64_t t, uint32_t caplen)
 			return NULL;
 		wait_event(c->par, seen, &spins);
 	}
-	if (caplen > b->cap) { /* a packet longer than any before: rare */
-		uint8_t *d = malloc(caplen);
+	if (caplen > b->cap || (b->grow && b->cap < PAR_BYTES)) {
+		/* doubled after it filled by bytes; a packet longer than any
+		 * before (rare) gets what it needs */
+		size_t want = b->grow && b->cap < PAR_BYTES ? PC_MIN(b->cap * 2, (size_t)PAR_BYTES)
+							    : b->cap;
+		uint8_t *d = malloc(PC_MAX(want, (size_t)caplen));
 
 		if (!d)
 			return NULL;
 		free(b->data);
 		b->data = d;
-		b->cap = caplen;
+		b->cap = PC_MAX(want, (size_t)caplen);
 	}
+	b->grow = false;
 	b->n = 0;
 	b->used = 0;
 	return b;
@@ -231,6 +241,7 @@ void *pc_engine_par_read_main(void *arg)
 				continue;
 			}
 			if (b && (b->n == PAR_PKTS || b->cap - b->used < p->caplen)) {
+				b->grow = b->n < PAR_PKTS;
 				publish(c, b);
 				b = NULL;
 				t++;

@@ -169,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.decrypt_key_file = key_path;
 	/* odd sizes also go through the offline dispatcher and two shards */
 	cfg.workers = (size & 1) ? 2 : 1;
-	cfg.export_queue = 1024; /* small: cheap to set up per input */
+	cfg.export_queue = 64; /* small: cheap to set up per input (1.3 KB a record) */
 	cfg.log_fn = on_log;
 	cfg.log_level = CAPTURE_LOG_WARN;
 	if (capture_init(&c, &cfg) < 0)

@@ -28,7 +28,8 @@ enum kind {
 	K_USER,	  /* a user name that exists */
 	K_LISTEN, /* ADDR:PORT or [V6ADDR]:PORT */
 	K_BOOL,
-	K_UINT, /* uint32_t or size_t (by size), in min..max */
+	K_UINT,	 /* uint32_t or size_t (by size), in min..max */
+	K_UINT0, /* K_UINT, or 0 for the library's default */
 	K_LEVEL,
 	K_ALLOW,   /* repeatable */
 	K_EXPORT,  /* repeatable, capture_export_add syntax */
@@ -76,8 +77,8 @@ static const struct key keys[] = {
 	  "GET endpoints need the token too (false)" },
 	{ "flow_metering", K_BOOL, FIELD(flow_metering), 0, 0,
 	  "meter flows in every session (true)" },
-	{ "flow_table_size", K_UINT, FIELD(table_size), 4096, 16777216,
-	  "flow table slots (1048576)" },
+	{ "flow_table_size", K_UINT0, FIELD(table_size), 4096, 16777216,
+	  "flow table slots; 0: 1048576 for a file session, 65536 live (0)" },
 	{ "flow_idle_timeout_sec", K_UINT, FIELD(idle_timeout_sec), 1, 86400,
 	  "flow idle timeout (30)" },
 	{ "flow_active_timeout_sec", K_UINT, FIELD(active_timeout_sec), 1, 604800,
@@ -155,7 +156,7 @@ void config_init(struct jcapd_opts *o)
 	o->connection_timeout_sec = 30;
 	o->request_timeout_sec = 10;
 	o->flow_metering = true;
-	o->table_size = 1048576;
+	o->table_size = 0; /* the library's: 1M for a file, 64K live */
 	o->idle_timeout_sec = 30;
 	o->active_timeout_sec = 1800;
 	o->ended_ring_size = 1048576;
@@ -339,9 +340,12 @@ static int set_uint(struct jcapd_opts *o, const struct key *k, const char *v, ch
 
 	errno = 0;
 	n = strtoull(v, &end, 10);
-	if (*v < '0' || *v > '9' || errno || *end || n < k->min || n > k->max)
-		return fail(err, errlen, -EINVAL, "%s: expected an integer in %llu..%llu, got '%s'",
-			    k->name, (unsigned long long)k->min, (unsigned long long)k->max, v);
+	if (*v < '0' || *v > '9' || errno || *end ||
+	    (n < k->min && !(n == 0 && k->kind == K_UINT0)) || n > k->max)
+		return fail(err, errlen, -EINVAL,
+			    "%s: expected %san integer in %llu..%llu, got '%s'", k->name,
+			    k->kind == K_UINT0 ? "0 or " : "", (unsigned long long)k->min,
+			    (unsigned long long)k->max, v);
 	/* the fields are unsigned, uint32_t or size_t */
 	if (k->size == sizeof(uint32_t)) {
 		uint32_t x = (uint32_t)n;
@@ -394,6 +398,7 @@ int config_set(struct jcapd_opts *o, const char *name, const char *v, char *err,
 		o->log_level = i;
 		return 0;
 	case K_UINT:
+	case K_UINT0:
 		return set_uint(o, k, v, err, errlen);
 	case K_METRICS:
 		for (i = METRICS_AUTH_TOKEN; i <= METRICS_AUTH_OPEN; i++) {

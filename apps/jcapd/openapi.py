@@ -321,7 +321,10 @@ schemas = {
                     "workers": {"type": "array", "items": ref("WorkerStats")}},
                    ["state", "rate_window_sec", "workers_count", "total", "workers"]),
     "FlowMeterRequest": obj({
-        "table_size": integer(4096, 16777216), "idle_timeout_sec": integer(1, 86400),
+        "table_size": integer(0, 16777216, "flow slots, 4096..16777216; 0: 1048576 for a "
+                              "file session, 65536 live (the daemon's flow_table_size "
+                              "when absent)"),
+        "idle_timeout_sec": integer(1, 86400),
         "active_timeout_sec": integer(1, 604800), "uniflow": boolean(),
         "ended_ring_size": integer(0, 16777216), "community_id_seed": integer(0, 65535)}),
     "FlowMeterResponse": obj({

@@ -609,7 +609,7 @@ static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *
 	fc.active_timeout_sec = g_opts.active_timeout_sec;
 	fc.ended_ring_size = g_opts.ended_ring_size;
 	if ((st = check_keys(body, keys, rs)) ||
-	    (st = get_u32(body, "table_size", 4096, 16777216, &fc.table_size, rs)) ||
+	    (st = get_u32(body, "table_size", 0, 16777216, &fc.table_size, rs)) ||
 	    (st = get_u32(body, "idle_timeout_sec", 1, 86400, &fc.idle_timeout_sec, rs)) ||
 	    (st = get_u32(body, "active_timeout_sec", 1, 604800, &fc.active_timeout_sec, rs)) ||
 	    (st = get_u32(body, "ended_ring_size", 0, 16777216, &fc.ended_ring_size, rs)) ||
@@ -617,6 +617,10 @@ static int h_flow_enable(const struct req *rq, const json_t *body, struct resp *
 	    (st = get_u32(body, "community_id_seed", 0, 65535, &seed, rs)))
 		return st;
 	fc.community_id_seed = (uint16_t)seed;
+	if (fc.table_size && fc.table_size < 4096)
+		return resp_error(rs, 400, "table_size",
+				  "'table_size' must be 0 (1048576 for a file, 65536 live) or in "
+				  "4096..16777216");
 	if (fc.idle_timeout_sec > fc.active_timeout_sec)
 		return resp_error(rs, 400, "idle_timeout_sec",
 				  "'idle_timeout_sec' must not exceed 'active_timeout_sec'");

@@ -214,6 +214,14 @@ def test_error_statuses(daemon):
                        ("idle_timeout_sec", 0), ("active_timeout_sec", -1),
                        ("uniflow", "yes"), ("ended_ring_size", 2 ** 40)):
         err(call(d, "POST", P + "/flow/meter/enable", body={field: val}), 400, field)
+    # table_size 0 is the library's default for the input (1M a file, 64K live)
+    for val in (1, 4095):
+        err(call(d, "POST", P + "/flow/meter/enable", body={"table_size": val}), 400,
+            "table_size", "'table_size' must be 0 (1048576 for a file, 65536 live) or in "
+            "4096..16777216")
+    fm = ok(call(d, "POST", P + "/flow/meter/enable", body={"table_size": 0}))
+    assert fm["flow_metering"]["table_size"] == 0
+    ok(call(d, "POST", P + "/flow/meter/enable", body={}))  # the daemon's settings again
     err(call(d, "POST", P + "/flow/meter/enable",
              body={"idle_timeout_sec": 100, "active_timeout_sec": 50}), 400,
         "idle_timeout_sec")

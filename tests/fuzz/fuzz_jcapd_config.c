@@ -58,7 +58,8 @@ static void check_ok(const struct jcapd_opts *o)
 	in_range("max_connections_per_ip", o->max_connections_per_ip, 1, 65536);
 	in_range("connection_timeout_sec", o->connection_timeout_sec, 1, 3600);
 	in_range("request_timeout_sec", o->request_timeout_sec, 1, 3600);
-	in_range("flow_table_size", o->table_size, 4096, 16777216);
+	if (o->table_size) /* 0: the library's default */
+		in_range("flow_table_size", o->table_size, 4096, 16777216);
 	in_range("flow_idle_timeout_sec", o->idle_timeout_sec, 1, 86400);
 	in_range("flow_active_timeout_sec", o->active_timeout_sec, 1, 604800);
 	in_range("ended_ring_size", o->ended_ring_size, 0, 16777216);

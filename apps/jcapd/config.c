@@ -84,7 +84,7 @@ static const struct key keys[] = {
 	{ "flow_active_timeout_sec", K_UINT, FIELD(active_timeout_sec), 1, 604800,
 	  "flow active timeout (1800)" },
 	{ "ended_ring_size", K_UINT, FIELD(ended_ring_size), 0, 16777216,
-	  "recently ended flows kept for state=all (1048576)" },
+	  "recently ended flows kept for state=all, ~1.3 KB each (65536)" },
 	{ "community_id_seed", K_UINT, FIELD(community_id_seed), 0, 65535,
 	  "Community ID v1 seed of the flow records (0)" },
 	{ "inspect", K_STR, FIELD(inspect), 0, 0,
@@ -159,7 +159,7 @@ void config_init(struct jcapd_opts *o)
 	o->table_size = 0; /* the library's: 1M for a file, 64K live */
 	o->idle_timeout_sec = 30;
 	o->active_timeout_sec = 1800;
-	o->ended_ring_size = 1048576;
+	o->ended_ring_size = 65536; /* ~85 MB of ~1.3 KB records once full */
 	o->rate_window_sec = 10;
 	memcpy(o->inspect, "all", sizeof("all"));
 	o->flows_scan_max = 4194304;

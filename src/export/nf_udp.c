@@ -137,6 +137,7 @@ static int send_range(struct nf_io *io, unsigned from, unsigned to)
 	} ctl[NF_UDP_BATCH];
 	unsigned i, k, nm = 0, done = 0, first[NF_UDP_BATCH + 1], cnt[NF_UDP_BATCH];
 	uint16_t seg;
+	bool waited = false; /* after a full queue, for the datagrams at done */
 	int r, rc = 0;
 
 	for (i = from; i < to; i++) {
@@ -165,6 +166,7 @@ static int send_range(struct nf_io *io, unsigned from, unsigned to)
 	while (done < nm) {
 		r = sendmmsg(io->fd, msgs + done, nm - done, 0);
 		if (r > 0) {
+			waited = false;
 			for (k = done; k < done + (unsigned)r; k++) {
 				for (i = first[k]; i < first[k] + cnt[k]; i++)
 					io->bytes_sent += io->lens[i];
@@ -176,15 +178,17 @@ static int send_range(struct nf_io *io, unsigned from, unsigned to)
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS) && !waited) {
 			struct pollfd pfd = { .fd = io->fd, .events = POLLOUT };
+			int e = errno;
 
-			/* Socket buffer full: wait briefly once, then give the datagrams up. */
-			if (poll(&pfd, 1, 10) == 1) {
-				r = sendmmsg(io->fd, msgs + done, nm - done, 0);
-				if (r > 0)
-					continue;
-			}
+			/* A queue on the way full: wait briefly once and send again
+			 * from the top of the loop, which counts what is sent (and
+			 * never sends it twice); a second failure gives them up. */
+			waited = true;
+			if (poll(&pfd, 1, 10) == 1)
+				continue;
+			errno = e;
 		}
 		if (r < 0 && cnt[done] > 1 &&
 		    (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP)) {
@@ -208,6 +212,7 @@ static int send_range(struct nf_io *io, unsigned from, unsigned to)
 			msgs[done].msg_hdr.msg_control = NULL;
 			msgs[done].msg_hdr.msg_controllen = 0;
 			done++;
+			waited = false;
 			continue;
 		}
 		rc = r < 0 ? -errno : -EIO;
@@ -215,6 +220,7 @@ static int send_range(struct nf_io *io, unsigned from, unsigned to)
 		for (i = first[done]; i < first[done] + cnt[done]; i++)
 			send_failed(io, -rc, io->lens[i]);
 		done++;
+		waited = false;
 	}
 	return rc;
 }

@@ -200,13 +200,10 @@ static int fill(struct frd *f, size_t need)
 	if (need > f->cap_bytes || (f->grow && f->cap_bytes < f->cap_max)) {
 		/* doubled towards cap_max after a read filled it, and at least
 		 * what this record needs (records are <= MAX_RECORD) */
-		size_t ncap = (need + 0xffffu) & ~(size_t)0xffffu;
+		size_t ncap = f->grow ? PC_MIN(f->cap_bytes * 2, f->cap_max) : f->cap_bytes;
 		uint8_t *nb;
 
-		if (ncap < f->cap_bytes * 2)
-			ncap = f->cap_bytes * 2 < f->cap_max ? f->cap_bytes * 2 : f->cap_max;
-		if (ncap < need)
-			ncap = (need + 0xffffu) & ~(size_t)0xffffu;
+		ncap = PC_MAX(ncap, (need + 0xffffu) & ~(size_t)0xffffu);
 		f->grow = false;
 		nb = realloc(f->buf, ncap);
 		if (!nb)

@@ -71,8 +71,6 @@
 #define PC_INSPECT_COPY 2048
 /* Packets the dispatcher decodes before handing them out (worker.c). */
 #define PC_DISPATCH_BATCH (4 * PC_BURST)
-/* the ring of recently ended flows starts with this many slots */
-#define ENDED_RING_START 1024
 struct pc_meta_copy {
 	struct pc_meta m;
 	uint8_t l3[PC_INSPECT_COPY];

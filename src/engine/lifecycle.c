@@ -394,6 +394,9 @@ static int setup_inspect(struct capture *c, struct pc_worker *w, size_t slots)
  * the first few hundred flows; 64K keeps that to 16 MB. A link with more
  * concurrent flows wants a larger --table-size (when full, the least recently
  * seen flow is evicted). */
+/* the ring of recently ended flows starts with this many slots */
+#define ENDED_RING_START 1024
+
 static uint32_t table_slots(const struct capture *c)
 {
 	if (c->fcfg.table_size)

@@ -189,15 +189,16 @@ static struct par_batch *take(struct capture *c, uint64_t t, uint32_t caplen)
 	if (caplen > b->cap || (b->grow && b->cap < PAR_BYTES)) {
 		/* doubled after it filled by bytes; a packet longer than any
 		 * before (rare) gets what it needs */
-		size_t want = b->grow && b->cap < PAR_BYTES ? PC_MIN(b->cap * 2, (size_t)PAR_BYTES)
-							    : b->cap;
-		uint8_t *d = malloc(PC_MAX(want, (size_t)caplen));
+		size_t want = b->grow ? PC_MIN(b->cap * 2, (size_t)PAR_BYTES) : b->cap;
+		uint8_t *d;
 
+		want = PC_MAX(want, (size_t)caplen);
+		d = malloc(want);
 		if (!d)
 			return NULL;
 		free(b->data);
 		b->data = d;
-		b->cap = PC_MAX(want, (size_t)caplen);
+		b->cap = want;
 	}
 	b->grow = false;
 	b->n = 0;

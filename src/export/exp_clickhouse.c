@@ -24,8 +24,8 @@
 
 #define CH_ROW_MAX CAPTURE_FLOW_JSON_MAX
 /* Sent batches whose buffers are kept for the next ones: a batch of 100,000
- * rows is ~70 MB, and faulting a fresh buffer in again for every batch cost
- * jcap more CPU than writing its rows */
+ * rows is ~70 MB, unmapped at free() and faulted in again for the next batch
+ * (docs/SCALING.md: 1.2 s of jcap's CPU on workload b) */
 #define CH_SPARES 2
 
 struct ch_settings {

@@ -510,8 +510,8 @@ def test_resources_released(small):
 def test_ended_ring_keeps_the_newest(tmp, flows, ring):
     """The ring of ended flows starts small and grows to ended_ring_size as
     flows end: with fewer flows than its size it holds every one, with more it
-    holds exactly the newest ended_ring_size, in the order they were handed out
-    (the flow callback's order); get_flows counts them in its total."""
+    holds exactly the newest ended_ring_size (the last ones the flow callback was
+    handed), and ended_ring_records says how many."""
     path = os.path.join(tmp, "ring-%d.pcap" % flows)
     sc = g.Scenario(seed=11)
     for i in range(flows):
